@@ -1,0 +1,56 @@
+"""Every directory Session Lab uses, from platformdirs, with one override."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+APP_NAME = "sessionlab"
+DATA_DIR_ENV = "SESSIONLAB_DATA_DIR"
+CONFIG_DIR_ENV = "SESSIONLAB_CONFIG_DIR"
+DB_NAME = "sessionlab.db"
+
+
+def data_dir() -> Path:
+    """Where sessions live: ``SESSIONLAB_DATA_DIR`` or the user data dir."""
+    override = os.environ.get(DATA_DIR_ENV)
+    if override:
+        return Path(override).expanduser()
+    import platformdirs
+
+    return platformdirs.user_data_path(APP_NAME)
+
+
+def config_dir() -> Path:
+    override = os.environ.get(CONFIG_DIR_ENV)
+    if override:
+        return Path(override).expanduser()
+    import platformdirs
+
+    return platformdirs.user_config_path(APP_NAME)
+
+
+def config_file() -> Path:
+    return config_dir() / "config.toml"
+
+
+def db_path(root: Path) -> Path:
+    return root / DB_NAME
+
+
+def media_root(root: Path) -> Path:
+    return root / "media"
+
+
+def session_media_dir(root: Path, session_id: uuid.UUID) -> Path:
+    return media_root(root) / str(session_id)
+
+
+def track_path(root: Path, session_id: uuid.UUID, track_id: uuid.UUID) -> Path:
+    return session_media_dir(root, session_id) / f"{track_id}.wav"
+
+
+def tmp_root(root: Path) -> Path:
+    """Scratch space for clips being made; on the media file system so renames are atomic."""
+    return media_root(root) / "tmp"

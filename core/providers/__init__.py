@@ -1,0 +1,1 @@
+"""Music, embedding and naming providers, chosen by name through ``registry``."""

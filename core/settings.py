@@ -1,0 +1,140 @@
+"""Settings: defaults < config.toml < environment < CLI flags.
+
+The config file is ``config.toml`` in the user config dir (``SESSIONLAB_CONFIG_DIR``
+overrides it); every key is optional and named like the field below. Environment
+variables are ``SESSIONLAB_<FIELD>`` in upper case, plus the conventional
+``OPENAI_API_KEY``, ``OPENAI_BASE_URL`` and ``HF_TOKEN``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from core import paths
+from core.errors import ValidationError
+
+DEFAULT_MAX_K = 3
+MIN_SIMILARITY = 0.3
+MAX_BATCH_SIZE = 6
+TARGET_LUFS = -18.0
+
+# Extra environment names that other tools already use.
+_ALIASES = {
+    "openai_api_key": ("OPENAI_API_KEY",),
+    "openai_base_url": ("OPENAI_BASE_URL",),
+    "hf_token": ("HF_TOKEN",),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = dataclasses.field(default_factory=paths.data_dir)
+    max_batch_size: int = MAX_BATCH_SIZE
+    default_max_k: int = DEFAULT_MAX_K
+    min_similarity: float = MIN_SIMILARITY
+    # More-like generates at most this many candidates per clip asked for.
+    more_like_candidate_factor: int = 3
+    target_lufs: float = TARGET_LUFS
+    # Provider choice.
+    engine: str = "sketch"
+    embedder: str = "features"
+    namer: str = "describe"
+    # MusicGen (transformers).
+    musicgen_model: str = "facebook/musicgen-small"
+    musicgen_device: str = "auto"
+    musicgen_max_batch: int = 6
+    musicgen_guidance_scale: float = 3.0
+    # CLAP (transformers).
+    clap_model: str = "laion/clap-htsat-unfused"
+    clap_device: str = "auto"
+    # OpenAI-compatible namer.
+    openai_api_key: str = ""
+    openai_base_url: str = ""
+    openai_model: str = "gpt-4o-mini"
+    openai_timeout_sec: float = 10.0
+    # Remote MusicGen endpoint (seed 000's HfMusicGenProvider).
+    hf_endpoint_url: str = ""
+    hf_token: str = ""
+    hf_concurrency: int = 3
+    hf_timeout_sec: float = 120.0
+    log_level: str = "WARNING"
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.max_batch_size <= 64:
+            raise ValidationError(f"max_batch_size must be between 1 and 64, not {self.max_batch_size}.")
+        if not 1 <= self.default_max_k <= 16:
+            raise ValidationError(f"default_max_k must be between 1 and 16, not {self.default_max_k}.")
+        if not -1.0 <= self.min_similarity <= 1.0:
+            raise ValidationError(f"min_similarity must be between -1 and 1, not {self.min_similarity}.")
+        if self.more_like_candidate_factor < 1:
+            raise ValidationError("more_like_candidate_factor must be at least 1.")
+        if self.musicgen_max_batch < 1:
+            raise ValidationError("musicgen_max_batch must be at least 1.")
+        if self.hf_concurrency < 1:
+            raise ValidationError("hf_concurrency must be at least 1.")
+
+    @property
+    def db_path(self) -> Path:
+        return paths.db_path(self.data_dir)
+
+    @property
+    def media_root(self) -> Path:
+        return paths.media_root(self.data_dir)
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _coerce(name: str, kind: Any, raw: Any) -> Any:
+    kind_name = kind if isinstance(kind, str) else getattr(kind, "__name__", str(kind))
+    try:
+        if kind_name in ("int",):
+            if isinstance(raw, bool):
+                raise ValueError
+            return int(raw)
+        if kind_name in ("float",):
+            if isinstance(raw, bool):
+                raise ValueError
+            return float(raw)
+        if kind_name in ("Path",):
+            return Path(str(raw)).expanduser()
+        return str(raw)
+    except (TypeError, ValueError):
+        raise ValidationError(f"Setting {name} has an invalid value: {raw!r}.") from None
+
+
+def load_settings(
+    config_path: Path | None = None, env: dict[str, str] | None = None, **overrides: Any
+) -> Settings:
+    """Build settings from defaults, the config file, the environment and overrides."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    types = {f.name: f.type for f in fields(Settings)}
+    path = config_path if config_path is not None else paths.config_file()
+    if path.is_file():
+        try:
+            with path.open("rb") as handle:
+                data = tomllib.load(handle)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ValidationError(f"Cannot read the config file {path}: {exc}.") from None
+        for key, raw in data.items():
+            if key not in types:
+                raise ValidationError(f"Unknown setting {key!r} in {path}.")
+            values[key] = _coerce(key, types[key], raw)
+    for name, kind in types.items():
+        for env_name in (f"SESSIONLAB_{name.upper()}", *_ALIASES.get(name, ())):
+            if env.get(env_name):
+                values[name] = _coerce(name, kind, env[env_name])
+                break
+    for key, raw in overrides.items():
+        if raw is None:
+            continue
+        if key not in types:
+            raise ValidationError(f"Unknown setting {key!r}.")
+        values[key] = _coerce(key, types[key], raw)
+    return Settings(**values)
