@@ -126,7 +126,7 @@ def cluster_embeddings(embeddings: list[np.ndarray], max_k: int = DEFAULT_MAX_K)
     )
     group_labels = model.fit_predict(representatives)
     labels = np.empty(n, dtype=int)
-    for group, label in zip(groups, group_labels):
+    for group, label in zip(groups, group_labels, strict=True):
         labels[group] = label
     clusters = [sorted(np.flatnonzero(labels == c).tolist()) for c in range(k)]
     clusters = _merge_singletons(unit, clusters)
