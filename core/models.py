@@ -57,7 +57,9 @@ def validate_brief(brief: Any) -> str:
 
 
 def validate_num_clips(num_clips: Any, max_batch_size: int) -> int:
-    if isinstance(num_clips, bool) or not isinstance(num_clips, int):
+    if isinstance(num_clips, bool):
+        raise ValidationError(f"The number of clips must be a whole number, not {num_clips!r}.")
+    if not isinstance(num_clips, int):
         try:
             as_float = float(num_clips)
         except (TypeError, ValueError):

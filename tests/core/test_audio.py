@@ -1,0 +1,99 @@
+import numpy as np
+import pytest
+import soundfile as sf
+
+from core.audio import (
+    equal_power_crossfade,
+    fade_edges,
+    integrated_loudness,
+    limit_peak,
+    loudness_gain,
+    read_audio,
+    resample,
+    write_wav_atomic,
+)
+from core.errors import AudioFileError
+
+RATE = 48_000
+
+
+def sine(freq: float, amplitude: float, seconds: float = 5.0, rate: int = RATE) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def test_loudness_of_reference_tone():
+    # BS.1770: a 1 kHz sine at -20 dBFS peak in one channel reads about -23 LUFS... (0.1 amplitude -> -23.0)
+    assert integrated_loudness(sine(1000, 0.1), RATE) == pytest.approx(-23.0, abs=0.1)
+    # 6 dB quieter reads 6 LU lower.
+    assert integrated_loudness(sine(1000, 0.05), RATE) == pytest.approx(-29.0, abs=0.1)
+
+
+def test_loudness_k_weighting_low_frequencies_count_less():
+    assert integrated_loudness(sine(40, 0.1), RATE) < integrated_loudness(sine(1000, 0.1), RATE) - 1.0
+
+
+def test_loudness_of_silence_and_short_input():
+    assert integrated_loudness(np.zeros(RATE), RATE) == -70.0
+    assert np.isfinite(integrated_loudness(sine(1000, 0.1, seconds=0.1), RATE))
+
+
+def test_loudness_gain_reaches_target_and_respects_ceiling():
+    quiet = sine(440, 0.01)
+    gain = loudness_gain(quiet, RATE, -18.0)
+    assert integrated_loudness(quiet * gain, RATE) == pytest.approx(-18.0, abs=0.2)
+    spiky = quiet.copy()
+    spiky[100] = 0.9  # a peak that leaves no room to reach the target
+    gain = loudness_gain(spiky, RATE, -18.0, ceiling_dbfs=-1.0)
+    assert np.max(np.abs(spiky * gain)) <= 10 ** (-1 / 20) + 1e-6
+
+
+def test_write_is_atomic_and_round_trips(tmp_path):
+    path = tmp_path / "a" / "clip.wav"
+    samples = sine(440, 0.5, seconds=1, rate=32_000)
+    write_wav_atomic(path, samples, 32_000)
+    assert [p.name for p in path.parent.iterdir()] == ["clip.wav"]
+    back, rate = read_audio(path)
+    assert rate == 32_000
+    assert back.shape == samples.shape
+    assert np.max(np.abs(back - samples)) < 1e-3
+
+
+def test_read_audio_errors_name_the_file(tmp_path):
+    text = tmp_path / "notes.wav"
+    text.write_text("not audio at all")
+    with pytest.raises(AudioFileError, match="notes.wav"):
+        read_audio(text)
+    empty = tmp_path / "empty.wav"
+    sf.write(empty, np.zeros(0, dtype=np.float32), 32_000)
+    with pytest.raises(AudioFileError, match="empty.wav contains no audio"):
+        read_audio(empty)
+    with pytest.raises(AudioFileError, match="missing.wav"):
+        read_audio(tmp_path / "missing.wav")
+
+
+def test_read_audio_mixes_to_mono(tmp_path):
+    stereo = np.stack([sine(440, 0.4, 1), -sine(440, 0.4, 1) * 0.5], axis=1)
+    path = tmp_path / "s.flac"
+    sf.write(path, stereo, RATE)
+    mono, rate = read_audio(path)
+    assert mono.ndim == 1 and rate == RATE
+    assert np.max(np.abs(mono)) == pytest.approx(0.1, abs=0.01)
+
+
+def test_resample_keeps_length_and_pitch():
+    x = sine(440, 0.5, seconds=1, rate=32_000)
+    y = resample(x, 32_000, 48_000)
+    assert y.shape[0] == 48_000
+    spectrum = np.abs(np.fft.rfft(y))
+    assert np.argmax(spectrum) * 48_000 / y.shape[0] == pytest.approx(440, abs=2)
+
+
+def test_limit_fade_crossfade():
+    loud = sine(440, 1.0, 1)
+    assert np.max(np.abs(limit_peak(loud, -1.0))) == pytest.approx(10 ** (-1 / 20), rel=1e-4)
+    faded = fade_edges(np.ones(1000, dtype=np.float32), 1000, 0.1)
+    assert faded[0] == 0.0 and faded[-1] == 0.0 and faded[500] == 1.0
+    joined = equal_power_crossfade(np.ones(100), np.ones(100), 20)
+    assert joined.shape[0] == 180
+    assert np.all(joined >= 0.99)  # equal power: a correlated join swells, never dips
