@@ -1,0 +1,1 @@
+"""The ``sessionlab`` launcher: the app with no command, the CLI with one."""
