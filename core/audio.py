@@ -41,7 +41,9 @@ def read_audio(path: Path | str, *, mono: bool = True) -> tuple[np.ndarray, int]
     except FileNotFoundError:
         raise AudioFileError(f"{path.name}: no such file.") from None
     except (RuntimeError, sf.LibsndfileError, ValueError, OSError) as exc:
-        detail = str(exc).split(":")[-1].strip() or "unreadable"
+        if not path.exists():  # soundfile reports a missing file as "System error"
+            raise AudioFileError(f"{path.name}: no such file.") from None
+        detail = str(exc).split(":")[-1].strip().rstrip(".") or "unreadable"
         raise AudioFileError(f"{path.name} is not a readable audio file ({detail}).") from None
     if data.shape[0] == 0:
         raise AudioFileError(f"{path.name} contains no audio.")

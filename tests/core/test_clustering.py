@@ -4,7 +4,9 @@ import pytest
 from core.clustering import NEAR_IDENTICAL, centroid_of, cluster_embeddings
 
 
-def blobs(per_blob: int, n_blobs: int, dim: int = 16, spread: float = 0.05, seed: int = 0) -> list[np.ndarray]:
+def blobs(
+    per_blob: int, n_blobs: int, dim: int = 16, spread: float = 0.05, seed: int = 0
+) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
     centres = np.eye(dim)[:n_blobs] * 3.0
     return [centres[b] + rng.normal(scale=spread, size=dim) for b in range(n_blobs) for _ in range(per_blob)]

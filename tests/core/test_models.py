@@ -52,4 +52,6 @@ def test_num_clips_validation():
 
 def test_render_prompt_is_the_seed_template():
     params = BriefParams(energy=0.5, density=0.333, duration_sec=12)
-    assert render_prompt("dark ambient", params) == "dark ambient | energy=0.50 | density=0.33 | duration=12.0s"
+    assert (
+        render_prompt("dark ambient", params) == "dark ambient | energy=0.50 | density=0.33 | duration=12.0s"
+    )

@@ -15,7 +15,11 @@ def test_defaults(tmp_path):
 def test_precedence_defaults_file_env_flags(tmp_path):
     config = tmp_path / "config.toml"
     config.write_text('max_batch_size = 4\nengine = "musicgen"\nmin_similarity = 0.5\n')
-    env = {"SESSIONLAB_MAX_BATCH_SIZE": "5", "OPENAI_API_KEY": "sk-test", "SESSIONLAB_DATA_DIR": str(tmp_path / "d")}
+    env = {
+        "SESSIONLAB_MAX_BATCH_SIZE": "5",
+        "OPENAI_API_KEY": "sk-test",
+        "SESSIONLAB_DATA_DIR": str(tmp_path / "d"),
+    }
     settings = load_settings(config_path=config, env=env, engine="sketch")
     assert settings.max_batch_size == 5  # env beats file
     assert settings.min_similarity == 0.5  # file beats default
