@@ -69,8 +69,11 @@ def create(role: str, name: str, settings: Settings, model: str | None = None) -
     try:
         factory = chosen.load()
     except ImportError as exc:
+        missing = exc.name or ""
+        if missing.split(".")[0] in ("core", "tui", "sessionlab"):
+            raise  # our own module is broken: a bug, not a missing extra
         raise ProviderUnavailableError(
-            f"The {name} provider needs a package that is not installed ({exc.name or exc}); "
+            f"The {name} provider needs the package {missing or exc} which is not installed; "
             "install Session Lab with the 'ml' extra: pip install 'sessionlab[ml]'."
         ) from None
     return factory(settings, model=model)
