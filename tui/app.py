@@ -1,0 +1,300 @@
+"""The Session Lab app: the screens, the one player, and the one store.
+
+Start-up imports only Textual and the light core modules (models, errors,
+settings). The store, the service, numpy, sounddevice and scikit-learn are
+imported in worker threads, after the first screen is drawn.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.worker import Worker, WorkerState
+
+from core.errors import CancelledError, SessionLabError
+from core.settings import Settings
+from tui.commands import SessionLabCommands
+from tui.jobs import NowPlaying
+from tui.messages import PlaybackFinished, PlaybackProblem
+
+if TYPE_CHECKING:
+    from core.playback import Player, PlayerState
+    from core.store import SessionStore
+
+POSITION_REFRESH_SEC = 0.25
+
+
+def error_line(error: BaseException) -> str:
+    """One readable sentence for any error a worker ends with."""
+    if isinstance(error, SessionLabError):
+        text = str(error).strip()
+        return text.splitlines()[0] if text else type(error).__name__
+    if isinstance(error, OSError):
+        return f"A file could not be read or written: {error.strerror or error}."
+    detail = " ".join(str(error).split())
+    return f"Something went wrong ({type(error).__name__}{': ' + detail if detail else ''})."
+
+
+class SessionLabApp(App[None]):
+    """Write a brief, hear the clips grouped by sound, ask for more like a group."""
+
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere find it too
+    TITLE = "Session Lab"
+    COMMANDS = App.COMMANDS | {SessionLabCommands}
+    BINDINGS = [
+        Binding("question_mark", "help", "Help", id="help", tooltip="Every key binding"),
+    ]
+
+    # What the player is doing; the player bar of every screen follows these.
+    now_playing: reactive[NowPlaying | None] = reactive(None)
+    player_state: reactive[PlayerState | None] = reactive(None)
+    audio_problem: reactive[str] = reactive("")
+    loop_playback: reactive[bool] = reactive(False)
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        audio_device: int | str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] | None = None,
+        check_audio: bool = True,
+        cursor_blink: bool = True,
+    ) -> None:
+        super().__init__()
+        self.cursor_blink = cursor_blink  # snapshots turn it off
+        # Called in the worker thread with each (stage, done, total) after the UI
+        # was told; benchmarks and tests observe (or hold) a batch through it.
+        self.generation_observer: Callable[[str, int, int], None] | None = None
+        self.settings = settings if settings is not None else Settings()
+        self.audio_device = audio_device
+        self.clock = clock  # drives ETAs; tests fix it
+        self.now = now  # "today" in dates; tests fix it
+        self.check_audio = check_audio
+        self.last_more_count: int | None = None  # "more like" asks with the last count used
+        self.selection_memory: dict[Any, str] = {}  # session id -> last highlighted tree node
+        self.waveforms: dict[str, Any] = {}  # path -> Waveform, so lists redraw instantly
+        self._store: SessionStore | None = None
+        self._store_lock = threading.Lock()
+        self._player: Player | None = None
+        self._player_lock = threading.Lock()
+        self._position_timer: Timer | None = None
+
+    # ----------------------------------------------------------------- start
+
+    def get_default_screen(self) -> Screen[Any]:
+        """The sessions list is the first screen (built once, not over a blank default)."""
+        from tui.screens.sessions import SessionsScreen
+
+        return SessionsScreen()
+
+    def on_mount(self) -> None:
+        self._position_timer = self.set_interval(POSITION_REFRESH_SEC, self._poll_player, pause=True)
+        self.call_after_refresh(self._after_first_paint)
+
+    def _after_first_paint(self) -> None:
+        # A moment later still: the sessions list loads first, then the warm-up.
+        self.set_timer(0.3, self._warm_up)
+
+    @work(thread=True, exit_on_error=False, group="warm-up")
+    def _warm_up(self) -> None:
+        """Costly imports and checks, once the first screen is on the terminal."""
+        from core import clustering
+
+        clustering.warm_up()  # scikit-learn, in its own background thread
+        if self.check_audio:
+            from core.playback import check_audio_output
+
+            problem = check_audio_output(self.audio_device)
+            if problem:
+                self.post_message(PlaybackProblem(problem, announce=False))
+
+    def on_unmount(self) -> None:
+        self.close_player()
+
+    # ----------------------------------------------------------------- store
+
+    @property
+    def store(self) -> SessionStore:
+        """The session store, opened on first use. Call it from a worker thread."""
+        with self._store_lock:
+            if self._store is None:
+                from core.store import SessionStore
+
+                self._store = SessionStore(self.settings.data_dir)
+            return self._store
+
+    def settle_inputs(self, screen: Any) -> None:
+        """Apply the app's cursor-blink choice to a screen's text fields."""
+        if not self.cursor_blink:
+            from textual.widgets import Input, TextArea
+
+            for widget in screen.query(Input).results():
+                widget.cursor_blink = False
+            for area in screen.query(TextArea).results():
+                area.cursor_blink = False
+
+    # ---------------------------------------------------------------- errors
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        self.report_worker(event)
+
+    def report_worker(self, event: Worker.StateChanged) -> None:
+        """Any worker that ends in an error becomes one notification.
+
+        Worker.StateChanged does not bubble, so every screen hands its own here.
+        """
+        if event.state != WorkerState.ERROR or event.worker.error is None:
+            return
+        error = event.worker.error
+        if isinstance(error, CancelledError):
+            self.notify(error_line(error), markup=False)
+        else:
+            self.notify(error_line(error), severity="error", markup=False, timeout=8)
+
+    # -------------------------------------------------------------- playback
+
+    def play(self, now: NowPlaying) -> None:
+        """Start a clip (stopping the last one); the player is made on first use."""
+        self._start_clip(now)
+
+    @work(thread=True, exclusive=True, group="player", exit_on_error=False)
+    def _start_clip(self, now: NowPlaying) -> None:
+        from core.errors import PlaybackError
+
+        try:
+            player = self._ensure_player()
+            player.play(Path(now.path), loop=self.loop_playback)
+            state = player.state
+        except PlaybackError as exc:
+            self.post_message(PlaybackProblem(str(exc)))
+            return
+        self.call_from_thread(self._clip_started, now, state)
+
+    def _ensure_player(self) -> Player:
+        with self._player_lock:
+            if self._player is None:
+                from core.playback import Player
+
+                self._player = Player(
+                    target_lufs=self.settings.target_lufs,
+                    device=self.audio_device,
+                    on_finished=self._on_player_finished,
+                    on_error=self._on_player_error,
+                )
+            return self._player
+
+    def _on_player_finished(self, path: Path) -> None:
+        # PortAudio's thread: hop to the app through its message queue.
+        self.post_message(PlaybackFinished(Path(path)))
+
+    def _on_player_error(self, text: str) -> None:
+        self.post_message(PlaybackProblem(text))
+
+    def _clip_started(self, now: NowPlaying, state: PlayerState) -> None:
+        self.audio_problem = ""
+        self.now_playing = now
+        self.player_state = state
+        if self._position_timer is not None:
+            self._position_timer.resume()
+
+    def _poll_player(self) -> None:
+        player = self._player
+        if player is None:
+            return
+        state = player.state
+        self.player_state = state
+        if not state.playing and self._position_timer is not None:
+            self._position_timer.pause()
+
+    @property
+    def has_clip(self) -> bool:
+        return self._player is not None and self.now_playing is not None
+
+    def toggle_pause(self) -> None:
+        player = self._player
+        if player is None or self.now_playing is None:
+            return
+        self._player_call(player.toggle_pause)
+
+    def seek(self, seconds: float) -> None:
+        player = self._player
+        if player is None or self.now_playing is None:
+            return
+        self._player_call(lambda: player.seek(seconds, relative=True))
+
+    def toggle_loop(self) -> None:
+        self.loop_playback = not self.loop_playback
+        player = self._player
+        if player is not None:
+            self._player_call(lambda: player.set_loop(self.loop_playback))
+
+    def stop_playback(self) -> None:
+        player = self._player
+        self.now_playing = None
+        self.player_state = None
+        if self._position_timer is not None:
+            self._position_timer.pause()
+        if player is not None:
+            self._player_call(player.stop)
+
+    def _player_call(self, call: Callable[[], object]) -> None:
+        from core.errors import PlaybackError
+
+        try:
+            call()
+        except PlaybackError as exc:
+            self.post_message(PlaybackProblem(str(exc)))
+            return
+        self._poll_player()
+        player = self._player
+        if player is not None and player.state.playing and self._position_timer is not None:
+            self._position_timer.resume()
+
+    def close_player(self) -> None:
+        with self._player_lock:
+            player, self._player = self._player, None
+        if player is not None:
+            with contextlib.suppress(Exception):  # closing on the way out must never raise
+                player.close()
+
+    @on(PlaybackFinished)
+    def _playback_finished(self, event: PlaybackFinished) -> None:
+        self._poll_player()
+
+    @on(PlaybackProblem)
+    def _playback_problem(self, event: PlaybackProblem) -> None:
+        self.audio_problem = event.text
+        self._poll_player()
+        if event.announce:
+            self.notify(event.text, severity="warning", markup=False, timeout=8)
+
+    # --------------------------------------------------------------- actions
+
+    def action_help(self) -> None:
+        from tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+
+def run_app(settings: Settings) -> None:
+    """Open the app (what ``sessionlab`` with no arguments does)."""
+    app = SessionLabApp(settings)
+    try:
+        app.run()
+    finally:
+        app.close_player()

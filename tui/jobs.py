@@ -1,0 +1,45 @@
+"""What the user asked the core to make: a plain value handed to a worker."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Literal
+
+from core.models import BriefParams
+
+JobKind = Literal["new", "batch", "more"]
+
+
+@dataclass(frozen=True)
+class GenerationJob:
+    kind: JobKind
+    num_clips: int
+    brief: str = ""
+    params: BriefParams | None = None
+    seed: int | None = None
+    engine: str | None = None
+    model: str | None = None
+    embedder: str | None = None
+    namer: str | None = None
+    session_id: uuid.UUID | None = None
+    cluster_id: uuid.UUID | None = None
+    label: str = ""  # the parent cluster's label, for a more-like job
+
+    @property
+    def title(self) -> str:
+        if self.kind == "more":
+            return f"More like {self.label}"
+        if self.kind == "batch":
+            return "New batch"
+        return "First batch"
+
+
+@dataclass(frozen=True)
+class NowPlaying:
+    """What the player bar names: the clip, its number and its cluster."""
+
+    key: str  # the track id, or "pending-N" for a clip of a batch being made
+    path: str
+    number: int
+    label: str

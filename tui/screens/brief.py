@@ -1,0 +1,256 @@
+"""The brief form: what to make, and with which engine, embedder and namer.
+
+Every field is checked by the core's own rules (core.models) and its message is
+shown under the field; nothing starts until all of them are valid.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Header, Input, Label, Select, Static, TextArea
+from textual.worker import Worker, WorkerState
+
+from core.errors import ValidationError
+from core.models import BriefParams, validate_brief, validate_num_clips
+from tui.jobs import GenerationJob
+
+if TYPE_CHECKING:
+    from tui.app import SessionLabApp
+
+ROLES = (("engine", "music", "Engine"), ("embedder", "embedding", "Embedder"), ("namer", "naming", "Namer"))
+HINTS = {
+    "energy": "0 calm … 1 intense",
+    "density": "0 sparse … 1 busy",
+    "duration": "seconds per clip, at most 30",
+    "seed": "blank for a random batch; a number makes the batch again exactly",
+}
+
+
+def _check_seed(raw: str) -> int | None:
+    text = raw.strip()
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise ValidationError(
+            f"The seed must be a whole number, or blank for a random one, not {text!r}."
+        ) from None
+
+
+class BriefScreen(Screen[GenerationJob | None]):
+    """Returns a GenerationJob (dismiss) when the brief is valid and the user asks to generate."""
+
+    BINDINGS = [
+        Binding(
+            "ctrl+s",
+            "generate",
+            "Generate",
+            id="generate",
+            priority=True,
+            tooltip="Check the brief and start",
+        ),
+        Binding("escape", "cancel", "Back", id="brief-back", tooltip="Leave without generating"),
+    ]
+
+    COMMAND_ACTIONS = (("Generate", "generate", "Check the brief and start generating"),)
+
+    app: SessionLabApp  # type: ignore[assignment]
+
+    def __init__(
+        self,
+        *,
+        title: str = "New session",
+        session_id: uuid.UUID | None = None,
+        brief: str = "",
+        params: BriefParams | None = None,
+        num_clips: int | None = None,
+        providers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.form_title = title
+        self.session_id = session_id
+        self.initial_brief = brief
+        self.initial_params = params or BriefParams()
+        self.initial_clips = num_clips
+        self.initial_providers = providers or {}
+        self.errors: dict[str, str] = {}
+        self.attempted = False
+
+    def compose(self) -> ComposeResult:
+        settings = self.app.settings
+        params = self.initial_params
+        clips = self.initial_clips or settings.max_batch_size
+        yield Header()
+        with VerticalScroll(id="brief-form"):
+            yield Static(Content.assemble((self.form_title, "bold")), classes="screen-title")
+            with Horizontal(classes="field-row brief-row"):
+                yield Label("Brief", classes="field-label")
+                yield TextArea(
+                    self.initial_brief,
+                    id="brief",
+                    soft_wrap=True,
+                    compact=True,
+                    placeholder="What should it sound like? e.g. warm lo-fi loop with dusty drums and a sleepy Rhodes",
+                )
+            yield Static(id="brief-error", classes="field-error")
+            yield from self._number_field("energy", "Energy", f"{params.energy:g}")
+            yield from self._number_field("density", "Density", f"{params.density:g}")
+            yield from self._number_field("duration", "Duration", f"{params.duration_sec:g}")
+            yield from self._number_field(
+                "clips", "Clips", str(clips), hint=f"1 to {settings.max_batch_size} clips in the batch"
+            )
+            yield from self._number_field("seed", "Seed", "")
+            for key, _role, title in ROLES:
+                current = self.initial_providers.get(key) or getattr(settings, key)
+                with Horizontal(classes="field-row"):
+                    yield Label(title, classes="field-label")
+                    yield Select(
+                        [(current, current)],
+                        value=current,
+                        allow_blank=False,
+                        compact=True,
+                        id=key,
+                        classes="provider-select",
+                    )
+                    yield Static("checking what is installed…", id=f"{key}-hint", classes="field-hint")
+            with Horizontal(id="brief-buttons"):
+                yield Button("Generate  ctrl+s", variant="primary", id="generate")
+                yield Button("Back  esc", id="back")
+        yield Footer()
+
+    def _number_field(self, key: str, title: str, value: str, hint: str | None = None) -> ComposeResult:
+        with Horizontal(classes="field-row"):
+            yield Label(title, classes="field-label")
+            yield Input(value=value, id=key, classes="number-input", select_on_focus=True, compact=True)
+            yield Static(hint or HINTS.get(key, ""), classes="field-hint")
+        yield Static(id=f"{key}-error", classes="field-error")
+
+    def on_mount(self) -> None:
+        self.app.settle_inputs(self)
+        self.query_one("#brief", TextArea).focus()
+        self._inventory()
+
+    # ------------------------------------------------------------- providers
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="inventory")
+    def _inventory(self) -> dict[str, list[tuple[str, str]]]:
+        """Only what is installed and usable; the embedded defaults always are."""
+        from core.providers.inventory import list_providers
+
+        offered: dict[str, list[tuple[str, str]]] = {key: [] for key, _, _ in ROLES}
+        roles = {role: key for key, role, _ in ROLES}
+        for status in list_providers(self.app.settings):
+            key = roles.get(status.role)
+            if key is None:
+                continue
+            usable = getattr(status, "usable", None)
+            if usable is None:
+                usable = status.installed and status.configured and status.present
+            if usable:
+                offered[key].append((status.name, status.summary))
+        return offered
+
+    @on(Worker.StateChanged)
+    def _inventory_done(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "inventory":
+            return
+        if event.state == WorkerState.SUCCESS:
+            self._offer(event.worker.result)
+        elif event.state == WorkerState.ERROR:
+            for key, _, _ in ROLES:
+                self.query_one(f"#{key}-hint", Static).update(Content("only the embedded default is offered"))
+
+    def _offer(self, offered: dict[str, list[tuple[str, str]]]) -> None:
+        for key, _, _ in ROLES:
+            select: Select[str] = self.query_one(f"#{key}", Select)
+            current = select.value
+            choices = offered.get(key) or []
+            names = [name for name, _ in choices]
+            if isinstance(current, str) and current not in names:
+                choices.insert(0, (current, "from your settings"))
+            select.set_options([(f"{name} · {summary}", name) for name, summary in choices])
+            if isinstance(current, str):
+                select.value = current
+            count = len(choices)
+            hint = "the only one usable here" if count == 1 else f"{count} usable here"
+            self.query_one(f"#{key}-hint", Static).update(Content(hint))
+
+    # ------------------------------------------------------------ validation
+
+    def _field(self, key: str) -> str:
+        if key == "brief":
+            return self.query_one("#brief", TextArea).text
+        return self.query_one(f"#{key}", Input).value
+
+    def _validate(self) -> GenerationJob | None:
+        """Check every field with the core's rules; show each message by its field."""
+        max_batch = self.app.settings.max_batch_size
+        checks: dict[str, Callable[[], Any]] = {
+            "brief": lambda: validate_brief(self._field("brief")),
+            "energy": lambda: BriefParams(energy=self._field("energy")).energy,
+            "density": lambda: BriefParams(density=self._field("density")).density,
+            "duration": lambda: BriefParams(duration_sec=self._field("duration")).duration_sec,
+            "clips": lambda: validate_num_clips(self._field("clips").strip(), max_batch),
+            "seed": lambda: _check_seed(self._field("seed")),
+        }
+        values: dict[str, Any] = {}
+        self.errors = {}
+        for key, check in checks.items():
+            try:
+                values[key] = check()
+            except ValidationError as exc:
+                self.errors[key] = str(exc)
+        for key in checks:
+            error = self.query_one(f"#{key}-error", Static)
+            message = self.errors.get(key, "")
+            error.update(Content(message))
+            error.set_class(bool(message), "shown")
+            target = self.query_one(f"#{key}")
+            target.set_class(bool(message), "invalid")
+        if self.errors:
+            return None
+        providers = {key: self.query_one(f"#{key}", Select).value for key, _, _ in ROLES}
+        return GenerationJob(
+            kind="new" if self.session_id is None else "batch",
+            num_clips=values["clips"],
+            brief=values["brief"],
+            params=BriefParams(values["energy"], values["density"], values["duration"]),
+            seed=values["seed"],
+            engine=str(providers["engine"]),
+            embedder=str(providers["embedder"]),
+            namer=str(providers["namer"]),
+            session_id=self.session_id,
+        )
+
+    @on(Input.Changed)
+    @on(TextArea.Changed)
+    def _changed(self) -> None:
+        if self.attempted:
+            self._validate()
+
+    # --------------------------------------------------------------- actions
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#generate")
+    def action_generate(self) -> None:
+        self.attempted = True
+        job = self._validate()
+        if job is None:
+            first = next(iter(self.errors))
+            self.query_one(f"#{first}").focus()
+            return
+        self.dismiss(job)
+
+    @on(Button.Pressed, "#back")
+    def action_cancel(self) -> None:
+        self.dismiss(None)

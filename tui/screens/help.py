@@ -1,0 +1,78 @@
+"""Every key binding, read from the screens themselves so it can never go stale."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+EXTRA = {
+    "Everywhere": [
+        ("ctrl+p", "Command palette: the main actions of this screen"),
+        ("tab / shift+tab", "Move between the tree, the list and the fields"),
+        ("↑ ↓", "Move in a list or the tree"),
+    ],
+    "Session": [
+        ("Enter (in the tree)", "On a cluster or batch: play the clip highlighted in the list"),
+    ],
+}
+
+
+def _sections() -> list[tuple[str, list[Binding]]]:
+    from tui.app import SessionLabApp
+    from tui.screens.brief import BriefScreen
+    from tui.screens.modals import ConfirmScreen, CountScreen, TextPromptScreen
+    from tui.screens.session import SessionScreen
+    from tui.screens.sessions import SessionsScreen
+
+    def bindings(*owners: type) -> list[Binding]:
+        found: list[Binding] = []
+        for owner in owners:
+            for binding in owner.BINDINGS:
+                if isinstance(binding, Binding):
+                    found.append(binding)
+        return found
+
+    return [
+        ("Everywhere", bindings(SessionLabApp)),
+        ("Sessions", bindings(SessionsScreen)),
+        ("Session", bindings(SessionScreen)),
+        ("Brief form", bindings(BriefScreen)),
+        ("Dialogs", bindings(ConfirmScreen, TextPromptScreen, CountScreen)),
+    ]
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,question_mark", "close", "Close", id="help-close")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="help-dialog", classes="dialog"):
+            yield Static(
+                Content.assemble(("Keys", "bold"), ("   Esc, q or ? closes", "dim")), classes="dialog-title"
+            )
+            with VerticalScroll(id="help-body"):
+                for title, bindings in _sections():
+                    yield Static(self._section(title, bindings), classes="help-section")
+
+    def _section(self, title: str, bindings: list[Binding]) -> Content:
+        lines: list[str | tuple[str, str]] = [(title, "bold $text-accent"), "\n"]
+        seen: set[str] = set()
+        for binding in bindings:
+            keys = " / ".join(
+                self.app.get_key_display(Binding(key, binding.action, binding.description))
+                for key in binding.key.split(",")
+            )
+            description = binding.tooltip or binding.description
+            if keys in seen:
+                continue
+            seen.add(keys)
+            lines += [(f"  {keys:<18}", "bold"), f"{description}\n"]
+        for keys, description in EXTRA.get(title, []):
+            lines += [(f"  {keys:<18}", "bold"), f"{description}\n"]
+        return Content.assemble(*lines)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

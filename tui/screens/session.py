@@ -1,0 +1,620 @@
+"""A session: the cluster tree, the track list, the batch being made, and the player."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static, Tree
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from core.models import Batch, Session
+from tui.formatting import plural, shorten
+from tui.jobs import GenerationJob, NowPlaying
+from tui.messages import ClipRendered, GenerationProgress, WaveformReady
+from tui.widgets.cluster_tree import (
+    BatchNode,
+    ClusterNode,
+    ClusterTree,
+    NodeData,
+    PendingNode,
+    TrackNode,
+    cluster_tracks,
+)
+from tui.widgets.generation_panel import GenerationPanel
+from tui.widgets.player_bar import PlayerBar
+from tui.widgets.track_table import TrackRow, TrackTable
+
+if TYPE_CHECKING:
+    from tui.app import SessionLabApp
+
+SEEK_SEC = 5.0
+_tokens = itertools.count(1)
+
+
+class SessionScreen(Screen[None]):
+    """Audition a session's clips and grow it, batch by batch."""
+
+    BINDINGS = [
+        Binding("enter", "play", "Play", id="play", priority=True, tooltip="Play the selected clip"),
+        Binding("space", "pause", "Pause", id="pause", priority=True, tooltip="Pause or resume"),
+        Binding("left", "seek(-5)", "−5 s", id="seek-back", priority=True, tooltip="Seek back 5 seconds"),
+        Binding(
+            "right", "seek(5)", "+5 s", id="seek-forward", priority=True, tooltip="Seek forward 5 seconds"
+        ),
+        Binding("n", "step(1)", "Next", id="next", tooltip="Play the next clip in the list"),
+        Binding("p", "step(-1)", "Prev", id="previous", tooltip="Play the previous clip in the list"),
+        Binding("l", "loop", "Loop", id="loop", tooltip="Loop the clip on or off"),
+        Binding("m", "more_like", "More like", id="more-like", tooltip="Generate more like this cluster"),
+        Binding("b", "new_batch", "New batch", id="new-batch", tooltip="Another brief in this session"),
+        Binding("escape", "cancel", "Cancel", id="cancel", tooltip="Stop the batch being made"),
+        Binding("j", "cursor(1)", "Down", show=False),
+        Binding("k", "cursor(-1)", "Up", show=False),
+        Binding("g", "ends('top')", "First", show=False),
+        Binding("G", "ends('bottom')", "Last", show=False),
+        Binding("q", "back", "Back", id="back", tooltip="Back to the sessions"),
+    ]
+
+    COMMAND_ACTIONS = (
+        ("Play selected clip", "play", "Play the clip under the cursor"),
+        ("Pause or resume", "pause", "Pause or resume the clip playing"),
+        ("Toggle loop", "loop", "Loop the clip playing, or stop looping"),
+        ("More like this cluster", "more_like", "Generate clips near the selected cluster"),
+        ("New batch from a brief", "new_batch", "Another brief in this session"),
+        ("Cancel generation", "cancel", "Stop the batch being made; nothing of it is stored"),
+        ("Back to sessions", "back", "Leave this session"),
+    )
+
+    generating: reactive[bool] = reactive(False, bindings=True)
+
+    app: SessionLabApp  # type: ignore[assignment]
+
+    def __init__(self, *, session_id: uuid.UUID | None = None, job: GenerationJob | None = None) -> None:
+        super().__init__()
+        self.session_id = session_id if session_id is not None else (job.session_id if job else None)
+        self.session: Session | None = None
+        self.job: GenerationJob | None = None
+        self.first_job = job
+        self.last_job: GenerationJob | None = job
+        self.token = 0
+        self.pending_rows: list[TrackRow] = []
+        self.loaded = False
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="session-title", classes="screen-title")
+        with Horizontal(id="session-body"):
+            yield ClusterTree(id="tree")
+            with Vertical(id="right"):
+                yield Static(id="scope-title")
+                yield TrackTable(id="tracks")
+                yield Static(id="session-empty")
+                yield GenerationPanel(id="generation")
+        yield PlayerBar(id="player-bar")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#generation", GenerationPanel).display = False
+        self.query_one("#session-empty", Static).display = False
+        self.watch(self.app, "now_playing", self._now_playing_changed, init=False)
+        if self.session_id is not None:
+            self._title(None)
+            self._load(self.session_id)
+        else:
+            self.loaded = True
+            self._title(None)
+        if self.first_job is not None:
+            self.start_job(self.first_job)
+
+    def on_unmount(self) -> None:
+        self._remember_selection()
+
+    # --------------------------------------------------------------- loading
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="load")
+    def _load(self, session_id: uuid.UUID) -> Session:
+        return self.app.store.require_session(session_id)
+
+    def _loaded(self, session: Session) -> None:
+        self.session = session
+        self.session_id = session.id
+        self.loaded = True
+        self._title(session)
+        key = self.app.selection_memory.get(session.id)
+        self._rebuild(select=key)
+        self.query_one("#tree", ClusterTree).focus()
+
+    def _title(self, session: Session | None) -> None:
+        title = self.query_one("#session-title", Static)
+        if session is None:
+            job = self.job or self.first_job
+            text = shorten(job.brief, 100) if job is not None and job.brief else "Loading…"
+            title.update(Content.assemble(("New session", "bold"), "   ", (text, "dim")))
+            return
+        parts: list[str | tuple[str, str]] = [(shorten(session.title, 80), "bold")]
+        if session.name:
+            parts += ["   ", (shorten(session.brief_text, 60), "dim")]
+        parts.append(
+            (
+                f"   {plural(len(session.batches), 'batch', 'batches')} · "
+                f"{plural(len(session.tracks), 'clip')}",
+                "dim",
+            )
+        )
+        title.update(Content.assemble(*parts))
+
+    # ------------------------------------------------------------------ tree
+
+    def _rebuild(self, select: str | None = None) -> None:
+        tree = self.query_one("#tree", ClusterTree)
+        pending = self.job.title if self.generating and self.job is not None else None
+        under = None
+        if pending and self.job is not None and self.job.kind == "more":
+            under = f"cluster:{self.job.cluster_id}"
+        tree.show_session(self.session, pending=pending, pending_under=under)
+        chosen = select if select is not None and select in tree.nodes_by_key else None
+        if chosen is None and tree.nodes_by_key:
+            chosen = next(
+                (k for k in tree.nodes_by_key if k.startswith("cluster:")), next(iter(tree.nodes_by_key))
+            )
+        if chosen is not None:
+            tree.select_key(chosen)
+        self._show_scope(tree.highlighted, force=True)
+        empty = self.query_one("#session-empty", Static)
+        nothing = self.session is None and not self.generating
+        empty.display = nothing
+        if nothing:
+            empty.update(
+                Content("Nothing was stored for this brief. Press b to write it again, or q to go back.")
+            )
+        self.refresh_bindings()
+
+    def _remember_selection(self) -> None:
+        if self.session is None:
+            return
+        data = self.query_one("#tree", ClusterTree).highlighted
+        if data is not None and not isinstance(data, PendingNode):
+            self.app.selection_memory[self.session.id] = data.key
+
+    @on(Tree.NodeHighlighted, "#tree")
+    def _node_highlighted(self, event: Tree.NodeHighlighted[NodeData]) -> None:
+        self._show_scope(event.node.data)
+        self.refresh_bindings()
+
+    @on(Tree.NodeSelected, "#tree")
+    def _node_selected(self, event: Tree.NodeSelected[NodeData]) -> None:
+        # The tree's own Enter (a mouse click); keyboard Enter is the screen's play.
+        if isinstance(event.node.data, TrackNode):
+            self._play_current()
+
+    @on(DataTable.RowHighlighted, "#tracks")
+    def _row_highlighted(self) -> None:
+        self.refresh_bindings()
+
+    @on(DataTable.RowSelected, "#tracks")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self._play_current()
+
+    def _show_scope(self, data: NodeData | None, *, force: bool = False) -> None:
+        """Fill the track list for the highlighted node (rows kept if the scope is unchanged)."""
+        table = self.query_one("#tracks", TrackTable)
+        scope_title = self.query_one("#scope-title", Static)
+        if data is None:
+            table.show([], "none", self.app.waveforms)
+            scope_title.update("")
+            return
+        if isinstance(data, PendingNode):
+            scope, rows = "pending", list(self.pending_rows)
+            title = Content.assemble(
+                (data.title, "bold"), ("   clips appear here as soon as they are rendered", "dim")
+            )
+        elif isinstance(data, BatchNode):
+            batch = data.batch
+            scope, rows = data.key, self._batch_rows(batch)
+            label = (
+                "More like " + batch.clusters[0].label
+                if batch.kind == "more" and batch.clusters
+                else f"Batch {data.number}"
+            )
+            title = Content.assemble(
+                (label, "bold"),
+                (f"   {plural(len(batch.clusters), 'cluster')} · {plural(len(rows), 'clip')}", "dim"),
+                ("   " + shorten(batch.prompt_text, 70), "dim italic"),
+            )
+        else:
+            cluster = data.cluster
+            scope = f"cluster:{cluster.id}"
+            rows = [self._row(t, cluster.label) for t in cluster_tracks(data.batch, cluster)]
+            title = Content.assemble(
+                (cluster.label, "bold"),
+                (f"   {plural(len(rows), 'clip')}", "dim"),
+                (
+                    "   similarity is to the cluster's centre"
+                    if data.batch.kind != "more"
+                    else "   similarity is to the parent cluster's centre",
+                    "dim",
+                ),
+            )
+        if force or table.scope != scope:
+            table.show(rows, scope, self.app.waveforms)
+            scope_title.update(title)
+            now = self.app.now_playing
+            table.mark_playing(now.key if now is not None else None)
+            self._request_waveforms(rows)
+        if isinstance(data, TrackNode):
+            table.move_to(str(data.track.id))
+
+    def _batch_rows(self, batch: Batch) -> list[TrackRow]:
+        labels = {tid: c.label for c in batch.clusters for tid in c.track_ids}
+        return [self._row(t, labels.get(t.id, "")) for t in sorted(batch.tracks, key=lambda t: t.position)]
+
+    @staticmethod
+    def _row(track: Any, label: str) -> TrackRow:
+        return TrackRow(
+            key=str(track.id),
+            number=track.position + 1,
+            label=label,
+            path=str(track.path),
+            duration_sec=track.duration_sec,
+            similarity=track.similarity,
+        )
+
+    # ------------------------------------------------------------- waveforms
+
+    def _request_waveforms(self, rows: list[TrackRow]) -> None:
+        missing = [(r.key, r.path) for r in rows if r.path not in self.app.waveforms]
+        if missing:
+            self._waveforms(missing)
+
+    @work(thread=True, exit_on_error=False, group="waveforms")
+    def _waveforms(self, items: list[tuple[str, str]]) -> None:
+        from tui.waveform import compute_waveform
+
+        worker = get_current_worker()
+        for key, path in items:
+            if worker.is_cancelled:
+                return
+            try:
+                waveform = compute_waveform(Path(path))
+            except Exception:  # a clip that cannot be drawn keeps its dotted placeholder
+                continue
+            self.post_message(WaveformReady(key, Path(path), waveform))
+
+    @on(WaveformReady)
+    def _waveform_ready(self, event: WaveformReady) -> None:
+        self.app.waveforms[str(event.path)] = event.waveform
+        self.query_one("#tracks", TrackTable).set_waveform(event.key, event.waveform)
+
+    # ------------------------------------------------------------ generation
+
+    def start_job(self, job: GenerationJob) -> None:
+        self.token = next(_tokens)
+        self.job = job
+        self.last_job = job
+        self.pending_rows = []
+        self.generating = True
+        panel = self.query_one("#generation", GenerationPanel)
+        panel.display = True
+        panel.start(job.title, job.num_clips)
+        if self.loaded:
+            self._rebuild(select="pending")
+            self.query_one("#tree", ClusterTree).focus()
+        self._generate(job, self.token)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="generate")
+    def _generate(self, job: GenerationJob, token: int) -> tuple[Session | Batch, list[str]]:
+        from core.providers.base import STAGE_GENERATING
+        from core.service import SessionService
+
+        worker = get_current_worker()
+        app = self.app
+        observer = app.generation_observer
+        clock = app.clock
+        started: dict[str, float] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            now = clock()
+            began = started.setdefault(stage, now)
+            self.post_message(GenerationProgress(token, stage, done, total, at=now, stage_started=began))
+            if observer is not None:
+                observer(stage, done, total)
+
+        def on_clip(index: int, total: int, path: Path) -> None:
+            now = clock()
+            began = started.setdefault(STAGE_GENERATING, now)
+            self.post_message(ClipRendered(token, index, total, Path(path), at=now, stage_started=began))
+
+        service = SessionService.from_settings(
+            app.settings,
+            store=app.store,
+            engine=job.engine,
+            model=job.model,
+            embedder=job.embedder,
+            namer=job.namer,
+        )
+        options: dict[str, Any] = {
+            "seed": job.seed,
+            "progress": progress,
+            "cancel": worker.cancelled_event,
+            "on_clip": on_clip,
+        }
+        result: Session | Batch
+        if job.kind == "new":
+            assert job.params is not None
+            result = service.create_initial_batch(job.brief, job.params, job.num_clips, **options)
+        elif job.kind == "batch":
+            assert job.params is not None and job.session_id is not None
+            result = service.add_brief_batch(job.session_id, job.brief, job.params, job.num_clips, **options)
+        else:
+            assert job.session_id is not None and job.cluster_id is not None
+            result = service.more_like_cluster(job.session_id, job.cluster_id, job.num_clips, **options)
+        return result, list(service.notices)
+
+    @on(GenerationProgress)
+    def _progress(self, event: GenerationProgress) -> None:
+        if event.token == self.token and self.generating:
+            self.query_one("#generation", GenerationPanel).progress(
+                event.stage, event.done, event.total, at=event.at, stage_started=event.stage_started
+            )
+
+    @on(ClipRendered)
+    def _clip_rendered(self, event: ClipRendered) -> None:
+        if event.token != self.token or not self.generating or self.job is None:
+            return
+        self.query_one("#generation", GenerationPanel).clip_ready(
+            event.index, event.total, at=event.at, stage_started=event.stage_started
+        )
+        label = self.job.label if self.job.kind == "more" else "(not grouped yet)"
+        row = TrackRow(
+            key=f"pending-{event.index}",
+            number=event.index + 1,
+            label=label,
+            path=str(event.path),
+            duration_sec=None,
+            similarity=None,
+        )
+        self.pending_rows.append(row)
+        table = self.query_one("#tracks", TrackTable)
+        if table.scope == "pending":
+            table.add_row_for(row, self.app.waveforms.get(row.path))
+            self._request_waveforms([row])
+        self.refresh_bindings()
+
+    @on(Worker.StateChanged)
+    def _worker_changed(self, event: Worker.StateChanged) -> None:
+        self.app.report_worker(event)
+        worker = event.worker
+        if worker.group == "load":
+            if event.state == WorkerState.SUCCESS:
+                self._loaded(worker.result)
+            elif event.state == WorkerState.ERROR:
+                self.loaded = True
+                self._rebuild()
+            return
+        if worker.group != "generate" or not self.generating:
+            return
+        if event.state == WorkerState.SUCCESS:
+            result, notices = worker.result
+            self._finish_job(result)
+            for notice in notices:
+                self.notify(notice, markup=False)
+        elif event.state == WorkerState.CANCELLED:
+            self._end_job()
+            self.notify("Cancelled: nothing of that batch was stored.", markup=False)
+        elif event.state == WorkerState.ERROR:
+            self._end_job()  # the app turns the error itself into one notification
+
+    def _finish_job(self, result: Session | Batch) -> None:
+        if isinstance(result, Session):
+            self.session = result
+            self.session_id = result.id
+            batch = result.batches[-1] if result.batches else None
+        else:
+            assert self.session is not None
+            self.session.batches.append(result)
+            batch = result
+        self._title(self.session)
+        select = None
+        if batch is not None and batch.clusters:
+            select = f"cluster:{batch.clusters[0].id}"
+            clusters = plural(len(batch.clusters), "cluster")
+            self.notify(
+                f"{plural(len(batch.tracks), 'clip')} in {clusters}: {', '.join(c.label for c in batch.clusters)}.",
+                title="Batch ready",
+                markup=False,
+            )
+        self._end_job(select=select)
+
+    def _end_job(self, select: str | None = None) -> None:
+        self.generating = False
+        self.job = None
+        self.pending_rows = []
+        self.query_one("#generation", GenerationPanel).display = False
+        self.loaded = True
+        self._rebuild(select=select)
+
+    # --------------------------------------------------------------- actions
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel":
+            return self.generating
+        if action == "play":
+            return True if self._current_row() is not None else None
+        if action in ("pause", "seek"):
+            return True if self.app.now_playing is not None else None
+        if action == "step":
+            return True if self.query_one("#tracks", TrackTable).row_count else None
+        if action == "more_like":
+            return True if not self.generating and self._current_cluster() is not None else None
+        if action == "new_batch":
+            return None if self.generating else True
+        return True
+
+    def _current_row(self) -> TrackRow | None:
+        tree = self.query_one("#tree", ClusterTree)
+        table = self.query_one("#tracks", TrackTable)
+        if tree.has_focus:
+            data = tree.highlighted
+            if isinstance(data, TrackNode):
+                return table.rows_by_key.get(str(data.track.id)) or self._row(data.track, data.cluster.label)
+        return table.current
+
+    def _current_cluster(self) -> tuple[Batch, Any] | None:
+        """The cluster "more like" applies to: the highlighted one, or the highlighted track's."""
+        if self.session is None:
+            return None
+        tree = self.query_one("#tree", ClusterTree)
+        table = self.query_one("#tracks", TrackTable)
+        if table.has_focus:
+            row = table.current
+            if row is None or row.pending:
+                return None
+            found = self.session.find_track(uuid.UUID(row.key))
+            if found is None:
+                return None
+            batch, track = found
+            cluster = batch.cluster(track.cluster_id)
+            return (batch, cluster) if cluster is not None else None
+        data = tree.highlighted
+        if isinstance(data, (ClusterNode, TrackNode)):
+            return data.batch, data.cluster
+        if isinstance(data, BatchNode) and len(data.batch.clusters) == 1:
+            return data.batch, data.batch.clusters[0]
+        return None
+
+    def action_play(self) -> None:
+        self._play_current()
+
+    def _play_current(self) -> None:
+        row = self._current_row()
+        if row is None:
+            return
+        self._play(row)
+
+    def _play(self, row: TrackRow) -> None:
+        if self.app.audio_problem and self.app._player is None:
+            self.app.notify(self.app.audio_problem, severity="warning", markup=False)
+        self.app.play(NowPlaying(row.key, row.path, row.number, row.label or "new clip"))
+
+    def _now_playing_changed(self, now: NowPlaying | None) -> None:
+        self.query_one("#tracks", TrackTable).mark_playing(now.key if now is not None else None)
+        self.refresh_bindings()
+
+    def action_pause(self) -> None:
+        self.app.toggle_pause()
+
+    def action_seek(self, seconds: float) -> None:
+        self.app.seek(float(seconds))
+
+    def action_loop(self) -> None:
+        self.app.toggle_loop()
+
+    def action_step(self, offset: int) -> None:
+        table = self.query_one("#tracks", TrackTable)
+        row = table.step(int(offset))
+        if row is not None:
+            self._play(row)
+
+    def action_cursor(self, offset: int) -> None:
+        focused = self.focused
+        if isinstance(focused, (Tree, DataTable)):
+            (focused.action_cursor_down if offset > 0 else focused.action_cursor_up)()
+
+    def action_ends(self, which: str) -> None:
+        focused = self.focused
+        if isinstance(focused, Tree):
+            lines = focused.last_line
+            if lines >= 0:
+                focused.move_cursor_to_line(0 if which == "top" else lines)
+        elif isinstance(focused, DataTable) and focused.row_count:
+            focused.move_cursor(row=0 if which == "top" else focused.row_count - 1)
+
+    def action_more_like(self) -> None:
+        found = self._current_cluster()
+        if found is None or self.session is None or self.generating:
+            return
+        batch, cluster = found
+        from tui.screens.modals import CountScreen
+
+        settings = self.app.settings
+        default = self.app.last_more_count or settings.max_batch_size
+        session_id = self.session.id
+
+        def counted(count: int | None) -> None:
+            if count is None:
+                return
+            self.app.last_more_count = count
+            self.start_job(
+                GenerationJob(
+                    kind="more",
+                    num_clips=count,
+                    session_id=session_id,
+                    cluster_id=cluster.id,
+                    label=cluster.label,
+                    engine=batch.engine or None,
+                    model=batch.model,
+                    embedder=batch.embedder or None,
+                    namer=batch.namer or None,
+                )
+            )
+
+        self.app.push_screen(
+            CountScreen(f"More like “{cluster.label}”: how many clips?", default, settings.max_batch_size),
+            counted,
+        )
+
+    def action_new_batch(self) -> None:
+        if self.generating:
+            return
+        from tui.screens.brief import BriefScreen
+
+        session = self.session
+        last = self.last_job
+        if session is not None:
+            latest = session.batches[-1] if session.batches else None
+            providers = (
+                {"engine": latest.engine, "embedder": latest.embedder, "namer": latest.namer}
+                if latest
+                else {}
+            )
+            screen = BriefScreen(
+                title="New batch in this session",
+                session_id=session.id,
+                brief=session.brief_text,
+                params=session.params,
+                providers={k: v for k, v in providers.items() if v},
+            )
+        else:
+            screen = BriefScreen(
+                title="New session",
+                brief=last.brief if last is not None else "",
+                params=last.params if last is not None else None,
+                num_clips=last.num_clips if last is not None and last.kind != "more" else None,
+            )
+
+        def written(job: GenerationJob | None) -> None:
+            if job is not None:
+                self.start_job(job)
+
+        self.app.push_screen(screen, written)
+
+    def action_cancel(self) -> None:
+        if not self.generating:
+            return
+        self.query_one("#generation", GenerationPanel).set_cancelling()
+        self.workers.cancel_group(self, "generate")
+
+    def action_back(self) -> None:
+        self._remember_selection()
+        self.app.stop_playback()
+        self.dismiss()

@@ -1,0 +1,214 @@
+"""Progress of the batch being made: a bar per clip, one for the batch, the stage and an ETA.
+
+The ETA is measured, not guessed: seconds per clip so far (generation) or per
+embedding so far, times what is left. Until one clip has been timed it says
+"estimating"; after the last measured stage it says "finishing".
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.widgets import Label, ProgressBar, Static
+
+from core.providers.base import (
+    STAGE_CLUSTERING,
+    STAGE_EMBEDDING,
+    STAGE_GENERATING,
+    STAGE_LOADING,
+    STAGE_NAMING,
+    STAGE_SAVING,
+)
+
+# The batch bar counts: each clip generated, each clip embedded, then one step
+# each for clustering, naming and saving.
+_TAIL_STAGES = (STAGE_CLUSTERING, STAGE_NAMING, STAGE_SAVING)
+
+
+class ClipBar(Vertical):
+    """One clip: its number and how far along it is."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__(classes="clip-bar")
+        self.index = index
+        self.fraction = 0.0
+
+    def compose(self) -> ComposeResult:
+        yield Label(f"clip {self.index + 1}", classes="clip-number")
+        yield ProgressBar(total=1.0, show_percentage=False, show_eta=False)
+
+    def on_mount(self) -> None:
+        self.set(self.fraction)
+
+    def set(self, fraction: float) -> None:
+        self.fraction = min(1.0, max(0.0, fraction))
+        self.set_class(self.fraction >= 1.0, "ready")
+        for bar in self.query(ProgressBar).results():
+            bar.update(progress=self.fraction)
+
+
+class GenerationPanel(Vertical):
+    """Shown while a batch is being made; fed by the core's progress callback.
+
+    Times come with the messages (read in the worker when the core reported), so
+    the ETA does not depend on when the UI got round to a message.
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.title = ""
+        self.num_clips = 0
+        self.stage = ""
+        self.stage_done = 0
+        self.stage_total = 0
+        self.clips_ready: set[int] = set()
+        self.generated = 0
+        self.embedded = 0
+        self.tail_done: dict[str, float] = {}
+        self.cancelling = False
+        # stage -> (when the stage began, when its last step ended, steps done)
+        self._timing: dict[str, tuple[float, float, int]] = {}
+        self._clip_fraction = 0.0  # sub-clip progress reported by step-wise engines
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="generation-title")
+        yield Static(id="generation-stage")
+        with Horizontal(id="batch-row"):
+            yield Label("Batch ", classes="bar-label")
+            yield ProgressBar(total=1.0, id="batch-bar", show_eta=False)
+        yield Horizontal(id="clip-bars")
+
+    # ---------------------------------------------------------------- inputs
+
+    def start(self, title: str, num_clips: int) -> None:
+        self.title = title
+        self.num_clips = num_clips
+        self.stage = STAGE_LOADING
+        self.stage_done = 0
+        self.stage_total = 0
+        self.clips_ready = set()
+        self.generated = 0
+        self.embedded = 0
+        self.tail_done = {}
+        self.cancelling = False
+        self._timing = {}
+        self._clip_fraction = 0.0
+        bars = self.query_one("#clip-bars", Horizontal)
+        bars.remove_children()
+        bars.mount_all([ClipBar(i) for i in range(num_clips)])
+        self._redraw()
+
+    def progress(
+        self, stage: str, done: int, total: int, *, at: float = 0.0, stage_started: float = 0.0
+    ) -> None:
+        self.stage, self.stage_done, self.stage_total = stage, done, total
+        if stage == STAGE_GENERATING:
+            if total >= self.num_clips and total < 64:
+                # Clip counts (more-like may add a second round: more clips than asked).
+                self._grow(total)
+                self.generated = max(self.generated, min(done, total))
+                self._clip_fraction = 0.0
+                self._mark(stage, stage_started, at, self.generated)
+            elif total > 0:
+                # Steps of a batched engine: every clip advances together.
+                self._clip_fraction = done / total
+        elif stage == STAGE_EMBEDDING:
+            self.embedded = min(done, self.num_clips)
+            self._mark(stage, stage_started, at, self.embedded)
+        elif stage in _TAIL_STAGES:
+            self.tail_done[stage] = done / total if total > 0 else 1.0
+        self._redraw()
+
+    def clip_ready(self, index: int, total: int, *, at: float = 0.0, stage_started: float = 0.0) -> None:
+        self._grow(total)
+        self.clips_ready.add(index)
+        self.generated = max(self.generated, len(self.clips_ready))
+        self._mark(STAGE_GENERATING, stage_started, at, self.generated)
+        self._redraw()
+
+    def set_cancelling(self) -> None:
+        self.cancelling = True
+        self._redraw()
+
+    # --------------------------------------------------------------- derived
+
+    def _grow(self, total: int) -> None:
+        if total > self.num_clips:
+            bars = self.query_one("#clip-bars", Horizontal)
+            bars.mount_all([ClipBar(i) for i in range(self.num_clips, total)])
+            self.num_clips = total
+
+    def _mark(self, stage: str, began: float, at: float, steps: int) -> None:
+        if steps > 0:
+            previous = self._timing.get(stage)
+            if previous is None or steps >= previous[2]:
+                self._timing[stage] = (began, at, steps)
+
+    @property
+    def fraction(self) -> float:
+        """How much of the batch is done, in [0, 1]."""
+        units = 2 * self.num_clips + len(_TAIL_STAGES)
+        if units <= 0:
+            return 0.0
+        done = min(self.generated, self.num_clips) + min(self.embedded, self.num_clips)
+        done += sum(self.tail_done.values())
+        return min(1.0, done / units)
+
+    def eta_seconds(self) -> float | None:
+        """Seconds left from the measured rate of the current stage, None if not measurable yet.
+
+        While generating it counts only generation (the rate of embedding is not
+        known yet); while embedding, only embedding. Clustering, naming and saving
+        are short and shown as "finishing".
+        """
+        stage = self.stage
+        if stage not in (STAGE_GENERATING, STAGE_EMBEDDING):
+            return None
+        timing = self._timing.get(stage)
+        if timing is None:
+            return None
+        began, at, steps = timing
+        per_step = max(0.0, at - began) / steps
+        done = self.generated if stage == STAGE_GENERATING else self.embedded
+        return max(0, self.num_clips - done) * per_step
+
+    def stage_text(self) -> str:
+        if self.cancelling:
+            return "Cancelling: nothing of this batch will be stored…"
+        stage = self.stage
+        if stage == STAGE_GENERATING:
+            shown = min(self.generated + 1, self.num_clips)
+            text = f"Generating clip {shown} of {self.num_clips}"
+            if self._clip_fraction:
+                text += f" ({self._clip_fraction:.0%})"
+        elif stage == STAGE_EMBEDDING:
+            text = f"Embedding {min(self.embedded + 1, self.num_clips)} of {self.num_clips}"
+        elif stage == STAGE_LOADING:
+            text = "Loading model"
+        elif stage:
+            text = stage[:1].upper() + stage[1:]
+        else:
+            text = "Starting"
+        eta = self.eta_seconds()
+        if eta is not None:
+            text += f" · about {max(1, round(eta))} s left"
+        elif stage in (STAGE_GENERATING, STAGE_EMBEDDING, STAGE_LOADING):
+            text += " · estimating time left"
+        else:
+            text += " · finishing"
+        return text
+
+    def _redraw(self) -> None:
+        if not self.is_mounted:
+            return
+        self.query_one("#generation-title", Static).update(
+            Content.assemble((self.title, "bold"), ("   Esc cancels", "dim"))
+        )
+        self.query_one("#generation-stage", Static).update(Content(self.stage_text()))
+        self.query_one("#batch-bar", ProgressBar).update(progress=self.fraction)
+        for bar in self.query(ClipBar):
+            if bar.index in self.clips_ready or bar.index < self.generated:
+                bar.set(1.0)
+            else:
+                bar.set(self._clip_fraction if self.stage == STAGE_GENERATING else 0.0)

@@ -1,0 +1,63 @@
+"""The player bar: what is playing, from which cluster, where, and how."""
+
+from __future__ import annotations
+
+from textual.content import Content
+from textual.widgets import Static
+
+from tui.formatting import clock_time
+
+BAR_WIDTH = 20
+
+
+class PlayerBar(Static):
+    """One line bound to the app's playback reactives, redrawn when they change."""
+
+    def on_mount(self) -> None:
+        for name in ("now_playing", "player_state", "audio_problem", "loop_playback"):
+            self.watch(self.app, name, self._redraw, init=False)
+        self._redraw()
+
+    def _redraw(self, _value: object = None) -> None:
+        self.update(self.describe())
+
+    def describe(self) -> Content:
+        app = self.app
+        problem: str = getattr(app, "audio_problem", "")
+        now = getattr(app, "now_playing", None)
+        state = getattr(app, "player_state", None)
+        loop = bool(getattr(app, "loop_playback", False))
+        loop_part = ("  ·  loop on", "bold") if loop else ("  ·  loop off", "dim")
+        if problem:
+            # User-facing text from the core: plain text, never markup.
+            return Content.assemble(
+                (" ✕ No sound: ", "bold $text-error"),
+                (problem, "$text-warning"),
+                ("  Everything else still works.", "dim"),
+            )
+        if now is None:
+            return Content.assemble(
+                (" ■ Nothing playing", "dim"),
+                ("  ·  Enter plays the selected clip", "dim"),
+                loop_part,
+            )
+        if state is not None and state.paused:
+            icon, status = (" ‖ ", "bold $text-warning"), "paused"
+        elif state is not None and state.playing:
+            icon, status = (" ▶ ", "bold $text-success"), "playing"
+        else:
+            icon, status = (" ■ ", "bold"), "stopped"
+        position = state.position_sec if state is not None else 0.0
+        length = state.duration_sec if state is not None else 0.0
+        filled = 0 if length <= 0 else round(BAR_WIDTH * min(1.0, max(0.0, position / length)))
+        return Content.assemble(
+            icon,
+            (f"#{now.number}", "bold"),
+            "  ",
+            (now.label, "bold $text-accent"),
+            f"   {clock_time(position)} / {clock_time(length)}  ",
+            ("━" * filled, "$text-accent"),
+            ("─" * (BAR_WIDTH - filled), "dim"),
+            f"  {status}",
+            loop_part,
+        )

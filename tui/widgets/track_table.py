@@ -1,0 +1,132 @@
+"""The tracks of the selected cluster or batch, rows keyed by track id."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.widgets import DataTable
+from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
+
+from tui.formatting import WAVEFORM_WIDTH, duration, similarity
+
+COLUMNS = (
+    ("num", "#", 5),
+    ("cluster", "Cluster", 22),
+    ("length", "Length", 8),
+    ("sim", "Similarity", 10),
+    ("wave", "Waveform", WAVEFORM_WIDTH),
+)
+PENDING_WAVE = "·" * WAVEFORM_WIDTH
+
+
+@dataclass(frozen=True)
+class TrackRow:
+    """One row: a stored track, or a clip of the batch being made ("pending-N")."""
+
+    key: str
+    number: int
+    label: str
+    path: str
+    duration_sec: float | None
+    similarity: float | None
+
+    @property
+    def pending(self) -> bool:
+        return self.key.startswith("pending-")
+
+
+class TrackTable(DataTable[Text | str]):
+    """Rows keyed by track id, so a waveform or the playing mark updates in place."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        self.rows_by_key: dict[str, TrackRow] = {}
+        self.scope: str | None = None  # which tree node the rows belong to
+        self.playing_key: str | None = None
+
+    def on_mount(self) -> None:
+        for key, title, width in COLUMNS:
+            self.add_column(title, key=key, width=width)
+
+    def show(self, rows: list[TrackRow], scope: str, waveforms: dict[str, object]) -> None:
+        """Replace the rows (a new cluster or batch was chosen)."""
+        self.clear()
+        self.scope = scope
+        self.rows_by_key = {}
+        for row in rows:
+            self._add(row, waveforms.get(row.path))
+
+    def add_row_for(self, row: TrackRow, waveform: object | None = None) -> None:
+        """Append one row (a clip just rendered) without touching the others."""
+        if row.key in self.rows_by_key:
+            return
+        self._add(row, waveform)
+
+    def _add(self, row: TrackRow, waveform: object | None) -> None:
+        self.rows_by_key[row.key] = row
+        spark = getattr(waveform, "spark", None)
+        seconds = (
+            row.duration_sec if row.duration_sec is not None else getattr(waveform, "duration_sec", None)
+        )
+        self.add_row(
+            self._number_cell(row),
+            Text(row.label, no_wrap=True, overflow="ellipsis"),
+            Text(duration(seconds), justify="right"),
+            Text(similarity(row.similarity), justify="right"),
+            Text(spark or PENDING_WAVE, style="" if spark else "dim"),
+            key=row.key,
+        )
+
+    def _number_cell(self, row: TrackRow) -> Text:
+        if row.key == self.playing_key:
+            return Text(f"▶ {row.number}", style="bold")
+        return Text(f"  {row.number}")
+
+    def set_waveform(self, key: str, waveform: object) -> None:
+        row = self.rows_by_key.get(key)
+        if row is None:
+            return
+        try:
+            self.update_cell(key, "wave", Text(getattr(waveform, "spark", PENDING_WAVE)))
+            if row.duration_sec is None:
+                seconds = getattr(waveform, "duration_sec", None)
+                self.update_cell(key, "length", Text(duration(seconds), justify="right"))
+        except (CellDoesNotExist, RowDoesNotExist):
+            pass
+
+    def mark_playing(self, key: str | None) -> None:
+        """Move the ▶ mark to the row being played (cells updated in place)."""
+        previous, self.playing_key = self.playing_key, key
+        for changed in (previous, key):
+            if changed is None or changed not in self.rows_by_key:
+                continue
+            with contextlib.suppress(CellDoesNotExist, RowDoesNotExist):
+                self.update_cell(changed, "num", self._number_cell(self.rows_by_key[changed]))
+
+    @property
+    def current(self) -> TrackRow | None:
+        if self.row_count == 0:
+            return None
+        try:
+            key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        except (CellDoesNotExist, RowDoesNotExist):
+            return None
+        return self.rows_by_key.get(key) if key is not None else None
+
+    def move_to(self, key: str) -> bool:
+        try:
+            index = self.get_row_index(key)
+        except RowDoesNotExist:
+            return False
+        self.move_cursor(row=index)
+        return True
+
+    def step(self, offset: int) -> TrackRow | None:
+        """Move the cursor by ``offset`` rows (clamped) and return the row there."""
+        if self.row_count == 0:
+            return None
+        index = min(self.row_count - 1, max(0, self.cursor_row + offset))
+        self.move_cursor(row=index)
+        return self.current
