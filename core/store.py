@@ -1,0 +1,1216 @@
+"""The session store: SQLite rows and WAV files under one data directory.
+
+Layout under ``root`` (see core.paths)::
+
+    sessionlab.db                       sessions, batches, clusters, tracks, vectors
+    media/{session_id}/{track_id}.wav   the audio a track row names (path stored relative to root)
+    media/tmp/{batch_id}/               staging dir of a batch being made
+    media/tmp/{batch_id}.lock           its lock, held while the batch is being made
+    locks/{session_id}.lock             the session's in-flight lock
+
+Atomicity. A clip is written into a staging dir, then ``add_batch`` renames it to
+its final name, fsyncs the session's media dir, and only then commits the rows
+that name it. A crash at any point leaves at worst a file without a row, never a
+row without a file; files without rows are swept when the next store opens.
+
+Sweep scheme. Several processes (the app and a CLI run) may share a data dir, so
+the sweep must never take a file that another live process is about to commit.
+Every lock is an ``fcntl.flock`` on a lock file: it belongs to an open file
+description, so it excludes threads of one process as well as other processes,
+and the kernel drops it when its holder dies, even by SIGKILL.
+
+- ``add_batch`` holds the session's in-flight lock (blocking) from before its
+  first rename until after its commit, or until it has undone its renames.
+  ``delete_session`` holds it while it deletes the rows and then the files.
+- The sweep takes a session's in-flight lock non-blocking and skips the session
+  when it is held; holding it, it reads the rows (a fresh read, so it sees every
+  commit made before the lock changed hands) and removes the files no row names,
+  or the whole media dir when the session no longer exists. So the sweep runs
+  wholly before an add_batch's first rename or wholly after its commit or undo.
+- ``staging_dir`` takes ``media/tmp/{batch_id}.lock`` before it creates the dir;
+  the sweep removes a staging dir only while holding that lock, which it can
+  take only when the maker is gone.
+- Whoever removes a thing also unlinks its lock file while still holding it. A
+  process that was waiting for that lock then holds a lock on an unlinked file,
+  which guards nothing; so after each flock we check that the path still names
+  the inode we locked, and start again if not.
+
+Files a caller puts straight into ``media/{session_id}/`` (tracks given to
+``add_batch`` without a staged file) are unprotected until ``add_batch`` takes the
+lock; a sweep in between may remove them, in which case add_batch refuses the
+batch (StorageError, nothing written). Clips should come through ``staging_dir``.
+
+Schema. The version is ``PRAGMA user_version``; ``MIGRATIONS`` is an ordered list
+of steps, step i taking a database from version i to i + 1 in its own
+transaction, so a failed step leaves the previous version whole. A database
+from a newer Session Lab is refused with a StorageError.
+
+Concurrency inside one process: one connection (``check_same_thread=False``)
+behind a re-entrant lock; the UI thread and a worker thread take turns. Between
+processes: WAL, a busy timeout, and ``BEGIN IMMEDIATE`` for every write so a
+writer waits for the write lock up front instead of failing on upgrade.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import sqlite3
+import string
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core import paths
+from core.errors import NotFoundError, StorageError, ValidationError
+from core.models import (
+    BATCH_KINDS,
+    Batch,
+    BriefParams,
+    ClusterSummary,
+    Session,
+    SessionInfo,
+    Track,
+    new_id,
+    utcnow,
+    validate_brief,
+)
+
+MAX_NAME_CHARS = 120
+MIN_PREFIX_CHARS = 4
+BUSY_TIMEOUT_SEC = 15.0
+LOCKS_DIR = "locks"
+_HEX = frozenset(string.hexdigits.lower())
+_VECTOR_DTYPE = np.dtype("<f4")
+
+# A test hook: called with a checkpoint name inside add_batch ("after-move" after
+# each rename, "before-commit" with the rows written but not committed,
+# "after-commit" before the in-flight lock is released). Crash tests pause there.
+_test_hook: Callable[[str], None] | None = None
+
+
+def _checkpoint(point: str) -> None:
+    if _test_hook is not None:
+        _test_hook(point)
+
+
+# --------------------------------------------------------------------------- schema
+
+Migration = Callable[[sqlite3.Connection], None]
+
+_SCHEMA_V1 = (
+    """
+    CREATE TABLE sessions (
+        id          TEXT PRIMARY KEY,
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL,
+        brief_text  TEXT NOT NULL,
+        params      TEXT NOT NULL,
+        name        TEXT NOT NULL DEFAULT ''
+    )
+    """,
+    """
+    CREATE TABLE batches (
+        id                 TEXT PRIMARY KEY,
+        session_id         TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        position           INTEGER NOT NULL,
+        created_at         TEXT NOT NULL,
+        kind               TEXT NOT NULL,
+        prompt_text        TEXT NOT NULL,
+        num_requested      INTEGER NOT NULL,
+        num_generated      INTEGER NOT NULL,
+        params             TEXT NOT NULL,
+        seed               TEXT,
+        engine             TEXT NOT NULL,
+        model              TEXT,
+        embedder           TEXT NOT NULL,
+        namer              TEXT NOT NULL,
+        parent_cluster_id  TEXT
+    )
+    """,
+    "CREATE INDEX batches_by_session ON batches(session_id, position)",
+    """
+    CREATE TABLE clusters (
+        id                 TEXT PRIMARY KEY,
+        batch_id           TEXT NOT NULL REFERENCES batches(id) ON DELETE CASCADE,
+        session_id         TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        position           INTEGER NOT NULL,
+        label              TEXT NOT NULL,
+        created_at         TEXT NOT NULL,
+        parent_cluster_id  TEXT
+    )
+    """,
+    "CREATE INDEX clusters_by_batch ON clusters(batch_id, position)",
+    "CREATE INDEX clusters_by_session ON clusters(session_id)",
+    """
+    CREATE TABLE tracks (
+        id                TEXT PRIMARY KEY,
+        batch_id          TEXT NOT NULL REFERENCES batches(id) ON DELETE CASCADE,
+        cluster_id        TEXT NOT NULL REFERENCES clusters(id) ON DELETE CASCADE,
+        session_id        TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        position          INTEGER NOT NULL,
+        cluster_position  INTEGER NOT NULL,
+        path              TEXT NOT NULL UNIQUE,
+        duration_sec      REAL NOT NULL,
+        raw_prompt        TEXT NOT NULL,
+        created_at        TEXT NOT NULL,
+        seed              TEXT,
+        similarity        REAL,
+        source            TEXT,
+        recipe            TEXT
+    )
+    """,
+    "CREATE INDEX tracks_by_batch ON tracks(batch_id, position)",
+    "CREATE INDEX tracks_by_cluster ON tracks(cluster_id, cluster_position)",
+    "CREATE INDEX tracks_by_session ON tracks(session_id)",
+    """
+    CREATE TABLE embeddings (
+        track_id  TEXT NOT NULL REFERENCES tracks(id) ON DELETE CASCADE,
+        space     TEXT NOT NULL,
+        dim       INTEGER NOT NULL,
+        vector    BLOB NOT NULL,
+        PRIMARY KEY (track_id, space)
+    ) WITHOUT ROWID
+    """,
+    """
+    CREATE TABLE centroids (
+        cluster_id  TEXT NOT NULL REFERENCES clusters(id) ON DELETE CASCADE,
+        space       TEXT NOT NULL,
+        dim         INTEGER NOT NULL,
+        vector      BLOB NOT NULL,
+        PRIMARY KEY (cluster_id, space)
+    ) WITHOUT ROWID
+    """,
+)
+
+
+def _run_statements(statements: Sequence[str]) -> Migration:
+    def step(conn: sqlite3.Connection) -> None:
+        for statement in statements:
+            conn.execute(statement)
+
+    return step
+
+
+# Step i takes the schema from version i to i + 1. Append; never edit a shipped step.
+MIGRATIONS: list[Migration] = [
+    _run_statements(_SCHEMA_V1),
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _user_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: sqlite3.Connection, steps: Sequence[Migration], db_file: Path | str = "") -> int:
+    """Bring ``conn``'s database forward to ``len(steps)``; return the version it ends at.
+
+    Each step runs in its own ``BEGIN IMMEDIATE`` transaction together with the
+    ``user_version`` bump, and re-reads the version inside it, so two processes
+    opening an old database at once apply every step exactly once. ``conn`` must
+    be in autocommit mode (``isolation_level=None``).
+    """
+    latest = len(steps)
+    while True:
+        version = _user_version(conn)
+        if version > latest:
+            raise StorageError(
+                f"The session database {db_file} was written by a newer Session Lab "
+                f"(schema {version}; this one knows up to {latest}), so upgrade Session Lab to open it."
+            )
+        if version == latest:
+            return version
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if _user_version(conn) == version:
+                steps[version](conn)
+                conn.execute(f"PRAGMA user_version = {version + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+
+# --------------------------------------------------------------------------- file locks
+
+
+def _acquire(path: Path, *, blocking: bool) -> int | None:
+    """flock ``path`` exclusively; return the fd, or None if busy and not ``blocking``."""
+    while True:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        except BaseException:
+            os.close(fd)
+            raise
+        # The previous holder may have unlinked the file: then our lock guards nothing.
+        try:
+            on_disk = os.stat(path)
+        except FileNotFoundError:
+            os.close(fd)
+            continue
+        mine = os.fstat(fd)
+        if (on_disk.st_dev, on_disk.st_ino) == (mine.st_dev, mine.st_ino):
+            return fd
+        os.close(fd)
+
+
+def _release(fd: int, path: Path | None = None) -> None:
+    """Release a lock; with ``path``, unlink the lock file first (while still holding it)."""
+    try:
+        if path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# --------------------------------------------------------------------------- conversions
+
+
+def _ts(value: datetime) -> str:
+    """UTC ISO 8601 with microseconds: sorts as text in time order. Naive means UTC."""
+    if not isinstance(value, datetime):
+        raise ValidationError(f"Expected a date and time, not {value!r}.")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _dt(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+def _uuid_or_none(text: str | None) -> uuid.UUID | None:
+    return None if text is None else uuid.UUID(text)
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _seed_text(value: Any) -> str | None:
+    # Seeds can exceed SQLite's 64-bit integers (numpy SeedSequence entropy), so text.
+    if value is None:
+        return None
+    try:
+        return str(int(value))
+    except (TypeError, ValueError):
+        raise ValidationError(f"A seed must be a whole number, not {value!r}.") from None
+
+
+def _seed_value(text: str | None) -> int | None:
+    return None if text is None else int(text)
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "tolist"):  # numpy arrays and scalars
+        return value.tolist()
+    if isinstance(value, Path | uuid.UUID | datetime):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _params_json(params: BriefParams) -> str:
+    if not isinstance(params, BriefParams):
+        raise ValidationError(f"Expected BriefParams, not {type(params).__name__}.")
+    return json.dumps(params.to_dict())
+
+
+def _vector_blob(what: str, vector: Any) -> tuple[int, bytes]:
+    try:
+        array = np.asarray(vector, dtype=np.float32).ravel()
+    except (TypeError, ValueError):
+        raise ValidationError(f"The vector of {what} is not numeric.") from None
+    if array.size == 0:
+        raise ValidationError(f"The vector of {what} is empty.")
+    if not np.all(np.isfinite(array)):
+        raise ValidationError(f"The vector of {what} contains NaN or infinity.")
+    return int(array.size), array.astype(_VECTOR_DTYPE).tobytes()
+
+
+def _vector(blob: bytes, dim: int) -> np.ndarray:
+    array = np.frombuffer(blob, dtype=_VECTOR_DTYPE)
+    if array.size != dim:
+        raise StorageError(
+            f"A stored vector has {array.size} values instead of {dim}: the database is damaged."
+        )
+    return array.astype(np.float32)
+
+
+def _space_name(space: Any) -> str:
+    if not isinstance(space, str) or not space.strip():
+        raise ValidationError("An embedding space needs a name, such as 'features-v1'.")
+    return space
+
+
+def _clean_name(name: Any) -> str:
+    if not isinstance(name, str):
+        raise ValidationError("A session name must be text.")
+    text = name.strip()
+    if len(text) > MAX_NAME_CHARS:
+        raise ValidationError(f"The name is {len(text)} characters long; the limit is {MAX_NAME_CHARS}.")
+    if any(ch < " " or ch == "\x7f" for ch in text):
+        raise ValidationError("A session name must be one line of text, without control characters.")
+    return text
+
+
+def _same_path(a: Path, b: Path) -> bool:
+    return Path(os.path.abspath(a)) == Path(os.path.abspath(b)) or os.path.realpath(a) == os.path.realpath(b)
+
+
+def _sql_error(exc: sqlite3.Error, db_file: Path) -> StorageError:
+    """One sentence for a database failure the user cannot fix by typing differently."""
+    message = str(exc) or type(exc).__name__
+    if type(exc) is sqlite3.DatabaseError or "malformed" in message or "not a database" in message:
+        return StorageError(
+            f"The session database {db_file} is damaged or is not a Session Lab database ({message})."
+        )
+    if isinstance(exc, sqlite3.OperationalError) and "locked" in message:
+        return StorageError(
+            f"The session database {db_file} is busy in another Session Lab process; try again in a moment."
+        )
+    if isinstance(exc, sqlite3.OperationalError) and ("readonly" in message or "read-only" in message):
+        return StorageError(f"The session database {db_file} is read-only, so nothing can be saved.")
+    if isinstance(exc, sqlite3.OperationalError) and ("disk" in message or "full" in message):
+        return StorageError(f"The session database {db_file} cannot be written ({message}).")
+    return StorageError(f"The session database {db_file} failed ({message}).")
+
+
+def _os_error(action: str, exc: OSError) -> StorageError:
+    return StorageError(f"Could not {action} ({exc.strerror or exc}).")
+
+
+# --------------------------------------------------------------------------- the store
+
+
+class SessionStore:
+    """Sessions, batches, clusters, tracks and their vectors in ``root``; see the module docstring."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root).expanduser().absolute()
+        self.db_file = paths.db_path(self.root)
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        try:
+            paths.tmp_root(self.root).mkdir(parents=True, exist_ok=True)
+            (self.root / LOCKS_DIR).mkdir(exist_ok=True)
+        except OSError as exc:
+            raise _os_error(f"use {self.root} as the data directory", exc) from None
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            raise StorageError(f"The data directory {self.root} is not writable.")
+        try:
+            self._conn = self._connect()
+        except sqlite3.Error as exc:
+            raise _sql_error(exc, self.db_file) from None
+        try:
+            # Files left by a crash (or a batch that never committed) go now.
+            self.swept_at_open = self.sweep_orphans()
+        except BaseException:
+            self.close()
+            raise
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.db_file,
+            timeout=BUSY_TIMEOUT_SEC,
+            isolation_level=None,  # autocommit; every write opens its own BEGIN IMMEDIATE
+            check_same_thread=False,  # shared by the UI and worker threads behind self._lock
+        )
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SEC * 1000)}")
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")  # WAL: consistent after a crash; files fsynced first
+            conn.execute("PRAGMA foreign_keys = ON")
+            migrate(conn, MIGRATIONS, self.db_file)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.close()
+                self._conn = None
+
+    def __enter__(self) -> SessionStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------- plumbing
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            if self._conn is None:
+                raise StorageError("The session store is closed.")
+            try:
+                yield self._conn
+            except sqlite3.Error as exc:
+                raise _sql_error(exc, self.db_file) from None
+
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; sqlite3.IntegrityError passes through for the caller to word."""
+        with self._lock:
+            if self._conn is None:
+                raise StorageError("The session store is closed.")
+            conn = self._conn
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.IntegrityError:
+                raise
+            except sqlite3.Error as exc:
+                raise _sql_error(exc, self.db_file) from None
+
+    def _session_lock_path(self, session_id: uuid.UUID) -> Path:
+        return self.root / LOCKS_DIR / f"{session_id}.lock"
+
+    def _lock_session(self, session_id: uuid.UUID, *, blocking: bool) -> int | None:
+        try:
+            return _acquire(self._session_lock_path(session_id), blocking=blocking)
+        except OSError as exc:
+            raise _os_error(f"lock session {session_id} in {self.root}", exc) from None
+
+    def _abs(self, relative: str) -> Path:
+        return self.root / relative
+
+    def _relative_track_path(self, session_id: uuid.UUID, track_id: uuid.UUID) -> str:
+        return f"media/{session_id}/{track_id}.wav"
+
+    @staticmethod
+    def _exists(conn: sqlite3.Connection, table: str, key: uuid.UUID) -> bool:
+        return conn.execute(f"SELECT 1 FROM {table} WHERE id = ?", (str(key),)).fetchone() is not None
+
+    # ----------------------------------------------------------------- sessions
+
+    def create_session(self, brief: str, params: BriefParams, name: str = "") -> Session:
+        brief_text = validate_brief(brief)
+        params_text = _params_json(params)
+        clean = _clean_name(name)
+        now = utcnow()
+        session = Session(
+            id=new_id(),
+            created_at=now,
+            brief_text=brief_text,
+            params=params,
+            batches=[],
+            name=clean,
+            updated_at=now,
+        )
+        try:
+            with self._writing() as conn:
+                conn.execute(
+                    "INSERT INTO sessions (id, created_at, updated_at, brief_text, params, name)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (str(session.id), _ts(now), _ts(now), brief_text, params_text, clean),
+                )
+        except sqlite3.IntegrityError as exc:
+            raise _sql_error(exc, self.db_file) from None
+        return session
+
+    def get_session(self, session_id: uuid.UUID) -> Session | None:
+        """The whole session: batches, clusters and tracks, each in display order."""
+        with self._reading() as conn:
+            row = conn.execute("SELECT * FROM sessions WHERE id = ?", (str(session_id),)).fetchone()
+            if row is None:
+                return None
+            batch_rows = conn.execute(
+                "SELECT * FROM batches WHERE session_id = ? ORDER BY position, created_at, rowid",
+                (str(session_id),),
+            ).fetchall()
+            cluster_rows = conn.execute(
+                "SELECT * FROM clusters WHERE session_id = ? ORDER BY position, created_at, rowid",
+                (str(session_id),),
+            ).fetchall()
+            track_rows = conn.execute(
+                "SELECT * FROM tracks WHERE session_id = ? ORDER BY position, created_at, rowid",
+                (str(session_id),),
+            ).fetchall()
+        members: dict[str, list[tuple[int, str]]] = {}
+        tracks_by_batch: dict[str, list[Track]] = {}
+        for track_row in track_rows:
+            members.setdefault(track_row["cluster_id"], []).append(
+                (track_row["cluster_position"], track_row["id"])
+            )
+            tracks_by_batch.setdefault(track_row["batch_id"], []).append(self._track(track_row))
+        clusters_by_batch: dict[str, list[ClusterSummary]] = {}
+        for cluster_row in cluster_rows:
+            clusters_by_batch.setdefault(cluster_row["batch_id"], []).append(
+                self._cluster(cluster_row, members.get(cluster_row["id"], []))
+            )
+        batches = [
+            self._batch(b, clusters_by_batch.get(b["id"], []), tracks_by_batch.get(b["id"], []))
+            for b in batch_rows
+        ]
+        return Session(
+            id=uuid.UUID(row["id"]),
+            created_at=_dt(row["created_at"]),
+            brief_text=row["brief_text"],
+            params=BriefParams.from_dict(json.loads(row["params"])),
+            batches=batches,
+            name=row["name"],
+            updated_at=_dt(row["updated_at"]),
+        )
+
+    def require_session(self, session_id: uuid.UUID) -> Session:
+        session = self.get_session(session_id)
+        if session is None:
+            raise NotFoundError(f"No session {session_id}.")
+        return session
+
+    def list_sessions(self) -> list[SessionInfo]:
+        """Every session, most recently changed first."""
+        with self._reading() as conn:
+            rows = conn.execute(
+                """
+                SELECT s.*,
+                       (SELECT count(*) FROM batches b WHERE b.session_id = s.id) AS num_batches,
+                       (SELECT count(*) FROM tracks t WHERE t.session_id = s.id) AS num_tracks
+                FROM sessions s
+                ORDER BY s.updated_at DESC, s.created_at DESC, s.rowid DESC
+                """
+            ).fetchall()
+        return [
+            SessionInfo(
+                id=uuid.UUID(row["id"]),
+                created_at=_dt(row["created_at"]),
+                updated_at=_dt(row["updated_at"]),
+                brief_text=row["brief_text"],
+                name=row["name"],
+                num_batches=int(row["num_batches"]),
+                num_tracks=int(row["num_tracks"]),
+            )
+            for row in rows
+        ]
+
+    def rename_session(self, session_id: uuid.UUID, name: str) -> None:
+        """Give the session a title (an empty name falls back to the brief)."""
+        clean = _clean_name(name)
+        with self._writing() as conn:
+            updated = conn.execute(
+                "UPDATE sessions SET name = ?, updated_at = ? WHERE id = ?",
+                (clean, _ts(utcnow()), str(session_id)),
+            ).rowcount
+            if updated == 0:
+                raise NotFoundError(f"No session {session_id}.")
+
+    def delete_session(self, session_id: uuid.UUID) -> None:
+        """Delete the rows (cascading to everything below) and then the media dir."""
+        fd = self._lock_session(session_id, blocking=True)
+        assert fd is not None
+        try:
+            with self._writing() as conn:
+                deleted = conn.execute("DELETE FROM sessions WHERE id = ?", (str(session_id),)).rowcount
+            # Rows first: a crash here leaves files without rows, which the sweep takes.
+            media = paths.session_media_dir(self.root, session_id)
+            try:
+                shutil.rmtree(media)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                raise _os_error(f"remove {media}", exc) from None
+            if deleted == 0:
+                raise NotFoundError(f"No session {session_id}.")
+        finally:
+            _release(fd, self._session_lock_path(session_id))
+
+    # ----------------------------------------------------------------- id prefixes
+
+    def resolve_session_id(self, text: str) -> uuid.UUID:
+        """A full session id, or a unique prefix of at least 4 hex digits (dashes allowed)."""
+        return self._resolve(text, "session", "SELECT id FROM sessions", ())
+
+    def resolve_cluster_id(self, session_id: uuid.UUID, text: str) -> uuid.UUID:
+        """A full cluster id or a unique prefix, among the clusters of one session."""
+        with self._reading() as conn:
+            if not self._exists(conn, "sessions", session_id):
+                raise NotFoundError(f"No session {session_id}.")
+        return self._resolve(
+            text, "cluster", "SELECT id FROM clusters WHERE session_id = ?", (str(session_id),), session_id
+        )
+
+    def _resolve(
+        self,
+        text: str,
+        noun: str,
+        query: str,
+        args: tuple[Any, ...],
+        session_id: uuid.UUID | None = None,
+    ) -> uuid.UUID:
+        if not isinstance(text, str):
+            raise ValidationError(f"A {noun} id must be text, not {type(text).__name__}.")
+        shown = text.strip()
+        compact = shown.lower().replace("-", "")
+        if not compact or len(compact) > 32 or not set(compact) <= _HEX:
+            raise ValidationError(f"{shown!r} is not a {noun} id: give its hexadecimal digits.")
+        if len(compact) < MIN_PREFIX_CHARS:
+            raise ValidationError(
+                f"{shown!r} is too short: give at least {MIN_PREFIX_CHARS} characters of the {noun} id."
+            )
+        joiner = " AND " if " WHERE " in query else " WHERE "
+        with self._reading() as conn:
+            rows = conn.execute(
+                f"{query}{joiner}substr(replace(id, '-', ''), 1, ?) = ? ORDER BY id",
+                (*args, len(compact), compact),
+            ).fetchall()
+        where = f" in session {session_id}" if session_id is not None else ""
+        if not rows:
+            raise NotFoundError(f"No {noun} matches {shown!r}{where}.")
+        if len(rows) > 1:
+            examples = ", ".join(row["id"].replace("-", "")[: len(compact) + 4] for row in rows[:5])
+            raise ValidationError(
+                f"{shown!r} is ambiguous: it matches {len(rows)} {noun}s{where} ({examples}); type more of the id."
+            )
+        return uuid.UUID(rows[0]["id"])
+
+    # ----------------------------------------------------------------- batches
+
+    def add_batch(
+        self,
+        session_id: uuid.UUID,
+        batch: Batch,
+        centroids: dict[uuid.UUID, np.ndarray],
+        *,
+        space: str,
+        embeddings: dict[uuid.UUID, np.ndarray] | None = None,
+        staged_files: dict[uuid.UUID, Path] | None = None,
+    ) -> None:
+        """Attach a batch with its clusters, tracks and vectors, files and rows together.
+
+        Staged files are renamed to their tracks' paths and the media dir fsynced
+        before the rows commit; on any failure the renames are undone and nothing
+        is stored. Every track must end with a file: staged, or already at its path.
+        """
+        embeddings = dict(embeddings or {})
+        staged = {track_id: Path(p) for track_id, p in (staged_files or {}).items()}
+        with self._reading() as conn:
+            if not self._exists(conn, "sessions", session_id):
+                raise NotFoundError(f"No session {session_id}.")
+        rows = self._batch_rows(session_id, batch, centroids, space, embeddings, staged)
+        media = paths.session_media_dir(self.root, session_id)
+        fd = self._lock_session(session_id, blocking=True)
+        assert fd is not None
+        moved: list[tuple[Path, Path]] = []
+        try:
+            # Under the lock no other add_batch or sweep touches this session's files.
+            with self._reading() as conn:
+                known = [
+                    row["id"]
+                    for row in conn.execute(
+                        f"SELECT id FROM tracks WHERE id IN ({','.join('?' * len(batch.tracks))})",
+                        [str(t.id) for t in batch.tracks],
+                    )
+                ]
+            if known:
+                raise ValidationError(f"Track {known[0]} is already stored.")
+            for track in batch.tracks:
+                source = staged.get(track.id)
+                if source is not None and not source.is_file():
+                    raise StorageError(f"The staged clip {source} of track {track.id} is missing.")
+                if source is None and not Path(track.path).is_file():
+                    raise StorageError(f"Track {track.id} has no audio file at {track.path}.")
+            try:
+                media.mkdir(parents=True, exist_ok=True)
+                for track in batch.tracks:
+                    source = staged.get(track.id)
+                    if source is None:
+                        continue
+                    target = paths.track_path(self.root, session_id, track.id)
+                    _fsync_file(source)  # the data must be on disk before a row can name it
+                    os.replace(source, target)
+                    moved.append((source, target))
+                    _checkpoint("after-move")
+                _fsync_dir(media)
+            except OSError as exc:
+                raise _os_error(f"move the clips into {media}", exc) from None
+            try:
+                with self._writing() as conn:
+                    self._insert_batch(conn, session_id, rows)
+                    _checkpoint("before-commit")
+            except sqlite3.IntegrityError as exc:
+                with self._reading() as conn:
+                    if not self._exists(conn, "sessions", session_id):
+                        raise NotFoundError(f"No session {session_id}.") from None
+                raise ValidationError(f"The batch cannot be stored: {exc}.") from None
+        except BaseException:
+            self._undo_moves(moved)
+            raise
+        else:
+            _checkpoint("after-commit")
+        finally:
+            _release(fd)
+
+    @staticmethod
+    def _undo_moves(moved: list[tuple[Path, Path]]) -> None:
+        """Put renamed clips back in staging (or remove them): no row names them."""
+        for source, target in reversed(moved):
+            try:
+                if source.parent.is_dir():
+                    os.replace(target, source)
+                else:
+                    os.unlink(target)
+            except OSError:
+                # Left for the sweep: a file without a row is harmless.
+                continue
+
+    def _batch_rows(
+        self,
+        session_id: uuid.UUID,
+        batch: Batch,
+        centroids: dict[uuid.UUID, np.ndarray],
+        space: str,
+        embeddings: dict[uuid.UUID, np.ndarray],
+        staged: dict[uuid.UUID, Path],
+    ) -> dict[str, list[tuple[Any, ...]]]:
+        """Check the batch is whole and consistent; return the rows to insert."""
+        if not isinstance(batch, Batch):
+            raise ValidationError(f"Expected a Batch, not {type(batch).__name__}.")
+        space = _space_name(space)
+        sid = str(session_id)
+        if batch.session_id != session_id:
+            raise ValidationError(
+                f"Batch {batch.id} belongs to session {batch.session_id}, not {session_id}."
+            )
+        if batch.kind not in BATCH_KINDS:
+            raise ValidationError(
+                f"Unknown batch kind {batch.kind!r}; expected one of {', '.join(BATCH_KINDS)}."
+            )
+        clusters = {c.id: c for c in batch.clusters}
+        tracks = {t.id: t for t in batch.tracks}
+        if len(clusters) != len(batch.clusters):
+            raise ValidationError(f"Batch {batch.id} lists a cluster twice.")
+        if len(tracks) != len(batch.tracks):
+            raise ValidationError(f"Batch {batch.id} lists a track twice.")
+        cluster_position: dict[uuid.UUID, int] = {}
+        for cluster in batch.clusters:
+            if cluster.batch_id != batch.id:
+                raise ValidationError(
+                    f"Cluster {cluster.id} belongs to batch {cluster.batch_id}, not {batch.id}."
+                )
+            for index, track_id in enumerate(cluster.track_ids):
+                track = tracks.get(track_id)
+                if track is None:
+                    raise ValidationError(
+                        f"Cluster {cluster.id} names track {track_id}, which is not in the batch."
+                    )
+                if track.cluster_id != cluster.id or track_id in cluster_position:
+                    raise ValidationError(f"Track {track_id} must be in exactly one cluster, its own.")
+                cluster_position[track_id] = index
+        for track in batch.tracks:
+            if track.batch_id != batch.id:
+                raise ValidationError(f"Track {track.id} belongs to batch {track.batch_id}, not {batch.id}.")
+            if track.id not in cluster_position:
+                raise ValidationError(f"Track {track.id} is missing from its cluster {track.cluster_id}.")
+            expected = paths.track_path(self.root, session_id, track.id)
+            if not _same_path(Path(track.path), expected):
+                raise ValidationError(f"Track {track.id} must live at {expected}, not {track.path}.")
+        for what, keys, known in (
+            ("centroid", centroids, clusters),
+            ("embedding", embeddings, tracks),
+            ("staged file", staged, tracks),
+        ):
+            stray = [key for key in keys if key not in known]
+            if stray:
+                raise ValidationError(f"A {what} is given for {stray[0]}, which is not in batch {batch.id}.")
+
+        batch_row = (
+            str(batch.id),
+            sid,
+            int(batch.position),
+            _ts(batch.created_at),
+            batch.kind,
+            str(batch.prompt_text),
+            int(batch.num_requested),
+            int(batch.num_generated),
+            _params_json(batch.params),
+            _seed_text(batch.seed),
+            str(batch.engine),
+            _str_or_none(batch.model),
+            str(batch.embedder),
+            str(batch.namer),
+            _str_or_none(batch.parent_cluster_id),
+        )
+        cluster_rows = [
+            (
+                str(c.id),
+                str(batch.id),
+                sid,
+                int(c.position),
+                str(c.label),
+                _ts(c.created_at),
+                _str_or_none(c.parent_cluster_id),
+            )
+            for c in batch.clusters
+        ]
+        track_rows = []
+        for t in batch.tracks:
+            try:
+                recipe = None if t.recipe is None else json.dumps(t.recipe, default=_json_default)
+            except (TypeError, ValueError) as exc:
+                raise ValidationError(
+                    f"The recipe of track {t.id} cannot be stored as JSON ({exc})."
+                ) from None
+            track_rows.append(
+                (
+                    str(t.id),
+                    str(batch.id),
+                    str(t.cluster_id),
+                    sid,
+                    int(t.position),
+                    cluster_position[t.id],
+                    self._relative_track_path(session_id, t.id),
+                    float(t.duration_sec),
+                    str(t.raw_prompt),
+                    _ts(t.created_at),
+                    _seed_text(t.seed),
+                    None if t.similarity is None else float(t.similarity),
+                    _str_or_none(t.source),
+                    recipe,
+                )
+            )
+        centroid_rows = [
+            (str(cid), space, *_vector_blob(f"cluster {cid}", vector)) for cid, vector in centroids.items()
+        ]
+        embedding_rows = [
+            (str(tid), space, *_vector_blob(f"track {tid}", vector)) for tid, vector in embeddings.items()
+        ]
+        return {
+            "batch": [batch_row],
+            "clusters": cluster_rows,
+            "tracks": track_rows,
+            "centroids": centroid_rows,
+            "embeddings": embedding_rows,
+            "touch": [(_ts(utcnow()), sid)],
+        }
+
+    @staticmethod
+    def _insert_batch(
+        conn: sqlite3.Connection, session_id: uuid.UUID, rows: dict[str, list[tuple[Any, ...]]]
+    ) -> None:
+        conn.executemany(
+            "INSERT INTO batches (id, session_id, position, created_at, kind, prompt_text, num_requested,"
+            " num_generated, params, seed, engine, model, embedder, namer, parent_cluster_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows["batch"],
+        )
+        conn.executemany(
+            "INSERT INTO clusters (id, batch_id, session_id, position, label, created_at, parent_cluster_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            rows["clusters"],
+        )
+        conn.executemany(
+            "INSERT INTO tracks (id, batch_id, cluster_id, session_id, position, cluster_position, path,"
+            " duration_sec, raw_prompt, created_at, seed, similarity, source, recipe)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows["tracks"],
+        )
+        conn.executemany(
+            "INSERT INTO centroids (cluster_id, space, dim, vector) VALUES (?, ?, ?, ?)", rows["centroids"]
+        )
+        conn.executemany(
+            "INSERT INTO embeddings (track_id, space, dim, vector) VALUES (?, ?, ?, ?)", rows["embeddings"]
+        )
+        touched = conn.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", rows["touch"][0]).rowcount
+        if touched == 0:
+            raise NotFoundError(f"No session {session_id}.")
+
+    # ----------------------------------------------------------------- clusters, tracks, vectors
+
+    def get_cluster(self, session_id: uuid.UUID, cluster_id: uuid.UUID) -> ClusterSummary | None:
+        with self._reading() as conn:
+            row = conn.execute(
+                "SELECT * FROM clusters WHERE id = ? AND session_id = ?", (str(cluster_id), str(session_id))
+            ).fetchone()
+            if row is None:
+                return None
+            members = conn.execute(
+                "SELECT cluster_position, id FROM tracks WHERE cluster_id = ?", (str(cluster_id),)
+            ).fetchall()
+        return self._cluster(row, [(m["cluster_position"], m["id"]) for m in members])
+
+    def get_track(self, session_id: uuid.UUID, track_id: uuid.UUID) -> Track | None:
+        with self._reading() as conn:
+            row = conn.execute(
+                "SELECT * FROM tracks WHERE id = ? AND session_id = ?", (str(track_id), str(session_id))
+            ).fetchone()
+        return None if row is None else self._track(row)
+
+    def get_centroid(self, session_id: uuid.UUID, cluster_id: uuid.UUID, space: str) -> np.ndarray | None:
+        with self._reading() as conn:
+            row = conn.execute(
+                "SELECT c.dim, c.vector FROM centroids c JOIN clusters k ON k.id = c.cluster_id"
+                " WHERE c.cluster_id = ? AND c.space = ? AND k.session_id = ?",
+                (str(cluster_id), space, str(session_id)),
+            ).fetchone()
+        return None if row is None else _vector(row["vector"], row["dim"])
+
+    def get_embeddings(self, track_ids: Sequence[uuid.UUID], space: str) -> dict[uuid.UUID, np.ndarray]:
+        """The stored vectors of ``space`` among ``track_ids``; tracks without one are left out."""
+        wanted = [str(t) for t in dict.fromkeys(track_ids)]
+        found: dict[uuid.UUID, np.ndarray] = {}
+        with self._reading() as conn:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                for row in conn.execute(
+                    f"SELECT track_id, dim, vector FROM embeddings WHERE space = ?"
+                    f" AND track_id IN ({','.join('?' * len(chunk))})",
+                    (space, *chunk),
+                ):
+                    found[uuid.UUID(row["track_id"])] = _vector(row["vector"], row["dim"])
+        return found
+
+    def put_embeddings(self, space: str, embeddings: dict[uuid.UUID, np.ndarray]) -> None:
+        """Store (or replace) vectors of ``space`` for existing tracks."""
+        space = _space_name(space)
+        rows = [(str(tid), space, *_vector_blob(f"track {tid}", v)) for tid, v in embeddings.items()]
+        if not rows:
+            return
+        with self._writing() as conn:
+            for row in rows:
+                if not self._exists(conn, "tracks", uuid.UUID(row[0])):
+                    raise NotFoundError(f"No track {row[0]}.")
+            conn.executemany(
+                "INSERT INTO embeddings (track_id, space, dim, vector) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (track_id, space) DO UPDATE SET dim = excluded.dim, vector = excluded.vector",
+                rows,
+            )
+
+    def put_centroid(self, cluster_id: uuid.UUID, space: str, centroid: np.ndarray) -> None:
+        """Store (or replace) the centroid of ``space`` for an existing cluster."""
+        space = _space_name(space)
+        dim, blob = _vector_blob(f"cluster {cluster_id}", centroid)
+        with self._writing() as conn:
+            if not self._exists(conn, "clusters", cluster_id):
+                raise NotFoundError(f"No cluster {cluster_id}.")
+            conn.execute(
+                "INSERT INTO centroids (cluster_id, space, dim, vector) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (cluster_id, space) DO UPDATE SET dim = excluded.dim, vector = excluded.vector",
+                (str(cluster_id), space, dim, blob),
+            )
+
+    # ----------------------------------------------------------------- row -> model
+
+    def _track(self, row: sqlite3.Row) -> Track:
+        return Track(
+            id=uuid.UUID(row["id"]),
+            batch_id=uuid.UUID(row["batch_id"]),
+            cluster_id=uuid.UUID(row["cluster_id"]),
+            path=self._abs(row["path"]),
+            duration_sec=float(row["duration_sec"]),
+            raw_prompt=row["raw_prompt"],
+            created_at=_dt(row["created_at"]),
+            seed=_seed_value(row["seed"]),
+            similarity=row["similarity"],
+            source=row["source"],
+            recipe=None if row["recipe"] is None else json.loads(row["recipe"]),
+            position=int(row["position"]),
+        )
+
+    @staticmethod
+    def _cluster(row: sqlite3.Row, members: list[tuple[int, str]]) -> ClusterSummary:
+        return ClusterSummary(
+            id=uuid.UUID(row["id"]),
+            batch_id=uuid.UUID(row["batch_id"]),
+            label=row["label"],
+            track_ids=[uuid.UUID(track_id) for _, track_id in sorted(members)],
+            created_at=_dt(row["created_at"]),
+            parent_cluster_id=_uuid_or_none(row["parent_cluster_id"]),
+            position=int(row["position"]),
+        )
+
+    @staticmethod
+    def _batch(row: sqlite3.Row, clusters: list[ClusterSummary], tracks: list[Track]) -> Batch:
+        return Batch(
+            id=uuid.UUID(row["id"]),
+            session_id=uuid.UUID(row["session_id"]),
+            created_at=_dt(row["created_at"]),
+            prompt_text=row["prompt_text"],
+            num_requested=int(row["num_requested"]),
+            num_generated=int(row["num_generated"]),
+            clusters=clusters,
+            tracks=tracks,
+            kind=row["kind"],
+            params=BriefParams.from_dict(json.loads(row["params"])),
+            seed=_seed_value(row["seed"]),
+            engine=row["engine"],
+            model=row["model"],
+            embedder=row["embedder"],
+            namer=row["namer"],
+            parent_cluster_id=_uuid_or_none(row["parent_cluster_id"]),
+            position=int(row["position"]),
+        )
+
+    # ----------------------------------------------------------------- staging and sweeping
+
+    @contextmanager
+    def staging_dir(self, batch_id: uuid.UUID) -> Iterator[Path]:
+        """A private scratch dir for one batch's clips, locked while in use, removed on exit."""
+        tmp = paths.tmp_root(self.root)
+        lock_path = tmp / f"{batch_id}.lock"
+        try:
+            fd = _acquire(lock_path, blocking=False)
+        except OSError as exc:
+            raise _os_error(f"create a staging area in {tmp}", exc) from None
+        if fd is None:
+            raise StorageError(f"Batch {batch_id} is already being made by another process.")
+        directory = tmp / str(batch_id)
+        try:
+            try:
+                if directory.exists():  # left by a dead process that used the same id
+                    shutil.rmtree(directory)
+                directory.mkdir()
+            except OSError as exc:
+                raise _os_error(f"create the staging dir {directory}", exc) from None
+            yield directory
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
+            _release(fd, lock_path)
+
+    def sweep_orphans(self) -> int:
+        """Remove what no row names and no live process is making; return how many things went.
+
+        Counts one per orphan file in a session's media dir, one per media dir of
+        a session that no longer exists, and one per abandoned staging dir.
+        Anything whose lock another process (or thread) holds is left alone.
+        """
+        try:
+            return self._sweep_staging() + self._sweep_media() + self._sweep_stale_locks()
+        except OSError as exc:
+            raise _os_error(f"clean up leftover files in {self.root}", exc) from None
+
+    def _sweep_staging(self) -> int:
+        tmp = paths.tmp_root(self.root)
+        if not tmp.is_dir():
+            return 0
+        batch_ids: set[str] = set()
+        for entry in os.scandir(tmp):
+            stem = entry.name.removesuffix(".lock")
+            if _canonical_uuid(stem):
+                batch_ids.add(stem)
+        removed = 0
+        for batch_id in sorted(batch_ids):
+            lock_path = tmp / f"{batch_id}.lock"
+            fd = _acquire(lock_path, blocking=False)
+            if fd is None:
+                continue  # a live process is making this batch
+            try:
+                directory = tmp / batch_id
+                if directory.is_dir():
+                    shutil.rmtree(directory)
+                    removed += 1
+            finally:
+                _release(fd, lock_path)
+        return removed
+
+    def _sweep_media(self) -> int:
+        media = paths.media_root(self.root)
+        removed = 0
+        for entry in sorted(os.scandir(media), key=lambda e: e.name):
+            if not _canonical_uuid(entry.name) or not entry.is_dir(follow_symlinks=False):
+                continue
+            session_id = uuid.UUID(entry.name)
+            fd = _acquire(self._session_lock_path(session_id), blocking=False)
+            if fd is None:
+                continue  # a batch of this session is in flight in a live process
+            unlink_lock = False
+            try:
+                # Read only now, holding the lock: every commit before it is visible.
+                with self._reading() as conn:
+                    exists = self._exists(conn, "sessions", session_id)
+                    named = {
+                        row["path"]
+                        for row in conn.execute(
+                            "SELECT path FROM tracks WHERE session_id = ?", (str(session_id),)
+                        )
+                    }
+                directory = Path(entry.path)
+                if not exists:
+                    shutil.rmtree(directory)
+                    removed += 1
+                    unlink_lock = True
+                    continue
+                for item in os.scandir(directory):
+                    if item.is_dir(follow_symlinks=False):
+                        continue
+                    if f"media/{session_id}/{item.name}" not in named:
+                        with contextlib.suppress(FileNotFoundError):
+                            os.unlink(item.path)
+                        removed += 1
+            finally:
+                _release(fd, self._session_lock_path(session_id) if unlink_lock else None)
+        return removed
+
+    def _sweep_stale_locks(self) -> int:
+        """Lock files of sessions that are gone (not counted: they hold no media)."""
+        locks = self.root / LOCKS_DIR
+        if not locks.is_dir():
+            return 0
+        for entry in os.scandir(locks):
+            stem = entry.name.removesuffix(".lock")
+            if not entry.name.endswith(".lock") or not _canonical_uuid(stem):
+                continue
+            session_id = uuid.UUID(stem)
+            if paths.session_media_dir(self.root, session_id).exists():
+                continue
+            with self._reading() as conn:
+                if self._exists(conn, "sessions", session_id):
+                    continue
+            fd = _acquire(Path(entry.path), blocking=False)
+            if fd is None:
+                continue
+            with self._reading() as conn:
+                gone = not self._exists(conn, "sessions", session_id)
+            _release(fd, Path(entry.path) if gone else None)
+        return 0
+
+
+def _canonical_uuid(text: str) -> bool:
+    try:
+        return str(uuid.UUID(text)) == text
+    except ValueError:
+        return False

@@ -1,0 +1,265 @@
+"""The store across real processes: SIGKILL inside add_batch, in-flight batches, two writers at once.
+
+Each child is ``python -m tests.core.store_child`` (see that module). The tests
+synchronise with it over its stdin and stdout lines, never with sleeps.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from core import paths
+from core.models import BriefParams
+from core.store import SessionStore
+
+REPO = Path(__file__).resolve().parents[2]
+TRACKS = 3
+
+
+class Child:
+    """A store_child process driven line by line."""
+
+    def __init__(self, data_dir: Path, session_id: uuid.UUID, *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.core.store_child", str(data_dir), str(session_id), *args],
+            cwd=REPO,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def expect(self, word: str) -> None:
+        line = self.proc.stdout.readline().strip()
+        if line != word:
+            self.proc.kill()
+            _, err = self.proc.communicate()
+            pytest.fail(f"child said {line!r} instead of {word!r}: {err}")
+
+    def go(self) -> None:
+        self.proc.stdin.write("go\n")
+        self.proc.stdin.flush()
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        assert self.proc.wait() == -signal.SIGKILL
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+        self.proc.stdin.close()
+
+    def finish(self) -> list[str]:
+        out, err = self.proc.communicate()  # closes stdin: the child needs no more lines
+        assert self.proc.returncode == 0, err
+        return json.loads(out.strip().splitlines()[-1])["batches"]
+
+
+def query(root: Path, sql: str, *args: object) -> list[tuple]:
+    conn = sqlite3.connect(paths.db_path(root))
+    try:
+        return conn.execute(sql, args).fetchall()
+    finally:
+        conn.close()
+
+
+def session_files(root: Path, session_id: uuid.UUID) -> set[Path]:
+    media = paths.session_media_dir(root, session_id)
+    return set(media.glob("*.wav")) if media.is_dir() else set()
+
+
+def staging_dirs(root: Path) -> list[Path]:
+    return [p for p in paths.tmp_root(root).iterdir() if p.is_dir()]
+
+
+def assert_no_row_without_file(root: Path) -> None:
+    for (relative,) in query(root, "SELECT path FROM tracks"):
+        assert (root / relative).is_file(), relative
+    assert query(root, "PRAGMA integrity_check") == [("ok",)]
+
+
+def assert_rows_and_files_match(root: Path) -> None:
+    assert_no_row_without_file(root)
+    named = {root / p for (p,) in query(root, "SELECT path FROM tracks")}
+    on_disk = {p for p in paths.media_root(root).glob("*/*.wav") if p.parent.name != "tmp"}
+    assert named == on_disk
+
+
+@pytest.fixture
+def session_id(data_dir: Path) -> uuid.UUID:
+    with SessionStore(data_dir) as store:
+        return store.create_session("crash test", BriefParams()).id
+
+
+@pytest.mark.parametrize(
+    ("pause_at", "renamed"),
+    [("after-move:1", 1), ("after-move:3", 3), ("before-commit:1", 3)],
+    ids=["after-first-rename", "after-last-rename", "inside-the-transaction"],
+)
+def test_sigkill_inside_add_batch_leaves_no_row_and_the_next_open_sweeps(
+    data_dir, session_id, pause_at, renamed
+):
+    child = Child(data_dir, session_id, "--tracks", str(TRACKS), "--pause-at", pause_at)
+    child.expect("READY")
+    child.go()
+    child.expect("PAUSED")
+    child.kill()
+
+    assert query(data_dir, "SELECT count(*) FROM batches") == [(0,)]
+    assert query(data_dir, "SELECT count(*) FROM tracks") == [(0,)]
+    assert len(session_files(data_dir, session_id)) == renamed
+    assert len(staging_dirs(data_dir)) == 1  # the dead child's, with any clips it had not moved
+    assert_no_row_without_file(data_dir)
+
+    with SessionStore(data_dir) as store:
+        assert store.swept_at_open == renamed + 1
+        assert session_files(data_dir, session_id) == set()
+        assert staging_dirs(data_dir) == []
+        assert store.require_session(session_id).batches == []
+        # The database is writable again: the dead writer's lock went with it.
+        store.rename_session(session_id, "after the crash")
+    assert_rows_and_files_match(data_dir)
+
+
+def test_sigkill_after_commit_keeps_the_whole_batch(data_dir, session_id):
+    child = Child(data_dir, session_id, "--tracks", str(TRACKS), "--pause-at", "after-commit:1")
+    child.expect("READY")
+    child.go()
+    child.expect("PAUSED")
+    child.kill()
+    with SessionStore(data_dir) as store:
+        assert store.swept_at_open == 1  # only the staging dir the child did not get to remove
+        tracks = store.require_session(session_id).tracks
+    assert len(tracks) == TRACKS and all(t.path.is_file() for t in tracks)
+    assert_rows_and_files_match(data_dir)
+
+
+@pytest.mark.parametrize("pause_at", ["after-move:3", "before-commit:1"])
+def test_files_of_a_batch_in_flight_in_a_live_process_are_not_swept(data_dir, session_id, pause_at):
+    child = Child(data_dir, session_id, "--tracks", str(TRACKS), "--pause-at", pause_at)
+    child.expect("READY")
+    child.go()
+    child.expect("PAUSED")
+    in_flight = session_files(data_dir, session_id)
+    assert len(in_flight) == TRACKS
+
+    with SessionStore(data_dir) as store:  # opening sweeps
+        assert store.swept_at_open == 0
+        assert store.sweep_orphans() == 0
+        assert session_files(data_dir, session_id) == in_flight
+        assert len(staging_dirs(data_dir)) == 1
+        # Other sessions stay usable meanwhile (reads, and writes when the child is not mid-transaction).
+        assert [s.id for s in store.list_sessions()] == [session_id]
+        if pause_at.startswith("after-move"):
+            other = store.create_session("meanwhile", BriefParams())
+            assert store.get_session(other.id) is not None
+
+    child.go()
+    [batch_id] = child.finish()
+    with SessionStore(data_dir) as store:
+        assert store.swept_at_open == 0
+        [batch] = store.require_session(session_id).batches
+    assert str(batch.id) == batch_id
+    assert {t.path for t in batch.tracks} == in_flight
+    assert_rows_and_files_match(data_dir)
+
+
+def test_two_processes_add_batches_to_one_session_at_once(data_dir, session_id):
+    batches = 12
+    children = [
+        Child(data_dir, session_id, "--batches", str(batches), "--tracks", str(TRACKS), "--sweep-between")
+        for _ in range(2)
+    ]
+    for child in children:
+        child.expect("READY")
+    for child in children:
+        child.go()
+    stored = [child.finish() for child in children]
+
+    assert len(set(stored[0]) | set(stored[1])) == 2 * batches
+    with SessionStore(data_dir) as store:
+        assert store.swept_at_open == 0
+        session = store.require_session(session_id)
+        assert {str(b.id) for b in session.batches} == set(stored[0]) | set(stored[1])
+        assert all(len(b.tracks) == TRACKS and len(b.clusters) == 2 for b in session.batches)
+        tracks = session.tracks
+        assert len(store.get_embeddings([t.id for t in tracks], "features-v1")) == 2 * batches * TRACKS
+        for batch in session.batches:
+            for cluster in batch.clusters:
+                assert store.get_centroid(session_id, cluster.id, "features-v1") is not None
+    assert all(t.path.is_file() and t.path.stat().st_size > 44 for t in tracks)
+    assert query(data_dir, "PRAGMA foreign_key_check") == []
+    assert_rows_and_files_match(data_dir)
+    assert staging_dirs(data_dir) == []
+
+
+def wait_until_blocked_on(lock_file: Path, thread: threading.Thread) -> None:
+    """Return once a thread of this process waits for a flock on ``lock_file`` (Linux /proc/locks),
+    or once ``thread`` has ended (it did not wait: the caller's next assertion tells)."""
+    inode = f":{lock_file.stat().st_ino} "
+    while thread.is_alive() and not any(
+        line.split()[2:3] == ["FLOCK"] and f" {os.getpid()} " in line and inode in line
+        for line in Path("/proc/locks").read_text().splitlines()
+        if " -> " in line
+    ):
+        time.sleep(0.005)  # polling a condition, not asserting on time
+
+
+@pytest.mark.skipif(not Path("/proc/locks").exists(), reason="needs Linux /proc/locks")
+def test_deleting_a_session_waits_for_its_batch_in_flight(data_dir, session_id):
+    """delete_session here while another process is mid add_batch: the batch commits, then all goes."""
+    child = Child(data_dir, session_id, "--tracks", str(TRACKS), "--pause-at", "after-move:2")
+    child.expect("READY")
+    child.go()
+    child.expect("PAUSED")
+    with SessionStore(data_dir) as store:
+        errors: list[BaseException] = []
+
+        def delete() -> None:
+            try:
+                store.delete_session(session_id)
+            except BaseException as exc:
+                errors.append(exc)
+
+        deleter = threading.Thread(target=delete)
+        deleter.start()
+        wait_until_blocked_on(data_dir / "locks" / f"{session_id}.lock", deleter)
+        assert store.get_session(session_id) is not None  # blocked: nothing deleted yet
+        child.go()
+        [batch_id] = child.finish()  # the batch commits whole...
+        deleter.join()
+        assert errors == []
+        assert store.get_session(session_id) is None  # ...then the delete takes its rows and files
+    assert batch_id
+    assert not paths.session_media_dir(data_dir, session_id).exists()
+    assert query(data_dir, "SELECT count(*) FROM tracks") == [(0,)]
+    assert_rows_and_files_match(data_dir)
+    assert os.listdir(paths.tmp_root(data_dir)) == []
+
+
+@pytest.mark.skipif(not Path("/proc/locks").exists(), reason="needs Linux /proc/locks")
+def test_a_lock_file_unlinked_by_its_holder_is_locked_afresh(tmp_path):
+    from core.store import _acquire, _release
+
+    path = tmp_path / "thing.lock"
+    holder = _acquire(path, blocking=True)
+    got: list[int | None] = []
+    waiter = threading.Thread(target=lambda: got.append(_acquire(path, blocking=True)))
+    waiter.start()
+    wait_until_blocked_on(path, waiter)
+    _release(holder, path)  # the holder removes what it guarded: the waiter wakes on a dead inode
+    waiter.join()
+    [fd] = got
+    assert os.fstat(fd).st_ino == os.stat(path).st_ino  # it locked the file now at the path
+    assert _acquire(path, blocking=False) is None  # and that lock excludes others
+    _release(fd)
+    assert _acquire(path, blocking=False) is not None
