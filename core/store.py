@@ -1149,9 +1149,20 @@ class SessionStore:
 
     def _sweep_media(self) -> int:
         media = paths.media_root(self.root)
+        # A cheap first look, without locks: a row stops naming a file only when
+        # delete_session removes the file too, so a dir whose files were all named
+        # a moment ago has nothing to sweep. Anything else is checked under the lock.
+        with self._reading() as conn:
+            known_sessions = {row["id"] for row in conn.execute("SELECT id FROM sessions")}
+            known_paths = {row["path"] for row in conn.execute("SELECT path FROM tracks")}
         removed = 0
         for entry in sorted(os.scandir(media), key=lambda e: e.name):
             if not _canonical_uuid(entry.name) or not entry.is_dir(follow_symlinks=False):
+                continue
+            if entry.name in known_sessions and all(
+                item.is_dir(follow_symlinks=False) or f"media/{entry.name}/{item.name}" in known_paths
+                for item in os.scandir(entry.path)
+            ):
                 continue
             session_id = uuid.UUID(entry.name)
             fd = _acquire(self._session_lock_path(session_id), blocking=False)
@@ -1190,16 +1201,15 @@ class SessionStore:
         locks = self.root / LOCKS_DIR
         if not locks.is_dir():
             return 0
+        with self._reading() as conn:
+            known_sessions = {row["id"] for row in conn.execute("SELECT id FROM sessions")}
         for entry in os.scandir(locks):
             stem = entry.name.removesuffix(".lock")
-            if not entry.name.endswith(".lock") or not _canonical_uuid(stem):
+            if not entry.name.endswith(".lock") or not _canonical_uuid(stem) or stem in known_sessions:
                 continue
             session_id = uuid.UUID(stem)
             if paths.session_media_dir(self.root, session_id).exists():
                 continue
-            with self._reading() as conn:
-                if self._exists(conn, "sessions", session_id):
-                    continue
             fd = _acquire(Path(entry.path), blocking=False)
             if fd is None:
                 continue

@@ -459,12 +459,17 @@ def test_sweep_removes_what_no_row_names(store):
     (paths.tmp_root(store.root) / f"{abandoned.name}.lock").touch()  # its maker died
     unrelated = paths.media_root(store.root) / "notes.txt"
     unrelated.write_text("not ours")
+    stale_lock = store.root / "locks" / f"{uuid.uuid4()}.lock"  # of a session deleted by a crashed process
+    stale_lock.touch()
+    live_lock = store.root / "locks" / f"{session.id}.lock"
+    assert live_lock.exists()
 
     assert store.sweep_orphans() == 4
     assert not orphan.exists() and not half_written.exists()
     assert not gone.exists() and not abandoned.exists()
     assert list(paths.tmp_root(store.root).iterdir()) == []
     assert unrelated.exists()
+    assert not stale_lock.exists() and live_lock.exists()
     assert all(t.path.is_file() for t in batch.tracks)
     assert store.sweep_orphans() == 0
     assert_consistent(store.root)

@@ -21,7 +21,7 @@ import pytest
 
 from core import paths
 from core.models import BriefParams
-from core.store import SessionStore
+from core.store import SCHEMA_VERSION, SessionStore
 
 REPO = Path(__file__).resolve().parents[2]
 TRACKS = 3
@@ -212,6 +212,36 @@ def wait_until_blocked_on(lock_file: Path, thread: threading.Thread) -> None:
         if " -> " in line
     ):
         time.sleep(0.005)  # polling a condition, not asserting on time
+
+
+def test_processes_opening_a_new_data_dir_at_once_agree_on_one_schema(data_dir):
+    opener = (
+        "import sys; from core.store import SessionStore; from core.models import BriefParams; "
+        "sys.stdin.readline(); store = SessionStore(sys.argv[1]); "
+        "print(store.create_session('opened at once', BriefParams()).id); store.close()"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", opener, str(data_dir)],
+            cwd=REPO,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    for proc in procs:  # every interpreter is up before any opens the store
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+    results = [proc.communicate() for proc in procs]
+    assert [proc.returncode for proc in procs] == [0] * 4, [err for _, err in results]
+    created = {uuid.UUID(out.strip()) for out, _ in results}
+    with SessionStore(data_dir) as store:
+        assert {s.id for s in store.list_sessions()} == created
+    assert query(data_dir, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+    assert query(data_dir, "PRAGMA journal_mode") == [("wal",)]
+    assert query(data_dir, "PRAGMA integrity_check") == [("ok",)]
 
 
 @pytest.mark.skipif(not Path("/proc/locks").exists(), reason="needs Linux /proc/locks")
