@@ -27,6 +27,8 @@ and the kernel drops it when its holder dies, even by SIGKILL.
   commit made before the lock changed hands) and removes the files no row names,
   or the whole media dir when the session no longer exists. So the sweep runs
   wholly before an add_batch's first rename or wholly after its commit or undo.
+  (It first reads all rows once without locks and skips dirs whose files are all
+  named: a row stops naming a file only when delete_session removes both.)
 - ``staging_dir`` takes ``media/tmp/{batch_id}.lock`` before it creates the dir;
   the sweep removes a staging dir only while holding that lock, which it can
   take only when the maker is gone.
@@ -46,7 +48,8 @@ transaction, so a failed step leaves the previous version whole. A database
 from a newer Session Lab is refused with a StorageError.
 
 Concurrency inside one process: one connection (``check_same_thread=False``)
-behind a re-entrant lock; the UI thread and a worker thread take turns. Between
+behind a re-entrant lock; the UI thread and a worker thread take turns, and each
+read runs in one read transaction so a session tree is a consistent snapshot. Between
 processes: WAL, a busy timeout, and ``BEGIN IMMEDIATE`` for every write so a
 writer waits for the write lock up front instead of failing on upgrade.
 """
@@ -478,11 +481,18 @@ class SessionStore:
 
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction: every query inside sees the same snapshot (WAL readers never wait)."""
         with self._lock:
             if self._conn is None:
                 raise StorageError("The session store is closed.")
+            conn = self._conn
             try:
-                yield self._conn
+                conn.execute("BEGIN")
+                try:
+                    yield conn
+                finally:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
             except sqlite3.Error as exc:
                 raise _sql_error(exc, self.db_file) from None
 
