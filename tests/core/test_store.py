@@ -491,18 +491,22 @@ def test_a_moved_data_dir_still_finds_its_media(data_dir, tmp_path):
 def test_threads_share_one_store(store):
     sessions = [store.create_session(f"s{i}", PARAMS) for i in range(2)]
     errors: list[BaseException] = []
+    start = threading.Barrier(5)
 
-    def writer(session: Session, start: int) -> None:
+    def writer(session: Session, first: int) -> None:
         try:
-            for i in range(6):
-                add_one(store, session.id, n_tracks=2, position=start + i)
+            start.wait()
+            for i in range(10):
+                add_one(store, session.id, n_tracks=2, position=first + i)
         except BaseException as exc:  # surfaced below
             errors.append(exc)
 
     def reader() -> None:
         try:
-            for _ in range(30):
-                store.list_sessions()
+            start.wait()
+            for _ in range(40):
+                for info in store.list_sessions():
+                    store.get_session(info.id)
                 store.sweep_orphans()
         except BaseException as exc:
             errors.append(exc)
@@ -512,14 +516,15 @@ def test_threads_share_one_store(store):
         threading.Thread(target=writer, args=(sessions[0], 100)),
         threading.Thread(target=writer, args=(sessions[1], 0)),
         threading.Thread(target=reader),
+        threading.Thread(target=reader),
     ]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert errors == []
-    assert len(store.require_session(sessions[0].id).batches) == 12
-    assert len(store.require_session(sessions[1].id).tracks) == 12
+    assert len(store.require_session(sessions[0].id).batches) == 20
+    assert len(store.require_session(sessions[1].id).tracks) == 20
     assert_consistent(store.root)
 
 
