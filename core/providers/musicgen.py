@@ -1,0 +1,450 @@
+"""MusicGen through transformers: ``facebook/musicgen-small`` by default, any id or directory.
+
+How a batch is made
+- The model loads once per process (keyed by model, device and dtype), lazily,
+  inside ``generate_batch`` and under its own progress stage (STAGE_LOADING).
+- Device: CUDA, then Apple MPS, then CPU (``musicgen_device`` overrides). On
+  CUDA the model runs in float16; if a chunk comes back with NaNs it is made
+  again, same seed, with a float32 copy of the model.
+- All clips of a batch go through ONE batched ``generate`` call with
+  ``text=[prompt] * n`` (``num_return_sequences`` garbles MusicGen's output),
+  in chunks of at most ``musicgen_max_batch`` clips. Running out of GPU memory
+  is reported as advice to lower that setting.
+- Exact durations: enough frames are generated for the length asked
+  (frame and sampling rates come from the model's config, plus one token per
+  codebook delay), and the audio is trimmed to ``round(seconds * rate)`` samples.
+- Seeds: chunk ``c`` starting at clip ``s`` runs after ``torch.manual_seed(
+  clip_seed(batch_seed, s))``. A clip's recipe records that seed, the chunk and
+  its row, so the same batch seed, clip count and ``musicgen_max_batch`` give
+  the same audio again (bit for bit on CPU).
+- More-like (``request.references``): continuation. Each clip is prompted with
+  the last few seconds of one reference (clip i uses reference i mod k),
+  resampled to the model's rate; the output, which starts with the prompt
+  audio, is cut so each clip has exactly the requested length of new music.
+
+Progress semantics
+- ``(STAGE_LOADING, 0, 1)`` then ``(STAGE_LOADING, 1, 1)`` around the load
+  (both even when the model is already loaded).
+- ``(STAGE_GENERATING, done, total)`` once per decoder step, counted over the
+  whole batch: ``total = chunks * steps_per_chunk``; it is NOT a clip count.
+  Clips become available per chunk, through ``request.on_clip(index, clip)``,
+  as soon as each WAV is on disk.
+- Cancel (``request.cancel``) is checked at every step: the step raises
+  ``core.errors.CancelledError`` (returning True from a StoppingCriteria
+  mid-way crashes generate), and any clip already written by this call is
+  deleted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.audio import audio_duration, read_audio, resample, write_wav_atomic
+from core.errors import (
+    AudioFileError,
+    CancelledError,
+    GenerationFailedError,
+    ProviderUnavailableError,
+    ValidationError,
+)
+from core.providers import _torch
+from core.providers.base import (
+    STAGE_GENERATING,
+    STAGE_LOADING,
+    GeneratedClip,
+    GenerationRequest,
+    ProgressFn,
+    ReferenceClip,
+    check_cancel,
+    clip_seed,
+)
+from core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+NAME = "musicgen"
+LABEL = "MusicGen"
+MODEL_TYPES = ("musicgen",)
+REQUIRED_PACKAGES = ("torch", "transformers", "huggingface_hub")
+# Seconds of each reference given to the model as the start to continue from.
+CONTINUATION_PROMPT_SEC = 3.0
+
+
+@dataclass
+class LoadedMusicgen:
+    model: Any
+    processor: Any
+    device: str
+    dtype: str  # "float16" | "float32"
+    sampling_rate: int
+    frame_rate: float
+    hop_length: int  # audio samples per codec frame
+    num_codebooks: int
+    channels: int
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class _StepWatch:
+    """A transformers StoppingCriteria: progress and cancel, once per decoder step."""
+
+    def __init__(
+        self,
+        cancel: threading.Event | None,
+        on_step: Any,
+    ) -> None:
+        self.cancel = cancel
+        self.on_step = on_step
+        self.steps = 0
+        self.last_step_at: float | None = None
+
+    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        import torch
+
+        self.steps += 1
+        self.last_step_at = time.perf_counter()
+        if self.cancel is not None and self.cancel.is_set():
+            raise CancelledError("Generation was cancelled.")
+        self.on_step()
+        return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+
+
+def _as_criteria(watch: _StepWatch) -> Any:
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    class _Criteria(StoppingCriteria):
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            return watch(input_ids, scores, **kwargs)
+
+    return StoppingCriteriaList([_Criteria()])
+
+
+class MusicGenProvider:
+    """MusicProvider over transformers' MusicgenForConditionalGeneration."""
+
+    name = NAME
+
+    def __init__(self, settings: Settings, location: _torch.ModelLocation, device: str) -> None:
+        self.settings = settings
+        self.location = location
+        self.model: str | None = location.model
+        self.device_setting = device
+        # Seconds spent in each part of the last generate_batch call (see bench/musicgen.py).
+        self.last_timings: dict[str, float] = {}
+
+    # -- loading -----------------------------------------------------------------
+
+    def _load_key(self, device: str, dtype: str) -> tuple[Any, ...]:
+        return (NAME, self.location.ref, device, dtype)
+
+    def load(self, progress: ProgressFn | None = None, *, dtype: str | None = None) -> LoadedMusicgen:
+        """Load (or fetch the already loaded) model and processor, with STAGE_LOADING progress."""
+        if progress is not None:
+            progress(STAGE_LOADING, 0, 1)
+        device = _torch.resolve_device(self.device_setting)
+        if dtype is None:
+            dtype = "float16" if device.startswith("cuda") else "float32"
+        loaded, _ = _torch.load_once(self._load_key(device, dtype), lambda: self._load(device, dtype))
+        if progress is not None:
+            progress(STAGE_LOADING, 1, 1)
+        return loaded
+
+    def _load(self, device: str, dtype: str) -> LoadedMusicgen:
+        import torch
+        from transformers import AutoProcessor, MusicgenForConditionalGeneration
+
+        _torch.quiet_transformers()
+        kwargs = self.location.pretrained_kwargs()
+        try:
+            model = MusicgenForConditionalGeneration.from_pretrained(
+                self.location.ref, **kwargs, **_torch.dtype_kwargs(getattr(torch, dtype))
+            )
+            processor = AutoProcessor.from_pretrained(self.location.ref, **kwargs)
+        except (OSError, ValueError, KeyError) as exc:
+            raise ProviderUnavailableError(
+                f"{LABEL} model {self.location.model} could not be loaded ({_first_line(exc)}); "
+                "download it again or pass another --model."
+            ) from None
+        try:
+            model.to(device)
+        except RuntimeError as exc:
+            if _torch.is_out_of_memory(exc):
+                raise ProviderUnavailableError(
+                    f"{LABEL} model {self.location.model} does not fit in the memory of {device}; "
+                    "set musicgen_device to cpu or use a smaller model."
+                ) from None
+            raise
+        model.eval()
+        audio_config = model.config.audio_encoder
+        sampling_rate = int(audio_config.sampling_rate)
+        hop_length = int(np.prod(audio_config.upsampling_ratios))
+        frame_rate = float(getattr(audio_config, "frame_rate", None) or sampling_rate / hop_length)
+        return LoadedMusicgen(
+            model=model,
+            processor=processor,
+            device=device,
+            dtype=dtype,
+            sampling_rate=sampling_rate,
+            frame_rate=frame_rate,
+            hop_length=hop_length,
+            num_codebooks=int(model.config.decoder.num_codebooks),
+            channels=int(getattr(model.config.decoder, "audio_channels", 1) or 1),
+        )
+
+    # -- generating --------------------------------------------------------------
+
+    def generate_batch(
+        self,
+        prompt: str,
+        num_clips: int,
+        duration_sec: float,
+        request: GenerationRequest | None = None,
+    ) -> list[GeneratedClip]:
+        request = request or GenerationRequest()
+        if num_clips < 1:
+            raise ValidationError(f"The number of clips must be at least 1, not {num_clips}.")
+        if not (duration_sec > 0 and math.isfinite(duration_sec)):
+            raise ValidationError(
+                f"The clip duration must be a positive number of seconds, not {duration_sec}."
+            )
+        check_cancel(request.cancel)
+        started = time.perf_counter()
+        timings = {"load": 0.0, "prepare": 0.0, "generate": 0.0, "decode": 0.0, "write": 0.0}
+        self.last_timings = timings
+
+        loaded = self.load(request.progress)
+        timings["load"] = time.perf_counter() - started
+        check_cancel(request.cancel)
+
+        out_dir = (
+            Path(request.out_dir) if request.out_dir else Path(tempfile.mkdtemp(prefix="sessionlab-mg-"))
+        )
+        out_dir.mkdir(parents=True, exist_ok=True)
+        target = int(round(duration_sec * loaded.sampling_rate))
+        # Codec frames that cover the target, one spare, plus the codebook delay pattern.
+        frames = math.ceil(target / loaded.hop_length) + 1
+        max_new_tokens = frames + loaded.num_codebooks - 1
+        continued = self._continuation_prompts(request.references, loaded)
+        prompts = [samples for _, samples in continued]
+        prompt_samples = prompts[0].shape[-1] if prompts else 0
+
+        chunk_size = self.settings.musicgen_max_batch
+        chunks = [(start, min(chunk_size, num_clips - start)) for start in range(0, num_clips, chunk_size)]
+        total_steps = len(chunks) * max_new_tokens
+        done_steps = 0
+
+        def on_step() -> None:
+            nonlocal done_steps
+            done_steps += 1
+            if request.progress is not None:
+                request.progress(STAGE_GENERATING, min(done_steps, total_steps), total_steps)
+
+        if request.progress is not None:
+            request.progress(STAGE_GENERATING, 0, total_steps)
+
+        batch_tag = uuid.uuid4().hex[:8]
+        clips: list[GeneratedClip] = []
+        first_error: str | None = None
+        try:
+            for chunk_index, (start, count) in enumerate(chunks):
+                check_cancel(request.cancel)
+                seed = clip_seed(request.seed, start)
+                try:
+                    audio, used = self._generate_chunk(
+                        loaded, prompt, count, start, seed, max_new_tokens, prompts, request, on_step, timings
+                    )
+                except CancelledError:
+                    raise
+                except Exception as exc:
+                    if _torch.is_out_of_memory(exc):
+                        message = (
+                            f"{LABEL} ran out of memory on {loaded.device} generating {count} clips at once; "
+                            f"lower musicgen_max_batch (now {chunk_size}) or the clip length."
+                        )
+                    else:
+                        message = f"{LABEL} failed to generate clips: {_first_line(exc)}."
+                    log.warning("musicgen chunk %d failed: %s", chunk_index, exc)
+                    first_error = first_error or message
+                    done_steps = (chunk_index + 1) * max_new_tokens
+                    if _torch.is_out_of_memory(exc):
+                        break  # the next chunk is as large: it would run out of memory too
+                    continue
+                write_started = time.perf_counter()
+                for row in range(count):
+                    index = start + row
+                    samples = audio[row, :, prompt_samples : prompt_samples + target]
+                    if samples.shape[-1] < target:  # never expected; keep the promised length
+                        samples = np.pad(samples, ((0, 0), (0, target - samples.shape[-1])))
+                    path = out_dir / f"musicgen-{batch_tag}-{index:02d}.wav"
+                    write_wav_atomic(
+                        path, samples.T if loaded.channels > 1 else samples[0], loaded.sampling_rate
+                    )
+                    reference = continued[index % len(continued)][0] if continued else None
+                    clip = GeneratedClip(
+                        audio_path=path,
+                        duration_sec=audio_duration(path),
+                        raw_prompt=prompt,
+                        seed=clip_seed(request.seed, index),
+                        recipe={
+                            "engine": NAME,
+                            "model": self.location.model,
+                            "batch_seed": request.seed,
+                            "torch_seed": seed,
+                            "chunk_start": start,
+                            "chunk_size": count,
+                            "row": row,
+                            "max_batch": chunk_size,
+                            "duration_sec": duration_sec,
+                            "max_new_tokens": max_new_tokens,
+                            "guidance_scale": self.settings.musicgen_guidance_scale,
+                            "device": loaded.device,
+                            "dtype": used,
+                            "sampling_rate": loaded.sampling_rate,
+                            "reference": str(reference.audio_path) if reference is not None else None,
+                            "prompt_sec": prompt_samples / loaded.sampling_rate,
+                        },
+                    )
+                    clips.append(clip)
+                    if request.on_clip is not None:
+                        request.on_clip(index, clip)
+                timings["write"] += time.perf_counter() - write_started
+        except CancelledError:
+            for clip in clips:
+                with contextlib.suppress(OSError):
+                    clip.audio_path.unlink(missing_ok=True)
+            raise
+        finally:
+            timings["total"] = time.perf_counter() - started
+        if not clips:
+            raise GenerationFailedError(first_error or f"{LABEL} produced no clip.")
+        return clips
+
+    def _generate_chunk(
+        self,
+        loaded: LoadedMusicgen,
+        prompt: str,
+        count: int,
+        start: int,
+        seed: int,
+        max_new_tokens: int,
+        prompts: list[np.ndarray],
+        request: GenerationRequest,
+        on_step: Any,
+        timings: dict[str, float],
+    ) -> tuple[np.ndarray, str]:
+        """One batched generate call for ``count`` clips: (audio (count, channels, samples), dtype used)."""
+        import torch
+
+        for attempt in range(2):
+            prepare_started = time.perf_counter()
+            inputs = self._inputs(loaded, prompt, count, start, prompts)
+            watch = _StepWatch(request.cancel, on_step if attempt == 0 else (lambda: None))
+            timings["prepare"] += time.perf_counter() - prepare_started
+            generate_started = time.perf_counter()
+            with loaded.lock:
+                torch.manual_seed(seed)
+                guidance = self.settings.musicgen_guidance_scale
+                output = loaded.model.generate(
+                    **inputs,
+                    do_sample=True,
+                    guidance_scale=guidance if guidance > 1 else None,
+                    max_new_tokens=max_new_tokens,
+                    stopping_criteria=_as_criteria(watch),
+                )
+            finished = time.perf_counter()
+            last_step = watch.last_step_at or finished
+            timings["generate"] += last_step - generate_started
+            timings["decode"] += finished - last_step
+            audio = output.detach().to("cpu", dtype=torch.float32).numpy()
+            if np.isfinite(audio).all() or loaded.dtype == "float32":
+                if not np.isfinite(audio).all():
+                    raise GenerationFailedError(f"{LABEL} produced invalid audio (NaN) even in float32.")
+                return audio, loaded.dtype
+            log.warning("musicgen float16 output has NaNs; making the chunk again in float32")
+            loaded = self.load(None, dtype="float32")
+        raise AssertionError("unreachable")
+
+    def _inputs(
+        self, loaded: LoadedMusicgen, prompt: str, count: int, start: int, prompts: list[np.ndarray]
+    ) -> dict[str, Any]:
+        # Tokenizer and feature extractor are called directly: the processor's
+        # joint call passes text-only kwargs to the feature extractor on some
+        # transformers releases.
+        processor = loaded.processor
+        tokenizer = getattr(processor, "tokenizer", processor)
+        inputs = dict(tokenizer([prompt] * count, return_tensors="pt", padding=True))
+        if prompts:
+            rows = [prompts[(start + row) % len(prompts)] for row in range(count)]
+            audio = processor.feature_extractor(
+                [r if loaded.channels > 1 else r[0] for r in rows],
+                sampling_rate=loaded.sampling_rate,
+                return_tensors="pt",
+            )
+            inputs["input_values"] = audio["input_values"]
+            if "padding_mask" in audio:
+                inputs["padding_mask"] = audio["padding_mask"]
+        model_dtype = loaded.model.dtype
+        return {
+            key: (
+                value.to(loaded.device, dtype=model_dtype)
+                if key == "input_values"
+                else value.to(loaded.device)
+            )
+            for key, value in inputs.items()
+        }
+
+    def _continuation_prompts(
+        self, references: Any, loaded: LoadedMusicgen
+    ) -> list[tuple[ReferenceClip, np.ndarray]]:
+        """Each readable reference with its end as (channels, samples), all of one length in whole frames."""
+        clips: list[tuple[ReferenceClip, np.ndarray]] = []
+        for reference in references or ():
+            try:
+                samples, rate = read_audio(reference.audio_path, mono=loaded.channels == 1)
+            except AudioFileError as exc:
+                log.warning("skipping reference %s: %s", reference.audio_path, exc)
+                continue
+            samples = resample(samples, rate, loaded.sampling_rate)
+            if samples.ndim == 1:
+                samples = samples[None, :]
+            else:
+                samples = samples.T
+                if samples.shape[0] != loaded.channels:
+                    samples = np.repeat(samples.mean(axis=0, keepdims=True), loaded.channels, axis=0)
+            if loaded.channels > 1 and samples.shape[0] == 1:
+                samples = np.repeat(samples, loaded.channels, axis=0)
+            clips.append((reference, samples.astype(np.float32)))
+        if not clips:
+            if references:
+                log.warning("no reference clip could be read; generating from the prompt alone")
+            return []
+        wanted = int(CONTINUATION_PROMPT_SEC * loaded.sampling_rate)
+        length = min(wanted, *(c.shape[-1] for _, c in clips))
+        length -= length % loaded.hop_length
+        if length < loaded.hop_length:
+            log.warning("reference clips are too short to continue; generating from the prompt alone")
+            return []
+        return [(reference, c[:, -length:]) for reference, c in clips]
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:200].rstrip(".")
+
+
+def create(settings: Settings, model: str | None = None) -> MusicGenProvider:
+    """Check, offline and without importing torch, that MusicGen can run here; load nothing yet."""
+    _torch.require_packages(NAME, *REQUIRED_PACKAGES)
+    device = _torch.check_device("musicgen_device", settings.musicgen_device)
+    location = _torch.locate_model(LABEL, model or settings.musicgen_model, MODEL_TYPES)
+    return MusicGenProvider(settings, location, device)
