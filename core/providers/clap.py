@@ -49,6 +49,7 @@ class LoadedClap:
     device: str
     sampling_rate: int
     window: int  # samples per window at sampling_rate
+    fusion: bool  # the audio tower fuses 4 mel views (clap-htsat-fused)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -117,7 +118,8 @@ class ClapEmbedder:
         extractor = processor.feature_extractor
         rate = int(extractor.sampling_rate)
         window = int(getattr(extractor, "nb_max_samples", 0) or extractor.max_length_s * rate)
-        return LoadedClap(model, processor, device, rate, window)
+        fusion = bool(getattr(model.config.audio_config, "enable_fusion", False))
+        return LoadedClap(model, processor, device, rate, window, fusion)
 
     def embed_audio(self, audio_path: Path) -> np.ndarray:
         import torch
@@ -131,7 +133,12 @@ class ClapEmbedder:
         for first in range(0, len(windows), WINDOWS_PER_PASS):
             part = windows[first : first + WINDOWS_PER_PASS]
             features = extractor(part, sampling_rate=loaded.sampling_rate, return_tensors="pt")
-            input_features = features["input_features"].to(loaded.device, dtype=loaded.model.dtype)
+            input_features = features["input_features"]
+            if not loaded.fusion and input_features.shape[1] > 1:
+                # A "fusion" extractor stacks 4 copies of a short window's mel; a model
+                # without fusion takes one.
+                input_features = input_features[:, :1]
+            input_features = input_features.to(loaded.device, dtype=loaded.model.dtype)
             is_longer = torch.zeros((len(part), 1), dtype=torch.bool, device=loaded.device)
             with loaded.lock, torch.inference_mode():
                 output = loaded.model.get_audio_features(input_features=input_features, is_longer=is_longer)

@@ -5,7 +5,8 @@ How a batch is made
   inside ``generate_batch`` and under its own progress stage (STAGE_LOADING).
 - Device: CUDA, then Apple MPS, then CPU (``musicgen_device`` overrides). On
   CUDA the model runs in float16; if a chunk comes back with NaNs it is made
-  again, same seed, with a float32 copy of the model.
+  again, same seed, with a float32 copy of the model, which this provider then
+  keeps using (the float16 copy is dropped). ``provider.dtype`` forces one.
 - All clips of a batch go through ONE batched ``generate`` call with
   ``text=[prompt] * n`` (``num_return_sequences`` garbles MusicGen's output),
   in chunks of at most ``musicgen_max_batch`` clips. Running out of GPU memory
@@ -141,6 +142,9 @@ class MusicGenProvider:
         self.device_setting = device
         # Seconds spent in each part of the last generate_batch call (see bench/musicgen.py).
         self.last_timings: dict[str, float] = {}
+        # None: float16 on CUDA, float32 elsewhere; or "float16" / "float32" / "bfloat16".
+        self.dtype: str | None = None
+        self._half_failed = False  # float16 gave NaNs once: float32 from then on
 
     # -- loading -----------------------------------------------------------------
 
@@ -153,7 +157,9 @@ class MusicGenProvider:
             progress(STAGE_LOADING, 0, 1)
         device = _torch.resolve_device(self.device_setting)
         if dtype is None:
-            dtype = "float16" if device.startswith("cuda") else "float32"
+            dtype = self.dtype or ("float16" if device.startswith("cuda") else "float32")
+            if dtype == "float16" and self._half_failed:
+                dtype = "float32"
         loaded, _ = _torch.load_once(self._load_key(device, dtype), lambda: self._load(device, dtype))
         if progress is not None:
             progress(STAGE_LOADING, 1, 1)
@@ -260,7 +266,7 @@ class MusicGenProvider:
                 check_cancel(request.cancel)
                 seed = clip_seed(request.seed, start)
                 try:
-                    audio, used = self._generate_chunk(
+                    audio, loaded = self._generate_chunk(
                         loaded, prompt, count, start, seed, max_new_tokens, prompts, request, on_step, timings
                     )
                 except CancelledError:
@@ -273,7 +279,7 @@ class MusicGenProvider:
                         )
                     else:
                         message = f"{LABEL} failed to generate clips: {_first_line(exc)}."
-                    log.warning("musicgen chunk %d failed: %s", chunk_index, exc)
+                    log.warning("musicgen chunk %d failed: %s", chunk_index, exc, exc_info=True)
                     first_error = first_error or message
                     done_steps = (chunk_index + 1) * max_new_tokens
                     if _torch.is_out_of_memory(exc):
@@ -308,7 +314,7 @@ class MusicGenProvider:
                             "max_new_tokens": max_new_tokens,
                             "guidance_scale": self.settings.musicgen_guidance_scale,
                             "device": loaded.device,
-                            "dtype": used,
+                            "dtype": loaded.dtype,
                             "sampling_rate": loaded.sampling_rate,
                             "reference": str(reference.audio_path) if reference is not None else None,
                             "prompt_sec": prompt_samples / loaded.sampling_rate,
@@ -341,8 +347,12 @@ class MusicGenProvider:
         request: GenerationRequest,
         on_step: Any,
         timings: dict[str, float],
-    ) -> tuple[np.ndarray, str]:
-        """One batched generate call for ``count`` clips: (audio (count, channels, samples), dtype used)."""
+    ) -> tuple[np.ndarray, LoadedMusicgen]:
+        """One batched generate call for ``count`` clips: audio (count, channels, samples) and the model used.
+
+        A float16 model whose output has NaNs is dropped for the rest of the
+        process and the chunk is made again, same seed, in float32.
+        """
         import torch
 
         for attempt in range(2):
@@ -366,11 +376,16 @@ class MusicGenProvider:
             timings["generate"] += last_step - generate_started
             timings["decode"] += finished - last_step
             audio = output.detach().to("cpu", dtype=torch.float32).numpy()
-            if np.isfinite(audio).all() or loaded.dtype == "float32":
-                if not np.isfinite(audio).all():
-                    raise GenerationFailedError(f"{LABEL} produced invalid audio (NaN) even in float32.")
-                return audio, loaded.dtype
+            if np.isfinite(audio).all():
+                return audio, loaded
+            if loaded.dtype != "float16" or attempt > 0:
+                raise GenerationFailedError(f"{LABEL} produced invalid audio (NaN) even in float32.")
             log.warning("musicgen float16 output has NaNs; making the chunk again in float32")
+            self._half_failed = True
+            _torch.forget(self._load_key(loaded.device, loaded.dtype))
+            del output
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
             loaded = self.load(None, dtype="float32")
         raise AssertionError("unreachable")
 

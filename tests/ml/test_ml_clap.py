@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +80,25 @@ def test_embeddings_are_deterministic(settings: Settings, tiny_clap: Path, clips
     np.testing.assert_array_equal(
         embedder.embed_text("dark ambient pad"), embedder.embed_text("dark ambient pad")
     )
+
+
+def test_a_fusion_extractor_on_an_unfused_model(
+    settings: Settings, tiny_clap: Path, tmp_path: Path, clips: dict[str, Path]
+) -> None:
+    # Some CLAP checkpoints ship a "fusion" extractor (4 mel views, a random one
+    # marked longer): still deterministic, and the same vector as one view.
+    copy = tmp_path / "clap-fusion"
+    shutil.copytree(tiny_clap, copy)
+    config_path = copy / "processor_config.json"
+    config = json.loads(config_path.read_text())
+    config["feature_extractor"]["truncation"] = "fusion"
+    config_path.write_text(json.dumps(config))
+    embedder = make(settings, copy)
+    np.random.seed(3)
+    first = embedder.embed_audio(clips["noise"])
+    np.random.seed(4)
+    np.testing.assert_array_equal(first, embedder.embed_audio(clips["noise"]))
+    assert first.shape == (CLAP_DIM,)
 
 
 def test_long_audio_is_cut_into_whole_windows() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import shutil
 import subprocess
 import sys
 import threading
@@ -241,6 +243,28 @@ def test_no_guidance_and_odd_durations(settings: Settings, tiny_musicgen: Path, 
     for seconds in (0.01, 0.333, 2.0):
         (clip,) = provider.generate_batch(PROMPT, 1, seconds, GenerationRequest(out_dir=tmp_path))
         assert samples_of(clip).shape == (round(seconds * MUSICGEN_RATE),)
+
+
+def test_float16_nans_fall_back_to_float32(
+    settings: Settings, tiny_musicgen: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import torch
+
+    copy = tmp_path / "model"
+    shutil.copytree(tiny_musicgen, copy)
+    provider = make(settings, copy, musicgen_max_batch=1)
+    provider.dtype = "float16"  # what CUDA gets; CPU runs float16 too, slowly
+    loaded = provider.load()
+    assert loaded.model.dtype == torch.float16
+    # A float16 codec that overflows: NaN weights in its decoder.
+    next(loaded.model.audio_encoder.decoder.parameters()).data.fill_(float("nan"))
+    with caplog.at_level(logging.WARNING, logger="core.providers.musicgen"):
+        clips = provider.generate_batch(PROMPT, 2, 0.3, GenerationRequest(seed=2, out_dir=tmp_path / "out"))
+    assert len(clips) == 2
+    assert [c.recipe["dtype"] for c in clips] == ["float32", "float32"]
+    assert all(np.isfinite(samples_of(c)).all() and np.abs(samples_of(c)).max() > 0 for c in clips)
+    assert len([r for r in caplog.records if "NaN" in r.getMessage()]) == 1  # once, then float32 stays
+    assert provider.load().dtype == "float32"
 
 
 def test_bad_arguments_are_validation_errors(settings: Settings, tiny_musicgen: Path, tmp_path: Path) -> None:
