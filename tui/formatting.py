@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 SPARK_CHARS = "▁▂▃▄▅▆▇█"
-WAVEFORM_WIDTH = 24
+WAVEFORM_WIDTH = 20
 
 
 def clock_time(seconds: float | None) -> str:

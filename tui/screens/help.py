@@ -9,16 +9,17 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+MOVES = ("j / k  g / G", "Down / up, first / last (as ↓ ↑ home end)")
 EXTRA = {
     "Everywhere": [
         ("ctrl+p", "Command palette: the main actions of this screen"),
-        ("tab / shift+tab", "Move between the tree, the list and the fields"),
-        ("↑ ↓", "Move in a list or the tree"),
+        ("tab  shift+tab", "Next / previous: the tree, the list, the fields"),
     ],
-    "Session": [
-        ("Enter (in the tree)", "On a cluster or batch: play the clip highlighted in the list"),
-    ],
+    "Sessions": [MOVES],
+    "Session": [MOVES, ("⏎ on a cluster", "Plays the clip highlighted in the list")],
 }
+# Bindings folded into the MOVES line above.
+FOLDED = ("cursor", "ends")
 
 
 def _sections() -> list[tuple[str, list[Binding]]]:
@@ -58,9 +59,11 @@ class HelpScreen(ModalScreen[None]):
                     yield Static(self._section(title, bindings), classes="help-section")
 
     def _section(self, title: str, bindings: list[Binding]) -> Content:
-        lines: list[str | tuple[str, str]] = [(title, "bold $text-accent"), "\n"]
+        lines: list[str | tuple[str, str]] = [(title, "bold $text-accent")]
         seen: set[str] = set()
         for binding in bindings:
+            if binding.action.split("(")[0] in FOLDED:
+                continue
             keys = " / ".join(
                 self.app.get_key_display(Binding(key, binding.action, binding.description))
                 for key in binding.key.split(",")
@@ -69,9 +72,9 @@ class HelpScreen(ModalScreen[None]):
             if keys in seen:
                 continue
             seen.add(keys)
-            lines += [(f"  {keys:<18}", "bold"), f"{description}\n"]
+            lines += ["\n", (f"  {keys:<16}", "bold"), description]
         for keys, description in EXTRA.get(title, []):
-            lines += [(f"  {keys:<18}", "bold"), f"{description}\n"]
+            lines += ["\n", (f"  {keys:<16}", "bold"), description]
         return Content.assemble(*lines)
 
     def action_close(self) -> None:

@@ -63,7 +63,7 @@ class TextPromptScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(self.prompt_title, classes="dialog-title", markup=False)
-            yield Input(value=self.value, placeholder=self.placeholder, id="prompt-input")
+            yield Input(value=self.value, placeholder=self.placeholder, id="prompt-input", compact=True)
             if self.hint:
                 yield Static(self.hint, classes="dialog-detail", markup=False)
 
@@ -94,7 +94,7 @@ class CountScreen(ModalScreen[int | None]):
             yield Static(self.prompt_title, classes="dialog-title", markup=False)
             with Horizontal(classes="field-row"):
                 yield Label("Clips", classes="field-label")
-                yield Input(value=str(self.default), id="count-input", type="integer")
+                yield Input(value=str(self.default), id="count-input", type="integer", compact=True)
             yield Static("", id="count-error", classes="field-error")
             yield Static(
                 f"1 to {self.max_batch_size}. Enter generates, Esc cancels.",

@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Footer, Header, Static, Tree
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from core.models import Batch, Session
+from core.providers.registry import names as provider_names
 from tui.formatting import plural, shorten
 from tui.jobs import GenerationJob, NowPlaying
 from tui.messages import ClipRendered, GenerationProgress, WaveformReady
@@ -114,9 +115,6 @@ class SessionScreen(Screen[None]):
             self._title(None)
         if self.first_job is not None:
             self.start_job(self.first_job)
-
-    def on_unmount(self) -> None:
-        self._remember_selection()
 
     # --------------------------------------------------------------- loading
 
@@ -549,6 +547,7 @@ class SessionScreen(Screen[None]):
         settings = self.app.settings
         default = self.app.last_more_count or settings.max_batch_size
         session_id = self.session.id
+        engine = batch.engine if batch.engine in provider_names("music") else None
 
         def counted(count: int | None) -> None:
             if count is None:
@@ -561,10 +560,11 @@ class SessionScreen(Screen[None]):
                     session_id=session_id,
                     cluster_id=cluster.id,
                     label=cluster.label,
-                    engine=batch.engine or None,
-                    model=batch.model,
-                    embedder=batch.embedder or None,
-                    namer=batch.namer or None,
+                    # The parent's engine (and model) if it was generated; the
+                    # embedder from settings (the core re-embeds the parent if
+                    # its vectors are in another space).
+                    engine=engine,
+                    model=batch.model if engine else None,
                 )
             )
 
@@ -582,17 +582,20 @@ class SessionScreen(Screen[None]):
         last = self.last_job
         if session is not None:
             latest = session.batches[-1] if session.batches else None
-            providers = (
-                {"engine": latest.engine, "embedder": latest.embedder, "namer": latest.namer}
-                if latest
-                else {}
-            )
+            providers: dict[str, str] = {}
+            if latest is not None:
+                # Batches record the engine and namer by name (the embedder by its
+                # vector space, so that one comes from settings).
+                if latest.engine in provider_names("music"):
+                    providers["engine"] = latest.engine
+                if latest.namer in provider_names("naming"):
+                    providers["namer"] = latest.namer
             screen = BriefScreen(
                 title="New batch in this session",
                 session_id=session.id,
                 brief=session.brief_text,
                 params=session.params,
-                providers={k: v for k, v in providers.items() if v},
+                providers=providers,
             )
         else:
             screen = BriefScreen(

@@ -30,7 +30,7 @@ class SessionsScreen(Screen[None]):
     """Open, start, rename or delete a session."""
 
     BINDINGS = [
-        Binding("enter", "open", "Open", id="open", tooltip="Open the highlighted session"),
+        Binding("enter", "open", "Open", id="open", priority=True, tooltip="Open the highlighted session"),
         Binding("n", "new", "New", id="new", tooltip="Write a brief for a new session"),
         Binding("r", "rename", "Rename", id="rename", tooltip="Give the session a name"),
         Binding("d", "delete", "Delete", id="delete", tooltip="Delete the session and its clips"),

@@ -131,7 +131,7 @@ class ClusterTree(Tree[NodeData]):
         if pending is not None:
             data = PendingNode(pending)
             parent = self.nodes_by_key.get(pending_under or "", self.root)
-            node = parent.add_leaf(Text(f"⏳ {pending}…", style="italic"), data=data)
+            node = parent.add_leaf(Text(f"◌ {pending}…", style="italic"), data=data)
             self.nodes_by_key[data.key] = node
         self.root.expand()
 

@@ -12,9 +12,9 @@ from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 from tui.formatting import WAVEFORM_WIDTH, duration, similarity
 
 COLUMNS = (
-    ("num", "#", 5),
-    ("cluster", "Cluster", 22),
-    ("length", "Length", 8),
+    ("num", "#", 4),
+    ("cluster", "Cluster", 18),
+    ("length", "Length", 7),
     ("sim", "Similarity", 10),
     ("wave", "Waveform", WAVEFORM_WIDTH),
 )

@@ -1,0 +1,227 @@
+"""How quickly the app draws its first screen, and whether the UI ever stalls.
+
+1. First screen: each variant runs in a fresh interpreter on a pseudo-terminal
+   (120 x 36), exactly as in a real terminal; the time is from spawning the
+   process to the moment its first screen's text arrives on the terminal. The
+   bare variant is a minimal Textual app (one Static) run the same way, in the
+   same run, alternating with the app, so machine noise hits both alike.
+   Target: the app takes at most 1.25 x the bare app.
+2. Event-loop stall: the real app (headless) makes a batch of 6 x 10 s clips
+   on the embedded engine, through the same screens a user drives; a 5 ms
+   heartbeat timer in the event loop records the longest gap between beats
+   (minus the interval) while the batch is made. Cold (first batch of the
+   process: scikit-learn still importing) and warm. Target: under 50 ms.
+
+Prints one JSON object. Usage: .venv/bin/python bench/startup.py [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import fcntl
+import json
+import os
+import pty
+import select
+import signal
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+COLUMNS, ROWS = 120, 36
+FIRST_PAINT_TARGET = 1.25
+STALL_TARGET_MS = 50.0
+HEARTBEAT_SEC = 0.005
+
+BARE_APP = """
+from textual.app import App, ComposeResult
+from textual.widgets import Static
+
+class Bare(App[None]):
+    def compose(self) -> ComposeResult:
+        yield Static("bare textual app ready")
+
+Bare().run()
+"""
+
+SESSIONLAB_APP = """
+from core.settings import load_settings
+from tui.app import run_app
+
+run_app(load_settings())
+"""
+
+
+def _time_to_text(code: str, markers: list[bytes], env: dict[str, str], timeout: float = 30.0) -> list[float]:
+    """Seconds from spawn until each marker appears on the child's terminal."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLUMNS, 0, 0))
+    started = time.perf_counter()
+    child = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        cwd=REPO,
+        env=env,
+        start_new_session=True,
+    )
+    os.close(slave)
+    seen = b""
+    found: list[float] = []
+    try:
+        while len(found) < len(markers):
+            left = timeout - (time.perf_counter() - started)
+            if left <= 0:
+                raise TimeoutError(f"never drew {markers[len(found)]!r}; got {seen[-400:]!r}")
+            ready, _, _ = select.select([master], [], [], left)
+            if not ready:
+                continue
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+            while len(found) < len(markers) and markers[len(found)] in seen:
+                found.append(time.perf_counter() - started)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGTERM)
+        try:
+            child.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+        os.close(master)
+    if len(found) < len(markers):
+        raise RuntimeError(f"the child exited before drawing {markers[len(found)]!r}: {seen[-400:]!r}")
+    return found
+
+
+def first_paint(runs: int) -> dict[str, object]:
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(os.environ)
+        env.update(
+            {
+                "TERM": "xterm-256color",
+                "COLUMNS": str(COLUMNS),
+                "LINES": str(ROWS),
+                "SESSIONLAB_DATA_DIR": str(Path(tmp) / "data"),
+                "SESSIONLAB_CONFIG_DIR": str(Path(tmp) / "config"),
+                "PYTHONPATH": str(REPO),
+            }
+        )
+        env.pop("TEXTUAL", None)
+        # Warm the OS file cache once for both, so the first measured run is not special.
+        _time_to_text(BARE_APP, [b"bare textual app ready"], env)
+        _time_to_text(SESSIONLAB_APP, [b"Sessions"], env)
+        bare: list[float] = []
+        app: list[float] = []
+        listed: list[float] = []
+        for _ in range(runs):
+            bare.append(_time_to_text(BARE_APP, [b"bare textual app ready"], env)[0])
+            drawn, shown = _time_to_text(SESSIONLAB_APP, [b"Sessions", b"No sessions yet"], env)
+            app.append(drawn)
+            listed.append(shown)
+    bare_ms = statistics.median(bare) * 1000
+    app_ms = statistics.median(app) * 1000
+    return {
+        "bare_ms": round(bare_ms, 1),
+        "app_ms": round(app_ms, 1),
+        "ratio": round(app_ms / bare_ms, 3),
+        "sessions_listed_ms": round(statistics.median(listed) * 1000, 1),
+        "runs": runs,
+        "target_ratio": FIRST_PAINT_TARGET,
+        "ok": app_ms / bare_ms <= FIRST_PAINT_TARGET,
+    }
+
+
+async def _one_batch(app, settings, seed: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    from core.models import BriefParams
+    from tui.jobs import GenerationJob
+    from tui.screens.session import SessionScreen
+
+    gaps: list[float] = []
+    last = [time.perf_counter()]
+
+    def beat() -> None:
+        now = time.perf_counter()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    job = GenerationJob(
+        kind="new", num_clips=6, brief="bench: warm lofi loop", params=BriefParams(0.5, 0.5, 10.0), seed=seed
+    )
+    timer = app.set_interval(HEARTBEAT_SEC, beat)
+    started = time.perf_counter()
+    screen = SessionScreen(job=job)
+    await app.push_screen(screen)
+    while screen.generating:
+        await asyncio.sleep(0.01)
+    # Let the follow-up work run too (tree rebuild, waveform workers).
+    for _ in range(5):
+        await asyncio.sleep(0.05)
+    elapsed = time.perf_counter() - started
+    timer.stop()
+    app.pop_screen()
+    await asyncio.sleep(0.05)
+    stall = max(gaps) - HEARTBEAT_SEC if gaps else float("nan")
+    return {
+        "max_stall_ms": round(stall * 1000, 1),
+        "p99_gap_ms": round(sorted(gaps)[int(len(gaps) * 0.99) - 1] * 1000, 1) if gaps else float("nan"),
+        "beats": len(gaps),
+        "batch_sec": round(elapsed, 3),
+    }
+
+
+async def _stalls() -> dict[str, object]:
+    from core.settings import Settings
+    from tui.app import SessionLabApp
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(data_dir=Path(tmp) / "data")
+        app = SessionLabApp(settings, check_audio=False)
+        async with app.run_test(size=(COLUMNS, ROWS)) as pilot:
+            await pilot.pause(0.2)
+            cold = await _one_batch(app, settings, seed=1)
+            warm = [await _one_batch(app, settings, seed=2 + i) for i in range(2)]
+    worst = max([cold["max_stall_ms"]] + [w["max_stall_ms"] for w in warm])
+    return {
+        "cold": cold,
+        "warm": warm,
+        "max_stall_ms": worst,
+        "clips": 6,
+        "clip_sec": 10.0,
+        "heartbeat_ms": HEARTBEAT_SEC * 1000,
+        "target_ms": STALL_TARGET_MS,
+        "ok": worst < STALL_TARGET_MS,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7, help="first-paint runs per variant (median reported)")
+    args = parser.parse_args()
+    sys.path.insert(0, str(REPO))
+    os.environ.setdefault("SESSIONLAB_CONFIG_DIR", tempfile.mkdtemp(prefix="sessionlab-bench-config-"))
+    result = {
+        "first_screen": first_paint(args.runs),
+        "generation_stall": asyncio.run(_stalls()),
+        "python": sys.version.split()[0],
+    }
+    result["ok"] = bool(result["first_screen"]["ok"] and result["generation_stall"]["ok"])
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

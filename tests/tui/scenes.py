@@ -1,0 +1,335 @@
+"""The app in named states, for snapshot tests and for scripts/screenshots.py.
+
+Each scene prepares a data dir through the real core (fixed seeds), builds the
+real app (fixed clock, dates and size, no cursor blink) and drives it with keys
+to the state worth a picture. Nothing here is a fake: the sessions are made by
+SessionService on the embedded engine and stored in SQLite.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from core.models import BriefParams
+from core.settings import Settings
+from tui.app import SessionLabApp
+
+SIZE = (120, 36)
+FIXED_NOW = datetime(2025, 3, 14, 15, 9, 26, tzinfo=UTC)
+BRIEF = "warm lofi loop with dusty drums and a sleepy Rhodes"
+OTHER_BRIEF = "driving synthwave at night, gated snare, arpeggiated bass"
+SEED = 7
+
+
+class StepClock:
+    """Moves half a second each time it is read: ETAs and rates become exact."""
+
+    def __init__(self, start: float = 1000.0, step: float = 0.5) -> None:
+        import threading
+
+        self.value = start
+        self.step = step
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            self.value += self.step
+            return self.value
+
+
+class Gate:
+    """A generation observer that holds the worker at one (stage, done) until released."""
+
+    def __init__(self, stage: str, done: int) -> None:
+        import threading
+
+        self.stage = stage
+        self.done = done
+        self.reached = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage == self.stage and done == self.done and not self.reached.is_set():
+            from textual.worker import get_current_worker
+
+            worker = get_current_worker()  # called in the generation worker's thread
+            self.reached.set()
+            # Held until released, or until the app cancels the worker (on exit).
+            while not self.release.wait(0.05) and not worker.is_cancelled:
+                pass
+
+
+async def wait_for(
+    pilot: Pilot[Any], condition: Callable[[], bool], what: str, *, rounds: int = 3000
+) -> None:
+    """Let the app run until ``condition`` holds: a bounded number of turns, no timing assertion."""
+    for _ in range(rounds):
+        if condition():
+            return
+        await pilot.pause(0.01)
+    raise AssertionError(f"never happened: {what}")
+
+
+class SteppingNow:
+    """FIXED_NOW, then 37 s later at each call: times are fixed and still distinct, so
+    "newest first" has one answer."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self) -> datetime:
+        self.calls += 1
+        return FIXED_NOW + timedelta(seconds=37 * self.calls)
+
+
+@contextlib.contextmanager
+def fixed_time() -> Iterator[None]:
+    """Rows get fixed times (SteppingNow) and dates are shown in UTC."""
+    import core.service
+    import core.store
+
+    saved = (core.store.utcnow, core.service.utcnow, os.environ.get("TZ"))
+    now = SteppingNow()
+    core.store.utcnow = now  # type: ignore[assignment]
+    core.service.utcnow = now  # type: ignore[assignment]
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    try:
+        yield
+    finally:
+        core.store.utcnow, core.service.utcnow = saved[0], saved[1]  # type: ignore[assignment]
+        if saved[2] is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = saved[2]
+        time.tzset()
+
+
+def make_sessions(settings: Settings, *, more_like: bool = True, second: bool = True) -> None:
+    """Two sessions through the real service: one with a more-like batch, one named."""
+    from core.service import SessionService
+
+    service = SessionService.from_settings(settings)
+    try:
+        first = service.create_initial_batch(BRIEF, BriefParams(0.4, 0.6, 8.0), 6, seed=SEED)
+        if more_like:
+            cluster = first.batches[0].clusters[0]
+            service.more_like_cluster(first.id, cluster.id, 3, seed=SEED + 1)
+        if second:
+            other = service.create_initial_batch(OTHER_BRIEF, BriefParams(0.9, 0.8, 6.0), 4, seed=SEED + 2)
+            service.store.rename_session(other.id, "Night drive")
+    finally:
+        service.store.close()
+
+
+def make_app(settings: Settings, **options: Any) -> SessionLabApp:
+    options.setdefault("clock", StepClock())
+    options.setdefault("now", lambda: FIXED_NOW)
+    options.setdefault("cursor_blink", False)
+    return SessionLabApp(settings, **options)
+
+
+# ------------------------------------------------------------------ drivers
+
+
+async def _sessions_loaded(pilot: Pilot[Any]) -> None:
+    app = pilot.app
+    await wait_for(pilot, lambda: getattr(app.screen, "sessions", None) is not None, "the session list")
+
+
+async def _settle(pilot: Pilot[Any]) -> None:
+    """Wait for every worker but a held generation, then clear transient toasts."""
+    app = pilot.app
+    for _ in range(3):
+        await pilot.pause()
+        busy = [w for w in app.workers if not w.is_finished and w.group != "generate"]
+        for worker in busy:
+            await worker.wait()
+    await pilot.pause()
+    app.clear_notifications()
+    await pilot.pause()
+
+
+async def _open_first_session(pilot: Pilot[Any]) -> None:
+    from tui.screens.session import SessionScreen
+
+    app = pilot.app
+    await _sessions_loaded(pilot)
+    await pilot.press("G", "enter")  # the oldest: the session with a more-like batch
+    await wait_for(
+        pilot,
+        lambda: isinstance(app.screen, SessionScreen) and app.screen.session is not None,
+        "the session opens",
+    )
+    await wait_for(
+        pilot,
+        lambda: all(r.path in app.waveforms for r in app.screen.query_one("#tracks").rows_by_key.values()),
+        "waveforms",
+    )
+
+
+async def sessions_empty(pilot: Pilot[Any]) -> None:
+    await _sessions_loaded(pilot)
+    await _settle(pilot)
+
+
+async def sessions_list(pilot: Pilot[Any]) -> None:
+    await _sessions_loaded(pilot)
+    await _settle(pilot)
+
+
+async def delete_confirm(pilot: Pilot[Any]) -> None:
+    await _sessions_loaded(pilot)
+    await pilot.press("d")
+    await _settle(pilot)
+
+
+async def rename_dialog(pilot: Pilot[Any]) -> None:
+    await _sessions_loaded(pilot)
+    await pilot.press("G", "r")
+    await _settle(pilot)
+
+
+async def brief_form(pilot: Pilot[Any]) -> None:
+    from tui.screens.brief import BriefScreen
+
+    app = pilot.app
+    await _sessions_loaded(pilot)
+    await pilot.press("n")
+    await wait_for(pilot, lambda: isinstance(app.screen, BriefScreen), "the brief form")
+    await pilot.press(*["space" if c == " " else c for c in BRIEF])
+    await _settle(pilot)
+
+
+async def brief_invalid(pilot: Pilot[Any]) -> None:
+    await brief_form(pilot)
+    form = pilot.app.screen
+    form.query_one("#energy", Input).value = "1.5"
+    form.query_one("#clips", Input).value = "9"
+    form.query_one("#seed", Input).value = "soon"
+    await pilot.press("ctrl+s")
+    await _settle(pilot)
+
+
+async def session_view(pilot: Pilot[Any]) -> None:
+    await _open_first_session(pilot)
+    await _settle(pilot)
+
+
+async def session_batch(pilot: Pilot[Any]) -> None:
+    await _open_first_session(pilot)
+    await pilot.press("home")  # the batch node: every clip, with its cluster
+    await wait_for(
+        pilot, lambda: pilot.app.screen.query_one("#tracks").scope.startswith("batch:"), "batch rows"
+    )
+    await wait_for(
+        pilot,
+        lambda: all(
+            r.path in pilot.app.waveforms for r in pilot.app.screen.query_one("#tracks").rows_by_key.values()
+        ),
+        "waveforms",
+    )
+    await _settle(pilot)
+
+
+async def more_like_dialog(pilot: Pilot[Any]) -> None:
+    from tui.screens.modals import CountScreen
+
+    await _open_first_session(pilot)
+    await pilot.press("m")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, CountScreen), "the count dialog")
+    await _settle(pilot)
+
+
+async def help_screen(pilot: Pilot[Any]) -> None:
+    await _open_first_session(pilot)
+    await pilot.press("question_mark")
+    await _settle(pilot)
+
+
+async def no_audio_device(pilot: Pilot[Any]) -> None:
+    app = pilot.app
+    await wait_for(pilot, lambda: bool(app.audio_problem), "the audio check")
+    await _open_first_session(pilot)
+    await _settle(pilot)
+
+
+def generating(gate: Gate) -> Callable[[Pilot[Any]], Awaitable[None]]:
+    """A new session mid-generation: three of six clips rendered and listed, held there."""
+
+    async def drive(pilot: Pilot[Any]) -> None:
+        from tui.screens.session import SessionScreen
+
+        app = pilot.app
+        await brief_form(pilot)
+        app.screen.query_one("#seed", Input).value = str(SEED)
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, SessionScreen), "the session screen")
+        await wait_for(pilot, gate.reached.is_set, "three clips rendered")
+        table = app.screen.query_one("#tracks")
+        await wait_for(pilot, lambda: table.row_count == 3, "three pending rows")
+        await wait_for(
+            pilot, lambda: all(r.path in app.waveforms for r in table.rows_by_key.values()), "waveforms"
+        )
+        await _settle(pilot)
+
+    return drive
+
+
+@dataclass
+class Scene:
+    name: str
+    caption: str
+    drive: Callable[[Pilot[Any]], Awaitable[None]]
+    sessions: bool = True
+    app_options: dict[str, Any] = field(default_factory=dict)
+    gate: Gate | None = None
+
+
+def scenes() -> list[Scene]:
+    gate = Gate("generating", 3)
+    return [
+        Scene(
+            "sessions-empty",
+            "First start: an empty data dir tells you to press n",
+            sessions_empty,
+            sessions=False,
+        ),
+        Scene("sessions", "Saved sessions, newest first, with dates and clip counts", sessions_list),
+        Scene(
+            "brief", "The brief form: brief, energy, density, duration, clips, seed, providers", brief_form
+        ),
+        Scene("brief-invalid", "Invalid input is explained next to each field", brief_invalid),
+        Scene(
+            "generating",
+            "A batch being made: a bar per clip, one for the batch, stage and ETA; clips play as they land",
+            generating(gate),
+            sessions=False,
+            gate=gate,
+        ),
+        Scene("session", "Cluster tree and track list with similarity and waveforms", session_view),
+        Scene("session-batch", "A whole batch: every clip with its cluster", session_batch),
+        Scene("more-like", "m asks how many clips to make near a cluster", more_like_dialog),
+        Scene("delete", "Deleting asks first", delete_confirm),
+        Scene("rename", "r renames a session", rename_dialog),
+        Scene("help", "? lists every key binding", help_screen),
+        Scene(
+            "no-audio",
+            "No audio device: one line in the player bar, everything else works",
+            no_audio_device,
+            app_options={"audio_device": "no-such-device"},
+        ),
+    ]
+
+
+def scene(name: str) -> Scene:
+    return next(s for s in scenes() if s.name == name)
