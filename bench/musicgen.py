@@ -13,13 +13,14 @@ What it measures, in one run, on the same loaded model:
 The tiny model's decoder is almost free, so the shares are upper bounds of the
 provider's own overhead: with musicgen-small the token loop dominates.
 
-Prints one JSON object. Usage: python bench/musicgen.py [--clips 6] [--duration 5] [--repeat 3]
+Prints one JSON object. Usage: python bench/musicgen.py [--clips 6] [--duration 5] [--repeat 3] [--threads 1]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -39,9 +40,19 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=6)
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch intra-op threads (default 1: the tiny model's ops are too small to share, and "
+        "on a busy 2-core machine OpenMP threads waiting for each other slow every step several times)",
+    )
     args = parser.parse_args()
 
     import torch
+
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
 
     from core.providers import musicgen
     from core.providers.base import GenerationRequest
@@ -86,6 +97,7 @@ def main() -> None:
                 "model": "tiny random MusicGen (8 kHz, 50 frames/s, 4 codebooks, 1-layer decoder)",
                 "device": "cpu",
                 "torch_threads": torch.get_num_threads(),
+                "load_average_1min": round(os.getloadavg()[0], 2),
                 "clips": args.clips,
                 "duration_sec": args.duration,
                 "repeat": args.repeat,

@@ -51,12 +51,21 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path / "data")
 
 
+def _one_thread() -> None:
+    """One torch thread: the tiny models' ops are too small to share, and on a busy
+    2-core runner OpenMP threads waiting for each other make every step ~10x slower."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 @pytest.fixture(scope="session")
 def tiny_musicgen(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not HAVE_TORCH:
         pytest.skip("needs torch, transformers and tokenizers: pip install 'sessionlab[ml]'")
     from tests.ml.tiny_models import build_tiny_musicgen
 
+    _one_thread()
     logging.getLogger("transformers").setLevel(logging.ERROR)
     return build_tiny_musicgen(tmp_path_factory.mktemp("tiny-musicgen"))
 
@@ -67,6 +76,7 @@ def tiny_clap(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.skip("needs torch, transformers and tokenizers: pip install 'sessionlab[ml]'")
     from tests.ml.tiny_models import build_tiny_clap
 
+    _one_thread()
     return build_tiny_clap(tmp_path_factory.mktemp("tiny-clap"))
 
 
