@@ -65,11 +65,18 @@ def build_parser() -> argparse.ArgumentParser:
     more.add_argument("--json", action="store_true")
     _provider_flags(more)
 
-    imp = commands.add_parser("import", help="bring your own clips into a session")
-    target = imp.add_mutually_exclusive_group(required=True)
-    target.add_argument("session_id", nargs="?", help="session id (or a unique prefix)")
-    target.add_argument("--new", action="store_true", help="start a new session from the files")
-    imp.add_argument("files", nargs="+", type=Path, metavar="FILE", help="WAV, FLAC, OGG, MP3...")
+    imp = commands.add_parser(
+        "import",
+        help="bring your own clips into a session",
+        usage="sessionlab import (SESSION_ID | --new) FILE [FILE ...] [--json]",
+    )
+    imp.add_argument("--new", action="store_true", help="start a new session from the files")
+    imp.add_argument(
+        "targets",
+        nargs="+",
+        metavar="SESSION_ID FILE",
+        help="a session id (unless --new), then WAV/FLAC/OGG/MP3 files",
+    )
     imp.add_argument("--json", action="store_true")
     _provider_flags(imp)
 
@@ -293,10 +300,13 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return 0
     if command == "import":
         service = _service(args, settings)
-        session_id = None if args.new else service.store.resolve_session_id(args.session_id)
+        files = [Path(t) for t in (args.targets if args.new else args.targets[1:])]
+        if not files:
+            raise ValidationError("Name a session (or --new) and at least one audio file to import.")
+        session_id = None if args.new else service.store.resolve_session_id(args.targets[0])
         bar = _ProgressBar(err)
         try:
-            session = service.import_clips(session_id, args.files, progress=bar)
+            session = service.import_clips(session_id, files, progress=bar)
         finally:
             bar.close()
         _notices(service, err)
