@@ -90,6 +90,8 @@ class SessionLabApp(App[None]):
         self._store_lock = threading.Lock()
         self._player: Player | None = None
         self._player_lock = threading.Lock()
+        self._start_lock = threading.Lock()
+        self._play_requests = 0
         self._position_timer: Timer | None = None
 
     # ----------------------------------------------------------------- start
@@ -169,19 +171,24 @@ class SessionLabApp(App[None]):
 
     def play(self, now: NowPlaying) -> None:
         """Start a clip (stopping the last one); the player is made on first use."""
-        self._start_clip(now)
+        self._play_requests += 1
+        self._start_clip(now, self._play_requests)
 
-    @work(thread=True, exclusive=True, group="player", exit_on_error=False)
-    def _start_clip(self, now: NowPlaying) -> None:
+    @work(thread=True, group="player", exit_on_error=False)
+    def _start_clip(self, now: NowPlaying, request: int) -> None:
         from core.errors import PlaybackError
 
-        try:
-            player = self._ensure_player()
-            player.play(Path(now.path), loop=self.loop_playback)
-            state = player.state
-        except PlaybackError as exc:
-            self.post_message(PlaybackProblem(str(exc)))
-            return
+        # One start at a time, and only the latest request: n n n plays the third clip.
+        with self._start_lock:
+            if request != self._play_requests:
+                return
+            try:
+                player = self._ensure_player()
+                player.play(Path(now.path), loop=self.loop_playback)
+                state = player.state
+            except PlaybackError as exc:
+                self.post_message(PlaybackProblem(str(exc)))
+                return
         self.call_from_thread(self._clip_started, now, state)
 
     def _ensure_player(self) -> Player:

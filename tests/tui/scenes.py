@@ -256,6 +256,18 @@ async def help_screen(pilot: Pilot[Any]) -> None:
     await _settle(pilot)
 
 
+async def playing(pilot: Pilot[Any]) -> None:
+    """Loop on, play the first clip, pause it: the player bar with a position."""
+    app = pilot.app
+    await _open_first_session(pilot)
+    await pilot.press("l", "enter")
+    await wait_for(pilot, lambda: app.player_state is not None and app.player_state.playing, "playing")
+    await pilot.pause(0.3)
+    await pilot.press("space")
+    await wait_for(pilot, lambda: app.player_state is not None and app.player_state.paused, "paused")
+    await _settle(pilot)
+
+
 async def no_audio_device(pilot: Pilot[Any]) -> None:
     app = pilot.app
     await wait_for(pilot, lambda: bool(app.audio_problem), "the audio check")
@@ -293,6 +305,7 @@ class Scene:
     sessions: bool = True
     app_options: dict[str, Any] = field(default_factory=dict)
     gate: Gate | None = None
+    snapshot: bool = True  # False: for the README only (its picture is not deterministic)
 
 
 def scenes() -> list[Scene]:
@@ -318,6 +331,12 @@ def scenes() -> list[Scene]:
         ),
         Scene("session", "Cluster tree and track list with similarity and waveforms", session_view),
         Scene("session-batch", "A whole batch: every clip with its cluster", session_batch),
+        Scene(
+            "playing",
+            "Auditioning: the player bar shows the clip, its cluster and the position",
+            playing,
+            snapshot=False,
+        ),
         Scene("more-like", "m asks how many clips to make near a cluster", more_like_dialog),
         Scene("delete", "Deleting asks first", delete_confirm),
         Scene("rename", "r renames a session", rename_dialog),
