@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+import soundfile as sf
 
 from core.errors import ProviderUnavailableError
 from core.labels import FALLBACK_LABEL
@@ -203,3 +206,16 @@ def test_without_key_or_server_it_is_unavailable(settings: Settings) -> None:
     assert "\n" not in str(err.value)
     namer = registry.create_namer(settings.replace(openai_api_key="sk-x"), "openai", "gpt-test")
     assert namer.name == "openai" and namer.model == "gpt-test"
+
+
+def test_the_describe_words_are_given_as_a_hint(settings: Settings, loopback: Any, tmp_path: Path) -> None:
+    describe = pytest.importorskip("core.providers.describe")
+    clip = tmp_path / "clip.wav"
+    t = np.arange(32_000) / 32_000
+    sf.write(str(clip), 0.3 * np.sin(2 * np.pi * 3000 * t) * (t * 8 % 1 < 0.5), 32_000)
+    server = loopback(lambda request: completion("Bright Pulse"))
+    namer = namer_for(settings, server)
+    context = NamingContext(audio_paths=[clip])
+    assert namer.name_cluster(PROMPTS[:1], context) == "Bright Pulse"
+    words = describe.create(settings).name_cluster(PROMPTS[:1], NamingContext(audio_paths=[clip]))
+    assert f"Sound analysis: {words.lower()}." in server.requests[0].body["messages"][-1]["content"]
