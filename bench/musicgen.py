@@ -54,11 +54,12 @@ def main() -> None:
     if args.threads > 0:
         torch.set_num_threads(args.threads)
 
-    from core.providers import musicgen
+    from core.providers import _torch, musicgen
     from core.providers.base import GenerationRequest
     from core.settings import Settings
     from tests.ml.tiny_models import build_tiny_musicgen
 
+    _torch.quiet_transformers()  # stdout is the JSON; keep stderr free of progress bars
     prompt = "lofi warm beat with soft drums | energy=0.50 | density=0.50 | duration=5.0s"
     with tempfile.TemporaryDirectory(prefix="sessionlab-bench-mg-") as tmp:
         root = Path(tmp)

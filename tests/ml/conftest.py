@@ -71,6 +71,16 @@ def tiny_musicgen(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_musicgen_stereo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if not HAVE_TORCH:
+        pytest.skip("needs torch, transformers and tokenizers: pip install 'sessionlab[ml]'")
+    from tests.ml.tiny_models import build_tiny_musicgen
+
+    _one_thread()
+    return build_tiny_musicgen(tmp_path_factory.mktemp("tiny-musicgen-stereo"), channels=2)
+
+
+@pytest.fixture(scope="session")
 def tiny_clap(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not HAVE_TORCH:
         pytest.skip("needs torch, transformers and tokenizers: pip install 'sessionlab[ml]'")

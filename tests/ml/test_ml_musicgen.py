@@ -238,6 +238,25 @@ def test_continuation_keeps_the_requested_length(
         np.testing.assert_array_equal(samples_of(a), samples_of(b))
 
 
+def test_stereo_models_write_stereo_and_continue_from_mono(
+    settings: Settings, tiny_musicgen_stereo: Path, tiny_musicgen: Path, tmp_path: Path
+) -> None:
+    provider = make(settings, tiny_musicgen_stereo)
+    (first,) = provider.generate_batch(PROMPT, 1, 0.7, GenerationRequest(seed=1, out_dir=tmp_path / "a"))
+    data, rate = sf.read(str(first.audio_path))
+    assert data.shape == (round(0.7 * MUSICGEN_RATE), 2) and rate == MUSICGEN_RATE
+    mono = make(settings, tiny_musicgen).generate_batch(
+        PROMPT, 1, 0.6, GenerationRequest(out_dir=tmp_path / "m")
+    )
+    references = [ReferenceClip(first.audio_path), ReferenceClip(mono[0].audio_path)]
+    clips = provider.generate_batch(
+        PROMPT, 2, 0.5, GenerationRequest(seed=2, out_dir=tmp_path / "b", references=references)
+    )
+    for clip in clips:
+        assert sf.read(str(clip.audio_path))[0].shape == (round(0.5 * MUSICGEN_RATE), 2)
+        assert clip.recipe["prompt_sec"] == 0.6
+
+
 def test_no_guidance_and_odd_durations(settings: Settings, tiny_musicgen: Path, tmp_path: Path) -> None:
     provider = make(settings, tiny_musicgen, musicgen_guidance_scale=1.0)
     for seconds in (0.01, 0.333, 2.0):

@@ -63,8 +63,12 @@ def _t5_tokenizer():  # type: ignore[no-untyped-def]
     ), len(pieces)
 
 
-def build_tiny_musicgen(path: Path, seed: int = 0) -> Path:
-    """A random MusicGen (T5 text encoder, EnCodec, decoder) saved to ``path``."""
+def build_tiny_musicgen(path: Path, seed: int = 0, channels: int = 1) -> Path:
+    """A random MusicGen (T5 text encoder, EnCodec, decoder) saved to ``path``.
+
+    ``channels=2`` builds a stereo one like musicgen-stereo-*: a mono codec used
+    once per channel, the decoder's codebooks interleaved left/right.
+    """
     import torch
     from transformers import (
         EncodecConfig,
@@ -106,7 +110,8 @@ def build_tiny_musicgen(path: Path, seed: int = 0) -> Path:
         ffn_dim=32,
         num_attention_heads=2,
         hidden_size=16,
-        num_codebooks=4,
+        num_codebooks=4 * channels,
+        audio_channels=channels,
         pad_token_id=64,
         bos_token_id=64,
     )
@@ -126,7 +131,7 @@ def build_tiny_musicgen(path: Path, seed: int = 0) -> Path:
         bos_token_id=64,
     )
     processor = MusicgenProcessor(
-        feature_extractor=EncodecFeatureExtractor(feature_size=1, sampling_rate=MUSICGEN_RATE),
+        feature_extractor=EncodecFeatureExtractor(feature_size=channels, sampling_rate=MUSICGEN_RATE),
         tokenizer=tokenizer,
     )
     path.mkdir(parents=True, exist_ok=True)
