@@ -57,6 +57,7 @@ from core.errors import (
     CancelledError,
     GenerationFailedError,
     ProviderUnavailableError,
+    SessionLabError,
     ValidationError,
 )
 from core.providers import _torch
@@ -145,6 +146,8 @@ class MusicGenProvider:
         # None: float16 on CUDA, float32 elsewhere; or "float16" / "float32" / "bfloat16".
         self.dtype: str | None = None
         self._half_failed = False  # float16 gave NaNs once: float32 from then on
+        # Why the last batch has fewer clips than asked (e.g. out of memory), else None.
+        self.last_warning: str | None = None
 
     # -- loading -----------------------------------------------------------------
 
@@ -227,6 +230,7 @@ class MusicGenProvider:
         started = time.perf_counter()
         timings = {"load": 0.0, "prepare": 0.0, "generate": 0.0, "decode": 0.0, "write": 0.0}
         self.last_timings = timings
+        self.last_warning = None
 
         loaded = self.load(request.progress)
         timings["load"] = time.perf_counter() - started
@@ -277,6 +281,8 @@ class MusicGenProvider:
                             f"{LABEL} ran out of memory on {loaded.device} generating {count} clips at once; "
                             f"lower musicgen_max_batch (now {chunk_size}) or the clip length."
                         )
+                    elif isinstance(exc, SessionLabError):
+                        message = str(exc)
                     else:
                         message = f"{LABEL} failed to generate clips: {_first_line(exc)}."
                     log.warning("musicgen chunk %d failed: %s", chunk_index, exc, exc_info=True)
@@ -333,6 +339,8 @@ class MusicGenProvider:
             timings["total"] = time.perf_counter() - started
         if not clips:
             raise GenerationFailedError(first_error or f"{LABEL} produced no clip.")
+        if first_error is not None:
+            self.last_warning = f"{len(clips)} of {num_clips} clips were made. {first_error}"
         return clips
 
     def _generate_chunk(

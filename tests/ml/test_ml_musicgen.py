@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from core.errors import CancelledError, ProviderUnavailableError, ValidationError
+from core.errors import CancelledError, GenerationFailedError, ProviderUnavailableError, ValidationError
 from core.providers import registry
 from core.providers.base import (
     STAGE_GENERATING,
@@ -284,6 +284,31 @@ def test_float16_nans_fall_back_to_float32(
     assert all(np.isfinite(samples_of(c)).all() and np.abs(samples_of(c)).max() > 0 for c in clips)
     assert len([r for r in caplog.records if "NaN" in r.getMessage()]) == 1  # once, then float32 stays
     assert provider.load().dtype == "float32"
+
+
+def test_a_failed_chunk_is_skipped_and_all_failing_is_one_sentence(
+    settings: Settings, tiny_musicgen: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "model"
+    shutil.copytree(tiny_musicgen, copy)
+    provider = make(settings, copy, musicgen_max_batch=1)
+    loaded = provider.load()
+
+    def break_the_codec(index: int, clip: GeneratedClip) -> None:
+        next(loaded.model.audio_encoder.decoder.parameters()).data.fill_(float("nan"))
+
+    clips = provider.generate_batch(
+        PROMPT, 3, 0.3, GenerationRequest(out_dir=tmp_path / "out", on_clip=break_the_codec)
+    )
+    assert len(clips) == 1
+    assert provider.last_warning == (
+        "1 of 3 clips were made. MusicGen produced invalid audio (NaN) even in float32."
+    )
+    with pytest.raises(
+        GenerationFailedError, match=r"^MusicGen produced invalid audio \(NaN\) even in float32\.$"
+    ):
+        provider.generate_batch(PROMPT, 2, 0.3, GenerationRequest(out_dir=tmp_path / "none"))
+    assert list((tmp_path / "none").iterdir()) == []
 
 
 def test_bad_arguments_are_validation_errors(settings: Settings, tiny_musicgen: Path, tmp_path: Path) -> None:
