@@ -1,25 +1,29 @@
 """``features``: the embedded embedder, a vector of audio descriptors (space ``features-v1``).
 
-No model, no weights: numpy only, about 10 ms for a 10 s clip.
+No model, no weights: numpy only, about 10 ms for a 10 s clip on one core.
 
 Analysis (32 kHz mono; other rates are resampled with ``core.audio.resample``):
 
-- a short-time spectrum, 2048-sample frames (64 ms) with no overlap and a sine
-  window: one FFT pass over the clip;
-- band energies in 256-sample blocks (8 ms) for three bands (all, < ~220 Hz,
-  > ~2.4 kHz; the bands are moving-average filters): the onset envelope.
+- a short-time spectrum: 2048-sample frames (64 ms), no overlap, sine window,
+  one float64 FFT pass over the clip;
+- levels in 256-sample blocks (8 ms) of three bands: the whole signal, a low
+  band (32-sample averages smoothed over 4, about < 200 Hz) and a high band
+  (the first difference, tilted +6 dB/octave); their half-wave rectified dB
+  rises make the onset envelope.
 
 Descriptors (``FEATURES`` names them, in order), by group:
 
-- spectral shape: centroid, bandwidth and 85 % roll-off (log2 of kHz),
-  flatness (log10), the frame-to-frame spread of the centroid (octaves), and
-  spectral contrast (peak over mean, dB) in seven octave bands;
+- spectral: centroid and bandwidth (frame means, log2 of kHz), 85 % roll-off
+  of the mean spectrum, flatness (log10), the spread of the centroid over time;
+- contrast: peak over mean power (dB) in seven octave bands;
 - timbre: 12 cepstral coefficients (DCT of a 32-band mel log spectrum, the
   level term left out) averaged over time, and the spread of the first four;
 - rhythm: onset strength (mean dB rise per block), its variation, onset rate
-  (peaks per second), tempo (log2 of bpm/110, from the autocorrelation of the
-  onset envelope with a log-normal preference around 120 bpm), pulse clarity
-  (the autocorrelation at that beat) for all bands and for the low band;
+  (rises over ``ONSET_DB`` that peak within +-40 ms, per second), tempo (log2 of
+  bpm/110, from the autocorrelation of the low-weighted onset envelope with a
+  log-normal preference around 120 bpm, the faster octave when nearly as
+  clear), pulse clarity (the autocorrelation at that beat), and the same
+  clarity for the low band alone;
 - tonality: major-minor tendency (best Krumhansl major key correlation minus
   best minor), key clarity (best correlation), chroma entropy;
 - chroma: the 12-bin chroma of the clip rotated so that its key's tonic is bin 0
@@ -30,11 +34,14 @@ Descriptors (``FEATURES`` names them, in order), by group:
 Each descriptor is standardised with the fixed constants in ``FEATURES``
 (centre, scale): medians and robust spreads over 216 clips of the sketch engine
 (all six styles, energy and density 0.1/0.5/0.9, 4 seeds each; ``bench/embedded.py
---calibrate``), rounded; standard scores are clipped to +-4. Each group is then weighted by
+--calibrate``), rounded, with floors on a few scales; standard scores are
+clipped to +-4. The tempo score is clipped to +-2 (octave errors) and counts
+in proportion to the pulse clarity. Each group is then weighted by
 ``GROUP_WEIGHTS[group] / sqrt(group size)``, so that a group counts the same
-whether it has 3 or 16 numbers and no single descriptor dominates; the whole is
-L2-normalised. Silence gives a valid vector (every spectral score 0, the level
-at its floor), never NaN.
+whether it has 3 or 16 numbers and no single descriptor dominates; the group
+weights favour what tells briefs apart over what changes from seed to seed.
+The whole is L2-normalised. Silence gives a valid vector (every spectral score
+0, the level at its floor), never NaN.
 
 ``embed_text`` maps words of a brief to the descriptor directions they imply
 (``TEXT_CUES``: "dark" lowers centroid and roll-off, "fast" raises tempo and
@@ -48,6 +55,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import sys
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -72,59 +80,59 @@ _EPS = 1e-12
 # --calibrate --repeats 4), rounded, with floors on the scales of contrast (1 dB), cepstra (1.5)
 # and chroma entropy (0.01) so that near-constant descriptors do not amplify noise.
 FEATURES: dict[str, tuple[str, float, float]] = {
-    "centroid": ("spectral", 0.258, 1.1),
-    "bandwidth": ("spectral", 0.861, 1.0),
-    "rolloff": ("spectral", -1.26, 0.7),
-    "flatness": ("spectral", -3.64, 1.5),
-    "centroid_spread": ("spectral", 0.357, 0.22),
+    "centroid": ("spectral", 0.222, 1.1),
+    "bandwidth": ("spectral", 0.872, 0.86),
+    "rolloff": ("spectral", -1.14, 0.84),
+    "flatness": ("spectral", -3.7, 1.3),
+    "centroid_spread": ("spectral", 0.357, 0.2),
     "contrast_0": ("contrast", 7.33, 1.0),
-    "contrast_1": ("contrast", 6.89, 1.0),
-    "contrast_2": ("contrast", 10.1, 1.3),
-    "contrast_3": ("contrast", 11.7, 1.1),
-    "contrast_4": ("contrast", 13.0, 1.9),
-    "contrast_5": ("contrast", 13.7, 2.6),
-    "contrast_6": ("contrast", 15.8, 2.4),
-    "mfcc_1": ("timbre", 89.7, 30.0),
-    "mfcc_2": ("timbre", 3.36, 15.0),
-    "mfcc_3": ("timbre", 13.7, 6.4),
-    "mfcc_4": ("timbre", 2.05, 6.8),
-    "mfcc_5": ("timbre", 4.87, 4.1),
-    "mfcc_6": ("timbre", -0.0614, 4.4),
-    "mfcc_7": ("timbre", 1.5, 2.6),
-    "mfcc_8": ("timbre", -1.07, 2.9),
-    "mfcc_9": ("timbre", 0.572, 2.3),
-    "mfcc_10": ("timbre", -1.08, 2.7),
-    "mfcc_11": ("timbre", 0.128, 2.2),
-    "mfcc_12": ("timbre", -1.23, 2.4),
-    "mfcc_spread_1": ("timbre", 9.59, 3.5),
-    "mfcc_spread_2": ("timbre", 8.21, 4.7),
-    "mfcc_spread_3": ("timbre", 5.17, 2.4),
-    "mfcc_spread_4": ("timbre", 4.02, 1.6),
-    "onset_strength": ("rhythm", 0.409, 0.089),
-    "onset_variation": ("rhythm", 1.55, 0.4),
-    "onset_rate": ("rhythm", 2.29, 0.85),
-    "tempo": ("rhythm", 0.0463, 0.33),
-    "pulse_clarity": ("rhythm", 0.221, 0.2),
-    "low_pulse_clarity": ("rhythm", 0.161, 0.14),
-    "majorness": ("tonality", 0.0675, 0.16),
-    "key_clarity": ("tonality", 0.741, 0.13),
+    "contrast_1": ("contrast", 6.88, 1.0),
+    "contrast_2": ("contrast", 10.1, 1.2),
+    "contrast_3": ("contrast", 11.8, 1.1),
+    "contrast_4": ("contrast", 13.0, 2.1),
+    "contrast_5": ("contrast", 13.7, 2.4),
+    "contrast_6": ("contrast", 15.7, 4.0),
+    "mfcc_1": ("timbre", 89.4, 30.0),
+    "mfcc_2": ("timbre", 2.72, 13.0),
+    "mfcc_3": ("timbre", 13.6, 7.1),
+    "mfcc_4": ("timbre", 1.92, 6.6),
+    "mfcc_5": ("timbre", 5.1, 3.6),
+    "mfcc_6": ("timbre", -0.167, 4.4),
+    "mfcc_7": ("timbre", 1.63, 2.7),
+    "mfcc_8": ("timbre", -0.952, 3.4),
+    "mfcc_9": ("timbre", 0.295, 2.2),
+    "mfcc_10": ("timbre", -1.1, 2.6),
+    "mfcc_11": ("timbre", 0.209, 2.3),
+    "mfcc_12": ("timbre", -1.35, 2.5),
+    "mfcc_spread_1": ("timbre", 10.0, 3.5),
+    "mfcc_spread_2": ("timbre", 8.3, 4.7),
+    "mfcc_spread_3": ("timbre", 5.26, 2.4),
+    "mfcc_spread_4": ("timbre", 4.06, 1.6),
+    "onset_strength": ("rhythm", 0.408, 0.088),
+    "onset_variation": ("rhythm", 1.59, 0.4),
+    "onset_rate": ("rhythm", 2.31, 0.9),
+    "tempo": ("rhythm", 0.112, 0.5),
+    "pulse_clarity": ("rhythm", 0.241, 0.21),
+    "low_pulse_clarity": ("rhythm", 0.179, 0.14),
+    "majorness": ("tonality", 0.0662, 0.15),
+    "key_clarity": ("tonality", 0.744, 0.13),
     "chroma_entropy": ("tonality", 0.987, 0.01),
-    "chroma_0": ("chroma", 0.115, 0.024),
-    "chroma_1": ("chroma", 0.069, 0.014),
-    "chroma_2": ("chroma", 0.0732, 0.013),
-    "chroma_3": ("chroma", 0.0766, 0.027),
-    "chroma_4": ("chroma", 0.0921, 0.023),
-    "chroma_5": ("chroma", 0.0891, 0.019),
-    "chroma_6": ("chroma", 0.0718, 0.015),
-    "chroma_7": ("chroma", 0.0976, 0.014),
-    "chroma_8": ("chroma", 0.0725, 0.018),
-    "chroma_9": ("chroma", 0.0771, 0.017),
-    "chroma_10": ("chroma", 0.0712, 0.014),
-    "chroma_11": ("chroma", 0.0762, 0.012),
+    "chroma_0": ("chroma", 0.116, 0.022),
+    "chroma_1": ("chroma", 0.0697, 0.014),
+    "chroma_2": ("chroma", 0.0722, 0.012),
+    "chroma_3": ("chroma", 0.0763, 0.024),
+    "chroma_4": ("chroma", 0.0926, 0.022),
+    "chroma_5": ("chroma", 0.0893, 0.018),
+    "chroma_6": ("chroma", 0.0702, 0.015),
+    "chroma_7": ("chroma", 0.098, 0.015),
+    "chroma_8": ("chroma", 0.0724, 0.017),
+    "chroma_9": ("chroma", 0.078, 0.017),
+    "chroma_10": ("chroma", 0.0706, 0.014),
+    "chroma_11": ("chroma", 0.077, 0.013),
     "level": ("dynamics", -18.0, 4.7),
-    "level_spread": ("dynamics", 2.11, 0.75),
-    "level_range": ("dynamics", 5.65, 2.6),
-    "crest": ("dynamics", 13.1, 1.4),
+    "level_spread": ("dynamics", 2.1, 0.74),
+    "level_range": ("dynamics", 5.7, 2.6),
+    "crest": ("dynamics", 12.9, 1.3),
 }
 FEATURE_NAMES: tuple[str, ...] = tuple(FEATURES)
 _INDEX = {name: i for i, name in enumerate(FEATURE_NAMES)}
@@ -143,6 +151,7 @@ GROUP_WEIGHTS: dict[str, float] = {
 DIMENSION = len(FEATURE_NAMES)
 Z_CLIP = 4.0
 CLEAR_PULSE = 0.4
+TEMPO_CLIP = 2.0
 
 _CENTRES = np.array([FEATURES[n][1] for n in FEATURE_NAMES], dtype=np.float64)
 _SCALES = np.array([FEATURES[n][2] for n in FEATURE_NAMES], dtype=np.float64)
@@ -166,6 +175,35 @@ _MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98,
 CONTRAST_EDGES_HZ = (0.0, 200.0, 400.0, 800.0, 1600.0, 3200.0, 6400.0, 16000.0)
 
 
+_allocator_tuned = False
+
+
+def tune_allocator() -> None:
+    """Keep large numpy temporaries in the heap instead of fresh mmap'd pages (glibc only).
+
+    glibc serves allocations above 128 KiB - every 10 s clip buffer - with mmap
+    and unmaps them on free, so each new temporary page-faults on first touch:
+    on this 2-core VM that was 3-5 ms per FFT step, more than the FFT itself.
+    Raising the mmap and trim thresholds keeps such blocks for reuse. Called on
+    the first analysis or render; a no-op elsewhere (musl, macOS, Windows).
+    """
+    global _allocator_tuned
+    if _allocator_tuned:
+        return
+    _allocator_tuned = True
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim_threshold, m_mmap_threshold = -1, -3
+        libc.mallopt(m_mmap_threshold, 64 << 20)
+        libc.mallopt(m_trim_threshold, 128 << 20)
+    except (OSError, AttributeError):
+        pass
+
+
 # ---------------------------------------------------------------------------
 # Fixed analysis matrices, built once
 # ---------------------------------------------------------------------------
@@ -178,10 +216,10 @@ class _Bank:
         self.freqs_sq = freqs**2
         self.window = np.sin(np.pi * (np.arange(FRAME) + 0.5) / FRAME)
         self.flat_bins = slice(2, int(15_000 / (SR / FRAME)))
-        self.contrast_bands = [
-            slice(max(1, int(lo / (SR / FRAME))), max(2, int(hi / (SR / FRAME))))
-            for lo, hi in zip(CONTRAST_EDGES_HZ[:-1], CONTRAST_EDGES_HZ[1:], strict=True)
-        ]
+        edges = [max(1, int(hz / (SR / FRAME))) for hz in CONTRAST_EDGES_HZ]
+        self.contrast_first, self.contrast_last = edges[0], edges[-1]
+        self.contrast_starts = np.array(edges[:-1]) - edges[0]
+        self.contrast_sizes = np.diff(edges).astype(np.float64)
         self.mel = self._mel_matrix(freqs, 32, 30.0, 15_000.0)
         n_mel = self.mel.shape[1]
         k = np.arange(n_mel)
@@ -224,6 +262,7 @@ _bank_lock = threading.Lock()
 def _get_bank() -> _Bank:
     global _bank
     if _bank is None:
+        tune_allocator()
         with _bank_lock:
             if _bank is None:
                 _bank = _Bank()
@@ -269,7 +308,7 @@ def _beat(envelope: np.ndarray) -> tuple[float, float, int]:
     # Prefer the faster of two tempos an octave apart when the beat is almost as
     # clear there: a four-on-the-floor kick also repeats every two beats.
     half = int(round(best / 2))
-    if half >= min_lag and ac[half] >= 0.7 * ac[best]:
+    if half >= min_lag and ac[half] >= 0.5 * ac[best]:
         best = half
     left, mid, right = ac[best - 1], ac[best], ac[best + 1]
     denom = left - 2 * mid + right
@@ -345,8 +384,12 @@ def analyse(samples: np.ndarray, rate: int = SR) -> tuple[np.ndarray, dict[str, 
     frames = -(-n // FRAME)
     padded = np.zeros(frames * FRAME, dtype=np.float64)  # numpy's float64 FFT is ~4x faster than float32
     padded[:n] = x
-    spectrum = np.abs(np.fft.rfft(padded.reshape(frames, FRAME) * bank.window, axis=1))
-    power = spectrum * spectrum
+    windowed = padded.reshape(frames, FRAME)
+    windowed *= bank.window
+    bins = np.fft.rfft(windowed, axis=1)
+    power = np.square(bins.real)  # not np.abs: its complex hypot is several times slower
+    power += np.square(bins.imag)
+    spectrum = np.sqrt(power)
     frame_energy = power.sum(axis=1)
     total = float(frame_energy.sum())
     weights = frame_energy / total if total > 0 else np.full(frames, 1.0 / frames)
@@ -354,20 +397,25 @@ def analyse(samples: np.ndarray, rate: int = SR) -> tuple[np.ndarray, dict[str, 
     magnitude_sum = spectrum.sum(axis=1) + _EPS
     centroid = (spectrum @ bank.freqs) / magnitude_sum
     spread = np.sqrt(np.maximum((spectrum @ bank.freqs_sq) / magnitude_sum - centroid**2, 0.0))
-    cumulative = np.cumsum(power, axis=1)
-    rolloff = bank.freqs[np.argmax(cumulative >= 0.85 * cumulative[:, -1:], axis=1)]
-    flat = power[:, bank.flat_bins] + 1e-12
-    flatness = np.exp(np.log(flat).mean(axis=1)) / flat.mean(axis=1)
+    mean_power = weights @ power
+    cumulative = np.cumsum(mean_power)
+    rolloff = float(bank.freqs[int(np.argmax(cumulative >= 0.85 * cumulative[-1]))])
+    flat = power[:, bank.flat_bins].astype(np.float32)
+    flat += np.float32(1e-12)
+    flatness = np.exp(np.log(flat).mean(axis=1, dtype=np.float64)) / flat.mean(axis=1, dtype=np.float64)
     log_centroid = np.log2(np.maximum(centroid, 20.0) / 1000.0)
     values["centroid"] = _weighted_mean(log_centroid, weights)
     values["bandwidth"] = _weighted_mean(np.log2(np.maximum(spread, 20.0) / 1000.0), weights)
-    values["rolloff"] = _weighted_mean(np.log2(np.maximum(rolloff, 20.0) / 1000.0), weights)
+    values["rolloff"] = math.log2(max(rolloff, 20.0) / 1000.0)
     values["flatness"] = _weighted_mean(np.log10(flatness + 1e-6), weights)
     values["centroid_spread"] = float(log_centroid[active].std()) if active.sum() > 1 else 0.0
-    for k, band in enumerate(bank.contrast_bands):
-        part = power[:, band]
-        contrast = 10 * np.log10((part.max(axis=1) + 1e-12) / (part.mean(axis=1) + 1e-12))
-        values[f"contrast_{k}"] = _weighted_mean(contrast, weights)
+    # The contrast bands are contiguous: one reduceat pass for all of them.
+    banded = power[:, bank.contrast_first : bank.contrast_last]
+    peaks = np.maximum.reduceat(banded, bank.contrast_starts, axis=1)
+    means = np.add.reduceat(banded, bank.contrast_starts, axis=1) / bank.contrast_sizes
+    contrast = 10 * np.log10((peaks + 1e-12) / (means + 1e-12))
+    for k, value in enumerate(weights @ contrast):
+        values[f"contrast_{k}"] = float(value)
 
     # -- timbre -----------------------------------------------------------
     mel = power @ bank.mel
@@ -492,7 +540,10 @@ def standard_scores(raw: np.ndarray) -> np.ndarray:
     """
     raw = np.asarray(raw, dtype=np.float64)
     scores = np.clip((raw - _CENTRES) / _SCALES, -Z_CLIP, Z_CLIP)
-    scores[_INDEX["tempo"]] *= float(np.clip(raw[_INDEX["pulse_clarity"]] / CLEAR_PULSE, 0.0, 1.0))
+    # An octave error is the commonest tempo mistake: clip the tempo score to
+    # +-TEMPO_CLIP so that a misread tempo cannot outweigh the rest of the rhythm.
+    tempo = float(np.clip(scores[_INDEX["tempo"]], -TEMPO_CLIP, TEMPO_CLIP))
+    scores[_INDEX["tempo"]] = tempo * float(np.clip(raw[_INDEX["pulse_clarity"]] / CLEAR_PULSE, 0.0, 1.0))
     return scores
 
 

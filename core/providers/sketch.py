@@ -789,25 +789,35 @@ def _shape(n: int, attack: float, decay: float, sustain: float, release: float) 
 
 
 def _render_note(
-    inst: Instrument, midi: float, n: int, brightness: float, cutoff_cap: float = 16000.0, phase: int = 0
+    inst: Instrument,
+    midi: float,
+    n: int,
+    brightness: float,
+    cutoff_cap: float = 16000.0,
+    phase: int = 0,
+    with_release: bool = True,
 ) -> np.ndarray:
-    """One note at unit velocity, ``n`` samples long, release included.
+    """One note at unit velocity, ``n`` samples long.
 
     ``brightness`` moves the instrument's cut-off by up to +-1.5 octaves;
     ``cutoff_cap`` (the recipe's low-pass) bounds it; ``phase`` is the starting
-    phase of the oscillators (a uint32 fraction of a cycle).
+    phase of the oscillators (a uint32 fraction of a cycle). With
+    ``with_release`` the last ``inst.release`` seconds ramp down; without it the
+    note is a *body* that the caller cuts to length and releases itself (only
+    its last 5 ms ramp down, for a decaying note that runs out).
     """
     freq = _midi_hz(midi)
     octave = _octave_of(freq)
     if inst.sustain == 0.0:  # a decaying note is silent (-40 dB) after 4.6 time constants
         n = min(n, max(int(4.6 * inst.decay * SR), 64))
+    release = inst.release if with_release else 0.005
     if inst.kind == "fm":
         # The modulation index decays: crossfade from the FM table to a sine.
         index = round(inst.index * (0.6 + 0.8 * brightness), 1)
         bright = _read_table(_fm_table(inst.ratio, index, octave), freq / 2, n, phase)
         dull = _read_table(_fm_table(1.0, 0.0, octave), freq / 2, n, phase)
         wave = dull + (bright - dull) * _decay(n, inst.index_decay)
-        env = _shape(n, inst.attack, inst.decay, inst.sustain, inst.release)
+        env = _shape(n, inst.attack, inst.decay, inst.sustain, release)
         return wave * env * np.float32(inst.gain)
     cutoff = inst.cutoff * 2.0 ** ((brightness - 0.5) * 3.0)
     cutoff = _quantise_cutoff(min(cutoff, cutoff_cap))
@@ -816,7 +826,7 @@ def _render_note(
         bright = _read_table(_table(inst.spectrum, cutoff, octave), freq, n, phase)
         dull = _read_table(_table("soft", cutoff * 0.5, octave), freq, n, phase)
         wave = dull + (bright - dull) * _decay(n, inst.pluck_bright)
-        env = _shape(n, inst.attack, inst.decay, 0.0, inst.release)
+        env = _shape(n, inst.attack, inst.decay, 0.0, release)
     else:
         table = _table(inst.spectrum, cutoff, octave)
         wave = _read_table(table, freq, n, phase)
@@ -824,7 +834,7 @@ def _render_note(
             detuned = freq * 2.0 ** (inst.detune_cents / 1200.0)
             wave += _read_table(table, detuned, n, phase + ((TABLE_SIZE // 3) << _PHASE_BITS))
             wave *= np.float32(0.6)
-        env = _shape(n, inst.attack, inst.decay, inst.sustain, inst.release)
+        env = _shape(n, inst.attack, inst.decay, inst.sustain, release)
     if inst.sub:
         wave += np.float32(inst.sub) * _read_table(_table("sine", 20000.0, 0), freq / 2, n, phase)
     if inst.drive:
@@ -880,7 +890,8 @@ def _burst(
 
 
 @functools.lru_cache(maxsize=32)
-def make_kit(style: str, kit_seed: int, drive: float) -> Kit:
+def make_kit(style: str, kit_seed: int, drive: float, cutoff_hz: float = 16000.0) -> Kit:
+    """The drum sounds of a clip, low-passed at ``cutoff_hz`` (once here, not on the mix)."""
     rng = _rng(kit_seed, "kit", style)
     u = lambda lo, hi: float(rng.uniform(lo, hi))  # noqa: E731
     if style == "techno":
@@ -913,9 +924,13 @@ def make_kit(style: str, kit_seed: int, drive: float) -> Kit:
         _sweep(u(95, 120), u(55, 70), 0.08, u(0.4, 0.7), 1.0)
         + _burst(rng, 0.08, 1.0, 6, 80) * np.float32(0.25)
     ).astype(np.float32)
-    for sound in (snare, clap, hat, open_hat, shaker, rim, tom):
-        _ramp_in(sound, 8)
-    return Kit(kick, snare, clap, hat, open_hat, shaker, rim, tom)
+    sounds = [kick, snare, clap, hat, open_hat, shaker, rim, tom]
+    for k, sound in enumerate(sounds):
+        if k:
+            _ramp_in(sound, 8)
+        if cutoff_hz < 12000:
+            sounds[k] = _lowpass(sound, cutoff_hz)
+    return Kit(*sounds)
 
 
 # Drum grooves: one bar of sixteenths, instrument -> [(step, velocity)].
@@ -1022,7 +1037,8 @@ class _Renderer:
         self.density = float(recipe["density"])
         self.scale = MODES[recipe["mode"]]
         self.key = int(recipe["key"])
-        self.notes: dict[tuple[str, float, int], np.ndarray] = {}
+        self.bodies: dict[tuple[str, float], np.ndarray] = {}
+        self.ran_out: dict[tuple[str, float], bool] = {}
         self.cutoff_cap = float(recipe["lowpass_hz"])
         self.phase_seed = int(recipe["melody_seed"]) ^ int(recipe["pattern_seed"])
 
@@ -1055,20 +1071,33 @@ class _Renderer:
         return sorted(notes)
 
     # -- notes ------------------------------------------------------------
-    def note(self, name: str, midi: float, length: int) -> np.ndarray:
-        inst = INSTRUMENTS[name]
-        length = max(64, -(-length // 256) * 256)  # quantised so that repeated notes are reused
-        key = (name, midi, length)
-        cached = self.notes.get(key)
-        if cached is None:
+    def body(self, name: str, midi: float, need: int) -> np.ndarray:
+        """The note ``midi`` of instrument ``name`` without its release, at least ``need``
+        samples long (or as long as it sounds); rendered once per clip and sliced."""
+        key = (name, midi)
+        cached = self.bodies.get(key)
+        if cached is None or (cached.shape[0] < need and not self.ran_out[key]):
+            inst = INSTRUMENTS[name]
+            length = -(-max(need, SR // 4) // (SR // 4)) * (SR // 4)  # quarter seconds: few re-renders
             # Each clip starts each pitch at its own phase: two clips in one key
             # must not line up sample for sample.
             phase = (self.phase_seed * 2654435761 + int(midi) * 40503) & 0xFFFFFFFF
             cached = _render_note(
-                inst, midi, length + int(inst.release * SR), self.brightness, self.cutoff_cap, phase
+                inst, midi, length, self.brightness, self.cutoff_cap, phase, with_release=False
             )
-            self.notes[key] = cached
+            self.bodies[key] = cached
+            self.ran_out[key] = cached.shape[0] < length  # a decaying note that fades out by itself
         return cached
+
+    def play(self, bus: np.ndarray, start: int, name: str, midi: float, length: int, gain: float) -> None:
+        """Add a note held ``length`` samples, then its release ramp."""
+        release = max(int(INSTRUMENTS[name].release * SR), 32)
+        body = self.body(name, midi, length + release)
+        held = min(max(length, 1), body.shape[0])
+        tail = min(release, body.shape[0] - held)
+        self.add(bus, start, body[:held], gain)
+        if tail > 1:
+            self.add(bus, start + held, body[held : held + tail] * _ramp(tail)[::-1], gain)
 
     @staticmethod
     def add(bus: np.ndarray, start: int, sound: np.ndarray, gain: float) -> None:
@@ -1087,7 +1116,13 @@ class _Renderer:
     def drums(self, bus: np.ndarray) -> None:
         recipe = self.recipe
         name = recipe["timbre"]["drums"]
-        kit = make_kit(self.style.name, int(recipe["timbre"]["kit"]), float(recipe["drive"]))
+        # Twelve kits per style and drive step: enough variety, and kits are reused across clips.
+        kit = make_kit(
+            self.style.name,
+            int(recipe["timbre"]["kit"]) % 12,
+            round(float(recipe["drive"]), 1),
+            _quantise_cutoff(self.cutoff_cap),
+        )
         rng = _rng(int(recipe["pattern_seed"]), "drums")
         groove = {part: list(hits) for part, hits in GROOVES[name].items()}
         for part, steps in _GROOVE_EXTRAS[name].items():  # the seed adds a few hits
@@ -1164,8 +1199,8 @@ class _Renderer:
                 pc = self.chord_pcs(degree)[tone]
                 midi = center - ((center - pc) % 12) + 12 * octave
                 steps = length if length < 64 else 16 * chord_bars
-                note = self.note(inst, midi, self.samples(steps * 0.92))
-                self.add(bus, self.position(bar * 16 + step), note, self.velocity(rng, level))
+                start = self.position(bar * 16 + step)
+                self.play(bus, start, inst, midi, self.samples(steps * 0.92), self.velocity(rng, level))
 
     def chords(self, bus: np.ndarray) -> None:
         recipe = self.recipe
@@ -1184,13 +1219,13 @@ class _Renderer:
                 if direction == 2:
                     midi = voicing[arp_index % len(voicing)] + 12 * ((arp_index // len(voicing)) % 2)
                     arp_index += 1
-                    self.add(bus, start, self.note(inst, midi, self.samples(length)), self.velocity(rng, vel))
+                    self.play(bus, start, inst, midi, self.samples(length), self.velocity(rng, vel))
                     continue
                 order = voicing if direction >= 0 else voicing[::-1]
                 per_voice = vel / math.sqrt(len(order))
                 for k, midi in enumerate(order):
-                    note = self.note(inst, midi, self.samples(length * 0.95))
-                    self.add(bus, start + k * strum_gap, note, self.velocity(rng, per_voice))
+                    at = start + k * strum_gap
+                    self.play(bus, at, inst, midi, self.samples(length * 0.95), self.velocity(rng, per_voice))
 
     def pad(self, bus: np.ndarray) -> None:
         recipe = self.recipe
@@ -1202,14 +1237,14 @@ class _Renderer:
         env = _envelope(length, inst.attack, 0.0, 1.0, inst.release)
         for bar in range(0, self.bars, chord_bars):
             voicing = tuple(self.voicing(self.chord_degree(bar), center))
-            loop = _pad_loop(
-                voicing, inst.spectrum, round(cutoff), inst.detune_cents, int(recipe["pattern_seed"])
-            )
+            loop = _pad_loop(voicing, inst.spectrum, round(cutoff), inst.detune_cents, 0)
             start = self.position(bar * 16)
             end = min(bus.shape[0], start + length)
             if end <= start:
                 continue
-            offset = start % PAD_LOOP  # read the loop in place, so chord changes stay phase-coherent
+            # Read the loop in place (chord changes stay phase-coherent) from a point
+            # of this clip's own: loops are shared by every clip of the process.
+            offset = (start + self.phase_seed) % PAD_LOOP
             sound = np.resize(np.roll(loop, -offset), end - start) if end - start > 0 else loop[:0]
             bus[start:end] += sound * env[: end - start] * np.float32(inst.gain * 0.9)
 
@@ -1248,8 +1283,8 @@ class _Renderer:
             for step, length, relative in notes:
                 degree = self.chord_degree(phrase + step // 16) + relative
                 midi = base + self.scale[degree % 7] + 12 * (degree // 7)
-                note = self.note(inst, midi, self.samples(length * 0.9))
-                self.add(bus, self.position(phrase * 16 + step), note, self.velocity(rng, 0.8))
+                start = self.position(phrase * 16 + step)
+                self.play(bus, start, inst, midi, self.samples(length * 0.9), self.velocity(rng, 0.8))
 
     @staticmethod
     def melody_variant(
@@ -1271,11 +1306,8 @@ class _Renderer:
             check_cancel(self.cancel)
             bus = np.zeros(n, dtype=np.float32)
             getattr(self, layer)(bus)
-            if layer == "drums":
-                if self.style.name == "lofi":
-                    bus += self.crackle()
-                if self.cutoff_cap < 12000:  # tones are already low-passed through their tables
-                    bus = _lowpass(bus, self.cutoff_cap)
+            if layer == "drums" and self.style.name == "lofi":
+                bus += self.crackle()
             level = float(np.sqrt(np.dot(bus, bus) / n))
             if level > 1e-9:  # each layer at its style's level, whatever its instrument
                 bus *= np.float32(10 ** (self.style.mix[LAYERS.index(layer)] / 20) * 0.1 / level)
@@ -1292,7 +1324,11 @@ class _Renderer:
         delay = self.samples(3)
         if delay <= 0:
             return
-        wet = _smooth(send, 4)
+        # A four-sample average, (1 + z)(1 + z^2) / 4: darker taps without a running sum.
+        wet = send.copy()
+        wet[1:] += send[:-1]
+        wet[2:] += wet[:-2].copy()
+        wet *= np.float32(0.25)
         for k in range(1, 4):
             shift = delay * k
             if shift >= mix.shape[0]:
@@ -1300,12 +1336,16 @@ class _Renderer:
             mix[shift:] += wet[:-shift] * np.float32(amount**k)
 
     def crackle(self) -> np.ndarray:
+        """Vinyl: dark hiss and sparse soft pops."""
         rng = _rng(int(self.recipe["pattern_seed"]), "vinyl")
-        out = _noise(rng, self.n) * np.float32(0.004)
+        hiss = _band_noise(6, 1)
+        start = int(rng.integers(hiss.shape[0]))
+        out = np.resize(np.roll(hiss, -start), self.n) * np.float32(0.006)
         pops = rng.integers(0, max(1, self.n - 64), size=max(1, self.n // 2500))
+        levels = rng.uniform(0.3, 1.0, size=pops.shape[0]) * rng.choice((-1.0, 1.0), size=pops.shape[0])
         grain = np.exp(-np.arange(24, dtype=np.float32) / 4.0) * np.float32(0.05)
-        for position, sign in zip(pops, rng.choice((-1.0, 1.0), size=pops.shape[0]), strict=True):
-            out[position : position + 24] += grain * np.float32(sign * rng.uniform(0.3, 1.0))
+        for position, level in zip(pops.tolist(), levels.tolist(), strict=True):
+            out[position : position + 24] += grain * np.float32(level)
         return out
 
     def master(self, mix: np.ndarray) -> np.ndarray:
@@ -1331,6 +1371,9 @@ def render_recipe(
         raise ValueError("The duration must be positive.")
     if n > _MAX_SAMPLES:
         raise ValueError(f"The sketch engine renders at most {_MAX_SAMPLES / SR:g} seconds.")
+    from core.providers.features import tune_allocator
+
+    tune_allocator()
     return _Renderer(recipe, n, cancel).render()
 
 
