@@ -14,13 +14,17 @@ first one:
    same style, tempo, key, mode and timbre family; new melody, a little new
    pattern and voicing.
 2. **Render** the recipe: every note is an array slice. Tones come from
-   band-limited single-cycle wavetables read with fixed-point phase (a table
-   per instrument, cutoff and octave, built once), plucked notes crossfade a
-   bright table into a dull one, electric piano and bells are two-operator
-   FM, drums are one-shots (pitch-swept sines and shaped noise) made once per
-   clip and added at their onsets. Identical notes are rendered once per clip
-   and reused. Filters are moving averages done with cumulative sums. No
-   per-sample Python loop, no scipy.
+   band-limited single-cycle wavetables read with a uint32 phase accumulator
+   (a table per spectrum, cutoff and octave, built once per process); plucked
+   notes crossfade a bright table into a dull one; electric piano and bells
+   are two-operator FM tables crossfading to a sine; pads are whole chords
+   built as seamless loops with one inverse FFT (shared by every clip); drums
+   are one-shots (pitch-swept sines and filtered noise) made once per kit
+   variant and added at their onsets. Each pitch of each instrument is
+   rendered once per clip as a release-less *body* and sliced to every
+   length it plays. Each layer is brought to its style's level in the mix.
+   Filters are moving averages (running sums); no per-sample Python loop,
+   no scipy.
 
 Every note has an attack and a release ramp and the clip gets
 ``core.audio.fade_edges``, so nothing clicks; the mix is brought to a loudness
@@ -437,13 +441,52 @@ def design_recipe(brief: str, energy: float, density: float, seed: int) -> dict[
 
 
 def is_sketch_recipe(recipe: object) -> bool:
-    return (
-        isinstance(recipe, dict)
-        and recipe.get("engine") == ENGINE
-        and recipe.get("version") == RECIPE_VERSION
-        and recipe.get("style") in STYLES
-        and recipe.get("mode") in MODES
-    )
+    """Whether ``recipe`` is a whole recipe of this engine version (it may come back
+    from the database, or from anywhere): names it can render, numbers where numbers go."""
+    if (
+        not isinstance(recipe, dict)
+        or recipe.get("engine") != ENGINE
+        or recipe.get("version") != RECIPE_VERSION
+    ):
+        return False
+    try:
+        style = STYLES[recipe["style"]]
+        timbre, groove = recipe["timbre"], recipe["groove"]
+        names_ok = (
+            recipe["mode"] in MODES
+            and set(recipe["layers"]) <= set(LAYERS)
+            and timbre["drums"] in GROOVES
+            and all(timbre[part] in INSTRUMENTS for part in ("bass", "chords", "pad", "lead"))
+            and groove["bass_pattern"] in BASS_PATTERNS
+            and groove["chord_pattern"] in CHORD_PATTERNS
+        )
+        numbers = [recipe[k] for k in _NUMERIC_FIELDS] + [
+            timbre["kit"],
+            groove["swing"],
+            groove["hat_division"],
+        ]
+        numbers_ok = all(
+            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in numbers
+        )
+        progression = recipe["progression"]
+        shape_ok = (
+            isinstance(progression, list)
+            and 1 <= len(progression) <= 16
+            and all(isinstance(d, int) and 0 <= d < 7 for d in progression)
+            and 20.0 <= float(recipe["tempo"]) <= 300.0
+            and 0 <= int(recipe["key"]) < 12
+            and int(recipe["chord_bars"]) >= 1
+            and int(groove["hat_division"]) >= 1
+        )
+        return bool(style and names_ok and numbers_ok and shape_ok)
+    except (KeyError, TypeError, ValueError):
+        return False
+
+
+_NUMERIC_FIELDS = (
+    "seed", "tempo", "key", "chord_bars", "energy", "density", "brightness", "drive", "lowpass_hz", "echo",
+    "voicing_center", "lead_octave", "lead_grid", "melody_seed", "pattern_seed",
+)  # fmt: skip
 
 
 def vary_recipe(parent: dict[str, Any], seed: int) -> dict[str, Any]:
@@ -462,8 +505,9 @@ def vary_recipe(parent: dict[str, Any], seed: int) -> dict[str, Any]:
         where = int(rng.integers(1, len(progression)))
         progression[where] = int(_choose(rng, [d for d in range(7) if d != progression[where]]))
     child["progression"] = progression
-    child["voicing_center"] = int(parent["voicing_center"]) + int(rng.integers(-2, 3))
-    child["lead_octave"] = int(parent["lead_octave"]) + int(_choose(rng, (-2, 0, 0, 2)))
+    # Small steps, kept in range: a chain of "more like" must not wander off.
+    child["voicing_center"] = min(66, max(52, int(parent["voicing_center"]) + int(rng.integers(-2, 3))))
+    child["lead_octave"] = min(82, max(62, int(parent["lead_octave"]) + int(_choose(rng, (-2, 0, 0, 2)))))
     child["brightness"] = round(
         min(1.0, max(0.0, float(parent["brightness"]) + float(rng.uniform(-0.06, 0.06)))), 3
     )
@@ -473,37 +517,56 @@ def vary_recipe(parent: dict[str, Any], seed: int) -> dict[str, Any]:
     return child
 
 
+@functools.lru_cache(maxsize=1)
+def style_prototypes() -> dict[str, np.ndarray]:
+    """Each style's place in the features-v1 space: the mean embedding of two short
+    renders of it. Made once per process, when a foreign clip is first imitated."""
+    from core.providers.features import embed_samples
+
+    prototypes = {}
+    for name in STYLES:
+        vectors = [embed_samples(render_recipe(design_recipe(name, 0.5, 0.5, seed), 6.0)) for seed in (1, 2)]
+        mean = np.mean(vectors, axis=0)
+        prototypes[name] = mean / (float(np.linalg.norm(mean)) or 1.0)
+    return prototypes
+
+
 def recipe_from_descriptors(
-    descriptors: dict[str, float], brief: str, energy: float, density: float, seed: int
+    descriptors: dict[str, float], embedding: np.ndarray | None, seed: int
 ) -> dict[str, Any]:
-    """A recipe that imitates a clip the engine did not make, from its measured descriptors."""
-    tempo = float(descriptors.get("tempo_bpm", 100.0))
-    brightness_hz = float(descriptors.get("brightness", 1500.0))
-    onset_rate = float(descriptors.get("onset_rate", 3.0))
-    pulse = float(descriptors.get("pulse_clarity", 0.3))
-    minorness = float(descriptors.get("minorness", 0.0))
-    flatness = float(descriptors.get("noisiness", 0.1))
-    if onset_rate < 1.5 or pulse < 0.12:
-        style = "ambient"
-    elif tempo >= 118 and (flatness > 0.12 or pulse > 0.45):
-        style = "techno"
-    elif brightness_hz > 2000 and minorness <= 0:
-        style = "folk"
-    elif tempo < 96 and brightness_hz < 1400:
-        style = "lofi"
+    """A recipe that imitates a clip the engine did not make.
+
+    The style is the one whose prototype (``style_prototypes``) is nearest to the
+    clip's features-v1 ``embedding``; tempo (when the beat is clear), key, mode,
+    brightness, energy and busyness come from its measured ``descriptors``
+    (``core.providers.features.describe_audio``).
+    """
+    if embedding is not None and np.any(embedding):
+        prototypes = style_prototypes()
+        style = max(sorted(prototypes), key=lambda name: float(np.dot(prototypes[name], embedding)))
     else:
-        style = "pop"
-    recipe = design_recipe(f"{style} {brief}", energy, min(1.0, onset_rate / 8.0 + 0.2), seed)
+        style = "ambient" if float(descriptors.get("onset_rate", 0.0)) < 1.5 else "pop"
     profile = STYLES[style]
-    recipe["style"] = style
-    recipe["tempo"] = round(min(170.0, max(55.0, tempo)), 2)
+    energy = min(1.0, max(0.0, float(descriptors.get("energy", 0.5))))
+    onset_rate = float(descriptors.get("onset_rate", 3.0))
+    recipe = design_recipe(style, energy, min(1.0, onset_rate / 8.0 + 0.2), seed)
+    if float(descriptors.get("pulse_clarity", 0.0)) >= 0.3:
+        tempo = float(descriptors.get("tempo_bpm", recipe["tempo"]))
+        centre = sum(profile.tempo) / 2
+        while tempo < centre / 1.5:  # the octave of the measured tempo that suits the style
+            tempo *= 2
+        while tempo > centre * 1.5:
+            tempo /= 2
+        recipe["tempo"] = round(min(170.0, max(50.0, tempo)), 2)
     recipe["key"] = int(descriptors.get("key", recipe["key"])) % 12
     recipe["key_name"] = KEY_NAMES[recipe["key"]]
-    mode = profile.modes_minor[0] if minorness > 0 else profile.modes_major[0]
+    minor = float(descriptors.get("minorness", 0.0)) > 0
+    mode = profile.modes_minor[0] if minor else profile.modes_major[0]
     if mode != recipe["mode"]:
         recipe["mode"] = mode
         recipe["progression"] = [int(d) for d in _choose(_rng(seed, "prog"), PROGRESSIONS[mode])]
-    recipe["brightness"] = round(min(1.0, max(0.0, math.log2(max(brightness_hz, 200.0) / 400.0) / 4.0)), 3)
+    brightness_hz = float(descriptors.get("brightness", 1000.0))
+    recipe["brightness"] = round(min(1.0, max(0.0, math.log2(max(brightness_hz, 200.0) / 200.0) / 4.0)), 3)
     recipe["derived_from_audio"] = True
     return recipe
 
@@ -629,16 +692,9 @@ def _lowpass(x: np.ndarray, cutoff_hz: float) -> np.ndarray:
     return _smooth(_smooth(x, width), width)
 
 
-# Four seconds of fixed white noise; clips read it from a seed-chosen offset
-# (much cheaper than drawing fresh normals for every burst and every clip).
-_NOISE = np.random.default_rng(0x5EED).standard_normal(1 << 17, dtype=np.float32)
-
-
-def _noise(rng: np.random.Generator, n: int) -> np.ndarray:
-    start = int(rng.integers(_NOISE.shape[0]))
-    if start + n <= _NOISE.shape[0]:
-        return _NOISE[start : start + n].copy()
-    return np.tile(_NOISE, (start + n) // _NOISE.shape[0] + 1)[start : start + n]
+# Two seconds of fixed white noise: drum sounds and vinyl hiss are cut from it
+# (filtered once, see _band_noise) at seed-chosen offsets.
+_NOISE = np.random.default_rng(0x5EED).standard_normal(2 * SR, dtype=np.float32)
 
 
 PAD_LOOP = 1 << 16  # 2.05 s: pads are built in the frequency domain as a seamless loop
@@ -868,7 +924,7 @@ def _sweep(start_hz: float, end_hz: float, pitch_decay: float, amp_decay: float,
 def _band_noise(lowpass: int, highpass: int) -> np.ndarray:
     """Two seconds of fixed noise, low-passed by a ``lowpass``-sample moving average
     and high-passed by subtracting a ``highpass``-sample one (1 = no filter), peak 1."""
-    band = _smooth(_NOISE[: 2 * SR].copy(), lowpass)
+    band = _smooth(_NOISE.copy(), lowpass)
     if highpass > 1:
         band = band - _smooth(band, highpass)
     band = band / (float(np.max(np.abs(band))) or 1.0)
@@ -1408,26 +1464,25 @@ class SketchEngine:
         if parent is None:
             derived = {} if derived is None else derived
             if reference.audio_path not in derived:
-                derived[reference.audio_path] = self._recipe_from_audio(reference, brief, params)
+                derived[reference.audio_path] = self._recipe_from_audio(reference)
             parent = derived[reference.audio_path]
         if parent is None:  # unreadable reference: start from the brief
             return design_recipe(brief, params.energy, params.density, seed)
         return vary_recipe(parent, seed)
 
     @staticmethod
-    def _recipe_from_audio(
-        reference: ReferenceClip, brief: str, params: BriefParams
-    ) -> dict[str, Any] | None:
-        from core.providers.features import describe_audio
+    def _recipe_from_audio(reference: ReferenceClip) -> dict[str, Any] | None:
+        from core.providers.features import FeatureEmbedder, describe_audio
 
         try:
             descriptors = describe_audio(reference.audio_path)
+            embedding = FeatureEmbedder().embed_audio(reference.audio_path)  # the same analysis, cached
         except AudioFileError:
             return None
         seed = (
             reference.seed if reference.seed is not None else zlib.crc32(str(reference.audio_path).encode())
         )
-        return recipe_from_descriptors(descriptors, brief, params.energy, params.density, int(seed))
+        return recipe_from_descriptors(descriptors, embedding, int(seed))
 
     def generate_batch(
         self,

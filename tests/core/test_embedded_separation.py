@@ -55,14 +55,20 @@ def test_two_seeds_of_a_brief_are_closer_to_each_other_than_to_any_other_brief(b
         assert same > max(others), (i, same, others)
 
 
-def test_more_like_stays_near_its_cluster(batch) -> None:
+@pytest.mark.parametrize("with_recipes", [True, False], ids=["recipes", "audio-only"])
+def test_more_like_stays_near_its_cluster(batch, with_recipes: bool) -> None:
+    """More-like varies the references' recipes; without recipes (imported clips,
+    another engine's) it imitates their audio. The brief text does not steer it."""
     clips, vectors = batch["clips"], batch["vectors"]
     centroids = [centroid_of(vectors[2 * k : 2 * k + 2]) for k in range(3)]
-    for k, brief in enumerate(BRIEFS):
-        references = [ReferenceClip(c.audio_path, c.seed, c.recipe) for c in clips[2 * k : 2 * k + 2]]
-        more = render(
-            brief, batch["root"] / f"more{k}", seed=batch["seed"] + 100, clips=3, references=references
-        )
+    for k in range(3):
+        brief = BRIEFS[k]
+        references = [
+            ReferenceClip(c.audio_path, c.seed if with_recipes else None, c.recipe if with_recipes else None)
+            for c in clips[2 * k : 2 * k + 2]
+        ]
+        out_dir = batch["root"] / f"more{k}-{with_recipes}"
+        more = render("some other words", out_dir, seed=batch["seed"] + 100, clips=3, references=references)
         others = [cosine_similarity(vectors[j], centroids[k]) for j in range(6) if j // 2 != k]
         for clip in more:
             vector = EMBEDDER.embed_audio(clip.audio_path)

@@ -286,9 +286,24 @@ def test_reference_without_recipe_is_imitated_from_its_audio(engine, tmp_path: P
         references=[ReferenceClip(path, None, None)],
     )  # fmt: skip
     for child in children:
-        assert child.recipe["derived_from_audio"] is True
-        assert child.recipe["tempo"] == pytest.approx(128, rel=0.06)
-        assert child.recipe["mode"] in sketch.MINOR_MODES
+        recipe = child.recipe
+        assert recipe["derived_from_audio"] is True
+        # the measured beat, in whichever octave suits the style it was matched to
+        assert any(abs(recipe["tempo"] / (128 * m) - 1) < 0.06 for m in (0.5, 1, 2)), recipe["tempo"]
+        assert recipe["mode"] in sketch.MINOR_MODES
+        assert children[0].recipe["style"] == recipe["style"]
+
+
+def test_foreign_clips_are_matched_to_the_nearest_style(engine, tmp_path: Path) -> None:
+    # Audio of each style with its recipe thrown away comes back as the same style.
+    for style in ("ambient", "techno", "folk", "lofi"):
+        samples = sketch.render_recipe(sketch.design_recipe(style, 0.5, 0.5, 77), 6.0)
+        path = write_wav_atomic(tmp_path / f"{style}.wav", samples)
+        (clip,) = generate(
+            engine, tmp_path / style, brief="imported", clips=1, duration=1.0,
+            references=[ReferenceClip(path, None, None)],
+        )  # fmt: skip
+        assert clip.recipe["style"] == style
 
 
 def test_unreadable_reference_falls_back_to_the_brief(engine, tmp_path: Path) -> None:
@@ -308,3 +323,24 @@ def test_brief_and_params_are_read_from_a_rendered_prompt() -> None:
     assert sketch.brief_of(prompt) == "dark | strange brief"
     params = sketch.params_of(prompt, None, 3.0)
     assert (params.energy, params.density, params.duration_sec) == (0.9, 0.2, 3.0)
+
+
+def test_a_damaged_recipe_is_not_trusted(engine, tmp_path: Path) -> None:
+    parent = generate(engine, tmp_path / "parent", brief="fast aggressive techno", clips=1, duration=1.0)[0]
+    good = parent.recipe
+    assert sketch.is_sketch_recipe(json.loads(json.dumps(good)))  # as it comes back from the database
+    damaged = [
+        {**good, "timbre": {**good["timbre"], "lead": "theremin"}},
+        {**good, "tempo": "fast"},
+        {**good, "progression": [0, 9]},
+        {**good, "version": 99},
+        {k: v for k, v in good.items() if k != "groove"},
+    ]
+    for recipe in damaged:
+        assert not sketch.is_sketch_recipe(recipe)
+        # generation still works: the reference's audio stands in for its recipe
+        (clip,) = generate(
+            engine, tmp_path / "child", brief="anything", clips=1, duration=1.0,
+            references=[ReferenceClip(parent.audio_path, parent.seed, recipe)],
+        )  # fmt: skip
+        assert clip.recipe["derived_from_audio"] is True
