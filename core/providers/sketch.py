@@ -1438,6 +1438,10 @@ def render_recipe(
 # ---------------------------------------------------------------------------
 
 
+AUDIO_MATCH_CANDIDATES = 4  # recipes tried per foreign reference
+AUDIO_MATCH_SECONDS = 4.0  # length of each trial render
+
+
 class SketchEngine:
     """The embedded music provider (``MusicProvider``)."""
 
@@ -1472,17 +1476,25 @@ class SketchEngine:
 
     @staticmethod
     def _recipe_from_audio(reference: ReferenceClip) -> dict[str, Any] | None:
-        from core.providers.features import FeatureEmbedder, describe_audio
+        """Analysis by synthesis: a few recipes in the style nearest to the clip, each
+        rendered briefly and embedded; the one that lands closest to the clip wins.
+        Deterministic: the seeds come from the clip's own descriptors."""
+        from core.providers.features import FeatureEmbedder, describe_audio, embed_samples
 
         try:
             descriptors = describe_audio(reference.audio_path)
             embedding = FeatureEmbedder().embed_audio(reference.audio_path)  # the same analysis, cached
         except AudioFileError:
             return None
-        seed = (
-            reference.seed if reference.seed is not None else zlib.crc32(str(reference.audio_path).encode())
-        )
-        return recipe_from_descriptors(descriptors, embedding, int(seed))
+        fingerprint = ",".join(f"{k}={descriptors[k]:.4g}" for k in sorted(descriptors))
+        base = zlib.crc32(fingerprint.encode("ascii"))
+        best: tuple[float, dict[str, Any]] | None = None
+        for k in range(AUDIO_MATCH_CANDIDATES):
+            candidate = recipe_from_descriptors(descriptors, embedding, (base + 7919 * k) % (2**31 - 1))
+            score = float(np.dot(embed_samples(render_recipe(candidate, AUDIO_MATCH_SECONDS)), embedding))
+            if best is None or score > best[0]:
+                best = (score, candidate)
+        return best[1] if best is not None else None
 
     def generate_batch(
         self,

@@ -292,6 +292,13 @@ def test_reference_without_recipe_is_imitated_from_its_audio(engine, tmp_path: P
         assert any(abs(recipe["tempo"] / (128 * m) - 1) < 0.06 for m in (0.5, 1, 2)), recipe["tempo"]
         assert recipe["mode"] in sketch.MINOR_MODES
         assert children[0].recipe["style"] == recipe["style"]
+    # deterministic: the same audio elsewhere gives the same clips
+    copy = write_wav_atomic(tmp_path / "elsewhere" / "copy.wav", *read_audio(path, mono=False))
+    again = generate(
+        engine, tmp_path / "again", brief="my loop", clips=2, duration=2.0,
+        references=[ReferenceClip(copy, None, None)],
+    )  # fmt: skip
+    assert [c.recipe for c in again] == [c.recipe for c in children]
 
 
 def test_foreign_clips_are_matched_to_the_nearest_style(engine, tmp_path: Path) -> None:
