@@ -1135,6 +1135,7 @@ class _Renderer:
         if cached is None or (cached.shape[0] < need and not self.ran_out[key]):
             inst = INSTRUMENTS[name]
             length = -(-max(need, SR // 4) // (SR // 4)) * (SR // 4)  # quarter seconds: few re-renders
+            length = min(length, _PHASE_RAMP.shape[0])
             # Each clip starts each pitch at its own phase: two clips in one key
             # must not line up sample for sample.
             phase = (self.phase_seed * 2654435761 + int(midi) * 40503) & 0xFFFFFFFF
