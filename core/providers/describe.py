@@ -51,7 +51,7 @@ AXES: tuple[Axis, ...] = (
     Axis("grit", (("flatness", 0.7), ("crest", -0.3)), ("Gritty", "Raw", "Noisy"), ("Smooth", "Clean", "Pure")),
     Axis("punch", (("level_range", 0.5), ("onset_variation", 0.5)),
          ("Punchy", "Choppy", "Dynamic"), ("Sustained", "Even", "Flowing")),
-    Axis("weight", (("mfcc_1", 0.6), ("contrast_0", 0.4)), ("Warm", "Heavy", "Full"), ("Thin", "Light", "Lean")),
+    Axis("weight", (("mfcc_1", 0.6), ("contrast_0", 0.4)), ("Warm", "Heavy", "Full"), ("Light", "Lean", "Thin")),
 )  # fmt: skip
 # A third word when two are not enough: what the cluster is, by its strongest axis.
 NOUNS: dict[tuple[str, bool], str] = {

@@ -1402,7 +1402,8 @@ class _Renderer:
         levels = rng.uniform(0.3, 1.0, size=pops.shape[0]) * rng.choice((-1.0, 1.0), size=pops.shape[0])
         grain = np.exp(-np.arange(24, dtype=np.float32) / 4.0) * np.float32(0.05)
         for position, level in zip(pops.tolist(), levels.tolist(), strict=True):
-            out[position : position + 24] += grain * np.float32(level)
+            end = min(position + grain.shape[0], self.n)
+            out[position:end] += grain[: end - position] * np.float32(level)
         return out
 
     def master(self, mix: np.ndarray) -> np.ndarray:
@@ -1423,9 +1424,9 @@ def render_recipe(
     recipe: dict[str, Any], duration_sec: float, cancel: threading.Event | None = None
 ) -> np.ndarray:
     """The clip ``recipe`` describes: float32, 32 kHz mono, exactly round(duration*32000) samples."""
-    n = int(round(duration_sec * SR))
-    if n <= 0:
+    if not duration_sec > 0:
         raise ValueError("The duration must be positive.")
+    n = max(1, int(round(duration_sec * SR)))  # at least one sample, however short the request
     if n > _MAX_SAMPLES:
         raise ValueError(f"The sketch engine renders at most {_MAX_SAMPLES / SR:g} seconds.")
     from core.providers.features import tune_allocator
