@@ -360,6 +360,12 @@ def _pick_style(cues: Cues, energy: float, rng: np.random.Generator) -> str:
     return names[int(rng.choice(len(names), p=[w / total for w in weights]))]
 
 
+def _driven(names: Sequence[str]) -> Sequence[str]:
+    """The distorted instruments among ``names`` (all of them if none is)."""
+    driven = [name for name in names if INSTRUMENTS[name].drive > 0]
+    return driven or names
+
+
 def design_recipe(brief: str, energy: float, density: float, seed: int) -> dict[str, Any]:
     """A fresh recipe for ``brief`` from its words, energy, density and ``seed``."""
     cues = read_cues(brief)
@@ -413,7 +419,7 @@ def design_recipe(brief: str, energy: float, density: float, seed: int) -> dict[
         "layers": layers,
         "timbre": {
             "drums": _choose(rng, style.drums),
-            "bass": _choose(rng, style.bass),
+            "bass": _choose(rng, _driven(style.bass) if cues.drive > 0 else style.bass),
             "chords": _choose(rng, style.chords),
             "pad": _choose(rng, style.pads),
             "lead": _choose(rng, style.leads),

@@ -173,6 +173,9 @@ def test_words_of_the_brief_choose_style_mode_tempo_and_groove() -> None:
     lofi = sketch.design_recipe("lofi jazz beat", 0.5, 0.5, 1)
     assert ambient["style"] == "ambient" and ambient["mode"] in sketch.MINOR_MODES
     assert techno["style"] == "techno" and techno["timbre"]["drums"] == "four_floor"
+    for seed in range(8):  # "aggressive" asks for a distorted bass, whatever the seed
+        bass = sketch.design_recipe("fast aggressive techno", 0.5, 0.5, seed)["timbre"]["bass"]
+        assert sketch.INSTRUMENTS[bass].drive > 0
     assert folk["style"] == "folk" and folk["mode"] not in sketch.MINOR_MODES
     assert folk["timbre"]["chords"] == "strum"
     assert lofi["style"] == "lofi" and lofi["groove"]["swing"] > 0.2 and lofi["sevenths"]
