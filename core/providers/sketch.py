@@ -12,7 +12,11 @@ first one:
    density), and from the clip's own seed (key, progression, instruments,
    groove variation, melody). More-like *varies* a reference's recipe instead:
    same style, tempo, key, mode and timbre family; new melody, a little new
-   pattern and voicing.
+   pattern and voicing. A reference with no recipe of ours (an imported clip,
+   another engine's) gets one by analysis by synthesis: the style whose
+   prototype embedding is nearest, its measured tempo, key, mode and
+   brightness, and of a few such recipes the one whose short render embeds
+   closest to the clip.
 2. **Render** the recipe: every note is an array slice. Tones come from
    band-limited single-cycle wavetables read with a uint32 phase accumulator
    (a table per spectrum, cutoff and octave, built once per process); plucked
