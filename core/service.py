@@ -172,6 +172,7 @@ class SessionService:
         on_clip: ClipReadyFn | None = None,
     ) -> Session:
         """Create a session from a brief and its first batch; return the stored session."""
+        self.notices = []
         brief = validate_brief(brief)
         params = self._check_params(params)
         num_clips = validate_num_clips(num_clips, self.settings.max_batch_size)
@@ -193,6 +194,7 @@ class SessionService:
         on_clip: ClipReadyFn | None = None,
     ) -> Batch:
         """A new from-scratch batch (its own brief) inside an existing session."""
+        self.notices = []
         brief = validate_brief(brief)
         params = self._check_params(params)
         num_clips = validate_num_clips(num_clips, self.settings.max_batch_size)
@@ -222,6 +224,7 @@ class SessionService:
         on_clip: ClipReadyFn | None = None,
     ) -> Batch:
         """Generate near a cluster, keep what is similar enough, store it as a new child batch."""
+        self.notices = []
         num_clips = validate_num_clips(num_clips, self.settings.max_batch_size)
         session = self.store.require_session(session_id)
         found = session.find_cluster(cluster_id)
@@ -329,6 +332,7 @@ class SessionService:
         Every file is read before anything is written: one that is not audio, is
         empty or is corrupt is named in the error and nothing is stored.
         """
+        self.notices = []
         if not files:
             raise ValidationError("Name at least one audio file to import.")
         sources = [Path(f).expanduser() for f in files]
@@ -499,6 +503,9 @@ class SessionService:
             raise GenerationFailedError(f"The {self.music.name} engine failed: {_sentence(exc)}") from exc
         finally:
             timer.add(STAGE_GENERATING, time.perf_counter() - started)
+        warning = getattr(self.music, "last_warning", None)
+        if warning:
+            self._notice(str(warning))
         check_cancel(cancel)
         clips = [c for c in clips if Path(c.audio_path).is_file()][:num_clips]
         if not clips and not allow_empty:
@@ -624,6 +631,9 @@ class SessionService:
                 continue
             try:
                 label = clean_label(namer.name_cluster(prompts, context))
+                reason = getattr(namer, "last_fallback_reason", None)
+                if reason:
+                    self._notice(str(reason))
             except (CancelledError, KeyboardInterrupt):
                 raise
             except Exception as exc:

@@ -275,3 +275,23 @@ def test_add_brief_batch_goes_into_the_same_session(store):
     assert [b.id for b in stored.batches] == [session.batches[0].id, batch.id]
     assert stored.batches[1].prompt_text.startswith("second idea |")
     assert stored.brief_text == "first idea"
+
+
+def test_provider_remarks_reach_the_user_once_per_batch(store):
+    class PartialMusic(FakeMusic):
+        def generate_batch(self, *args, **kwargs):
+            self.last_warning = "2 of 3 clips were made. One chunk failed."
+            return super().generate_batch(*args, **kwargs)
+
+    class SelfHealingNamer(FakeNamer):
+        last_fallback_reason = "The LLM namer (localhost) failed: timeout; names come from describe."
+
+    service = make_service(store, music=PartialMusic(), namer=SelfHealingNamer())
+    service.create_initial_batch("x", PARAMS, 6)
+    assert service.notices == [
+        "2 of 3 clips were made. One chunk failed.",
+        SelfHealingNamer.last_fallback_reason,
+    ]
+    quiet = make_service(store)
+    quiet.create_initial_batch("x", PARAMS, 2)
+    assert quiet.notices == []
