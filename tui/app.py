@@ -8,6 +8,8 @@ imported in worker threads, after the first screen is drawn.
 from __future__ import annotations
 
 import contextlib
+import gc
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -28,12 +30,54 @@ from core.settings import Settings
 from tui.commands import SessionLabCommands
 from tui.jobs import NowPlaying
 from tui.messages import PlaybackFinished, PlaybackProblem
+from tui.waveform import WaveformCache
 
 if TYPE_CHECKING:
     from core.playback import Player, PlayerState
     from core.store import SessionStore
 
 POSITION_REFRESH_SEC = 0.25
+
+
+def settle_memory() -> None:
+    """Move what is alive now out of the garbage collector's sight.
+
+    The libraries loaded by then (numpy, scikit-learn, Textual's widgets) make a
+    full collection cost 100-250 ms, paid by whichever thread triggers it: a
+    stall of the UI. Frozen objects are never scanned again. Called once, when
+    the app is warm; young garbage is collected first (cheap) so little of it is
+    frozen.
+    """
+    gc.collect(1)
+    gc.freeze()
+
+
+class QuietCollector:
+    """No automatic full collection while a batch is made (reference counting still
+    frees almost everything); the young generations are collected when it ends.
+
+    A full collection scans every object the batch and the screens created: tens of
+    milliseconds during which the UI cannot draw.
+    """
+
+    def __init__(self) -> None:
+        self._batches = 0
+        self._was_enabled = True
+
+    def batch_started(self) -> None:
+        if self._batches == 0:
+            self._was_enabled = gc.isenabled()
+            gc.disable()
+        self._batches += 1
+
+    def batch_ended(self) -> None:
+        if self._batches == 0:
+            return
+        self._batches -= 1
+        if self._batches == 0:
+            gc.collect(1)
+            if self._was_enabled:
+                gc.enable()
 
 
 def error_line(error: BaseException) -> str:
@@ -85,7 +129,7 @@ class SessionLabApp(App[None]):
         self.check_audio = check_audio
         self.last_more_count: int | None = None  # "more like" asks with the last count used
         self.selection_memory: dict[Any, str] = {}  # session id -> last highlighted tree node
-        self.waveforms: dict[str, Any] = {}  # path -> Waveform, so lists redraw instantly
+        self.waveforms = WaveformCache()  # so lists redraw at once, and clips are drawn once
         self._store: SessionStore | None = None
         self._store_lock = threading.Lock()
         self._player: Player | None = None
@@ -93,6 +137,7 @@ class SessionLabApp(App[None]):
         self._start_lock = threading.Lock()
         self._play_requests = 0
         self._position_timer: Timer | None = None
+        self.collector = QuietCollector()
 
     # ----------------------------------------------------------------- start
 
@@ -116,12 +161,21 @@ class SessionLabApp(App[None]):
         from core import clustering
 
         clustering.warm_up()  # scikit-learn, in its own background thread
+        # What a batch needs, loaded now rather than in the first batch.
+        import core.service  # noqa: F401
+        import tui.waveform  # noqa: F401
+
         if self.check_audio:
             from core.playback import check_audio_output
 
             problem = check_audio_output(self.audio_device)
             if problem:
                 self.post_message(PlaybackProblem(problem, announce=False))
+        for _ in range(300):  # wait (at most 30 s) for scikit-learn to be in
+            if "sklearn.cluster" in sys.modules:
+                break
+            time.sleep(0.1)
+        settle_memory()
 
     def on_unmount(self) -> None:
         self.close_player()

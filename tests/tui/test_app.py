@@ -292,7 +292,10 @@ async def test_clips_play_before_the_batch_is_clustered_and_esc_cancels(
         screen = app.screen
         await wait_for(pilot, gate.reached.is_set, "two clips rendered")
         table = screen.query_one(TrackTable)
-        await wait_for(pilot, lambda: table.row_count == 2, "two pending rows")
+        await wait_for(
+            pilot, lambda: sum(1 for r in table.rows_by_key.values() if r.path) == 2, "two clips listed"
+        )
+        assert table.row_count == 4  # a slot per clip from the start
         assert isinstance(screen.query_one(ClusterTree).highlighted, PendingNode)
         stage = text_of(screen.query_one("#generation-stage", Static))
         assert "Generating clip 3 of 4" in stage and "s left" in stage

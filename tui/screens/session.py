@@ -14,7 +14,7 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static, Tree
+from textual.widgets import DataTable, Header, Static, Tree
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from core.models import Batch, Session
@@ -31,6 +31,7 @@ from tui.widgets.cluster_tree import (
     TrackNode,
     cluster_tracks,
 )
+from tui.widgets.footer import QuietFooter
 from tui.widgets.generation_panel import GenerationPanel
 from tui.widgets.player_bar import PlayerBar
 from tui.widgets.track_table import TrackRow, TrackTable
@@ -87,8 +88,9 @@ class SessionScreen(Screen[None]):
         self.first_job = job
         self.last_job: GenerationJob | None = job
         self.token = 0
-        self.pending_rows: list[TrackRow] = []
+        self.pending_rows: dict[str, TrackRow] = {}
         self.loaded = False
+        self._binding_state: tuple[bool | None, ...] = ()
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -101,7 +103,7 @@ class SessionScreen(Screen[None]):
                 yield Static(id="session-empty")
                 yield GenerationPanel(id="generation")
         yield PlayerBar(id="player-bar")
-        yield Footer()
+        yield QuietFooter()
 
     def on_mount(self) -> None:
         self.query_one("#generation", GenerationPanel).display = False
@@ -136,7 +138,7 @@ class SessionScreen(Screen[None]):
         if session is None:
             job = self.job or self.first_job
             text = shorten(job.brief, 100) if job is not None and job.brief else "Loading…"
-            title.update(Content.assemble(("New session", "bold"), "   ", (text, "dim")))
+            title.update(Content.assemble(("New session", "bold"), "   ", (text, "dim")), layout=False)
             return
         parts: list[str | tuple[str, str]] = [(shorten(session.title, 80), "bold")]
         if session.name:
@@ -148,7 +150,7 @@ class SessionScreen(Screen[None]):
                 "dim",
             )
         )
-        title.update(Content.assemble(*parts))
+        title.update(Content.assemble(*parts), layout=False)
 
     # ------------------------------------------------------------------ tree
 
@@ -174,7 +176,7 @@ class SessionScreen(Screen[None]):
             empty.update(
                 Content("Nothing was stored for this brief. Press b to write it again, or q to go back.")
             )
-        self.refresh_bindings()
+        self._sync_bindings()
 
     def _remember_selection(self) -> None:
         if self.session is None:
@@ -186,7 +188,7 @@ class SessionScreen(Screen[None]):
     @on(Tree.NodeHighlighted, "#tree")
     def _node_highlighted(self, event: Tree.NodeHighlighted[NodeData]) -> None:
         self._show_scope(event.node.data)
-        self.refresh_bindings()
+        self._sync_bindings()
 
     @on(Tree.NodeSelected, "#tree")
     def _node_selected(self, event: Tree.NodeSelected[NodeData]) -> None:
@@ -196,7 +198,7 @@ class SessionScreen(Screen[None]):
 
     @on(DataTable.RowHighlighted, "#tracks")
     def _row_highlighted(self) -> None:
-        self.refresh_bindings()
+        self._sync_bindings()
 
     @on(DataTable.RowSelected, "#tracks")
     def _row_selected(self, event: DataTable.RowSelected) -> None:
@@ -209,10 +211,10 @@ class SessionScreen(Screen[None]):
         scope_title = self.query_one("#scope-title", Static)
         if data is None:
             table.show([], "none", self.app.waveforms)
-            scope_title.update("")
+            scope_title.update("", layout=False)
             return
         if isinstance(data, PendingNode):
-            scope, rows = "pending", list(self.pending_rows)
+            scope, rows = "pending", list(self.pending_rows.values())
             title = Content.assemble(
                 (data.title, "bold"), ("   clips appear here as soon as they are rendered", "dim")
             )
@@ -245,7 +247,7 @@ class SessionScreen(Screen[None]):
             )
         if force or table.scope != scope:
             table.show(rows, scope, self.app.waveforms)
-            scope_title.update(title)
+            scope_title.update(title, layout=False)
             now = self.app.now_playing
             table.mark_playing(now.key if now is not None else None)
             self._request_waveforms(rows)
@@ -270,7 +272,7 @@ class SessionScreen(Screen[None]):
     # ------------------------------------------------------------- waveforms
 
     def _request_waveforms(self, rows: list[TrackRow]) -> None:
-        missing = [(r.key, r.path) for r in rows if r.path not in self.app.waveforms]
+        missing = [(r.key, r.path) for r in rows if r.path and r.path not in self.app.waveforms]
         if missing:
             self._waveforms(missing)
 
@@ -290,7 +292,7 @@ class SessionScreen(Screen[None]):
 
     @on(WaveformReady)
     def _waveform_ready(self, event: WaveformReady) -> None:
-        self.app.waveforms[str(event.path)] = event.waveform
+        self.app.waveforms.put(str(event.path), event.waveform)
         self.query_one("#tracks", TrackTable).set_waveform(event.key, event.waveform)
 
     # ------------------------------------------------------------ generation
@@ -299,18 +301,24 @@ class SessionScreen(Screen[None]):
         self.token = next(_tokens)
         self.job = job
         self.last_job = job
-        self.pending_rows = []
+        # A slot per clip, filled in as each is rendered.
+        self.pending_rows = {
+            row.key: row for row in (self._pending_row(i, "rendering…") for i in range(job.num_clips))
+        }
         self.generating = True
+        self.app.collector.batch_started()
         panel = self.query_one("#generation", GenerationPanel)
         panel.display = True
         panel.start(job.title, job.num_clips)
         if self.loaded:
             self._rebuild(select="pending")
             self.query_one("#tree", ClusterTree).focus()
-        self._generate(job, self.token)
+        # Start the worker once the screen has been redrawn, so the big redraw does
+        # not compete with the engine for the interpreter.
+        self.call_after_refresh(self._generate, job, self.token)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="generate")
-    def _generate(self, job: GenerationJob, token: int) -> tuple[Session | Batch, list[str]]:
+    def _generate(self, job: GenerationJob, token: int) -> tuple[Session, uuid.UUID, list[str]]:
         from core.providers.base import STAGE_GENERATING
         from core.service import SessionService
 
@@ -346,17 +354,18 @@ class SessionScreen(Screen[None]):
             "cancel": worker.cancelled_event,
             "on_clip": on_clip,
         }
-        result: Session | Batch
         if job.kind == "new":
             assert job.params is not None
-            result = service.create_initial_batch(job.brief, job.params, job.num_clips, **options)
-        elif job.kind == "batch":
+            session = service.create_initial_batch(job.brief, job.params, job.num_clips, **options)
+            return session, session.batches[-1].id, list(service.notices)
+        if job.kind == "batch":
             assert job.params is not None and job.session_id is not None
-            result = service.add_brief_batch(job.session_id, job.brief, job.params, job.num_clips, **options)
+            batch = service.add_brief_batch(job.session_id, job.brief, job.params, job.num_clips, **options)
         else:
             assert job.session_id is not None and job.cluster_id is not None
-            result = service.more_like_cluster(job.session_id, job.cluster_id, job.num_clips, **options)
-        return result, list(service.notices)
+            batch = service.more_like_cluster(job.session_id, job.cluster_id, job.num_clips, **options)
+        # The session as stored, read back whole (what reopening it will show).
+        return app.store.require_session(batch.session_id), batch.id, list(service.notices)
 
     @on(GenerationProgress)
     def _progress(self, event: GenerationProgress) -> None:
@@ -373,20 +382,25 @@ class SessionScreen(Screen[None]):
             event.index, event.total, at=event.at, stage_started=event.stage_started
         )
         label = self.job.label if self.job.kind == "more" else "(not grouped yet)"
-        row = TrackRow(
-            key=f"pending-{event.index}",
-            number=event.index + 1,
+        row = self._pending_row(event.index, label, str(event.path))
+        self.pending_rows[row.key] = row
+        table = self.query_one("#tracks", TrackTable)
+        if table.scope == "pending":
+            # The slot was listed from the start: its cells change in place (no layout pass).
+            table.put_row(row, self.app.waveforms.get(row.path))
+            self._request_waveforms([row])
+        self._sync_bindings()
+
+    @staticmethod
+    def _pending_row(index: int, label: str, path: str = "") -> TrackRow:
+        return TrackRow(
+            key=f"pending-{index}",
+            number=index + 1,
             label=label,
-            path=str(event.path),
+            path=path,
             duration_sec=None,
             similarity=None,
         )
-        self.pending_rows.append(row)
-        table = self.query_one("#tracks", TrackTable)
-        if table.scope == "pending":
-            table.add_row_for(row, self.app.waveforms.get(row.path))
-            self._request_waveforms([row])
-        self.refresh_bindings()
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
@@ -402,8 +416,8 @@ class SessionScreen(Screen[None]):
         if worker.group != "generate" or not self.generating:
             return
         if event.state == WorkerState.SUCCESS:
-            result, notices = worker.result
-            self._finish_job(result)
+            session, batch_id, notices = worker.result
+            self._finish_job(session, batch_id)
             for notice in notices:
                 self.notify(notice, markup=False)
         elif event.state == WorkerState.CANCELLED:
@@ -412,16 +426,11 @@ class SessionScreen(Screen[None]):
         elif event.state == WorkerState.ERROR:
             self._end_job()  # the app turns the error itself into one notification
 
-    def _finish_job(self, result: Session | Batch) -> None:
-        if isinstance(result, Session):
-            self.session = result
-            self.session_id = result.id
-            batch = result.batches[-1] if result.batches else None
-        else:
-            assert self.session is not None
-            self.session.batches.append(result)
-            batch = result
-        self._title(self.session)
+    def _finish_job(self, session: Session, batch_id: uuid.UUID) -> None:
+        self.session = session
+        self.session_id = session.id
+        batch = next((b for b in session.batches if b.id == batch_id), None)
+        self._title(session)
         select = None
         if batch is not None and batch.clusters:
             select = f"cluster:{batch.clusters[0].id}"
@@ -435,19 +444,30 @@ class SessionScreen(Screen[None]):
 
     def _end_job(self, select: str | None = None) -> None:
         self.generating = False
+        self.app.collector.batch_ended()
         self.job = None
-        self.pending_rows = []
+        self.pending_rows = {}
         self.query_one("#generation", GenerationPanel).display = False
         self.loaded = True
         self._rebuild(select=select)
 
     # --------------------------------------------------------------- actions
 
+    _GATED = ("play", "pause", "seek", "step", "more_like", "new_batch", "cancel")
+
+    def _sync_bindings(self) -> None:
+        """Refresh the footer only when what it shows changes (a refresh recomposes it)."""
+        state = tuple(self.check_action(action, ()) for action in self._GATED)
+        if state != self._binding_state:
+            self._binding_state = state
+            self.refresh_bindings()
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "cancel":
             return self.generating
         if action == "play":
-            return True if self._current_row() is not None else None
+            row = self._current_row()
+            return True if row is not None and row.path else None
         if action in ("pause", "seek"):
             return True if self.app.now_playing is not None else None
         if action == "step":
@@ -500,13 +520,15 @@ class SessionScreen(Screen[None]):
         self._play(row)
 
     def _play(self, row: TrackRow) -> None:
+        if not row.path:
+            return  # a slot of the batch being made, not rendered yet
         if self.app.audio_problem and self.app._player is None:
             self.app.notify(self.app.audio_problem, severity="warning", markup=False)
         self.app.play(NowPlaying(row.key, row.path, row.number, row.label or "new clip"))
 
     def _now_playing_changed(self, now: NowPlaying | None) -> None:
         self.query_one("#tracks", TrackTable).mark_playing(now.key if now is not None else None)
-        self.refresh_bindings()
+        self._sync_bindings()
 
     def action_pause(self) -> None:
         self.app.toggle_pause()
@@ -616,6 +638,10 @@ class SessionScreen(Screen[None]):
             return
         self.query_one("#generation", GenerationPanel).set_cancelling()
         self.workers.cancel_group(self, "generate")
+
+    def on_unmount(self) -> None:
+        if self.generating:  # left mid-batch: its worker is cancelled with the screen
+            self.app.collector.batch_ended()
 
     def action_back(self) -> None:
         self._remember_selection()

@@ -26,26 +26,24 @@ from core.providers.base import (
 _TAIL_STAGES = (STAGE_CLUSTERING, STAGE_NAMING, STAGE_SAVING)
 
 
-class ClipBar(Vertical):
-    """One clip: its number and how far along it is."""
+CLIP_BAR_WIDTH = 8
+CLIPS_PER_ROW = 4
 
-    def __init__(self, index: int) -> None:
-        super().__init__(classes="clip-bar")
-        self.index = index
-        self.fraction = 0.0
 
-    def compose(self) -> ComposeResult:
-        yield Label(f"clip {self.index + 1}", classes="clip-number")
-        yield ProgressBar(total=1.0, show_percentage=False, show_eta=False)
-
-    def on_mount(self) -> None:
-        self.set(self.fraction)
-
-    def set(self, fraction: float) -> None:
-        self.fraction = min(1.0, max(0.0, fraction))
-        self.set_class(self.fraction >= 1.0, "ready")
-        for bar in self.query(ProgressBar).results():
-            bar.update(progress=self.fraction)
+def clip_bars(fractions: list[float], ready: set[int]) -> Content:
+    """A bar per clip, drawn as text in one widget: cheap to redraw on every update."""
+    parts: list[str | tuple[str, str]] = []
+    for index, fraction in enumerate(fractions):
+        if index and index % CLIPS_PER_ROW == 0:
+            parts.append("\n")
+        elif index:
+            parts.append("  ")
+        filled = round(CLIP_BAR_WIDTH * min(1.0, max(0.0, fraction)))
+        done = index in ready or fraction >= 1.0
+        parts.append((f"clip {index + 1} ", "bold $text-success" if done else "$text-muted"))
+        parts.append(("━" * filled, "$text-success" if done else "$accent"))
+        parts.append(("━" * (CLIP_BAR_WIDTH - filled), "$panel-lighten-2"))
+    return Content.assemble(*parts)
 
 
 class GenerationPanel(Vertical):
@@ -70,6 +68,7 @@ class GenerationPanel(Vertical):
         # stage -> (when the stage began, when its last step ended, steps done)
         self._timing: dict[str, tuple[float, float, int]] = {}
         self._clip_fraction = 0.0  # sub-clip progress reported by step-wise engines
+        self._redraw_pending = False
 
     def compose(self) -> ComposeResult:
         yield Static(id="generation-title")
@@ -77,7 +76,7 @@ class GenerationPanel(Vertical):
         with Horizontal(id="batch-row"):
             yield Label("Batch ", classes="bar-label")
             yield ProgressBar(total=1.0, id="batch-bar", show_eta=False)
-        yield Horizontal(id="clip-bars")
+        yield Static(id="clip-bars")
 
     # ---------------------------------------------------------------- inputs
 
@@ -94,9 +93,6 @@ class GenerationPanel(Vertical):
         self.cancelling = False
         self._timing = {}
         self._clip_fraction = 0.0
-        bars = self.query_one("#clip-bars", Horizontal)
-        bars.remove_children()
-        bars.mount_all([ClipBar(i) for i in range(num_clips)])
         self._redraw()
 
     def progress(
@@ -134,10 +130,7 @@ class GenerationPanel(Vertical):
     # --------------------------------------------------------------- derived
 
     def _grow(self, total: int) -> None:
-        if total > self.num_clips:
-            bars = self.query_one("#clip-bars", Horizontal)
-            bars.mount_all([ClipBar(i) for i in range(self.num_clips, total)])
-            self.num_clips = total
+        self.num_clips = max(self.num_clips, total)
 
     def _mark(self, stage: str, began: float, at: float, steps: int) -> None:
         if steps > 0:
@@ -200,15 +193,28 @@ class GenerationPanel(Vertical):
         return text
 
     def _redraw(self) -> None:
+        """Coalesce a burst of updates into one redraw, after the messages already queued."""
+        if not self._redraw_pending:
+            self._redraw_pending = True
+            self.call_later(self._draw)
+
+    def _draw(self) -> None:
+        self._redraw_pending = False
         if not self.is_mounted:
             return
+        # Fixed heights: repaint the lines without a layout pass.
         self.query_one("#generation-title", Static).update(
-            Content.assemble((self.title, "bold"), ("   Esc cancels", "dim"))
+            Content.assemble((self.title, "bold"), ("   Esc cancels", "dim")), layout=False
         )
-        self.query_one("#generation-stage", Static).update(Content(self.stage_text()))
+        self.query_one("#generation-stage", Static).update(Content(self.stage_text()), layout=False)
         self.query_one("#batch-bar", ProgressBar).update(progress=self.fraction)
-        for bar in self.query(ClipBar):
-            if bar.index in self.clips_ready or bar.index < self.generated:
-                bar.set(1.0)
-            else:
-                bar.set(self._clip_fraction if self.stage == STAGE_GENERATING else 0.0)
+        partial = self._clip_fraction if self.stage == STAGE_GENERATING else 0.0
+        fractions = [
+            1.0 if i in self.clips_ready or i < self.generated else partial for i in range(self.num_clips)
+        ]
+        rows = (len(fractions) + CLIPS_PER_ROW - 1) // CLIPS_PER_ROW
+        bars = self.query_one("#clip-bars", Static)
+        resized = bars.styles.height is None or bars.styles.height.value != rows
+        if resized:
+            bars.styles.height = rows
+        bars.update(clip_bars(fractions, self.clips_ready), layout=resized)

@@ -19,7 +19,8 @@ class PlayerBar(Static):
         self._redraw()
 
     def _redraw(self, _value: object = None) -> None:
-        self.update(self.describe())
+        # One line, fixed height: a repaint, never a layout pass (it ticks 4 times a second).
+        self.update(self.describe(), layout=False)
 
     def describe(self) -> Content:
         app = self.app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from typing import Any
 
 from rich.text import Text
 from textual.widgets import DataTable
@@ -50,7 +51,7 @@ class TrackTable(DataTable[Text | str]):
         for key, title, width in COLUMNS:
             self.add_column(title, key=key, width=width)
 
-    def show(self, rows: list[TrackRow], scope: str, waveforms: dict[str, object]) -> None:
+    def show(self, rows: list[TrackRow], scope: str, waveforms: Any) -> None:
         """Replace the rows (a new cluster or batch was chosen)."""
         self.clear()
         self.scope = scope
@@ -58,11 +59,19 @@ class TrackTable(DataTable[Text | str]):
         for row in rows:
             self._add(row, waveforms.get(row.path))
 
-    def add_row_for(self, row: TrackRow, waveform: object | None = None) -> None:
-        """Append one row (a clip just rendered) without touching the others."""
-        if row.key in self.rows_by_key:
+    def put_row(self, row: TrackRow, waveform: object | None = None) -> None:
+        """Fill a row in place (a clip just rendered), or append it if it is new."""
+        if row.key not in self.rows_by_key:
+            self._add(row, waveform)
             return
-        self._add(row, waveform)
+        self.rows_by_key[row.key] = row
+        spark = getattr(waveform, "spark", None)
+        with contextlib.suppress(CellDoesNotExist, RowDoesNotExist):
+            self.update_cell(row.key, "cluster", Text(row.label, no_wrap=True, overflow="ellipsis"))
+            self.update_cell(row.key, "wave", Text(spark or PENDING_WAVE, style="" if spark else "dim"))
+            if waveform is not None:
+                seconds = getattr(waveform, "duration_sec", None)
+                self.update_cell(row.key, "length", Text(duration(seconds), justify="right"))
 
     def _add(self, row: TrackRow, waveform: object | None) -> None:
         self.rows_by_key[row.key] = row
