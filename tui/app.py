@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -125,7 +125,7 @@ class SessionLabApp(App[None]):
         self.settings = settings if settings is not None else Settings()
         self.audio_device = audio_device
         self.clock = clock  # drives ETAs; tests fix it
-        self.now = now  # "today" in dates; tests fix it
+        self.now = now if now is not None else (lambda: datetime.now(UTC))  # "today" in dates; tests fix it
         self.check_audio = check_audio
         self.last_more_count: int | None = None  # "more like" asks with the last count used
         self.selection_memory: dict[Any, str] = {}  # session id -> last highlighted tree node

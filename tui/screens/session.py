@@ -49,9 +49,24 @@ class SessionScreen(Screen[None]):
     BINDINGS = [
         Binding("enter", "play", "Play", id="play", priority=True, tooltip="Play the selected clip"),
         Binding("space", "pause", "Pause", id="pause", priority=True, tooltip="Pause or resume"),
-        Binding("left", "seek(-5)", "−5 s", id="seek-back", priority=True, tooltip="Seek back 5 seconds"),
+        # Seeking is in the help and the player bar's hint; the footer keeps room for the rest.
         Binding(
-            "right", "seek(5)", "+5 s", id="seek-forward", priority=True, tooltip="Seek forward 5 seconds"
+            "left",
+            "seek(-5)",
+            "−5 s",
+            id="seek-back",
+            priority=True,
+            show=False,
+            tooltip="Seek back 5 seconds",
+        ),
+        Binding(
+            "right",
+            "seek(5)",
+            "+5 s",
+            id="seek-forward",
+            priority=True,
+            show=False,
+            tooltip="Seek forward 5 seconds",
         ),
         Binding("n", "step(1)", "Next", id="next", tooltip="Play the next clip in the list"),
         Binding("p", "step(-1)", "Prev", id="previous", tooltip="Play the previous clip in the list"),

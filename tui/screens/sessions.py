@@ -105,7 +105,7 @@ class SessionsScreen(Screen[None]):
         previous = self.current
         keep = select or (previous.id if previous is not None else None)
         table.clear()
-        now = self.app.now() if self.app.now is not None else None
+        now = self.app.now()
         for info in infos:
             title = Text(shorten(info.title, 62), no_wrap=True, overflow="ellipsis")
             if not info.name:

@@ -48,6 +48,7 @@ class PlayerBar(Static):
             icon, status = (" ▶ ", "bold $text-success"), "playing"
         else:
             icon, status = (" ■ ", "bold"), "stopped"
+        seek_hint = ("  ·  ←/→ seek", "dim") if state is not None and (state.playing or state.paused) else ""
         position = state.position_sec if state is not None else 0.0
         length = state.duration_sec if state is not None else 0.0
         filled = 0 if length <= 0 else round(BAR_WIDTH * min(1.0, max(0.0, position / length)))
@@ -61,4 +62,5 @@ class PlayerBar(Static):
             ("─" * (BAR_WIDTH - filled), "dim"),
             f"  {status}",
             loop_part,
+            seek_hint,
         )
