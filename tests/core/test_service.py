@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from core.store import SessionStore
 
 from core.errors import CancelledError, GenerationFailedError, NotFoundError, ValidationError
 from core.models import BATCH_MORE, BriefParams
 from core.service import SessionService
 from core.settings import Settings
+from core.store import SessionStore
 from tests.core.fakes import FakeEmbedder, FakeMusic, FakeNamer, FixedNamer, FlakyNamer, JunkNamer
 
 # Three well separated directions; 250 Hz sits close to 200 Hz's direction.
