@@ -23,7 +23,7 @@ from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from core.errors import CancelledError, SessionLabError
 from core.settings import Settings
@@ -171,9 +171,12 @@ class SessionLabApp(App[None]):
             problem = check_audio_output(self.audio_device)
             if problem:
                 self.post_message(PlaybackProblem(problem, announce=False))
+        worker = get_current_worker()
         for _ in range(300):  # wait (at most 30 s) for scikit-learn to be in
             if "sklearn.cluster" in sys.modules:
                 break
+            if worker.is_cancelled:  # the app is closing
+                return
             time.sleep(0.1)
         settle_memory()
 

@@ -191,8 +191,8 @@ class SessionsScreen(Screen[None]):
         self.app.push_screen(
             TextPromptScreen(
                 "Rename session",
-                info.name or info.brief_text[:80],
-                placeholder="A name for this session",
+                info.name,
+                placeholder=shorten(info.brief_text, 60),
                 hint="Enter saves; an empty name shows the brief again. Esc cancels.",
             ),
             renamed,
