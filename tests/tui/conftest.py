@@ -20,6 +20,7 @@ from tui.app import SessionLabApp
 
 TESTS = Path(__file__).resolve().parents[1]
 NULL_CONF = TESTS / "asound-null.conf"
+BROKEN_CONF = TESTS / "asound-broken.conf"  # "sessionlab_broken": a device that fails mid-play
 
 
 @pytest.fixture
@@ -39,7 +40,7 @@ def _rescan_portaudio() -> None:
 @pytest.fixture(scope="module", autouse=True)
 def null_audio_device() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ALSA_CONFIG_PATH", str(NULL_CONF))
+        mp.setenv("ALSA_CONFIG_PATH", f"{NULL_CONF}:{BROKEN_CONF}")
         _rescan_portaudio()
         yield
     _rescan_portaudio()

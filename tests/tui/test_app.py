@@ -399,6 +399,35 @@ async def test_no_audio_device_is_one_line_and_the_rest_works(
         )
 
 
+async def test_a_device_lost_mid_play_is_one_line_and_the_app_goes_on(
+    make_app: Callable[..., SessionLabApp], settings: Settings
+) -> None:
+    make_session(settings, clips=2)
+    app = make_app(audio_device="sessionlab_broken")
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: bool(app.screen.sessions), "the list")
+        await pilot.press("enter")
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, SessionScreen) and app.screen.session is not None,
+            "the session opens",
+        )
+        screen = app.screen
+        await pilot.press("l", "enter")  # loop: it plays until the device breaks
+        await wait_for(pilot, lambda: bool(app.audio_problem), "the device fails")
+        bar = screen.query_one(PlayerBar)
+        assert "No sound" in text_of(bar) and "stopped working" in text_of(bar)
+        assert sum("stopped working" in n.message for n in app._notifications) == 1
+        # Everything else goes on: the list, the tree, another clip.
+        await pilot.press("tab", "down")
+        assert screen.query_one(TrackTable).cursor_row == 1
+        await pilot.press("l")  # loop off
+        await pilot.press("enter")
+        await wait_for(
+            pilot, lambda: app.now_playing is not None and app.now_playing.number == 2, "plays again"
+        )
+
+
 async def test_help_lists_every_binding(make_app: Callable[..., SessionLabApp]) -> None:
     app = make_app(check_audio=False)
     async with app.run_test(size=(120, 36)) as pilot:
