@@ -4,6 +4,7 @@ PortAudio stream on ALSA's null device. Assertions are on what the user sees
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -304,6 +305,7 @@ async def test_clips_play_before_the_batch_is_clustered_and_esc_cancels(
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.now_playing is not None, "a pending clip plays")
         assert app.now_playing.key == "pending-0"
+        assert app.now_playing.label == "(not grouped yet)"
         # Esc cancels; the core stores nothing of the batch.
         await pilot.press("escape")
         gate.release.set()
@@ -319,6 +321,31 @@ async def test_clips_play_before_the_batch_is_clustered_and_esc_cancels(
     store = SessionStore(settings.data_dir)
     assert store.list_sessions() == []
     store.close()
+
+
+async def test_a_clip_played_while_the_batch_is_made_becomes_its_track(
+    make_app: Callable[..., SessionLabApp], settings: Settings
+) -> None:
+    app = make_app()
+    gate = Gate("generating", 1)
+    app.generation_observer = gate
+    async with app.run_test(size=(120, 36)) as pilot:
+        await write_brief(pilot, app, clips="3")
+        await wait_for(pilot, lambda: isinstance(app.screen, SessionScreen), "the session screen")
+        screen = app.screen
+        await wait_for(pilot, gate.reached.is_set, "the first clip rendered")
+        table = screen.query_one(TrackTable)
+        await wait_for(pilot, lambda: table.rows_by_key["pending-0"].path in app.waveforms, "drawn")
+        table.focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.now_playing is not None, "the pending clip plays")
+        gate.release.set()
+        await wait_for(pilot, lambda: not screen.generating, "the batch is made")
+        await pilot.pause()
+        track = screen.session.find_track(uuid.UUID(app.now_playing.key))
+        assert track is not None  # the same clip, now a stored track
+        batch, stored = track
+        assert app.now_playing.label == batch.cluster(stored.cluster_id).label
 
 
 async def test_a_failing_engine_is_one_message_and_the_app_goes_on(

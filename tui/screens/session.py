@@ -22,6 +22,7 @@ from core.providers.registry import names as provider_names
 from tui.formatting import plural, shorten
 from tui.jobs import GenerationJob, NowPlaying
 from tui.messages import ClipRendered, GenerationProgress, WaveformReady
+from tui.waveform import file_key
 from tui.widgets.cluster_tree import (
     BatchNode,
     ClusterNode,
@@ -455,7 +456,28 @@ class SessionScreen(Screen[None]):
                 title="Batch ready",
                 markup=False,
             )
+            self._adopt_playing_clip(batch)
         self._end_job(select=select)
+
+    def _adopt_playing_clip(self, batch: Batch) -> None:
+        """A clip played while the batch was made is now a stored track: name it so.
+
+        The store moved the file into place (same file, new name), so it is found by
+        the identity its waveform recorded.
+        """
+        now = self.app.now_playing
+        if now is None or not now.key.startswith("pending-"):
+            return
+        drawn = self.app.waveforms.get(now.path)
+        if drawn is None or not drawn.file_key:
+            return
+        labels = {tid: c.label for c in batch.clusters for tid in c.track_ids}
+        for track in batch.tracks:
+            if file_key(track.path) == drawn.file_key:
+                self.app.now_playing = NowPlaying(
+                    str(track.id), str(track.path), track.position + 1, labels.get(track.id, now.label)
+                )
+                return
 
     def _end_job(self, select: str | None = None) -> None:
         self.generating = False
