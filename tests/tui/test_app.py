@@ -348,6 +348,39 @@ async def test_a_clip_played_while_the_batch_is_made_becomes_its_track(
         assert app.now_playing.label == batch.cluster(stored.cluster_id).label
 
 
+async def test_b_adds_a_batch_from_a_new_brief_to_the_session(
+    make_app: Callable[..., SessionLabApp], settings: Settings
+) -> None:
+    session = make_session(settings, clips=2)
+    app = make_app(check_audio=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: bool(app.screen.sessions), "the list")
+        await pilot.press("enter")
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, SessionScreen) and app.screen.session is not None,
+            "the session opens",
+        )
+        screen = app.screen
+        await pilot.press("b")
+        await wait_for(pilot, lambda: isinstance(app.screen, BriefScreen), "the brief form")
+        form = app.screen
+        assert form.query_one("#brief", TextArea).text == BRIEF  # the session's brief to start from
+        form.query_one("#clips", Input).value = "2"
+        form.query_one("#energy", Input).value = "0.9"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: app.screen is screen and not screen.generating, "the batch is made")
+        await pilot.pause()
+        assert [label.split("  ")[0] for label in tree_labels(app) if label.startswith("Batch")] == [
+            "Batch 1",
+            "Batch 2",
+        ]
+    store = SessionStore(settings.data_dir)
+    stored = store.require_session(session.id)
+    assert len(stored.batches) == 2 and stored.batches[1].params.energy == 0.9
+    store.close()
+
+
 async def test_a_failing_engine_is_one_message_and_the_app_goes_on(
     make_app: Callable[..., SessionLabApp], settings: Settings
 ) -> None:
