@@ -337,6 +337,7 @@ class SessionScreen(Screen[None]):
     def _generate(self, job: GenerationJob, token: int) -> tuple[Session, uuid.UUID, list[str]]:
         from core.providers.base import STAGE_GENERATING
         from core.service import SessionService
+        from tui.waveform import compute_waveform
 
         worker = get_current_worker()
         app = self.app
@@ -355,6 +356,12 @@ class SessionScreen(Screen[None]):
             now = clock()
             began = started.setdefault(STAGE_GENERATING, now)
             self.post_message(ClipRendered(token, index, total, Path(path), at=now, stage_started=began))
+            # Drawn here, in this thread, rather than in one more thread per clip.
+            try:
+                waveform = compute_waveform(Path(path))
+            except Exception:  # the list keeps its dotted placeholder
+                return
+            self.post_message(WaveformReady(f"pending-{index}", Path(path), waveform))
 
         service = SessionService.from_settings(
             app.settings,
@@ -403,8 +410,8 @@ class SessionScreen(Screen[None]):
         table = self.query_one("#tracks", TrackTable)
         if table.scope == "pending":
             # The slot was listed from the start: its cells change in place (no layout pass).
+            # Its waveform follows from the generation thread (WaveformReady).
             table.put_row(row, self.app.waveforms.get(row.path))
-            self._request_waveforms([row])
         self._sync_bindings()
 
     @staticmethod
