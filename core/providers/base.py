@@ -67,6 +67,18 @@ def clip_seed(batch_seed: int, index: int) -> int:
     return (batch_seed * 1_000_003 + index * 7919 + 17) % (2**31 - 1)
 
 
+def check_batch_args(num_clips: int, duration_sec: float) -> None:
+    """The engine-side guard of a batch request (the service validates the user's input first)."""
+    import math
+
+    from core.errors import ValidationError
+
+    if num_clips < 1:
+        raise ValidationError(f"The number of clips must be at least 1, not {num_clips}.")
+    if not (duration_sec > 0 and math.isfinite(duration_sec)):
+        raise ValidationError(f"The clip duration must be a positive number of seconds, not {duration_sec}.")
+
+
 def check_cancel(cancel: threading.Event | None) -> None:
     if cancel is not None and cancel.is_set():
         from core.errors import CancelledError

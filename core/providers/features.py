@@ -62,7 +62,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.audio import SAMPLE_RATE, read_audio, resample
+from core.audio import SAMPLE_RATE, moving_average, read_audio, resample
 from core.settings import Settings
 
 SPACE = "features-v1"
@@ -274,18 +274,6 @@ def _get_bank() -> _Bank:
 # ---------------------------------------------------------------------------
 
 
-def _smooth(x: np.ndarray, width: int) -> np.ndarray:
-    """Moving average over ``width`` samples (float32 running sum)."""
-    if width <= 1 or x.shape[0] < width:
-        return x
-    cumulative = np.cumsum(x, dtype=np.float32)
-    out = np.empty_like(cumulative)
-    out[:width] = cumulative[:width]
-    np.subtract(cumulative[width:], cumulative[:-width], out=out[width:])
-    out *= np.float32(1.0 / width)
-    return out
-
-
 def _weighted_mean(values: np.ndarray, weights: np.ndarray) -> float:
     return float(np.dot(values, weights))
 
@@ -436,7 +424,7 @@ def analyse(samples: np.ndarray, rate: int = SR) -> tuple[np.ndarray, dict[str, 
     full = x[:usable]
     if n >= BLOCK:
         coarse = full.reshape(-1, 32).mean(axis=1)
-        low = _smooth(coarse, 4)
+        low = moving_average(coarse, 4)
     else:
         low = full
     high = np.diff(x[: usable + 1]) if n > usable else np.diff(full, prepend=full[:1])

@@ -30,7 +30,6 @@ import contextlib
 import io
 import json
 import logging
-import math
 import tempfile
 import threading
 import uuid
@@ -47,12 +46,12 @@ from core.errors import (
     CancelledError,
     GenerationFailedError,
     ProviderUnavailableError,
-    ValidationError,
 )
 from core.providers.base import (
     STAGE_GENERATING,
     GeneratedClip,
     GenerationRequest,
+    check_batch_args,
     check_cancel,
     clip_seed,
 )
@@ -202,12 +201,7 @@ class HfEndpointProvider:
         request: GenerationRequest | None = None,
     ) -> list[GeneratedClip]:
         request = request or GenerationRequest()
-        if num_clips < 1:
-            raise ValidationError(f"The number of clips must be at least 1, not {num_clips}.")
-        if not (duration_sec > 0 and math.isfinite(duration_sec)):
-            raise ValidationError(
-                f"The clip duration must be a positive number of seconds, not {duration_sec}."
-            )
+        check_batch_args(num_clips, duration_sec)
         check_cancel(request.cancel)
         out_dir = (
             Path(request.out_dir) if request.out_dir else Path(tempfile.mkdtemp(prefix="sessionlab-hf-"))

@@ -58,7 +58,6 @@ from core.errors import (
     GenerationFailedError,
     ProviderUnavailableError,
     SessionLabError,
-    ValidationError,
 )
 from core.providers import _torch
 from core.providers.base import (
@@ -68,6 +67,7 @@ from core.providers.base import (
     GenerationRequest,
     ProgressFn,
     ReferenceClip,
+    check_batch_args,
     check_cancel,
     clip_seed,
 )
@@ -220,12 +220,7 @@ class MusicGenProvider:
         request: GenerationRequest | None = None,
     ) -> list[GeneratedClip]:
         request = request or GenerationRequest()
-        if num_clips < 1:
-            raise ValidationError(f"The number of clips must be at least 1, not {num_clips}.")
-        if not (duration_sec > 0 and math.isfinite(duration_sec)):
-            raise ValidationError(
-                f"The clip duration must be a positive number of seconds, not {duration_sec}."
-            )
+        check_batch_args(num_clips, duration_sec)
         check_cancel(request.cancel)
         started = time.perf_counter()
         timings = {"load": 0.0, "prepare": 0.0, "generate": 0.0, "decode": 0.0, "write": 0.0}

@@ -52,7 +52,7 @@ from typing import Any
 
 import numpy as np
 
-from core.audio import SAMPLE_RATE, fade_edges, limit_peak, write_wav_atomic
+from core.audio import SAMPLE_RATE, fade_edges, limit_peak, moving_average, write_wav_atomic
 from core.errors import AudioFileError, GenerationFailedError
 from core.models import BriefParams
 from core.providers.base import (
@@ -678,28 +678,12 @@ def _envelope(n: int, attack: float, decay: float, sustain: float, release: floa
     return env
 
 
-def _smooth(x: np.ndarray, width: int) -> np.ndarray:
-    """Moving average over ``width`` samples: a cheap low-pass (delays by width/2 samples).
-
-    The running sum is float32: audio is near zero-mean, so its error stays
-    around -110 dB, and it is twice as fast as float64.
-    """
-    if width <= 1 or x.shape[0] < width:
-        return x
-    cumulative = np.cumsum(x, dtype=np.float32)
-    out = np.empty_like(cumulative)
-    out[:width] = cumulative[:width]
-    np.subtract(cumulative[width:], cumulative[:-width], out=out[width:])
-    out *= np.float32(1.0 / width)
-    return out
-
-
 def _lowpass(x: np.ndarray, cutoff_hz: float) -> np.ndarray:
     """Two moving averages in cascade; -3 dB near ``cutoff_hz``."""
     width = int(round(0.32 * SR / max(cutoff_hz, 50.0)))
     if width <= 1:
         return x
-    return _smooth(_smooth(x, width), width)
+    return moving_average(moving_average(x, width), width)
 
 
 # Two seconds of fixed white noise: drum sounds and vinyl hiss are cut from it
@@ -934,9 +918,9 @@ def _sweep(start_hz: float, end_hz: float, pitch_decay: float, amp_decay: float,
 def _band_noise(lowpass: int, highpass: int) -> np.ndarray:
     """Two seconds of fixed noise, low-passed by a ``lowpass``-sample moving average
     and high-passed by subtracting a ``highpass``-sample one (1 = no filter), peak 1."""
-    band = _smooth(_NOISE.copy(), lowpass)
+    band = moving_average(_NOISE.copy(), lowpass)
     if highpass > 1:
-        band = band - _smooth(band, highpass)
+        band = band - moving_average(band, highpass)
     band = band / (float(np.max(np.abs(band))) or 1.0)
     band.flags.writeable = False
     return band
