@@ -52,6 +52,25 @@ def _import_kmeans():
     return KMeans
 
 
+_controller = None
+
+
+def _single_threaded():
+    """A context that runs OpenMP on one thread.
+
+    A batch is a handful of points: KMeans' OpenMP workers only fight numpy's
+    spinning BLAS threads for the two cores (measured: 150 ms warm with two
+    threads, 12 ms with one). The controller is built once; building it scans
+    the loaded libraries.
+    """
+    global _controller
+    if _controller is None:
+        from threadpoolctl import ThreadpoolController
+
+        _controller = ThreadpoolController()
+    return _controller.limit(limits=1, user_api="openmp")
+
+
 def normalise_rows(embeddings: Sequence[np.ndarray]) -> np.ndarray:
     matrix = np.vstack([np.asarray(e, dtype=np.float64).ravel() for e in embeddings])
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
@@ -124,7 +143,8 @@ def cluster_embeddings(embeddings: list[np.ndarray], max_k: int = DEFAULT_MAX_K)
         n_init=KMEANS_N_INIT,
         max_iter=KMEANS_MAX_ITER,
     )
-    group_labels = model.fit_predict(representatives)
+    with _single_threaded():
+        group_labels = model.fit_predict(representatives)
     labels = np.empty(n, dtype=int)
     for group, label in zip(groups, group_labels, strict=True):
         labels[group] = label
