@@ -12,6 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.css.query import NoMatches
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static, Tree
@@ -507,6 +508,12 @@ class SessionScreen(Screen[None]):
             self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        try:
+            return self._can(action)
+        except NoMatches:  # asked while the screen is being built or taken down
+            return True
+
+    def _can(self, action: str) -> bool | None:
         if action == "cancel":
             return self.generating
         if action == "play":
