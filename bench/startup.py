@@ -196,11 +196,13 @@ async def _stalls() -> dict[str, object]:
             for worker in [w for w in app.workers if w.group == "warm-up"]:
                 await worker.wait()
             # First batch: what ctrl+s on the brief form does (the session screen opens on it).
-            # (Measured from when the session screen is up: opening a screen is not making a batch.)
+            # (Measured from when its worker starts: opening a screen is not making a batch.)
             screen = SessionScreen(
                 job=GenerationJob(kind="new", num_clips=6, brief="bench: lofi", params=params, seed=1)
             )
             await app.push_screen(screen)
+            while not any(w.group == "generate" for w in screen.workers):  # the batch starts
+                await asyncio.sleep(0.001)
             beat = Heartbeat(app)
             started = time.perf_counter()
             await _until_done(screen)
