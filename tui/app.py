@@ -161,9 +161,23 @@ class SessionLabApp(App[None]):
         from core import clustering
 
         clustering.warm_up()  # scikit-learn, in its own background thread
-        # What a batch needs, loaded now rather than in the first batch.
+        # What a batch needs, loaded now rather than in the first batch: the service
+        # and the configured providers' modules when they are the light embedded ones
+        # (torch and friends wait until a batch asks for them).
         import core.service  # noqa: F401
         import tui.waveform  # noqa: F401
+        from core.providers import registry
+
+        settings = self.settings
+        for role, name in (
+            (registry.MUSIC, settings.engine),
+            (registry.EMBEDDING, settings.embedder),
+            (registry.NAMING, settings.namer),
+        ):
+            with contextlib.suppress(Exception):  # an unknown name is reported when it is used
+                spec = registry.spec(role, name)
+                if spec.embedded:
+                    spec.load()
 
         if self.check_audio:
             from core.playback import check_audio_output
