@@ -443,7 +443,7 @@ class SessionScreen(Screen[None]):
             session, batch_id, notices = worker.result
             self._finish_job(session, batch_id)
             for notice in notices:
-                self.notify(notice, markup=False)
+                self._notify_later(notice)
         elif event.state == WorkerState.CANCELLED:
             self._end_job()
             self.notify("Cancelled: nothing of that batch was stored.", markup=False)
@@ -459,13 +459,16 @@ class SessionScreen(Screen[None]):
         if batch is not None and batch.clusters:
             select = f"cluster:{batch.clusters[0].id}"
             clusters = plural(len(batch.clusters), "cluster")
-            self.notify(
+            self._notify_later(
                 f"{plural(len(batch.tracks), 'clip')} in {clusters}: {', '.join(c.label for c in batch.clusters)}.",
                 title="Batch ready",
-                markup=False,
             )
             self._adopt_playing_clip(batch)
         self._end_job(select=select)
+
+    def _notify_later(self, message: str, *, title: str = "") -> None:
+        """A toast in the frame after the tree and list are rebuilt, not in the same one."""
+        self.call_after_refresh(self.notify, message, title=title, markup=False)
 
     def _adopt_playing_clip(self, batch: Batch) -> None:
         """A clip played while the batch was made is now a stored track: name it so.
