@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -117,6 +116,8 @@ def load_settings(
     types = {f.name: f.type for f in fields(Settings)}
     path = config_path if config_path is not None else paths.config_file()
     if path.is_file():
+        import tomllib  # only when there is a file to read
+
         try:
             with path.open("rb") as handle:
                 data = tomllib.load(handle)

@@ -1,4 +1,8 @@
-"""Entry point of the ``sessionlab`` console script (and ``python -m sessionlab``)."""
+"""Entry point of the ``sessionlab`` console script (and ``python -m sessionlab``).
+
+With no arguments the app opens straight away: the CLI's parser is not even
+imported, so the first screen is not delayed by it.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +18,21 @@ def _open_app(settings: Any) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args:
+        from core.errors import SessionLabError
+        from core.settings import load_settings
+
+        try:
+            settings = load_settings()
+        except SessionLabError as exc:
+            sys.stderr.write(f"sessionlab: {' '.join(str(exc).split())}\n")
+            return 2
+        _open_app(settings)
+        return 0
     from core.cli import main as cli_main
 
-    return cli_main(argv, open_app=_open_app)
+    return cli_main(args, open_app=_open_app)
 
 
 if __name__ == "__main__":
