@@ -523,3 +523,27 @@ async def test_q_on_the_sessions_screen_quits(make_app: Callable[..., SessionLab
         await pilot.press("q")
         await pilot.pause()
     assert app.return_code == 0
+
+
+async def test_a_brief_typed_in_one_burst_is_stored_whole(
+    make_app: Callable[..., SessionLabApp], settings: Settings
+) -> None:
+    """Keys arrive from the terminal in bursts (fast typing, paste, tmux): ctrl+s
+    at the end of a burst must see every character typed before it."""
+    from textual import events
+
+    app = make_app(check_audio=False)
+    brief = "fast aggressive techno with a distorted bass"
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, BriefScreen), "the brief form")
+        form = app.screen
+        form.query_one("#clips", Input).value = "2"
+        form.query_one("#brief").focus()
+        await pilot.pause()
+        for ch in brief:  # as the driver posts them: no waiting between keys
+            app.post_message(events.Key("space" if ch == " " else ch, ch))
+        app.post_message(events.Key("ctrl+s", None))
+        await wait_generated(pilot, app)
+    (info,) = SessionStore(settings.data_dir).list_sessions()
+    assert info.brief_text == brief

@@ -56,7 +56,8 @@ class BriefScreen(Screen[GenerationJob | None]):
             "generate",
             "Generate",
             id="generate",
-            priority=True,
+            # Not a priority binding: it must run after the keys typed before it
+            # have reached the brief (a priority binding jumps the queue).
             tooltip="Check the brief and start",
         ),
         Binding("escape", "cancel", "Back", id="brief-back", tooltip="Leave without generating"),
