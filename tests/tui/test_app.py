@@ -547,3 +547,36 @@ async def test_a_brief_typed_in_one_burst_is_stored_whole(
         await wait_generated(pilot, app)
     (info,) = SessionStore(settings.data_dir).list_sessions()
     assert info.brief_text == brief
+
+
+async def test_keys_in_one_burst_act_in_the_order_typed(
+    make_app: Callable[..., SessionLabApp], settings: Settings
+) -> None:
+    """ "j j Enter" arriving together plays the clip the cursor moved to, and
+    "j Enter" on the sessions list opens the session the cursor moved to."""
+    from textual import events
+
+    make_session(settings, brief="first session", clips=6)
+    make_session(settings, brief="second session", clips=1)  # newest: listed first
+    app = make_app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = app.screen
+        await wait_for(pilot, lambda: len(screen.sessions or ()) == 2, "the list")
+        for key in ("j", "enter"):  # down to the older one, open it
+            app.post_message(events.Key(key, key if key != "enter" else "\r"))
+        await wait_for(pilot, lambda: isinstance(app.screen, SessionScreen), "a session opens")
+        session_screen = app.screen
+        await wait_for(pilot, lambda: session_screen.session is not None, "loaded")
+        assert session_screen.session.brief_text == "first session"
+        await wait_for(pilot, lambda: session_screen.loaded, "the tree")
+        session_screen.query_one(ClusterTree).cursor_line = 0  # the batch: every clip in the list
+        table = session_screen.query_one(TrackTable)
+        await wait_for(pilot, lambda: table.row_count == 6, "the rows")
+        table.focus()
+        table.move_cursor(row=0)
+        await pilot.pause()
+        for key in ("j", "j", "enter"):
+            app.post_message(events.Key(key, key if key != "enter" else "\r"))
+        await wait_for(pilot, lambda: app.now_playing is not None, "a clip starts")
+        assert table.cursor_row == 2
+        assert app.now_playing.key == table.current.key

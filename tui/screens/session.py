@@ -49,15 +49,14 @@ class SessionScreen(Screen[None]):
     """Audition a session's clips and grow it, batch by batch."""
 
     BINDINGS = [
-        Binding("enter", "play", "Play", id="play", priority=True, tooltip="Play the selected clip"),
-        Binding("space", "pause", "Pause", id="pause", priority=True, tooltip="Pause or resume"),
+        Binding("enter", "play", "Play", id="play", tooltip="Play the selected clip"),
+        Binding("space", "pause", "Pause", id="pause", tooltip="Pause or resume"),
         # Seeking is in the help and the player bar's hint; the footer keeps room for the rest.
         Binding(
             "left",
             "seek(-5)",
             "−5 s",
             id="seek-back",
-            priority=True,
             show=False,
             tooltip="Seek back 5 seconds",
         ),
@@ -66,7 +65,6 @@ class SessionScreen(Screen[None]):
             "seek(5)",
             "+5 s",
             id="seek-forward",
-            priority=True,
             show=False,
             tooltip="Seek forward 5 seconds",
         ),

@@ -26,11 +26,21 @@ if TYPE_CHECKING:
 EMPTY_TEXT = "No sessions yet.\n\nPress n to write a brief: Session Lab makes a batch of clips and groups them by how they sound."
 
 
+class SessionsTable(DataTable[str]):
+    """Enter opens the session under the cursor, in the order keys were typed.
+
+    (A priority binding on the screen would run ahead of cursor keys still queued
+    for the table: "j j Enter" would open the session under the old cursor.)
+    """
+
+    BINDINGS = [Binding("enter", "screen.open", "Open", tooltip="Open the highlighted session")]
+
+
 class SessionsScreen(Screen[None]):
     """Open, start, rename or delete a session."""
 
     BINDINGS = [
-        Binding("enter", "open", "Open", id="open", priority=True, tooltip="Open the highlighted session"),
+        Binding("enter", "open", "Open", id="open", tooltip="Open the highlighted session"),
         Binding("n", "new", "New", id="new", tooltip="Write a brief for a new session"),
         Binding("r", "rename", "Rename", id="rename", tooltip="Give the session a name"),
         Binding("d", "delete", "Delete", id="delete", tooltip="Delete the session and its clips"),
@@ -57,7 +67,7 @@ class SessionsScreen(Screen[None]):
         yield Header()
         with Vertical(id="sessions-body"):
             yield Static("Sessions", id="sessions-title", classes="screen-title")
-            yield DataTable(id="sessions-table", cursor_type="row", zebra_stripes=True)
+            yield SessionsTable(id="sessions-table", cursor_type="row", zebra_stripes=True)
             yield Static("Loading sessions…", id="sessions-empty")
         yield Footer()
 

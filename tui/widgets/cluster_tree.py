@@ -11,6 +11,7 @@ from textual.widgets.tree import TreeNode
 
 from core.models import BATCH_IMPORT, BATCH_MORE, Batch, ClusterSummary, Session, Track
 from tui.formatting import duration, plural, shorten, similarity
+from tui.widgets.audition_keys import AUDITION_BINDINGS
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,8 @@ class ClusterTree(Tree[NodeData]):
     cluster it came from (its ``parent_cluster_id``), so following the tree down
     follows an idea as it was refined.
     """
+
+    BINDINGS = AUDITION_BINDINGS
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(Text("Session"), id=id)

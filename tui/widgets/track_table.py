@@ -11,6 +11,7 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
 from tui.formatting import WAVEFORM_WIDTH, duration, similarity
+from tui.widgets.audition_keys import AUDITION_BINDINGS
 
 COLUMNS = (
     ("num", "#", 4),
@@ -40,6 +41,8 @@ class TrackRow:
 
 class TrackTable(DataTable[Text | str]):
     """Rows keyed by track id, so a waveform or the playing mark updates in place."""
+
+    BINDINGS = AUDITION_BINDINGS
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
