@@ -12,7 +12,6 @@ copy of every block the callback wrote.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import math
@@ -30,33 +29,20 @@ import pytest
 from core.audio import integrated_loudness, read_audio, write_wav_atomic
 from core.errors import PlaybackError
 from core.playback import CEILING_DBFS, DEVICE_LOST, Player, check_audio_output
+from tests.audio_device import BROKEN_CONF, NULL_CONF, null_audio, rescan_portaudio
 
 TESTS = Path(__file__).resolve().parents[1]
 REPO = TESTS.parent
-NULL_CONF = TESTS / "asound-null.conf"
-BROKEN_CONF = TESTS / "asound-broken.conf"
 RATE = 32_000
 DEADLINE = 20.0  # seconds; generous, only reached when something is wrong
 CEILING = 10 ** (CEILING_DBFS / 20)
 MAX_KEPT_BLOCKS = 3000  # the null device is fast: keep the first blocks, count the rest
 
 
-def _rescan_portaudio() -> None:
-    """PortAudio reads the ALSA configuration when it initialises (at `import sounddevice`)."""
-    sd = sys.modules.get("sounddevice")
-    if sd is not None:
-        with contextlib.suppress(Exception):
-            sd._terminate()
-        sd._initialize()
-
-
 @pytest.fixture(scope="module", autouse=True)
 def null_audio_device() -> Iterator[None]:
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ALSA_CONFIG_PATH", f"{NULL_CONF}:{BROKEN_CONF}")
-        _rescan_portaudio()
+    with null_audio():
         yield
-    _rescan_portaudio()
 
 
 def wait_for(condition: Callable[[], bool], what: str, deadline: float = DEADLINE) -> None:
@@ -533,7 +519,7 @@ def test_a_device_that_appears_later_is_found_on_the_next_play(
     finally:
         player.close()
         monkeypatch.undo()
-        _rescan_portaudio()
+        rescan_portaudio()
 
 
 def test_a_device_lost_mid_play_reports_one_sentence_and_the_player_recovers(
