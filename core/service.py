@@ -173,9 +173,7 @@ class SessionService:
     ) -> Session:
         """Create a session from a brief and its first batch; return the stored session."""
         self.notices = []
-        brief = validate_brief(brief)
-        params = self._check_params(params)
-        num_clips = validate_num_clips(num_clips, self.settings.max_batch_size)
+        brief, params, num_clips = self._check_brief(brief, params, num_clips)
         batch = self._scratch_batch(
             new_id(), brief, params, num_clips, seed, progress, cancel, on_clip, position=0, new_session=True
         )
@@ -195,9 +193,7 @@ class SessionService:
     ) -> Batch:
         """A new from-scratch batch (its own brief) inside an existing session."""
         self.notices = []
-        brief = validate_brief(brief)
-        params = self._check_params(params)
-        num_clips = validate_num_clips(num_clips, self.settings.max_batch_size)
+        brief, params, num_clips = self._check_brief(brief, params, num_clips)
         session = self.store.require_session(session_id)
         return self._scratch_batch(
             session.id,
@@ -401,10 +397,11 @@ class SessionService:
 
     # --------------------------------------------------------------- pipeline
 
-    def _check_params(self, params: BriefParams) -> BriefParams:
+    def _check_brief(self, brief: str, params: BriefParams, num_clips: int) -> tuple[str, BriefParams, int]:
+        """A from-scratch batch's input, checked before anything runs."""
         if not isinstance(params, BriefParams):
             raise ValidationError("Params must be BriefParams (energy, density, duration).")
-        return params
+        return validate_brief(brief), params, validate_num_clips(num_clips, self.settings.max_batch_size)
 
     def _scratch_batch(
         self,
