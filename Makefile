@@ -24,6 +24,7 @@ $(VENV)/.dev: $(VENV)/.base
 	touch $@
 
 run: $(VENV)/.base
+	@bash scripts/setup-system.sh
 	$(BIN)/sessionlab
 
 test: $(VENV)/.dev
