@@ -92,6 +92,7 @@ MAX_NAME_CHARS = 120
 MIN_PREFIX_CHARS = 4
 BUSY_TIMEOUT_SEC = 15.0
 LOCKS_DIR = "locks"
+OPEN_LOCK = "open.lock"  # held while a process sets up the database (never swept)
 _HEX = frozenset(string.hexdigits.lower())
 _VECTOR_DTYPE = np.dtype("<f4")
 
@@ -454,11 +455,18 @@ class SessionStore:
         try:
             conn.row_factory = sqlite3.Row
             conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SEC * 1000)}")
-            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-                conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")  # WAL: consistent after a crash; files fsynced first
             conn.execute("PRAGMA foreign_keys = ON")
-            migrate(conn, MIGRATIONS, self.db_file)
+            # Switching to WAL does not wait on the busy timeout: several processes
+            # opening a new data dir at once could see "database is locked". One at
+            # a time sets the journal mode and migrates; later opens pass straight on.
+            fd = _acquire(self.root / LOCKS_DIR / OPEN_LOCK, blocking=True)
+            try:
+                if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                    conn.execute("PRAGMA journal_mode = WAL")
+                migrate(conn, MIGRATIONS, self.db_file)
+            finally:
+                _release(fd, None)
         except BaseException:
             conn.close()
             raise
