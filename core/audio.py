@@ -61,6 +61,26 @@ def audio_duration(path: Path | str) -> float:
     return info.frames / float(info.samplerate)
 
 
+def clip_file_problem(path: Path | str) -> str | None:
+    """Why a stored clip cannot be played, in a few words ("missing", "unreadable"), or None if it can.
+
+    Cheap (reads the header only): the CLI's ``show``, the app's track list and
+    ``doctor`` all ask this one question the same way.
+    """
+    import soundfile as sf
+
+    path = Path(path)
+    try:
+        info = sf.info(str(path))
+    except FileNotFoundError:
+        return "missing"
+    except (RuntimeError, sf.LibsndfileError, ValueError, OSError):
+        return "unreadable" if path.exists() else "missing"
+    if info.frames <= 0 or info.samplerate <= 0:
+        return "unreadable"
+    return None
+
+
 def write_wav_atomic(path: Path | str, samples: np.ndarray, rate: int = SAMPLE_RATE) -> Path:
     """Write 16-bit PCM WAV to ``path`` via a temporary file and a rename."""
     import soundfile as sf

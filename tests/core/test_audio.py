@@ -97,3 +97,18 @@ def test_limit_fade_crossfade():
     joined = equal_power_crossfade(np.ones(100), np.ones(100), 20)
     assert joined.shape[0] == 180
     assert np.all(joined >= 0.99)  # equal power: a correlated join swells, never dips
+
+
+def test_clip_file_problem_says_missing_unreadable_or_none(tmp_path) -> None:
+    from core.audio import clip_file_problem, write_wav_atomic
+
+    good = write_wav_atomic(tmp_path / "good.wav", np.zeros(3200, dtype=np.float32), 32000)
+    assert clip_file_problem(good) is None
+    assert clip_file_problem(tmp_path / "gone.wav") == "missing"
+    junk = tmp_path / "junk.wav"
+    junk.write_bytes(b"RIFF\x00\x00\x00\x00WAVEnot really")
+    assert clip_file_problem(junk) == "unreadable"
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    assert clip_file_problem(empty) == "unreadable"
+    assert clip_file_problem(tmp_path) == "unreadable"  # a directory where a clip should be
