@@ -16,6 +16,7 @@ from typing import Any
 
 from core import paths
 from core.errors import ValidationError
+from core.text import shown
 
 DEFAULT_MAX_K = 3
 MIN_SIMILARITY = 0.3
@@ -61,7 +62,8 @@ class Settings:
     hf_token: str = ""
     hf_concurrency: int = 3
     hf_timeout_sec: float = 120.0
-    log_level: str = "WARNING"
+    # What goes to the log file (see core.logs): DEBUG, INFO, WARNING, ERROR or CRITICAL.
+    log_level: str = "INFO"
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_batch_size <= 64:
@@ -76,6 +78,14 @@ class Settings:
             raise ValidationError("musicgen_max_batch must be at least 1.")
         if self.hf_concurrency < 1:
             raise ValidationError("hf_concurrency must be at least 1.")
+        from core.logs import LEVELS
+
+        level = str(self.log_level).strip().upper()
+        if level not in LEVELS:
+            raise ValidationError(
+                f"log_level must be one of {', '.join(LEVELS)}, not {shown(self.log_level)!r}."
+            )
+        object.__setattr__(self, "log_level", level)
 
     @property
     def db_path(self) -> Path:
@@ -93,18 +103,20 @@ def _coerce(name: str, kind: Any, raw: Any) -> Any:
     kind_name = kind if isinstance(kind, str) else getattr(kind, "__name__", str(kind))
     try:
         if kind_name in ("int",):
-            if isinstance(raw, bool):
+            if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
                 raise ValueError
             return int(raw)
         if kind_name in ("float",):
             if isinstance(raw, bool):
                 raise ValueError
             return float(raw)
-        if kind_name in ("Path",):
-            return Path(str(raw)).expanduser()
-        return str(raw)
+        if kind_name in ("Path",) and isinstance(raw, (str, os.PathLike)):
+            return Path(raw).expanduser()
+        if not isinstance(raw, str):  # a TOML list, table, number or boolean where text belongs
+            raise ValueError
+        return raw
     except (TypeError, ValueError):
-        raise ValidationError(f"Setting {name} has an invalid value: {raw!r}.") from None
+        raise ValidationError(f"Setting {name} has an invalid value: {shown(repr(raw))}.") from None
 
 
 def load_settings(
@@ -121,12 +133,20 @@ def load_settings(
         try:
             with path.open("rb") as handle:
                 data = tomllib.load(handle)
+        except UnicodeDecodeError as exc:
+            raise ValidationError(
+                f"Cannot read the config file {shown(path)}: it is not UTF-8 text"
+                f" (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})."
+            ) from None
         except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ValidationError(f"Cannot read the config file {path}: {exc}.") from None
+            raise ValidationError(f"Cannot read the config file {shown(path)}: {shown(exc)}.") from None
         for key, raw in data.items():
             if key not in types:
-                raise ValidationError(f"Unknown setting {key!r} in {path}.")
-            values[key] = _coerce(key, types[key], raw)
+                raise ValidationError(f"Unknown setting {shown(repr(key))} in {shown(path)}.")
+            try:
+                values[key] = _coerce(key, types[key], raw)
+            except ValidationError as exc:
+                raise ValidationError(f"{shown(path)}: {exc}") from None
     for name, kind in types.items():
         for env_name in (f"SESSIONLAB_{name.upper()}", *_ALIASES.get(name, ())):
             if env.get(env_name):

@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -53,3 +54,31 @@ def test_bad_config_is_one_sentence(tmp_path, text, fragment):
 def test_replace_ignores_none():
     settings = Settings(data_dir=Path("/tmp/x"))
     assert settings.replace(engine=None, namer="openai").namer == "openai"
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [
+        (b'engine = "caf\xe9"\n', "is not UTF-8 text (byte 0xe9 at offset 13)"),
+        (b'engine = ["sketch"]\n', "Setting engine has an invalid value"),
+        (b"namer = 3\n", "Setting namer has an invalid value"),
+        (b"max_batch_size = 2.5\n", "Setting max_batch_size has an invalid value"),
+        (b'log_level = "loud"\n', "log_level must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
+    ],
+)
+def test_a_config_file_that_is_not_utf8_or_has_wrong_types_is_one_sentence(tmp_path, raw, fragment):
+    config = tmp_path / "config.toml"
+    config.write_bytes(raw)
+    with pytest.raises(ValidationError, match=re.escape(fragment)) as caught:
+        load_settings(config_path=config, env={})
+    message = str(caught.value)
+    assert "\n" not in message
+    if "log_level" not in fragment:
+        assert str(config) in message
+
+
+def test_log_level_is_a_setting_and_is_normalised(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text('log_level = "debug"\n')
+    assert load_settings(config_path=config, env={}).log_level == "DEBUG"
+    assert load_settings(config_path=config, env={"SESSIONLAB_LOG_LEVEL": "error"}).log_level == "ERROR"
