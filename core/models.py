@@ -17,6 +17,7 @@ from core.errors import ValidationError
 
 MAX_BRIEF_CHARS = 2000
 MAX_DURATION_SEC = 30.0
+MIN_DURATION_SEC = 0.1  # anything shorter rounds to no audio at some engines' frame rates
 
 BATCH_INITIAL = "initial"
 BATCH_MORE = "more"
@@ -48,6 +49,12 @@ def validate_brief(brief: Any) -> str:
     """Return the brief stripped of surrounding space, or raise ValidationError."""
     if not isinstance(brief, str):
         raise ValidationError("The brief must be text.")
+    try:
+        brief.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: a byte that was not UTF-8 on the command line
+        raise ValidationError(
+            "The brief contains a byte that is not valid UTF-8 text; check your terminal's encoding."
+        ) from None
     text = brief.strip()
     if not text:
         raise ValidationError("The brief is empty: describe the music you want.")
@@ -74,7 +81,7 @@ def validate_num_clips(num_clips: Any, max_batch_size: int) -> int:
 
 @dataclass(frozen=True)
 class BriefParams:
-    """Music control parameters: energy and density in [0, 1], duration in (0, 30] s."""
+    """Music control parameters: energy and density in [0, 1], duration in [0.1, 30] s."""
 
     energy: float = 0.5
     density: float = 0.5
@@ -88,9 +95,10 @@ class BriefParams:
             raise ValidationError(f"Energy must be between 0 and 1, not {energy:g}.")
         if not 0.0 <= density <= 1.0:
             raise ValidationError(f"Density must be between 0 and 1, not {density:g}.")
-        if not 0.0 < duration <= MAX_DURATION_SEC:
+        if not MIN_DURATION_SEC <= duration <= MAX_DURATION_SEC:
             raise ValidationError(
-                f"Duration must be more than 0 and at most {MAX_DURATION_SEC:g} seconds, not {duration:g}."
+                f"Duration must be at least {MIN_DURATION_SEC:g} and at most {MAX_DURATION_SEC:g} seconds,"
+                f" not {duration:g}."
             )
         object.__setattr__(self, "energy", energy)
         object.__setattr__(self, "density", density)
