@@ -37,7 +37,8 @@ def read_audio(path: Path | str, *, mono: bool = True) -> tuple[np.ndarray, int]
 
     path = Path(path)
     try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        # The name as bytes: a file whose name is not valid UTF-8 (Latin-1, say) still opens.
+        data, rate = sf.read(_os_name(path), dtype="float32", always_2d=True)
     except FileNotFoundError:
         raise AudioFileError(f"{path.name}: no such file.") from None
     except (RuntimeError, sf.LibsndfileError, ValueError, OSError) as exc:
@@ -52,6 +53,114 @@ def read_audio(path: Path | str, *, mono: bool = True) -> tuple[np.ndarray, int]
     if mono:
         data = data.mean(axis=1)
     return np.ascontiguousarray(data, dtype=np.float32), int(rate)
+
+
+def _os_name(path: Path) -> str | bytes:
+    return str(path) if os.name == "nt" else os.fsencode(path)
+
+
+MIN_IMPORT_RATE = 8_000
+MAX_IMPORT_RATE = 384_000
+
+# Formats whose files are kept byte for byte on import, and the extension they are stored under.
+_KEPT_FORMATS = {
+    "WAV": ".wav",
+    "WAVEX": ".wav",
+    "RF64": ".wav",
+    "FLAC": ".flac",
+    "OGG": ".ogg",
+    "MP3": ".mp3",
+    "AIFF": ".aiff",
+    "CAF": ".caf",
+    "W64": ".w64",
+}
+
+
+def _check_regular_file(path: Path) -> None:
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise AudioFileError(f"{path.name}: no such file.") from None
+    except OSError as exc:
+        raise AudioFileError(f"{path.name} cannot be read ({exc.strerror or exc}).") from None
+    if stat.S_ISDIR(mode):
+        raise AudioFileError(f"{path.name} is a directory, not an audio file.")
+    if not stat.S_ISREG(mode):  # a pipe would block the read, a device never ends
+        raise AudioFileError(f"{path.name} is not a regular file (a pipe, device or socket); import a file.")
+
+
+def _wav_truncation(path: Path) -> tuple[int, int] | None:
+    """(bytes the WAV's data chunk declares, bytes present) when the file is cut short, else None.
+
+    libsndfile reads a truncated WAV without a word, as a shorter clip. A header
+    size of 0 or 0xFFFFFFFF (a recorder that streams and never fixes the header)
+    is not a promise, so it is not checked.
+    """
+    import struct
+
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        head = handle.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        offset = 12
+        while offset + 8 <= size:
+            handle.seek(offset)
+            chunk = handle.read(8)
+            if len(chunk) < 8:
+                return None
+            name, length = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+            if name == b"data":
+                present = size - (offset + 8)
+                if length in (0, 0xFFFFFFFF) or length <= present:
+                    return None
+                return length, present
+            offset += 8 + length + (length & 1)
+    return None
+
+
+def check_import(path: Path | str) -> tuple[int, str]:
+    """Check a musician's file from its header, without decoding it: (sample rate, extension to keep it under).
+
+    One AudioFileError sentence naming the file when it is missing, a directory,
+    a pipe, not audio, cut short, or at a sample rate outside 8 kHz..384 kHz.
+    The extension is "" for a format that cannot be kept as it is.
+    """
+    import soundfile as sf
+
+    path = Path(path)
+    _check_regular_file(path)
+    try:
+        truncated = _wav_truncation(path)
+    except OSError as exc:
+        raise AudioFileError(f"{path.name} cannot be read ({exc.strerror or exc}).") from None
+    if truncated is not None:
+        declared, present = truncated
+        raise AudioFileError(
+            f"{path.name} is cut short: its header promises {declared:,} bytes of audio but only"
+            f" {present:,} are there (an interrupted copy or export?); nothing was imported."
+        )
+    try:
+        info = sf.info(_os_name(path))
+    except (RuntimeError, sf.LibsndfileError, ValueError, OSError) as exc:
+        detail = str(exc).split(":")[-1].strip().rstrip(".") or "unreadable"
+        raise AudioFileError(f"{path.name} is not a readable audio file ({detail}).") from None
+    rate = int(info.samplerate)
+    if not MIN_IMPORT_RATE <= rate <= MAX_IMPORT_RATE:
+        raise AudioFileError(
+            f"{path.name} has a sample rate of {rate:,} Hz; Session Lab imports"
+            f" {MIN_IMPORT_RATE // 1000} kHz to {MAX_IMPORT_RATE // 1000} kHz."
+        )
+    return rate, _KEPT_FORMATS.get(info.format, "")
+
+
+def read_import(path: Path | str) -> tuple[np.ndarray, int, str]:
+    """``check_import``, then the file decoded: (mono samples for analysis, rate, extension to keep it under)."""
+    _, suffix = check_import(path)
+    samples, rate = read_audio(path)
+    return samples, rate, suffix
 
 
 def audio_duration(path: Path | str) -> float:

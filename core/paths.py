@@ -47,8 +47,19 @@ def session_media_dir(root: Path, session_id: uuid.UUID) -> Path:
     return media_root(root) / str(session_id)
 
 
-def track_path(root: Path, session_id: uuid.UUID, track_id: uuid.UUID) -> Path:
-    return session_media_dir(root, session_id) / f"{track_id}.wav"
+# A track's file keeps its format: generated clips are WAV; an imported file keeps its own.
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".caf", ".w64")
+
+
+def track_suffix(path: Path | str) -> str:
+    """The extension a track's file is stored under: the path's own when it is an audio one, else .wav."""
+    suffix = Path(path).suffix.lower()
+    return suffix if suffix in AUDIO_SUFFIXES else ".wav"
+
+
+def track_path(root: Path, session_id: uuid.UUID, track_id: uuid.UUID, suffix: str = ".wav") -> Path:
+    ext = suffix.lower() if suffix.lower() in AUDIO_SUFFIXES else ".wav"
+    return session_media_dir(root, session_id) / f"{track_id}{ext}"
 
 
 def tmp_root(root: Path) -> Path:

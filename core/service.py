@@ -14,7 +14,9 @@ Seed 000's semantics, for a local studio:
 from __future__ import annotations
 
 import logging
+import os
 import secrets
+import shutil
 import threading
 import time
 import uuid
@@ -26,9 +28,8 @@ from typing import Any
 import numpy as np
 
 from core import clustering, paths
-from core.audio import read_audio, write_wav_atomic
+from core.audio import read_audio, read_import
 from core.errors import (
-    AudioFileError,
     CancelledError,
     GenerationFailedError,
     NotFoundError,
@@ -41,6 +42,7 @@ from core.models import (
     BATCH_INITIAL,
     BATCH_MORE,
     MAX_DURATION_SEC,
+    MIN_DURATION_SEC,
     Batch,
     BriefParams,
     ClusterSummary,
@@ -132,6 +134,7 @@ class SessionService:
         self.settings = settings if settings is not None else Settings(data_dir=store.root)
         self._fallback_namer = fallback_namer
         self.last_timings: dict[str, Any] = {}
+        self._named_by: list[str] = []  # who named each cluster of the batch being made ("" = nobody)
         self.notices: list[str] = []  # one-line remarks for the user (e.g. a namer fell back)
 
     @classmethod
@@ -313,6 +316,7 @@ class SessionService:
             sources = {t.id: c for t, c in zip(tracks, accepted, strict=True)}
             self._persist(batch, sources, progress, cancel, timer, new_session=None)
         self.last_timings = timer.as_dict()
+        _log_stages(batch, self.last_timings)
         return batch
 
     def import_clips(
@@ -332,35 +336,35 @@ class SessionService:
         if not files:
             raise ValidationError("Name at least one audio file to import.")
         sources = [Path(f).expanduser() for f in files]
-        decoded: list[tuple[Path, np.ndarray, int]] = []
+        decoded: list[tuple[Path, np.ndarray, int, str]] = []
         for source in sources:
-            if not source.is_file():
-                raise AudioFileError(f"{source}: no such file.")
-            samples, rate = read_audio(source)
-            decoded.append((source.resolve(), samples, rate))
+            samples, rate, suffix = read_import(source)  # mono, for analysis; the file is kept as it is
+            decoded.append((source.resolve(), samples, rate, suffix))
         session = self.store.require_session(session_id) if session_id is not None else None
         clustering.warm_up()
         timer = StageTimer()
-        names = ", ".join(s.name for s, _, _ in decoded)
+        names = ", ".join(_text_of(s.name) for s, _, _, _ in decoded)
         brief = session.brief_text if session is not None else validate_brief(f"Imported: {names}"[:2000])
-        durations = [len(s) / r for _, s, r in decoded]
+        durations = [len(s) / r for _, s, r, _ in decoded]
         median = float(np.median(durations))
         params = (
-            session.params if session is not None else BriefParams(duration_sec=min(MAX_DURATION_SEC, median))
+            session.params
+            if session is not None
+            else BriefParams(duration_sec=max(MIN_DURATION_SEC, min(MAX_DURATION_SEC, median)))
         )
         session_key = session.id if session is not None else new_id()
         batch_id = new_id()
         with self.store.staging_dir(batch_id) as staging:
             clips: list[GeneratedClip] = []
-            for i, (source, samples, rate) in enumerate(decoded):
+            for i, (source, samples, rate, suffix) in enumerate(decoded):
                 check_cancel(cancel)
-                staged = write_wav_atomic(staging / f"import-{i}.wav", samples, rate)
+                staged = _stage_import(source, staging / f"import-{i}", suffix)
                 clips.append(
                     GeneratedClip(
                         audio_path=staged,
                         duration_sec=len(samples) / rate,
-                        raw_prompt=source.stem.replace("_", " ").replace("-", " "),
-                        recipe={"source": str(source), "sample_rate": rate},
+                        raw_prompt=_text_of(source.stem).replace("_", " ").replace("-", " "),
+                        recipe={"source": _text_of(source), "sample_rate": rate},
                     )
                 )
                 _report(progress, "importing", i + 1, len(decoded))
@@ -393,6 +397,7 @@ class SessionService:
                 new_session=(brief, params) if session is None else None,
             )
         self.last_timings = timer.as_dict()
+        _log_stages(batch, self.last_timings)
         return self.store.require_session(batch.session_id)
 
     # --------------------------------------------------------------- pipeline
@@ -445,6 +450,7 @@ class SessionService:
                 batch, sources, progress, cancel, timer, new_session=(brief, params) if new_session else None
             )
         self.last_timings = timer.as_dict()
+        _log_stages(batch, self.last_timings)
         return batch
 
     def _generate(
@@ -496,7 +502,7 @@ class SessionService:
         except (SessionLabError, KeyboardInterrupt):
             raise
         except Exception as exc:  # a provider bug or library failure: one sentence, nothing stored
-            log.exception("music provider failed")
+            log.exception("music provider failed", extra={"stage": STAGE_GENERATING, "reported": True})
             raise GenerationFailedError(f"The {self.music.name} engine failed: {_sentence(exc)}") from exc
         finally:
             timer.add(STAGE_GENERATING, time.perf_counter() - started)
@@ -530,7 +536,9 @@ class SessionService:
                 raise
             except Exception as exc:
                 failures.append(f"{Path(clip.audio_path).name}: {_sentence(exc)}")
-                log.warning("embedding failed for %s: %s", clip.audio_path, exc)
+                log.warning(
+                    "embedding failed for %s: %s", clip.audio_path, exc, extra={"stage": STAGE_EMBEDDING}
+                )
                 continue
             if vector.size == 0 or not np.all(np.isfinite(vector)):
                 failures.append(f"{Path(clip.audio_path).name}: the embedder returned an invalid vector")
@@ -577,6 +585,7 @@ class SessionService:
             position=position,
         )
         started = time.perf_counter()
+        self._named_by = []
         taken: list[str] = []
         tracks: list[Track] = []
         clusters: list[ClusterSummary] = []
@@ -610,6 +619,7 @@ class SessionService:
             clusters.append(cluster)
         _report(progress, STAGE_NAMING, len(groups), len(groups))
         timer.add(STAGE_NAMING, time.perf_counter() - started)
+        batch.namer = _namer_record(self.namer.name, self._named_by)
         batch.clusters = clusters
         batch.tracks = sorted(tracks, key=lambda t: t.position)
         batch.num_generated = len(tracks)
@@ -631,6 +641,9 @@ class SessionService:
                 reason = getattr(namer, "last_fallback_reason", None)
                 if reason:
                     self._notice(str(reason))
+                    namer_used = "describe"  # the namer fell back inside (openai -> describe)
+                else:
+                    namer_used = str(getattr(namer, "name", ""))
             except (CancelledError, KeyboardInterrupt):
                 raise
             except Exception as exc:
@@ -639,9 +652,11 @@ class SessionService:
             if label:
                 if namer is not self.namer:
                     self._notice(f"The {self.namer.name} namer failed; clusters were named by {namer.name}.")
+                self._named_by.append(namer_used)
                 return unique_label(label, taken)
             if namer is self.namer:
                 log.warning("namer %s returned no usable label", getattr(namer, "name", namer))
+        self._named_by.append("")
         return unique_label(FALLBACK_LABEL, taken)
 
     def _fallback(self) -> Any | None:
@@ -706,7 +721,7 @@ class SessionService:
             id=track_id,
             batch_id=batch.id,
             cluster_id=cluster.id,
-            path=paths.track_path(self.store.root, batch.session_id, track_id),
+            path=paths.track_path(self.store.root, batch.session_id, track_id, Path(clip.audio_path).suffix),
             duration_sec=float(clip.duration_sec),
             raw_prompt=clip.raw_prompt,
             created_at=utcnow(),
@@ -740,7 +755,7 @@ class SessionService:
             created = self.store.create_session(brief, params)
             batch.session_id = created.id
             for track in batch.tracks:
-                track.path = paths.track_path(self.store.root, created.id, track.id)
+                track.path = paths.track_path(self.store.root, created.id, track.id, track.path.suffix)
         members: dict[uuid.UUID, list[np.ndarray]] = {}
         for track in batch.tracks:
             members.setdefault(track.cluster_id, []).append(sources[track.id].embedding)
@@ -797,6 +812,59 @@ class SessionService:
 def _report(progress: ProgressFn | None, stage: str, done: int, total: int) -> None:
     if progress is not None:
         progress(stage, done, total)
+
+
+def _log_stages(batch: Batch, timings: dict[str, Any]) -> None:
+    """One structured log record per stage of a stored batch, and one for the whole batch."""
+    context = {"session": batch.session_id, "batch": batch.id}
+    for stage, seconds in timings.get("stages", {}).items():
+        log.info("%s done", stage, extra={**context, "stage": stage, "elapsed_ms": seconds * 1000})
+    log.info(
+        "%s batch stored: %d of %d clips, namer %s",
+        batch.kind,
+        batch.num_generated,
+        batch.num_requested,
+        batch.namer,
+        extra={**context, "stage": "done", "elapsed_ms": timings.get("total_sec", 0.0) * 1000},
+    )
+
+
+def _namer_record(chosen: str, named_by: Sequence[str]) -> str:
+    """What a batch records as its namer: the chosen one, and the fallback when it stood in.
+
+    "openai" when it named every cluster; "openai (fallback: describe)" when the
+    fallback named them all; "openai (fallback: describe for 1 of 3)" when some.
+    The first word is always the namer the musician chose.
+    """
+    stand_ins = [name for name in named_by if name != chosen]
+    if not stand_ins:
+        return chosen
+    fallback = ", ".join(sorted({name or "none" for name in stand_ins}))
+    if len(stand_ins) == len(named_by):
+        return f"{chosen} (fallback: {fallback})"
+    return f"{chosen} (fallback: {fallback} for {len(stand_ins)} of {len(named_by)})"
+
+
+def _text_of(path: Path | str) -> str:
+    """A file name as text that can be stored: bytes that are not UTF-8 become U+FFFD."""
+    return os.fsencode(path).decode("utf-8", "replace")
+
+
+def _stage_import(source: Path, stem: Path, suffix: str) -> Path:
+    """The musician's file into staging as it was (its bytes) when its format can be kept, else as a float WAV.
+
+    Either way every channel, the rate and the depth survive; analysis reads a mono copy.
+    """
+    if suffix:
+        target = stem.with_suffix(suffix)
+        shutil.copyfile(source, target)
+        return target
+    import soundfile as sf
+
+    samples, rate = read_audio(source, mono=False)
+    target = stem.with_suffix(".wav")
+    sf.write(target, samples, rate, format="WAV", subtype="FLOAT")
+    return target
 
 
 def _sentence(exc: BaseException) -> str:

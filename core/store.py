@@ -537,8 +537,8 @@ class SessionStore:
     def _abs(self, relative: str) -> Path:
         return self.root / relative
 
-    def _relative_track_path(self, session_id: uuid.UUID, track_id: uuid.UUID) -> str:
-        return f"media/{session_id}/{track_id}.wav"
+    def _relative_track_path(self, session_id: uuid.UUID, track_id: uuid.UUID, suffix: str = ".wav") -> str:
+        return f"media/{session_id}/{track_id}{suffix}"
 
     @staticmethod
     def _exists(conn: sqlite3.Connection, table: str, key: uuid.UUID) -> bool:
@@ -778,7 +778,7 @@ class SessionStore:
                     source = staged.get(track.id)
                     if source is None:
                         continue
-                    target = paths.track_path(self.root, session_id, track.id)
+                    target = paths.track_path(self.root, session_id, track.id, paths.track_suffix(track.path))
                     _fsync_file(source)  # the data must be on disk before a row can name it
                     os.replace(source, target)
                     moved.append((source, target))
@@ -864,7 +864,7 @@ class SessionStore:
                 raise ValidationError(f"Track {track.id} belongs to batch {track.batch_id}, not {batch.id}.")
             if track.id not in cluster_position:
                 raise ValidationError(f"Track {track.id} is missing from its cluster {track.cluster_id}.")
-            expected = paths.track_path(self.root, session_id, track.id)
+            expected = paths.track_path(self.root, session_id, track.id, paths.track_suffix(track.path))
             if not _same_path(Path(track.path), expected):
                 raise ValidationError(f"Track {track.id} must live at {expected}, not {track.path}.")
         for what, keys, known in (
@@ -921,7 +921,7 @@ class SessionStore:
                     sid,
                     int(t.position),
                     cluster_position[t.id],
-                    self._relative_track_path(session_id, t.id),
+                    self._relative_track_path(session_id, t.id, paths.track_suffix(t.path)),
                     float(t.duration_sec),
                     str(t.raw_prompt),
                     _ts(t.created_at),

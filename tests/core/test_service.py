@@ -143,6 +143,30 @@ def test_naming_falls_back_when_the_namer_returns_junk(store):
     assert labels == ["Fallback 1", "Fallback 2", "Fallback 3"]
 
 
+class FallingBackNamer(FakeNamer):
+    """Like the openai namer when its server is down: answers with its fallback's words and says so."""
+
+    name = "openai"
+
+    def name_cluster(self, prompts, context=None):
+        self.calls += 1
+        self.last_fallback_reason = "The LLM namer (http://127.0.0.1:9) failed: connection refused."
+        return f"Described {self.calls}"
+
+
+def test_a_batch_records_which_namer_actually_named_it(store):
+    cases = [
+        (FakeNamer(), "fake-namer"),
+        (JunkNamer(), "fake-namer (fallback: fixed)"),
+        (FlakyNamer(), "fake-namer (fallback: fixed for 1 of 3)"),
+        (FallingBackNamer(), "openai (fallback: describe)"),
+    ]
+    for namer, recorded in cases:
+        session = make_service(store, namer=namer).create_initial_batch("x", PARAMS, 6)
+        assert session.batches[0].namer == recorded
+        assert store.require_session(session.id).batches[0].namer == recorded
+
+
 def test_labels_are_unique_within_a_batch(store):
     service = make_service(store, namer=FakeNamer(["Same Name"]))
     labels = [c.label for c in service.create_initial_batch("x", PARAMS, 6).batches[0].clusters]

@@ -662,8 +662,9 @@ class SessionScreen(Screen[None]):
                 # vector space, so that one comes from settings).
                 if latest.engine in provider_names("music"):
                     providers["engine"] = latest.engine
-                if latest.namer in provider_names("naming"):
-                    providers["namer"] = latest.namer
+                chosen_namer = latest.namer.split(" ")[0]  # "openai (fallback: describe)" -> "openai"
+                if chosen_namer in provider_names("naming"):
+                    providers["namer"] = chosen_namer
             screen = BriefScreen(
                 title="New batch in this session",
                 session_id=session.id,
