@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import re
 import sys
 import time
 import uuid
@@ -15,11 +17,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from core.errors import CancelledError, SessionLabError, ValidationError
-from core.models import Batch, BriefParams, Session, SessionInfo
+from core.errors import CancelledError, NotFoundError, SessionLabError, ValidationError
+from core.models import Batch, BriefParams, Session, SessionInfo, validate_brief, validate_num_clips
+from core.text import shown_line
 
 EXIT_USER_ERROR = 2
 EXIT_CANCELLED = 130
+EXIT_INTERNAL_ERROR = 1
+
+log = logging.getLogger(__name__)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -27,6 +33,25 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise ValidationError(f"{message} (see '{self.prog} --help').")
+
+
+def _data_dir(text: str) -> Path:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("the data dir is empty: name a folder")
+    return Path(text)
+
+
+def _common_flags(*, after_command: bool) -> argparse.ArgumentParser:
+    """--data-dir, accepted before the command and after it (``sessionlab sessions --data-dir X``)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--data-dir",
+        type=_data_dir,
+        # After the command: only set when given, so it never hides a --data-dir given before.
+        default=argparse.SUPPRESS if after_command else None,
+        help="where sessions live (default: the user data dir)",
+    )
+    return common
 
 
 def _provider_flags(parser: argparse.ArgumentParser) -> None:
@@ -43,11 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
         prog="sessionlab",
         description="Session Lab: write a brief, get clips grouped by how they sound, ask for more like a group. "
         "Run without arguments to open the app.",
+        parents=[_common_flags(after_command=False)],
     )
-    parser.add_argument("--data-dir", type=Path, help="where sessions live (default: the user data dir)")
+    common = [_common_flags(after_command=True)]
     commands = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
 
-    gen = commands.add_parser("generate", help="start a session from a brief")
+    gen = commands.add_parser("generate", help="start a session from a brief", parents=common)
     gen.add_argument("--brief", required=True, help="what the music should be (at most 2,000 characters)")
     gen.add_argument("--energy", type=float, default=0.5, help="0 (calm) to 1 (intense); default 0.5")
     gen.add_argument("--density", type=float, default=0.5, help="0 (sparse) to 1 (busy); default 0.5")
@@ -57,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--json", action="store_true", help="print the session as one JSON document")
     _provider_flags(gen)
 
-    more = commands.add_parser("more", help="generate more like a cluster")
+    more = commands.add_parser("more", help="generate more like a cluster", parents=common)
     more.add_argument("session_id", help="session id (or a unique prefix)")
     more.add_argument("cluster_id", help="cluster id (or a unique prefix)")
     more.add_argument("--clips", type=int, default=None, help="number of clips (default: the max batch size)")
@@ -69,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
         "import",
         help="bring your own clips into a session",
         usage="sessionlab import (SESSION_ID | --new) FILE [FILE ...] [--json]",
+        parents=common,
     )
     imp.add_argument("--new", action="store_true", help="start a new session from the files")
     imp.add_argument(
@@ -80,14 +107,16 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--json", action="store_true")
     _provider_flags(imp)
 
-    ls = commands.add_parser("sessions", help="list saved sessions, newest first")
+    ls = commands.add_parser("sessions", help="list saved sessions, newest first", parents=common)
     ls.add_argument("--json", action="store_true")
 
-    show = commands.add_parser("show", help="show one session")
+    show = commands.add_parser("show", help="show one session", parents=common)
     show.add_argument("session_id")
     show.add_argument("--json", action="store_true")
 
-    models = commands.add_parser("models", help="list engines, embedders and namers and whether they can run")
+    models = commands.add_parser(
+        "models", help="list engines, embedders and namers and whether they can run", parents=common
+    )
     models.add_argument("--json", action="store_true")
     return parser
 
@@ -170,8 +199,13 @@ def _info_document(info: SessionInfo) -> dict[str, Any]:
 
 
 def _one_line(text: str, width: int = 70) -> str:
-    flat = " ".join(text.split())
+    """User, file or model text for one line of output: control characters shown harmlessly."""
+    flat = " ".join(shown_line(text).split())
     return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def print_session(session: Session, out: TextIO, only_batch: uuid.UUID | None = None) -> None:
@@ -180,23 +214,25 @@ def print_session(session: Session, out: TextIO, only_batch: uuid.UUID | None = 
     for batch in session.batches:
         if only_batch is not None and batch.id != only_batch:
             continue
-        origin = ""
         if batch.parent_cluster_id is not None:
-            origin = f" more like {labels.get(batch.parent_cluster_id, '?')!r}"
-        out.write(
-            f"\n  Batch {batch.id} ({batch.kind}{origin}, {batch.num_generated}/{batch.num_requested} clips, "
-            f"{batch.engine}, seed {batch.seed})\n"
-        )
+            kind = f'more like "{_one_line(labels.get(batch.parent_cluster_id, "?"), 40)}"'
+        else:
+            kind = shown_line(batch.kind)
+        clips = f"{batch.num_generated}/{_count(batch.num_requested, 'clip')}"
+        seed = f", seed {batch.seed}" if batch.seed is not None else ""
+        out.write(f"\n  Batch {batch.id} ({kind}, {clips}, {shown_line(batch.engine)}{seed})\n")
         tracks = {t.id: t for t in batch.tracks}
         for cluster in batch.clusters:
-            out.write(f"    Cluster {cluster.id}  {cluster.label}  ({len(cluster.track_ids)} clips)\n")
+            out.write(
+                f"    Cluster {cluster.id}  {_one_line(cluster.label, 60)}  ({_count(len(cluster.track_ids), 'clip')})\n"
+            )
             for track_id in cluster.track_ids:
                 track = tracks.get(track_id)
                 if track is None:
                     continue
                 sim = f"  sim {track.similarity:.2f}" if track.similarity is not None else ""
-                src = f"  from {track.source}" if track.source else ""
-                out.write(f"      {track.duration_sec:5.1f}s{sim}  {track.path}{src}\n")
+                src = f"  from {shown_line(track.source)}" if track.source else ""
+                out.write(f"      {track.duration_sec:5.1f}s{sim}  {shown_line(track.path)}{src}\n")
 
 
 class _ProgressBar:
@@ -232,7 +268,7 @@ class _ProgressBar:
 def _settings(args: argparse.Namespace) -> Any:
     from core.settings import load_settings
 
-    return load_settings(data_dir=args.data_dir)
+    return load_settings(data_dir=getattr(args, "data_dir", None))
 
 
 def _service(args: argparse.Namespace, settings: Any) -> Any:
@@ -254,22 +290,41 @@ def _store(settings: Any) -> Any:
     return SessionStore(settings.data_dir)
 
 
+def _has_sessions(settings: Any) -> bool:
+    """Whether the data dir holds a database at all: reading commands never create one."""
+    return Path(settings.db_path).is_file()
+
+
+def _no_session(settings: Any, text: str) -> NotFoundError:
+    return NotFoundError(
+        f"No session matches {_one_line(text.strip(), 40)!r}: there are no sessions in {settings.data_dir} yet."
+    )
+
+
+# JSON escapes C0 controls itself; these it would print raw (C1 controls, DEL, bidi and
+# line separators, and lone surrogates, which could not even be encoded).
+_RAW_IN_JSON = re.compile("[\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
 def _emit(document: Any, out: TextIO) -> None:
-    json.dump(document, out, indent=2, ensure_ascii=False)
+    text = json.dumps(document, indent=2, ensure_ascii=False)
+    out.write(_RAW_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
     out.write("\n")
 
 
 def _notices(service: Any, err: TextIO) -> None:
     for notice in service.notices:
-        err.write(f"note: {notice}\n")
+        err.write(f"note: {' '.join(shown_line(notice).split())}\n")
 
 
-def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    settings = _settings(args)
+def _run(args: argparse.Namespace, settings: Any, out: TextIO, err: TextIO) -> int:
     command = args.command
     if command == "generate":
+        # Everything checked before the service opens (and so creates) the data dir.
         params = BriefParams(energy=args.energy, density=args.density, duration_sec=args.duration)
         clips = args.clips if args.clips is not None else settings.max_batch_size
+        validate_brief(args.brief)
+        validate_num_clips(clips, settings.max_batch_size)
         service = _service(args, settings)
         bar = _ProgressBar(err)
         try:
@@ -280,6 +335,8 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         _emit(session_document(session), out) if args.json else print_session(session, out)
         return 0
     if command == "more":
+        if not _has_sessions(settings):
+            raise _no_session(settings, args.session_id)
         service = _service(args, settings)
         session_id = service.store.resolve_session_id(args.session_id)
         cluster_id = service.store.resolve_cluster_id(session_id, args.cluster_id)
@@ -299,10 +356,16 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             print_session(session, out, only_batch=batch.id)
         return 0
     if command == "import":
-        service = _service(args, settings)
+        from core.audio import check_import
+
         files = [Path(t) for t in (args.targets if args.new else args.targets[1:])]
         if not files:
             raise ValidationError("Name a session (or --new) and at least one audio file to import.")
+        if not args.new and not _has_sessions(settings):
+            raise _no_session(settings, args.targets[0])
+        for file in files:  # a bad file is refused before anything is written
+            check_import(file.expanduser())
+        service = _service(args, settings)
         session_id = None if args.new else service.store.resolve_session_id(args.targets[0])
         bar = _ProgressBar(err)
         try:
@@ -316,7 +379,7 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             print_session(session, out, only_batch=session.batches[-1].id)
         return 0
     if command == "sessions":
-        infos = _store(settings).list_sessions()
+        infos = _store(settings).list_sessions() if _has_sessions(settings) else []
         if args.json:
             _emit([_info_document(i) for i in infos], out)
         elif not infos:
@@ -324,9 +387,12 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         else:
             for info in infos:
                 stamp = info.updated_at.astimezone().strftime("%Y-%m-%d %H:%M")
-                out.write(f"{info.id}  {stamp}  {info.num_tracks:3d} clips  {_one_line(info.title, 60)}\n")
+                clips = f"{info.num_tracks:3d} {'clip ' if info.num_tracks == 1 else 'clips'}"
+                out.write(f"{info.id}  {stamp}  {clips}  {_one_line(info.title, 60)}\n")
         return 0
     if command == "show":
+        if not _has_sessions(settings):
+            raise _no_session(settings, args.session_id)
         store = _store(settings)
         session = store.require_session(store.resolve_session_id(args.session_id))
         _emit(session_document(session), out) if args.json else print_session(session, out)
@@ -340,11 +406,11 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         else:
             for s in statuses:
                 state = "ready" if s.installed and s.configured and s.present is not False else "not ready"
-                model = f" [{s.model}]" if s.model else ""
-                out.write(f"{s.role:<10} {s.name:<12} {state:<10} {s.summary}{model}")
-                out.write(f" — {s.detail}\n" if s.detail else "\n")
+                model = f" [{shown_line(s.model)}]" if s.model else ""
+                out.write(f"{s.role:<10} {s.name:<12} {state:<10} {shown_line(s.summary)}{model}")
+                out.write(f" — {shown_line(s.detail)}\n" if s.detail else "\n")
         return 0
-    raise ValidationError(f"Unknown command {command!r}.")
+    raise ValidationError(f"Unknown command {shown_line(command)!r}.")
 
 
 def main(
@@ -357,15 +423,22 @@ def main(
     out = out or sys.stdout
     err = err or sys.stderr
     argv = list(sys.argv[1:] if argv is None else argv)
+    log_file = None
     try:
         args = build_parser().parse_args(argv)
-        if args.command is None:
-            if open_app is None:
-                build_parser().print_help(out)
-                return 0
-            open_app(_settings(args))
+        if args.command is None and open_app is None:
+            build_parser().print_help(out)
             return 0
-        return _run(args, out, err)
+        settings = _settings(args)
+        from core import logs
+
+        # The app gets no terminal handler: nothing may draw over its screen.
+        log_file = logs.configure(settings.log_level, stream=err if args.command is not None else None)
+        if args.command is None:
+            assert open_app is not None
+            open_app(settings)
+            return 0
+        return _run(args, settings, out, err)
     except CancelledError:
         err.write("sessionlab: cancelled; nothing was stored.\n")
         return EXIT_CANCELLED
@@ -373,10 +446,16 @@ def main(
         err.write("\nsessionlab: cancelled; nothing was stored.\n")
         return EXIT_CANCELLED
     except SessionLabError as exc:
-        err.write(f"sessionlab: {' '.join(str(exc).split())}\n")
+        err.write(f"sessionlab: {' '.join(shown_line(exc).split())}\n")
         return EXIT_USER_ERROR
     except BrokenPipeError:
         return 0
+    except Exception as exc:  # a bug: one line here, the traceback in the log file
+        log.exception("unexpected error", extra={"reported": True})
+        where = f"; details in {shown_line(log_file)}" if log_file is not None else ""
+        detail = " ".join(shown_line(exc).split()) or type(exc).__name__
+        err.write(f"sessionlab: unexpected error ({type(exc).__name__}: {detail[:200]}){where}\n")
+        return EXIT_INTERNAL_ERROR
 
 
 if __name__ == "__main__":

@@ -22,12 +22,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args:
         from core.errors import SessionLabError
         from core.settings import load_settings
+        from core.text import shown_line
 
         try:
             settings = load_settings()
         except SessionLabError as exc:
-            sys.stderr.write(f"sessionlab: {' '.join(str(exc).split())}\n")
+            sys.stderr.write(f"sessionlab: {' '.join(shown_line(exc).split())}\n")
             return 2
+        from core import logs
+
+        logs.configure(settings.log_level)  # the log file only: nothing may draw over the app
         _open_app(settings)
         return 0
     from core.cli import main as cli_main

@@ -371,6 +371,9 @@ class SessionLabApp(App[None]):
 
 def run_app(settings: Settings) -> None:
     """Open the app (what ``sessionlab`` with no arguments does)."""
+    from core import logs
+
+    logs.configure(settings.log_level)  # the log file only: no terminal handler may draw over the app
     app = SessionLabApp(settings)
     try:
         app.run()

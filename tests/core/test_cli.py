@@ -198,3 +198,243 @@ def test_console_script_in_a_fresh_process(data_dir):
         stdin=subprocess.DEVNULL,
     )
     assert bad.returncode == 2 and bad.stderr.startswith("sessionlab: ") and bad.stderr.count("\n") == 1
+
+
+# ---------------------------------------------------------------- text reaches the terminal as text
+
+ESCAPES = "\x1b[2J\x1b]0;owned\x07\x9b31m\u202e"  # clear screen, OSC title, C1 CSI, bidi override
+RAW_CONTROLS = ("\x1b", "\x07", "\x9b", "\u202e")
+
+
+def no_controls(text: str) -> bool:
+    return not any(ch in text for ch in RAW_CONTROLS)
+
+
+def take(
+    path: Path, *, rate: int = 48_000, channels: int = 2, subtype: str = "PCM_24", sec: float = 1.0
+) -> Path:
+    """A musician's file: a stereo 24-bit 48 kHz take unless told otherwise."""
+    t = np.arange(int(rate * sec)) / rate
+    tones = [0.3 * np.sin(2 * np.pi * (220 + 110 * c) * t) for c in range(channels)]
+    sf.write(os.fsencode(path), np.stack(tones, axis=1), rate, subtype=subtype)
+    return path
+
+
+def test_escape_sequences_in_a_brief_a_name_and_a_label_are_shown_as_text(data_dir):
+    brief = f"dark {ESCAPES} pad"
+    code, out, err = run("generate", "--brief", brief, "--clips", "2", "--duration", "0.5", "--seed", "3")
+    assert code == 0, err
+    assert no_controls(out) and no_controls(err) and "dark" in out
+    (info,) = SessionStore(data_dir).list_sessions()
+    with SessionStore(data_dir) as store:
+        store.rename_session(info.id, "my \x9b31m\u202e take")  # C0 is refused in names; C1 and bidi are not
+        # A label as an older version (or a careless model) may have stored it.
+        store._conn.execute("UPDATE clusters SET label = ?", (f"Evil {ESCAPES} Label",))
+    for argv in (["sessions"], ["show", str(info.id)]):
+        code, out, err = run(*argv)
+        assert code == 0, err
+        assert no_controls(out) and "my" in out
+    assert "Evil" in run("show", str(info.id))[1]
+    # Stored text stays verbatim; --json is verbatim JSON whose text has no raw controls.
+    code, out, _ = run("show", str(info.id), "--json")
+    assert code == 0 and no_controls(out)
+    document = json.loads(out)
+    assert document["brief_text"] == brief and document["name"] == "my \x9b31m\u202e take"
+    assert document["batches"][0]["clusters"][0]["label"] == f"Evil {ESCAPES} Label"
+    # Error lines too.
+    code, _, err = run("show", f"ab{ESCAPES}")
+    assert code == 2 and no_controls(err) and err.count("\n") == 1
+
+
+def test_an_imported_file_named_with_escape_sequences_is_shown_as_text(data_dir, tmp_path):
+    evil = take(tmp_path / f"{ESCAPES}take.wav")
+    code, out, err = run("import", "--new", str(evil))
+    assert code == 0, err
+    assert no_controls(out) and no_controls(err) and "take.wav" in out
+    code, out, _ = run("sessions")
+    assert no_controls(out) and "take.wav" in out
+    bad = tmp_path / f"{ESCAPES}notes.wav"
+    bad.write_text("not audio")
+    code, _, err = run("import", "--new", str(bad))
+    assert code == 2 and no_controls(err) and "notes.wav" in err and err.count("\n") == 1
+
+
+# ---------------------------------------------------------------- one clear line, nothing written
+
+
+def test_a_brief_that_is_not_utf8_is_one_line_and_writes_nothing(data_dir):
+    result = subprocess.run(
+        [sys.executable, "-m", "sessionlab", "generate", "--brief", b"caf\xe9 jazz", "--clips", "1"],
+        capture_output=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 2
+    err = result.stderr.decode()
+    assert err.startswith("sessionlab: ") and err.count("\n") == 1 and "UTF-8" in err
+    assert not data_dir.exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["generate", "--brief", ""], "brief is empty"),
+        (["generate", "--brief", "x", "--energy", "3"], "Energy must be between 0 and 1"),
+        (["generate", "--brief", "x", "--duration", "0.00001"], "at least 0.1"),
+        (["generate", "--brief", "x", "--clips", "0"], "between 1 and 6"),
+        (["show", "abcd"], "No session"),
+        (["more", "abcd", "ef01"], "No session"),
+        (["import", "abcd", "x.wav"], "No session"),
+        (["import", "--new", "missing.wav"], "no such file"),
+    ],
+)
+def test_a_user_error_on_a_fresh_data_dir_creates_nothing(data_dir, argv, fragment):
+    code, out, err = run(*argv)
+    assert code == 2 and fragment in err and err.count("\n") == 1
+    assert not data_dir.exists()
+
+
+def test_reading_a_data_dir_that_does_not_exist_does_not_create_it(data_dir):
+    code, out, err = run("sessions")
+    assert code == 0 and "No sessions yet" in out
+    code, out, _ = run("sessions", "--json")
+    assert code == 0 and json.loads(out) == []
+    assert not data_dir.exists()
+
+
+def test_an_empty_data_dir_is_refused(data_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for argv in (["--data-dir", "", "sessions"], ["generate", "--brief", "x", "--data-dir", " "]):
+        code, _, err = run(*argv)
+        assert code == 2 and "data dir is empty" in err and err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config"] or not list(tmp_path.glob("*.db"))
+    assert not (tmp_path / "sessionlab.db").exists() and not (tmp_path / "media").exists()
+
+
+def test_data_dir_works_before_and_after_the_command(data_dir, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    code, out, err = run(
+        "generate", "--brief", "x", "--clips", "1", "--duration", "0.2", "--data-dir", str(elsewhere)
+    )
+    assert code == 0, err
+    assert (elsewhere / "sessionlab.db").is_file() and not data_dir.exists()
+    for argv in (["--data-dir", str(elsewhere), "sessions"], ["sessions", "--data-dir", str(elsewhere)]):
+        code, out, _ = run(*argv)
+        assert code == 0 and "1 clip " in out
+    # After the command wins over before it (the nearer flag).
+    code, out, _ = run("--data-dir", str(data_dir), "sessions", "--data-dir", str(elsewhere))
+    assert "1 clip " in out
+
+
+# ---------------------------------------------------------------- imports
+
+
+def test_a_file_with_a_latin1_name_imports(data_dir, tmp_path):
+    latin1 = Path(os.fsdecode(os.fsencode(tmp_path) + b"/caf\xe9 loop.wav"))
+    take(latin1)
+    code, out, err = run("import", "--new", str(latin1), "--json")
+    assert code == 0, err
+    (track,) = json.loads(out)["tracks"]
+    assert track["source"].endswith("caf\ufffd loop.wav")  # stored as text; the file itself is untouched
+    assert Path(track["path"]).is_file()
+
+
+@pytest.mark.parametrize("name", ["take.wav", "take.flac"])
+def test_an_import_keeps_the_musicians_file_as_it_was(data_dir, tmp_path, name):
+    from core.audio import clip_file_problem, loudness_gain, read_audio
+
+    original = take(tmp_path / name)  # stereo, 24-bit, 48 kHz
+    code, out, err = run("import", "--new", str(original), "--json")
+    assert code == 0, err
+    (track,) = json.loads(out)["tracks"]
+    stored = Path(track["path"])
+    assert stored.suffix == original.suffix
+    assert stored.read_bytes() == original.read_bytes()
+    info = sf.info(str(stored))
+    assert (info.channels, info.samplerate, info.subtype) == (2, 48_000, "PCM_24")
+    # show and playback find it whole: stereo samples, a loudness gain from both channels.
+    assert clip_file_problem(stored) is None
+    samples, rate = read_audio(stored, mono=False)
+    assert samples.shape[1] == 2 and rate == 48_000
+    assert 0 < loudness_gain(samples, rate, -18.0) < 10
+    # A later start (the sweep) leaves it where it is.
+    assert run("sessions")[0] == 0 and stored.read_bytes() == original.read_bytes()
+
+
+def _one_hertz(tmp_path: Path) -> Path:
+    return take(tmp_path / "one_hertz.wav", rate=1, sec=100)
+
+
+def _cut(tmp_path: Path) -> Path:
+    full = take(tmp_path / "whole.wav")
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    return cut
+
+
+def _folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "folder.wav"
+    folder.mkdir()
+    return folder
+
+
+def _fifo(tmp_path: Path) -> Path:
+    fifo = tmp_path / "pipe.wav"
+    os.mkfifo(fifo)  # nothing ever writes to it: reading it would block for ever
+    return fifo
+
+
+@pytest.mark.parametrize(
+    ("make", "fragment"),
+    [
+        (_one_hertz, "sample rate of 1 Hz"),
+        (_cut, "is cut short"),
+        (_folder, "is a directory"),
+        (_fifo, "is not a regular file"),
+    ],
+)
+def test_import_refuses_what_a_musician_would_not_expect_silently(data_dir, tmp_path, make, fragment):
+    good = take(tmp_path / "good.wav")
+    bad = make(tmp_path)
+    code, _, err = run("import", "--new", str(good), str(bad))
+    assert code == 2 and fragment in err and bad.name in err and err.count("\n") == 1, err
+    assert not data_dir.exists()
+
+
+# ---------------------------------------------------------------- wording
+
+
+def test_wording_of_batches_and_counts(data_dir, tmp_path):
+    code, out, err = run("import", "--new", str(take(tmp_path / "solo.wav")))
+    assert code == 0, err
+    assert "1/1 clip," in out and "(1 clip)" in out and "seed" not in out and "None" not in out
+    session_id = out.split()[1]
+    code, out, _ = run("show", session_id, "--json")
+    cluster = json.loads(out)["batches"][0]["clusters"][0]
+    code, out, err = run("more", session_id, cluster["id"], "--clips", "1", "--seed", "5")
+    assert code == 0, err
+    assert f'(more like "{cluster["label"]}", 1/1 clip, sketch, seed 5)' in out
+    assert "more more" not in out
+    code, out, _ = run("sessions")
+    assert " 2 clips " in out
+
+
+# ---------------------------------------------------------------- warnings and the namer
+
+
+def test_a_namer_that_falls_back_is_said_once_and_recorded(data_dir):
+    """The openai namer with no server: one notice on stderr (not also a log line), namer recorded truly."""
+    env = {**os.environ, "OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "OPENAI_API_KEY": "sk-test"}
+    result = subprocess.run(
+        [sys.executable, "-m", "sessionlab", "generate", "--brief", "x", "--clips", "2", "--duration", "0.3"]
+        + ["--namer", "openai", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("names come from describe") == 1, result.stderr
+    assert result.stderr.startswith("note: ") and result.stderr.count("\n") == 1
+    assert json.loads(result.stdout)["batches"][0]["namer"] == "openai (fallback: describe)"
