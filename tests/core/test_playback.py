@@ -636,3 +636,38 @@ def test_no_audio_system_is_one_sentence_not_a_traceback(
     assert_sentence(message)
     assert needle in message
     assert out["sounddevice_loaded"] is False
+
+
+# ---------------------------------------------------------------------- an imported take
+
+
+def test_an_imported_stereo_24bit_48k_flac_plays_in_stereo_loudness_matched(
+    data_dir: Path, tmp_path: Path, player: Player, events: Events, recorder: Recorder
+) -> None:
+    import io
+
+    import soundfile as sf
+
+    from core.cli import main
+
+    rate = 48_000
+    t = np.arange(rate) / rate
+    left, right = 0.05 * np.sin(2 * np.pi * 220 * t), 0.02 * np.sin(2 * np.pi * 330 * t)
+    take = tmp_path / "take.flac"
+    sf.write(take, np.stack([left, right], axis=1), rate, subtype="PCM_24")
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["import", "--new", str(take), "--json"], out=out, err=err) == 0, err.getvalue()
+    (track,) = json.loads(out.getvalue())["tracks"]
+    stored = Path(track["path"])
+
+    player.play(stored)
+    wait_for(lambda: events.finished, "on_finished")
+    assert events.finished == [stored] and not events.errors
+    got = recorder.audio(stored)
+    sounding = got[np.any(got != 0, axis=1)]
+    assert sounding.shape[1] == 2
+    # Two channels, as recorded (not a mono fold-down): the left is louder than the right.
+    assert np.sqrt(np.mean(sounding[:, 0] ** 2)) > 2 * np.sqrt(np.mean(sounding[:, 1] ** 2))
+    # Loudness-matched on both channels together.
+    stream_rate = int(round(sounding.shape[0] / 1.0))  # a one-second take, at whatever rate the device took
+    assert integrated_loudness(sounding, stream_rate) == pytest.approx(-18.0, abs=1.0)
