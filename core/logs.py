@@ -80,10 +80,25 @@ class _TerminalFormatter(logging.Formatter):
 
 
 class _QuietFileHandler(logging.handlers.RotatingFileHandler):
-    """A log file that never complains on the terminal when it cannot be written (a full disk)."""
+    """A log file made at its first record (a run that logs nothing writes nothing), that never
+    complains on the terminal when it cannot be written (a full disk)."""
+
+    def _open(self):  # type: ignore[no-untyped-def]
+        Path(self.baseFilename).parent.mkdir(parents=True, exist_ok=True)
+        return super()._open()
 
     def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
         pass
+
+
+def _writable(directory: Path) -> bool:
+    """Whether ``directory`` is, or could be made, a writable dir (nothing is created to find out)."""
+    probe = directory.absolute()
+    while not probe.exists():
+        if probe.parent == probe:
+            return False
+        probe = probe.parent
+    return probe.is_dir() and os.access(probe, os.W_OK | os.X_OK)
 
 
 class _QuietStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -120,9 +135,10 @@ def configure(
     log_file: Path | None = None
     try:
         where = directory if directory is not None else log_dir()
-        where.mkdir(parents=True, exist_ok=True)
+        if not _writable(where):
+            raise PermissionError(where)
         file_handler = _QuietFileHandler(
-            where / LOG_FILE, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT, encoding="utf-8"
+            where / LOG_FILE, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT, encoding="utf-8", delay=True
         )
     except (OSError, ValueError):
         pass  # no log file: go on without it

@@ -292,6 +292,7 @@ def test_a_user_error_on_a_fresh_data_dir_creates_nothing(data_dir, argv, fragme
     code, out, err = run(*argv)
     assert code == 2 and fragment in err and err.count("\n") == 1
     assert not data_dir.exists()
+    assert not (data_dir.parent / "logs").exists()  # nothing logged, so not even a log file
 
 
 def test_reading_a_data_dir_that_does_not_exist_does_not_create_it(data_dir):
