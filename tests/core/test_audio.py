@@ -112,3 +112,22 @@ def test_clip_file_problem_says_missing_unreadable_or_none(tmp_path) -> None:
     empty.write_bytes(b"")
     assert clip_file_problem(empty) == "unreadable"
     assert clip_file_problem(tmp_path) == "unreadable"  # a directory where a clip should be
+
+
+def test_check_import_trusts_a_streamed_wav_header_and_refuses_a_cut_one(tmp_path):
+    """A recorder that streams writes 0xFFFFFFFF as the data size: not a promise. A cut copy is refused."""
+    import struct
+
+    from core.audio import check_import
+
+    whole = tmp_path / "whole.wav"
+    sf.write(whole, np.full((4800, 2), 0.1, dtype=np.float32), 48_000, subtype="PCM_24")
+    assert check_import(whole) == (48_000, ".wav")
+    streamed = bytearray(whole.read_bytes())
+    at = streamed.find(b"data")
+    streamed[at + 4 : at + 8] = struct.pack("<I", 0xFFFFFFFF)
+    (tmp_path / "streamed.wav").write_bytes(streamed)
+    assert check_import(tmp_path / "streamed.wav") == (48_000, ".wav")
+    (tmp_path / "cut.wav").write_bytes(whole.read_bytes()[:-100])
+    with pytest.raises(AudioFileError, match="cut.wav is cut short"):
+        check_import(tmp_path / "cut.wav")
