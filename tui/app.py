@@ -27,7 +27,9 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from core.errors import CancelledError, SessionLabError
 from core.settings import Settings
+from core.text import shown_line
 from tui.commands import SessionLabCommands
+from tui.formatting import shown_lines
 from tui.jobs import NowPlaying
 from tui.messages import PlaybackFinished, PlaybackProblem
 from tui.waveform import WaveformCache
@@ -237,6 +239,21 @@ class SessionLabApp(App[None]):
             self.notify(error_line(error), markup=False)
         else:
             self.notify(error_line(error), severity="error", markup=False, timeout=8)
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: Any = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every toast is drawn safe: text from a user, a file name or a model (a label, an
+        error naming a file) never brings control characters to the terminal."""
+        super().notify(
+            shown_lines(message), title=shown_line(title), severity=severity, timeout=timeout, markup=markup
+        )
 
     # -------------------------------------------------------------- playback
 

@@ -580,3 +580,140 @@ async def test_keys_in_one_burst_act_in_the_order_typed(
         await wait_for(pilot, lambda: app.now_playing is not None, "a clip starts")
         assert table.cursor_row == 2
         assert app.now_playing.key == table.current.key
+
+
+# ------------------------------------------------------------- issue 7: trust
+
+# What a hostile or careless name can hold: a screen wipe, an OSC title change ended
+# by BEL, Rich markup and a line break.
+EVIL = "\x1b[2J\x1b]0;pwned\x07[bold red]x[/]\nnext"
+
+
+def drawn_controls(app: SessionLabApp) -> list[str]:
+    """Segments of what the app draws now that carry a control character to the terminal."""
+    import unicodedata
+
+    found = []
+    for strip in app.screen._compositor.render_strips():
+        for segment in strip:
+            if segment.control:  # cursor moves of Textual's own
+                continue
+            if any(unicodedata.category(ch) == "Cc" for ch in segment.text):
+                found.append(segment.text)
+    return found
+
+
+def drawn_text(app: SessionLabApp) -> str:
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+def make_split_session(settings: Settings, brief: str = BRIEF, clips: int = 4):  # type: ignore[no-untyped-def]
+    """A session whose one batch has two clusters (first half, second half), whatever
+    the clustering library's floating point does: its grouping is fixed here."""
+    from core import clustering
+
+    def halves(embeddings, max_k=3):  # type: ignore[no-untyped-def]
+        middle = len(embeddings) // 2
+        return [list(range(middle)), list(range(middle, len(embeddings)))]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(clustering, "cluster_embeddings", halves)
+        return make_session(settings, brief=brief, clips=clips)
+
+
+async def open_only_session(pilot, app: SessionLabApp) -> SessionScreen:  # type: ignore[no-untyped-def]
+    await wait_for(pilot, lambda: bool(getattr(app.screen, "sessions", None)), "the list")
+    await pilot.press("enter")
+    await wait_for(
+        pilot,
+        lambda: isinstance(app.screen, SessionScreen) and app.screen.session is not None,
+        "the session opens",
+    )
+    await pilot.pause()
+    return app.screen
+
+
+async def test_text_from_users_files_and_models_is_drawn_as_text(
+    make_app: Callable[..., SessionLabApp], settings: Settings, tmp_path: Path
+) -> None:
+    """Escape sequences in a brief, a session name, an imported file's name and a
+    cluster label never reach the terminal; markup in them is shown as written."""
+    import sqlite3
+
+    import numpy as np
+
+    from core.audio import write_wav_atomic
+
+    source = tmp_path / f"{EVIL}.wav"
+    write_wav_atomic(source, 0.2 * np.sin(np.linspace(0, 4000, 32_000 * 2)), 32_000)
+    service = SessionService.from_settings(settings)
+    imported = service.import_clips(None, [source])  # its brief names the file
+    service.store.close()
+    made = make_split_session(settings, brief=f"brief {EVIL}", clips=2)
+    # A name and labels as an older database or another program could have stored them.
+    with sqlite3.connect(settings.data_dir / "sessionlab.db") as db:
+        db.execute("UPDATE sessions SET name = ? WHERE id = ?", (f"name {EVIL}", str(imported.id)))
+        db.execute("UPDATE clusters SET label = ?", (f"label {EVIL}",))
+
+    app = make_app(check_audio=False)
+    gate = Gate("generating", 1)
+    app.generation_observer = gate
+    async with app.run_test(size=(120, 36)) as pilot:
+        sessions = app.screen
+        await wait_for(pilot, lambda: len(sessions.sessions or ()) == 2, "the list")
+        await pilot.pause()
+        assert drawn_controls(app) == []
+        assert "[bold red]x[/]" in drawn_text(app)  # markup shown, not parsed
+        await pilot.press("r")  # the rename dialog holds the name
+        await wait_for(pilot, lambda: isinstance(app.screen, TextPromptScreen), "the rename dialog")
+        await pilot.pause()
+        assert drawn_controls(app) == []
+        await pilot.press("escape")
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        await pilot.pause()
+        assert drawn_controls(app) == []
+        await pilot.press("n")
+        await wait_for(pilot, lambda: app.screen is sessions, "back")
+
+        # The other session (brief and labels): title, tree, list, count dialog, player bar.
+        listing = sessions.query_one("#sessions-table", DataTable)
+        listing.move_cursor(row=listing.get_row_index(str(made.id)))
+        await pilot.press("enter")
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, SessionScreen) and app.screen.session is not None,
+            "the session opens",
+        )
+        screen = app.screen
+        await pilot.pause()
+        assert drawn_controls(app) == []
+        assert "brief ␛[2J" in drawn_text(app) and "label ␛[2J" in drawn_text(app)
+        await pilot.press("enter")  # play: the player bar names the cluster
+        await wait_for(pilot, lambda: app.now_playing is not None, "a clip plays")
+        await pilot.pause()
+        assert drawn_controls(app) == []
+        await pilot.press("m")
+        await wait_for(pilot, lambda: isinstance(app.screen, CountScreen), "the count dialog")
+        await pilot.pause()
+        assert drawn_controls(app) == []
+        app.screen.query_one(Input).value = "1"
+        await pilot.press("enter")
+        # Being made: the panel and the tree name the parent's label.
+        await wait_for(pilot, gate.reached.is_set, "the clip is rendered")
+        await pilot.pause()
+        assert screen.generating and drawn_controls(app) == []
+        gate.release.set()
+        await wait_for(pilot, lambda: not screen.generating, "more-like done")
+        await wait_for(pilot, lambda: any("Batch ready" in n.title for n in app._notifications), "toast")
+        await pilot.pause()
+        assert drawn_controls(app) == []
+        assert any("label ␛[2J" in n.message for n in app._notifications)
+        await pilot.press("b")  # the brief form holds the brief
+        await wait_for(pilot, lambda: isinstance(app.screen, BriefScreen), "the brief form")
+        await pilot.pause()
+        assert drawn_controls(app) == []
+    # What is stored stays verbatim.
+    store = SessionStore(settings.data_dir)
+    assert store.require_session(made.id).brief_text == f"brief {EVIL}"
+    store.close()

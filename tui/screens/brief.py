@@ -21,6 +21,7 @@ from textual.worker import Worker, WorkerState
 
 from core.errors import ValidationError
 from core.models import BriefParams, validate_brief, validate_num_clips
+from tui.formatting import shown_lines
 from tui.jobs import GenerationJob
 
 if TYPE_CHECKING:
@@ -97,7 +98,8 @@ class BriefScreen(Screen[GenerationJob | None]):
             with Horizontal(classes="field-row brief-row"):
                 yield Label("Brief", classes="field-label")
                 yield TextArea(
-                    self.initial_brief,
+                    # A stored brief may hold control characters: shown (and sent again) as stand-ins.
+                    shown_lines(self.initial_brief),
                     id="brief",
                     soft_wrap=True,
                     compact=True,

@@ -20,6 +20,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from core.models import Batch, Session
 from core.providers.registry import names as provider_names
+from core.text import shown_line
 from tui.formatting import plural, shorten
 from tui.jobs import GenerationJob, NowPlaying
 from tui.messages import ClipRendered, GenerationProgress, WaveformReady
@@ -231,13 +232,13 @@ class SessionScreen(Screen[None]):
         if isinstance(data, PendingNode):
             scope, rows = "pending", list(self.pending_rows.values())
             title = Content.assemble(
-                (data.title, "bold"), ("   clips appear here as soon as they are rendered", "dim")
+                (shown_line(data.title), "bold"), ("   clips appear here as soon as they are rendered", "dim")
             )
         elif isinstance(data, BatchNode):
             batch = data.batch
             scope, rows = data.key, self._batch_rows(batch)
             label = (
-                "More like " + batch.clusters[0].label
+                "More like " + shown_line(batch.clusters[0].label)
                 if batch.kind == "more" and batch.clusters
                 else f"Batch {data.number}"
             )
@@ -251,7 +252,7 @@ class SessionScreen(Screen[None]):
             scope = f"cluster:{cluster.id}"
             rows = [self._row(t, cluster.label) for t in cluster_tracks(data.batch, cluster)]
             title = Content.assemble(
-                (cluster.label, "bold"),
+                (shown_line(cluster.label), "bold"),
                 (f"   {plural(len(rows), 'clip')}", "dim"),
                 (
                     "   similarity is to the cluster's centre"
@@ -643,7 +644,9 @@ class SessionScreen(Screen[None]):
             )
 
         self.app.push_screen(
-            CountScreen(f"More like “{cluster.label}”: how many clips?", default, settings.max_batch_size),
+            CountScreen(
+                f"More like “{shown_line(cluster.label)}”: how many clips?", default, settings.max_batch_size
+            ),
             counted,
         )
 

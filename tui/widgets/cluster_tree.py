@@ -10,6 +10,7 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from core.models import BATCH_IMPORT, BATCH_MORE, Batch, ClusterSummary, Session, Track
+from core.text import shown_line
 from tui.formatting import duration, plural, shorten, similarity
 from tui.widgets.audition_keys import AUDITION_BINDINGS
 
@@ -82,7 +83,7 @@ def batch_title(batch: Batch, number: int) -> Text:
 
 def cluster_title(cluster: ClusterSummary, count: int) -> Text:
     label = Text(no_wrap=True)
-    label.append(cluster.label, style="bold")
+    label.append(shown_line(cluster.label), style="bold")
     label.append(f" ({count})")
     return label
 
@@ -134,7 +135,7 @@ class ClusterTree(Tree[NodeData]):
         if pending is not None:
             data = PendingNode(pending)
             parent = self.nodes_by_key.get(pending_under or "", self.root)
-            node = parent.add_leaf(Text(f"◌ {pending}…", style="italic"), data=data)
+            node = parent.add_leaf(Text(f"◌ {shown_line(pending)}…", style="italic"), data=data)
             self.nodes_by_key[data.key] = node
         self.root.expand()
 

@@ -10,6 +10,7 @@ from rich.text import Text
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
+from core.text import shown_line
 from tui.formatting import WAVEFORM_WIDTH, duration, similarity
 from tui.widgets.audition_keys import AUDITION_BINDINGS
 
@@ -70,7 +71,7 @@ class TrackTable(DataTable[Text | str]):
         self.rows_by_key[row.key] = row
         spark = getattr(waveform, "spark", None)
         with contextlib.suppress(CellDoesNotExist, RowDoesNotExist):
-            self.update_cell(row.key, "cluster", Text(row.label, no_wrap=True, overflow="ellipsis"))
+            self.update_cell(row.key, "cluster", self._label_cell(row))
             self.update_cell(row.key, "wave", Text(spark or PENDING_WAVE, style="" if spark else "dim"))
             if waveform is not None:
                 seconds = getattr(waveform, "duration_sec", None)
@@ -84,12 +85,16 @@ class TrackTable(DataTable[Text | str]):
         )
         self.add_row(
             self._number_cell(row),
-            Text(row.label, no_wrap=True, overflow="ellipsis"),
+            self._label_cell(row),
             Text(duration(seconds), justify="right"),
             Text(similarity(row.similarity), justify="right"),
             Text(spark or PENDING_WAVE, style="" if spark else "dim"),
             key=row.key,
         )
+
+    @staticmethod
+    def _label_cell(row: TrackRow) -> Text:
+        return Text(shown_line(row.label), no_wrap=True, overflow="ellipsis")
 
     def _number_cell(self, row: TrackRow) -> Text:
         if row.key == self.playing_key:
