@@ -575,8 +575,7 @@ class SessionScreen(Screen[None]):
     def _play(self, row: TrackRow) -> None:
         if not row.path:
             return  # a slot of the batch being made, not rendered yet
-        if self.app.audio_problem and self.app._player is None:
-            self.app.notify(self.app.audio_problem, severity="warning", markup=False)
+        # No audio device: the attempt to start says so, once (a note here as well made two).
         self.app.play(NowPlaying(row.key, row.path, row.number, row.label or "new clip"))
 
     def _now_playing_changed(self, now: NowPlaying | None) -> None:
