@@ -22,7 +22,7 @@ from tui.screens.help import HelpScreen
 from tui.screens.modals import ConfirmScreen, CountScreen, TextPromptScreen
 from tui.screens.session import SessionScreen
 from tui.screens.sessions import SessionsScreen
-from tui.widgets.cluster_tree import ClusterNode, ClusterTree, PendingNode
+from tui.widgets.cluster_tree import ClusterNode, ClusterTree, PendingNode, cluster_tracks
 from tui.widgets.player_bar import PlayerBar
 from tui.widgets.track_table import TrackTable
 
@@ -718,3 +718,37 @@ async def test_text_from_users_files_and_models_is_drawn_as_text(
     store = SessionStore(settings.data_dir)
     assert store.require_session(made.id).brief_text == f"brief {EVIL}"
     store.close()
+
+
+async def test_n_and_p_move_on_across_clusters_and_stop_at_the_ends(
+    make_app: Callable[..., SessionLabApp], settings: Settings
+) -> None:
+    """n on a cluster's last clip plays the next cluster's first (as a player moves on to
+    the next album); at the session's last clip it says so instead of replaying it."""
+    session = make_split_session(settings, clips=4)
+    first, second = sorted(session.batches[0].clusters, key=lambda c: c.position)
+    app = make_app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_only_session(pilot, app)
+        tree = screen.query_one(ClusterTree)
+        table = screen.query_one(TrackTable)
+        await wait_for(pilot, lambda: table.scope == f"cluster:{first.id}", "the first cluster")
+        await pilot.press("tab", "G", "enter")  # the list, its last clip, play
+        await wait_for(pilot, lambda: app.now_playing is not None, "a clip plays")
+        last_of_first = list(table.rows_by_key)[-1]
+        assert app.now_playing.key == last_of_first
+        await pilot.press("n")
+        await wait_for(pilot, lambda: app.now_playing.key != last_of_first, "the next clip plays")
+        ordered = [str(t.id) for t in cluster_tracks(session.batches[0], second)]
+        assert app.now_playing.key == ordered[0]
+        assert table.scope == f"cluster:{second.id}"
+        assert tree.highlighted.key == f"cluster:{second.id}"
+        await pilot.press("n")
+        await wait_for(pilot, lambda: app.now_playing.key == ordered[1], "the second cluster's next clip")
+        await pilot.press("n")  # the session's last clip: a note, no replay
+        await wait_for(pilot, lambda: any("last clip" in n.message for n in app._notifications), "the note")
+        await app.workers.wait_for_complete()
+        assert app.now_playing.key == ordered[1] and table.scope == f"cluster:{second.id}"
+        await pilot.press("p", "p")  # back over the edge: the first cluster's last clip
+        await wait_for(pilot, lambda: app.now_playing.key == last_of_first, "the previous cluster's clip")
+        assert table.scope == f"cluster:{first.id}"

@@ -592,10 +592,47 @@ class SessionScreen(Screen[None]):
         self.app.toggle_loop()
 
     def action_step(self, offset: int) -> None:
+        """n / p: the next or previous clip of the list; past either end of a cluster (or
+        batch), on to the next or previous one in the tree, as a player moves on to the
+        next album. At the very end it says so rather than starting the clip again."""
         table = self.query_one("#tracks", TrackTable)
-        row = table.step(int(offset))
-        if row is not None:
-            self._play(row)
+        if table.row_count == 0:
+            return
+        offset = int(offset)
+        if 0 <= table.cursor_row + offset < table.row_count:
+            row = table.step(offset)
+            if row is not None:
+                self._play(row)
+            return
+        if not self._step_scope(1 if offset > 0 else -1):
+            where = "last" if offset > 0 else "first"
+            self.notify(f"That was the {where} clip of this session.", markup=False)
+
+    def _step_scope(self, direction: int) -> bool:
+        """Show the next (or previous) cluster or batch of the tree and play its first (or
+        last) clip; False if there is none."""
+        tree = self.query_one("#tree", ClusterTree)
+        table = self.query_one("#tracks", TrackTable)
+        current = tree.nodes_by_key.get(table.scope or "")
+        if current is None or not isinstance(current.data, (ClusterNode, BatchNode)):
+            return False  # the batch being made has no neighbour to move on to
+        kind = type(current.data)
+        # nodes_by_key is filled depth-first in the order the tree shows its nodes.
+        keys = [key for key, node in tree.nodes_by_key.items() if isinstance(node.data, kind)]
+        index = keys.index(current.data.key)
+        following = keys[index + 1 :] if direction > 0 else keys[:index][::-1]
+        for key in following:
+            data = tree.nodes_by_key[key].data
+            tree.select_key(key)
+            self._show_scope(data)
+            if table.row_count == 0:
+                continue
+            table.move_cursor(row=0 if direction > 0 else table.row_count - 1)
+            row = table.current
+            if row is not None:
+                self._play(row)
+            return True
+        return False
 
     def action_cursor(self, offset: int) -> None:
         focused = self.focused
