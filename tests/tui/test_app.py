@@ -752,3 +752,24 @@ async def test_n_and_p_move_on_across_clusters_and_stop_at_the_ends(
         await pilot.press("p", "p")  # back over the edge: the first cluster's last clip
         await wait_for(pilot, lambda: app.now_playing.key == last_of_first, "the previous cluster's clip")
         assert table.scope == f"cluster:{first.id}"
+
+
+async def test_m_on_a_batch_of_several_clusters_says_which_to_choose(
+    make_app: Callable[..., SessionLabApp], settings: Settings
+) -> None:
+    make_split_session(settings, clips=4)
+    app = make_app(check_audio=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_only_session(pilot, app)
+        await pilot.press("home")  # the batch row
+        await wait_for(
+            pilot, lambda: screen.query_one(TrackTable).scope.startswith("batch:"), "the batch is listed"
+        )
+        await pilot.press("m")
+        await wait_for(
+            pilot, lambda: any("2 clusters" in n.message for n in app._notifications), "one line about m"
+        )
+        assert app.screen is screen
+        assert sum("press m again" in n.message for n in app._notifications) == 1
+        await pilot.press("down", "m")  # a cluster: m asks how many
+        await wait_for(pilot, lambda: isinstance(app.screen, CountScreen), "the count dialog")

@@ -526,7 +526,11 @@ class SessionScreen(Screen[None]):
         if action == "step":
             return True if self.query_one("#tracks", TrackTable).row_count else None
         if action == "more_like":
-            return True if not self.generating and self._current_cluster() is not None else None
+            if self.generating:
+                return None
+            # A batch of several clusters: m says which to choose rather than nothing.
+            chosen = self._current_cluster() is not None or self._batch_without_choice() is not None
+            return True if chosen else None
         if action == "new_batch":
             return None if self.generating else True
         return True
@@ -648,9 +652,27 @@ class SessionScreen(Screen[None]):
         elif isinstance(focused, DataTable) and focused.row_count:
             focused.move_cursor(row=0 if which == "top" else focused.row_count - 1)
 
+    def _batch_without_choice(self) -> Batch | None:
+        """The highlighted batch, when it has several clusters and none is chosen."""
+        if self.session is None or self.query_one("#tracks", TrackTable).has_focus:
+            return None
+        data = self.query_one("#tree", ClusterTree).highlighted
+        if isinstance(data, BatchNode) and len(data.batch.clusters) > 1:
+            return data.batch
+        return None
+
     def action_more_like(self) -> None:
+        if self.session is None or self.generating:
+            return
         found = self._current_cluster()
-        if found is None or self.session is None or self.generating:
+        if found is None:
+            batch = self._batch_without_choice()
+            if batch is not None:
+                self.notify(
+                    f"This batch has {len(batch.clusters)} clusters: highlight one of them "
+                    "(or one of its clips) and press m again.",
+                    markup=False,
+                )
             return
         batch, cluster = found
         from tui.screens.modals import CountScreen
