@@ -773,3 +773,48 @@ async def test_m_on_a_batch_of_several_clusters_says_which_to_choose(
         assert sum("press m again" in n.message for n in app._notifications) == 1
         await pilot.press("down", "m")  # a cluster: m asks how many
         await wait_for(pilot, lambda: isinstance(app.screen, CountScreen), "the count dialog")
+
+
+async def test_screenshot_from_the_palette_is_saved_and_says_where(
+    make_app: Callable[..., SessionLabApp], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A home without Downloads or Pictures (a server, a fresh account): the picture goes
+    to the folder the app was started in, and the toast names it."""
+    home = tmp_path / "home"
+    home.mkdir()
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    for name in ("XDG_DOWNLOAD_DIR", "XDG_PICTURES_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(work)
+    app = make_app(check_audio=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: app.screen.sessions is not None, "the list")
+        await pilot.press("ctrl+p")
+        await type_text(pilot, "screenshot")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_for(
+            pilot, lambda: any(n.title == "Screenshot" for n in app._notifications), "the screenshot toast"
+        )
+        [note] = [n for n in app._notifications if n.title == "Screenshot"]
+        [saved] = list(work.glob("*.svg"))
+        assert note.severity == "information" and str(saved) in note.message
+        assert saved.read_text(encoding="utf-8").startswith("<svg")
+
+
+def test_screenshots_go_to_the_data_dir_when_the_current_folder_is_gone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tui.app import screenshot_folder
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("XDG_PICTURES_DIR", raising=False)
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    assert screenshot_folder(tmp_path / "data") == tmp_path / "data" / "screenshots"
+    assert (tmp_path / "data" / "screenshots").is_dir()
