@@ -103,6 +103,11 @@ class SessionLabApp(App[None]):
     COMMANDS = App.COMMANDS | {SessionLabCommands}
     BINDINGS = [
         Binding("question_mark", "help", "Help", id="help", tooltip="Every key binding"),
+        # Priority: focus moves when the key is read, so the keys typed after Tab in
+        # the same burst go to the next field (a screen's Tab binding runs only when
+        # the focused field gets round to it: "Tab 0 . 7 Tab 0 . 6" filled one field).
+        Binding("tab", "focus_next", "Next field", show=False, priority=True),
+        Binding("shift+tab", "focus_previous", "Previous field", show=False, priority=True),
     ]
 
     # What the player is doing; the player bar of every screen follows these.

@@ -818,3 +818,27 @@ def test_screenshots_go_to_the_data_dir_when_the_current_folder_is_gone(
     gone.rmdir()
     assert screenshot_folder(tmp_path / "data") == tmp_path / "data" / "screenshots"
     assert (tmp_path / "data" / "screenshots").is_dir()
+
+
+async def test_tabs_typed_in_one_burst_move_on_to_the_next_field(
+    make_app: Callable[..., SessionLabApp],
+) -> None:
+    """'Tab 0 . 7 Tab 0 . 6 Tab 1 2 Tab 3' arriving together fills energy, density,
+    duration and clips, each with its own keys (it once gave Density '6123')."""
+    from textual import events
+
+    app = make_app(check_audio=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, BriefScreen), "the brief form")
+        form = app.screen
+        await pilot.pause()
+        keys = ["a", "tab", "0", ".", "7", "tab", "0", ".", "6", "tab", "1", "2", "tab", "3"]
+        for key in keys:  # as the driver posts them: no waiting between keys
+            name = {"tab": "tab", ".": "full_stop"}.get(key, key)
+            app.post_message(events.Key(name, "\t" if key == "tab" else key))
+        await wait_for(pilot, lambda: form.query_one("#clips", Input).value == "3", "the last field typed")
+        await pilot.pause()
+        assert form.query_one("#brief", TextArea).text == "a"
+        values = {key: form.query_one(f"#{key}", Input).value for key in ("energy", "density", "duration")}
+        assert values == {"energy": "0.7", "density": "0.6", "duration": "12"}
