@@ -842,3 +842,22 @@ async def test_tabs_typed_in_one_burst_move_on_to_the_next_field(
         assert form.query_one("#brief", TextArea).text == "a"
         values = {key: form.query_one(f"#{key}", Input).value for key in ("energy", "density", "duration")}
         assert values == {"energy": "0.7", "density": "0.6", "duration": "12"}
+
+
+async def test_back_from_a_new_session_highlights_it(
+    make_app: Callable[..., SessionLabApp], settings: Settings
+) -> None:
+    older = make_session(settings, brief="an older session", clips=1)
+    app = make_app(check_audio=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        sessions = app.screen
+        await wait_for(pilot, lambda: len(sessions.sessions or ()) == 1, "the list")
+        assert sessions.current.id == older.id
+        await write_brief(pilot, app, clips="1")
+        screen = await wait_generated(pilot, app)
+        made = screen.session.id
+        await pilot.press("q")
+        await wait_for(pilot, lambda: len(sessions.sessions or ()) == 2, "the list again")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert sessions.current.id == made

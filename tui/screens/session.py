@@ -759,4 +759,4 @@ class SessionScreen(Screen[None]):
     def action_back(self) -> None:
         self._remember_selection()
         self.app.stop_playback()
-        self.dismiss()
+        self.dismiss(self.session.id if self.session is not None else None)
