@@ -271,11 +271,17 @@ class SessionLabApp(App[None]):
 
     @work(thread=True, group="player", exit_on_error=False)
     def _start_clip(self, now: NowPlaying, request: int) -> None:
+        from core.audio import clip_file_problem
         from core.errors import PlaybackError
 
         # One start at a time, and only the latest request: n n n plays the third clip.
         with self._start_lock:
             if request != self._play_requests:
+                return
+            problem = clip_file_problem(now.path)
+            if problem is not None:
+                # The clip's file, not the sound: one line, and the player bar keeps its state.
+                self.call_from_thread(self.clip_unplayable, now.number, now.path, problem)
                 return
             try:
                 player = self._ensure_player()
@@ -285,6 +291,14 @@ class SessionLabApp(App[None]):
                 self.post_message(PlaybackProblem(str(exc)))
                 return
         self.call_from_thread(self._clip_started, now, state)
+
+    def clip_unplayable(self, number: int, path: str, problem: str) -> None:
+        """One line for a clip whose file is missing or unreadable (core.audio.clip_file_problem)."""
+        self.notify(
+            f"Clip #{number} cannot be played: its file is {problem} ({Path(path).name}).",
+            severity="warning",
+            markup=False,
+        )
 
     def _ensure_player(self) -> Player:
         with self._player_lock:

@@ -861,3 +861,34 @@ async def test_back_from_a_new_session_highlights_it(
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert sessions.current.id == made
+
+
+async def test_a_clip_whose_file_is_missing_or_unreadable_is_marked_and_says_so(
+    make_app: Callable[..., SessionLabApp], settings: Settings
+) -> None:
+    session = make_session(settings, clips=3)
+    tracks = sorted(session.tracks, key=lambda t: t.position)
+    Path(tracks[0].path).unlink()
+    Path(tracks[1].path).write_bytes(b"not audio at all")
+    app = make_app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_only_session(pilot, app)
+        await pilot.press("home")  # the batch: every clip
+        table = screen.query_one(TrackTable)
+        await wait_for(pilot, lambda: table.scope.startswith("batch:") and table.row_count == 3, "rows")
+        missing, unreadable, fine = (str(t.id) for t in tracks)
+        assert table.get_cell(missing, "wave").plain == "file missing"
+        assert table.get_cell(unreadable, "wave").plain == "file unreadable"
+        assert "file" not in table.get_cell(fine, "wave").plain
+        assert any(label.endswith("missing") for label in tree_labels(app))
+        await pilot.press("tab")  # the list; its first row is the missing clip
+        await pilot.press("enter")
+        await wait_for(
+            pilot, lambda: any("cannot be played" in n.message for n in app._notifications), "note"
+        )
+        [note] = [n.message for n in app._notifications if "cannot be played" in n.message]
+        assert note.startswith("Clip #1 cannot be played: its file is missing") and "\n" not in note
+        assert app.now_playing is None and app.audio_problem == ""  # the sound is fine
+        await pilot.press("G", "enter")
+        await wait_for(pilot, lambda: app.now_playing is not None, "the readable clip plays")
+        assert app.now_playing.key == fine

@@ -46,8 +46,25 @@ SEEK_SEC = 5.0
 _tokens = itertools.count(1)
 
 
-class SessionScreen(Screen[None]):
-    """Audition a session's clips and grow it, batch by batch."""
+def file_problems(session: Session) -> dict[str, str]:
+    """Each clip whose file cannot be played, and why, by track id. Reads file headers:
+    call it in a worker."""
+    from core.audio import clip_file_problem
+
+    problems: dict[str, str] = {}
+    for track in session.tracks:
+        problem = clip_file_problem(track.path)
+        if problem is not None:
+            problems[str(track.id)] = problem
+    return problems
+
+
+class SessionScreen(Screen[uuid.UUID | None]):
+    """Audition a session's clips and grow it, batch by batch.
+
+    Dismissed with the session's id (None if nothing was stored), so the sessions
+    list can highlight the session just made or visited.
+    """
 
     BINDINGS = [
         Binding("enter", "play", "Play", id="play", tooltip="Play the selected clip"),
@@ -105,6 +122,9 @@ class SessionScreen(Screen[None]):
         self.last_job: GenerationJob | None = job
         self.token = 0
         self.pending_rows: dict[str, TrackRow] = {}
+        # track id -> why its file cannot be played ("missing", "unreadable"); checked in
+        # the worker that read the session, never on the UI thread.
+        self.clip_problems: dict[str, str] = {}
         self.loaded = False
         self._binding_state: tuple[bool | None, ...] = ()
 
@@ -137,10 +157,12 @@ class SessionScreen(Screen[None]):
     # --------------------------------------------------------------- loading
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="load")
-    def _load(self, session_id: uuid.UUID) -> Session:
-        return self.app.store.require_session(session_id)
+    def _load(self, session_id: uuid.UUID) -> tuple[Session, dict[str, str]]:
+        session = self.app.store.require_session(session_id)
+        return session, file_problems(session)
 
-    def _loaded(self, session: Session) -> None:
+    def _loaded(self, session: Session, problems: dict[str, str]) -> None:
+        self.clip_problems = problems
         self.session = session
         self.session_id = session.id
         self.loaded = True
@@ -176,7 +198,7 @@ class SessionScreen(Screen[None]):
         under = None
         if pending and self.job is not None and self.job.kind == "more":
             under = f"cluster:{self.job.cluster_id}"
-        tree.show_session(self.session, pending=pending, pending_under=under)
+        tree.show_session(self.session, pending=pending, pending_under=under, problems=self.clip_problems)
         chosen = select if select is not None and select in tree.nodes_by_key else None
         if chosen is None and tree.nodes_by_key:
             chosen = next(
@@ -274,8 +296,7 @@ class SessionScreen(Screen[None]):
         labels = {tid: c.label for c in batch.clusters for tid in c.track_ids}
         return [self._row(t, labels.get(t.id, "")) for t in sorted(batch.tracks, key=lambda t: t.position)]
 
-    @staticmethod
-    def _row(track: Any, label: str) -> TrackRow:
+    def _row(self, track: Any, label: str) -> TrackRow:
         return TrackRow(
             key=str(track.id),
             number=track.position + 1,
@@ -283,12 +304,15 @@ class SessionScreen(Screen[None]):
             path=str(track.path),
             duration_sec=track.duration_sec,
             similarity=track.similarity,
+            problem=self.clip_problems.get(str(track.id)),
         )
 
     # ------------------------------------------------------------- waveforms
 
     def _request_waveforms(self, rows: list[TrackRow]) -> None:
-        missing = [(r.key, r.path) for r in rows if r.path and r.path not in self.app.waveforms]
+        missing = [
+            (r.key, r.path) for r in rows if r.path and not r.problem and r.path not in self.app.waveforms
+        ]
         if missing:
             self._waveforms(missing)
 
@@ -334,7 +358,9 @@ class SessionScreen(Screen[None]):
         self.call_after_refresh(self._generate, job, self.token)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="generate")
-    def _generate(self, job: GenerationJob, token: int) -> tuple[Session, uuid.UUID, list[str]]:
+    def _generate(
+        self, job: GenerationJob, token: int
+    ) -> tuple[Session, uuid.UUID, list[str], dict[str, str]]:
         from core.providers.base import STAGE_GENERATING
         from core.service import SessionService
         from tui.waveform import compute_waveform
@@ -380,7 +406,7 @@ class SessionScreen(Screen[None]):
         if job.kind == "new":
             assert job.params is not None
             session = service.create_initial_batch(job.brief, job.params, job.num_clips, **options)
-            return session, session.batches[-1].id, list(service.notices)
+            return session, session.batches[-1].id, list(service.notices), file_problems(session)
         if job.kind == "batch":
             assert job.params is not None and job.session_id is not None
             batch = service.add_brief_batch(job.session_id, job.brief, job.params, job.num_clips, **options)
@@ -388,7 +414,8 @@ class SessionScreen(Screen[None]):
             assert job.session_id is not None and job.cluster_id is not None
             batch = service.more_like_cluster(job.session_id, job.cluster_id, job.num_clips, **options)
         # The session as stored, read back whole (what reopening it will show).
-        return app.store.require_session(batch.session_id), batch.id, list(service.notices)
+        session = app.store.require_session(batch.session_id)
+        return session, batch.id, list(service.notices), file_problems(session)
 
     @on(GenerationProgress)
     def _progress(self, event: GenerationProgress) -> None:
@@ -431,7 +458,7 @@ class SessionScreen(Screen[None]):
         worker = event.worker
         if worker.group == "load":
             if event.state == WorkerState.SUCCESS:
-                self._loaded(worker.result)
+                self._loaded(*worker.result)
             elif event.state == WorkerState.ERROR:
                 self.loaded = True
                 self._rebuild()
@@ -439,7 +466,8 @@ class SessionScreen(Screen[None]):
         if worker.group != "generate" or not self.generating:
             return
         if event.state == WorkerState.SUCCESS:
-            session, batch_id, notices = worker.result
+            session, batch_id, notices, problems = worker.result
+            self.clip_problems = problems
             self._finish_job(session, batch_id)
             for notice in notices:
                 self._notify_later(notice)
@@ -579,6 +607,9 @@ class SessionScreen(Screen[None]):
     def _play(self, row: TrackRow) -> None:
         if not row.path:
             return  # a slot of the batch being made, not rendered yet
+        if row.problem:
+            self.app.clip_unplayable(row.number, row.path, row.problem)
+            return
         # No audio device: the attempt to start says so, once (a note here as well made two).
         self.app.play(NowPlaying(row.key, row.path, row.number, row.label or "new clip"))
 

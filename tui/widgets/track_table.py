@@ -34,6 +34,7 @@ class TrackRow:
     path: str
     duration_sec: float | None
     similarity: float | None
+    problem: str | None = None  # why its file cannot be played ("missing", "unreadable")
 
     @property
     def pending(self) -> bool:
@@ -88,13 +89,20 @@ class TrackTable(DataTable[Text | str]):
             self._label_cell(row),
             Text(duration(seconds), justify="right"),
             Text(similarity(row.similarity), justify="right"),
-            Text(spark or PENDING_WAVE, style="" if spark else "dim"),
+            self._wave_cell(row, spark),
             key=row.key,
         )
 
     @staticmethod
     def _label_cell(row: TrackRow) -> Text:
         return Text(shown_line(row.label), no_wrap=True, overflow="ellipsis")
+
+    @staticmethod
+    def _wave_cell(row: TrackRow, spark: str | None) -> Text:
+        if row.problem:
+            # Said, not pretended: the file is gone or unreadable, so there is nothing to draw or play.
+            return Text(f"file {row.problem}", style="dim italic", no_wrap=True, overflow="ellipsis")
+        return Text(spark or PENDING_WAVE, style="" if spark else "dim")
 
     def _number_cell(self, row: TrackRow) -> Text:
         if row.key == self.playing_key:
