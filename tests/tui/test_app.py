@@ -892,3 +892,20 @@ async def test_a_clip_whose_file_is_missing_or_unreadable_is_marked_and_says_so(
         await pilot.press("G", "enter")
         await wait_for(pilot, lambda: app.now_playing is not None, "the readable clip plays")
         assert app.now_playing.key == fine
+
+
+async def test_provider_names_from_the_settings_are_drawn_as_text(data_dir: Path) -> None:
+    """The brief form offers the engine named in config.toml: shown as written, safely."""
+    from tests.tui.scenes import make_app as scene_app
+
+    app = scene_app(Settings(data_dir=data_dir, engine=f"engine {EVIL}"), check_audio=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, BriefScreen), "the brief form")
+        form = app.screen
+        await wait_for(
+            pilot, lambda: "usable" in text_of(form.query_one("#engine-hint", Static)), "inventory"
+        )
+        await pilot.pause()
+        assert drawn_controls(app) == []
+        assert "engine ␛[2J␛]0;pwned␇[bold red]x[/]" in drawn_text(app)

@@ -119,7 +119,7 @@ class CountScreen(ModalScreen[int | None]):
         try:
             count = validate_num_clips(event.value.strip() or "", self.max_batch_size)
         except ValidationError as exc:
-            error.update(Content(str(exc)))
+            error.update(Content(shown_lines(str(exc))))
             error.add_class("shown")
             return
         self.dismiss(count)
