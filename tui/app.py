@@ -281,7 +281,7 @@ class SessionLabApp(App[None]):
             problem = clip_file_problem(now.path)
             if problem is not None:
                 # The clip's file, not the sound: one line, and the player bar keeps its state.
-                self.call_from_thread(self.clip_unplayable, now.number, now.path, problem)
+                self.call_from_thread(self.clip_unplayable, now.number, problem)
                 return
             try:
                 player = self._ensure_player()
@@ -292,12 +292,10 @@ class SessionLabApp(App[None]):
                 return
         self.call_from_thread(self._clip_started, now, state)
 
-    def clip_unplayable(self, number: int, path: str, problem: str) -> None:
+    def clip_unplayable(self, number: int, problem: str) -> None:
         """One line for a clip whose file is missing or unreadable (core.audio.clip_file_problem)."""
         self.notify(
-            f"Clip #{number} cannot be played: its file is {problem} ({Path(path).name}).",
-            severity="warning",
-            markup=False,
+            f"Clip #{number} cannot be played: its file is {problem}.", severity="warning", markup=False
         )
 
     def _ensure_player(self) -> Player:

@@ -608,7 +608,7 @@ class SessionScreen(Screen[uuid.UUID | None]):
         if not row.path:
             return  # a slot of the batch being made, not rendered yet
         if row.problem:
-            self.app.clip_unplayable(row.number, row.path, row.problem)
+            self.app.clip_unplayable(row.number, row.problem)
             return
         # No audio device: the attempt to start says so, once (a note here as well made two).
         self.app.play(NowPlaying(row.key, row.path, row.number, row.label or "new clip"))
