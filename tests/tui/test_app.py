@@ -588,6 +588,7 @@ async def test_keys_in_one_burst_act_in_the_order_typed(
 # What a hostile or careless name can hold: a screen wipe, an OSC title change ended
 # by BEL, Rich markup and a line break.
 EVIL = "\x1b[2J\x1b]0;pwned\x07[bold red]x[/]\nnext"
+EVIL_FILE_NAME = "\x1b[2J\x1b]0;pwned\x07[bold red]x\nnext.wav"  # the same, without a path separator
 
 
 def drawn_controls(app: SessionLabApp) -> list[str]:
@@ -645,7 +646,7 @@ async def test_text_from_users_files_and_models_is_drawn_as_text(
 
     from core.audio import write_wav_atomic
 
-    source = tmp_path / f"{EVIL}.wav"
+    source = tmp_path / EVIL_FILE_NAME
     write_wav_atomic(source, 0.2 * np.sin(np.linspace(0, 4000, 32_000 * 2)), 32_000)
     service = SessionService.from_settings(settings)
     imported = service.import_clips(None, [source])  # its brief names the file
@@ -665,6 +666,15 @@ async def test_text_from_users_files_and_models_is_drawn_as_text(
         await pilot.pause()
         assert drawn_controls(app) == []
         assert "[bold red]x[/]" in drawn_text(app)  # markup shown, not parsed
+        listing = sessions.query_one("#sessions-table", DataTable)
+        listing.move_cursor(row=listing.get_row_index(str(imported.id)))
+        await pilot.press("enter")  # the imported file's name is its brief
+        await wait_for(pilot, lambda: isinstance(app.screen, SessionScreen) and app.screen.loaded, "opened")
+        await pilot.pause()
+        assert drawn_controls(app) == []
+        assert "Imported: ␛[2J␛]0;pwned␇[bold red]x next.wav" in drawn_text(app)
+        await pilot.press("q")
+        await wait_for(pilot, lambda: app.screen is sessions, "back")
         await pilot.press("r")  # the rename dialog holds the name
         await wait_for(pilot, lambda: isinstance(app.screen, TextPromptScreen), "the rename dialog")
         await pilot.pause()
@@ -678,7 +688,6 @@ async def test_text_from_users_files_and_models_is_drawn_as_text(
         await wait_for(pilot, lambda: app.screen is sessions, "back")
 
         # The other session (brief and labels): title, tree, list, count dialog, player bar.
-        listing = sessions.query_one("#sessions-table", DataTable)
         listing.move_cursor(row=listing.get_row_index(str(made.id)))
         await pilot.press("enter")
         await wait_for(
