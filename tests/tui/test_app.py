@@ -814,9 +814,10 @@ async def test_screenshot_from_the_palette_is_saved_and_says_where(
         assert saved.read_text(encoding="utf-8").startswith("<svg")
 
 
-def test_screenshots_go_to_the_data_dir_when_the_current_folder_is_gone(
+async def test_screenshots_go_to_the_data_dir_when_the_current_folder_is_gone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # async like the rest of the module, so its one pytestmark (anyio or asyncio) fits it
     from tui.app import screenshot_folder
 
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
