@@ -641,7 +641,8 @@ class SessionScreen(Screen[uuid.UUID | None]):
             return
         if not self._step_scope(1 if offset > 0 else -1):
             where = "last" if offset > 0 else "first"
-            self.notify(f"That was the {where} clip of this session.", markup=False)
+            of = "the batch being made" if table.scope == "pending" else "this session"
+            self.notify(f"That was the {where} clip of {of}.", markup=False)
 
     def _step_scope(self, direction: int) -> bool:
         """Show the next (or previous) cluster or batch of the tree and play its first (or
