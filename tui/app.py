@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import os
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual import on, work
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
@@ -27,7 +29,9 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from core.errors import CancelledError, SessionLabError
 from core.settings import Settings
+from core.text import shown_line
 from tui.commands import SessionLabCommands
+from tui.formatting import shown_lines
 from tui.jobs import NowPlaying
 from tui.messages import PlaybackFinished, PlaybackProblem
 from tui.waveform import WaveformCache
@@ -99,6 +103,11 @@ class SessionLabApp(App[None]):
     COMMANDS = App.COMMANDS | {SessionLabCommands}
     BINDINGS = [
         Binding("question_mark", "help", "Help", id="help", tooltip="Every key binding"),
+        # Priority: focus moves when the key is read, so the keys typed after Tab in
+        # the same burst go to the next field (a screen's Tab binding runs only when
+        # the focused field gets round to it: "Tab 0 . 7 Tab 0 . 6" filled one field).
+        Binding("tab", "focus_next", "Next field", show=False, priority=True),
+        Binding("shift+tab", "focus_previous", "Previous field", show=False, priority=True),
     ]
 
     # What the player is doing; the player bar of every screen follows these.
@@ -238,6 +247,21 @@ class SessionLabApp(App[None]):
         else:
             self.notify(error_line(error), severity="error", markup=False, timeout=8)
 
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: Any = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Every toast is drawn safe: text from a user, a file name or a model (a label, an
+        error naming a file) never brings control characters to the terminal."""
+        super().notify(
+            shown_lines(message), title=shown_line(title), severity=severity, timeout=timeout, markup=markup
+        )
+
     # -------------------------------------------------------------- playback
 
     def play(self, now: NowPlaying) -> None:
@@ -247,11 +271,17 @@ class SessionLabApp(App[None]):
 
     @work(thread=True, group="player", exit_on_error=False)
     def _start_clip(self, now: NowPlaying, request: int) -> None:
+        from core.audio import clip_file_problem
         from core.errors import PlaybackError
 
         # One start at a time, and only the latest request: n n n plays the third clip.
         with self._start_lock:
             if request != self._play_requests:
+                return
+            problem = clip_file_problem(now.path)
+            if problem is not None:
+                # The clip's file, not the sound: one line, and the player bar keeps its state.
+                self.call_from_thread(self.clip_unplayable, now.number, problem)
                 return
             try:
                 player = self._ensure_player()
@@ -261,6 +291,12 @@ class SessionLabApp(App[None]):
                 self.post_message(PlaybackProblem(str(exc)))
                 return
         self.call_from_thread(self._clip_started, now, state)
+
+    def clip_unplayable(self, number: int, problem: str) -> None:
+        """One line for a clip whose file is missing or unreadable (core.audio.clip_file_problem)."""
+        self.notify(
+            f"Clip #{number} cannot be played: its file is {problem}.", severity="warning", markup=False
+        )
 
     def _ensure_player(self) -> Player:
         with self._player_lock:
@@ -360,6 +396,44 @@ class SessionLabApp(App[None]):
         if event.announce:
             self.notify(event.text, severity="warning", markup=False, timeout=8)
 
+    # ----------------------------------------------------------- screenshots
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Textual's palette commands, with Screenshot saving where it can (see action_screenshot)."""
+        for command in super().get_system_commands(screen):
+            if command.title == "Screenshot":
+                yield SystemCommand(
+                    "Screenshot",
+                    "Save an SVG picture of the screen (in ~/Pictures, or the current folder)",
+                    lambda: self.set_timer(0.1, self.action_screenshot),
+                )
+            else:
+                yield command
+
+    def action_screenshot(self, filename: str | None = None, path: str | None = None) -> None:
+        """Save an SVG of the screen and say where.
+
+        Textual's default folder is ~/Downloads, which a server or a fresh account may not
+        have ("Failed to save screenshot"): see ``screenshot_folder`` for where it goes.
+        """
+        svg = self.export_screenshot()
+        stamp = datetime.now()
+        name = filename or f"session-lab-{stamp:%Y-%m-%d_%H-%M-%S}-{stamp.microsecond // 1000:03d}.svg"
+        self._save_screenshot(svg, name, path)
+
+    @work(thread=True, exit_on_error=False, group="screenshot")
+    def _save_screenshot(self, svg: str, name: str, folder: str | None) -> None:
+        target = Path(folder).expanduser() if folder else screenshot_folder(self.settings.data_dir)
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+            path = target / name
+            path.write_text(svg, encoding="utf-8")
+        except OSError as exc:
+            line = f"The screenshot could not be saved in {target} ({exc.strerror or exc})."
+            self.call_from_thread(self.notify, line, title="Screenshot", severity="error", markup=False)
+            return
+        self.call_from_thread(self.notify, f"Saved to {path}", title="Screenshot", markup=False)
+
     # --------------------------------------------------------------- actions
 
     def action_help(self) -> None:
@@ -367,6 +441,32 @@ class SessionLabApp(App[None]):
 
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
+
+
+def _writable_dir(path: Path) -> bool:
+    return path.is_dir() and os.access(path, os.W_OK | os.X_OK)
+
+
+def screenshot_folder(data_dir: Path) -> Path:
+    """Where a screenshot goes: ~/Pictures if there is one, else the folder the app was
+    started in if it can be written, else ``screenshots`` in the data dir, else the
+    temporary folder. (Textual's ~/Downloads is often missing on a server.)"""
+    import platformdirs
+
+    candidates: list[Path] = []
+    with contextlib.suppress(Exception):
+        candidates.append(platformdirs.user_pictures_path())
+    with contextlib.suppress(OSError):  # the current folder may have been deleted
+        candidates.append(Path.cwd())
+    for candidate in candidates:
+        if _writable_dir(candidate):
+            return candidate
+    fallback = Path(data_dir) / "screenshots"
+    with contextlib.suppress(OSError):
+        fallback.mkdir(parents=True, exist_ok=True)
+    if _writable_dir(fallback):
+        return fallback
+    return Path(tempfile.gettempdir())
 
 
 def run_app(settings: Settings) -> None:

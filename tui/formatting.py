@@ -6,9 +6,13 @@ that the core computed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 
+from core.text import shown, shown_line
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 SPARK_CHARS = "▁▂▃▄▅▆▇█"
 WAVEFORM_WIDTH = 20
 
@@ -60,8 +64,14 @@ def sparkline(levels: Sequence[float]) -> str:
 
 
 def shorten(text: str, width: int) -> str:
-    """One line of at most ``width`` characters, with an ellipsis when cut."""
-    line = " ".join(text.split())
+    """One line of at most ``width`` characters, with an ellipsis when cut; safe to draw
+    (control characters from a user, a file name or a model become visible stand-ins)."""
+    line = " ".join(shown_line(text).split())
     if len(line) <= width:
         return line
     return line[: max(0, width - 1)].rstrip() + "…"
+
+
+def shown_lines(text: str) -> str:
+    """Text for a multi-line place (a toast, a text area): lines kept, each made safe to draw."""
+    return "\n".join(shown(line) for line in _LINE_BREAK.split(str(text)))

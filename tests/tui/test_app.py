@@ -22,7 +22,7 @@ from tui.screens.help import HelpScreen
 from tui.screens.modals import ConfirmScreen, CountScreen, TextPromptScreen
 from tui.screens.session import SessionScreen
 from tui.screens.sessions import SessionsScreen
-from tui.widgets.cluster_tree import ClusterNode, ClusterTree, PendingNode
+from tui.widgets.cluster_tree import ClusterNode, ClusterTree, PendingNode, cluster_tracks
 from tui.widgets.player_bar import PlayerBar
 from tui.widgets.track_table import TrackTable
 
@@ -441,7 +441,8 @@ async def test_no_audio_device_is_one_line_and_the_rest_works(
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert app.now_playing is None
-        assert any("no-such-device" in n.message for n in app._notifications)
+        # One line for the first play, not the start-up check's line again besides.
+        assert sum("no-such-device" in n.message for n in app._notifications) == 1
         # Everything else works: more-like still generates.
         await pilot.press("m")
         await wait_for(pilot, lambda: isinstance(app.screen, CountScreen), "the count dialog")
@@ -580,3 +581,341 @@ async def test_keys_in_one_burst_act_in_the_order_typed(
         await wait_for(pilot, lambda: app.now_playing is not None, "a clip starts")
         assert table.cursor_row == 2
         assert app.now_playing.key == table.current.key
+
+
+# ------------------------------------------------------------- issue 7: trust
+
+# What a hostile or careless name can hold: a screen wipe, an OSC title change ended
+# by BEL, Rich markup and a line break.
+EVIL = "\x1b[2J\x1b]0;pwned\x07[bold red]x[/]\nnext"
+EVIL_FILE_NAME = "\x1b[2J\x1b]0;pwned\x07[bold red]x\nnext.wav"  # the same, without a path separator
+
+
+def drawn_controls(app: SessionLabApp) -> list[str]:
+    """Segments of what the app draws now that carry a control character to the terminal."""
+    import unicodedata
+
+    found = []
+    for strip in app.screen._compositor.render_strips():
+        for segment in strip:
+            if segment.control:  # cursor moves of Textual's own
+                continue
+            if any(unicodedata.category(ch) == "Cc" for ch in segment.text):
+                found.append(segment.text)
+    return found
+
+
+def drawn_text(app: SessionLabApp) -> str:
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+def make_split_session(settings: Settings, brief: str = BRIEF, clips: int = 4):  # type: ignore[no-untyped-def]
+    """A session whose one batch has two clusters (first half, second half), whatever
+    the clustering library's floating point does: its grouping is fixed here."""
+    from core import clustering
+
+    def halves(embeddings, max_k=3):  # type: ignore[no-untyped-def]
+        middle = len(embeddings) // 2
+        return [list(range(middle)), list(range(middle, len(embeddings)))]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(clustering, "cluster_embeddings", halves)
+        return make_session(settings, brief=brief, clips=clips)
+
+
+async def open_only_session(pilot, app: SessionLabApp) -> SessionScreen:  # type: ignore[no-untyped-def]
+    await wait_for(pilot, lambda: bool(getattr(app.screen, "sessions", None)), "the list")
+    await pilot.press("enter")
+    await wait_for(
+        pilot,
+        lambda: isinstance(app.screen, SessionScreen) and app.screen.session is not None,
+        "the session opens",
+    )
+    await pilot.pause()
+    return app.screen
+
+
+async def test_text_from_users_files_and_models_is_drawn_as_text(
+    make_app: Callable[..., SessionLabApp], settings: Settings, tmp_path: Path
+) -> None:
+    """Escape sequences in a brief, a session name, an imported file's name and a
+    cluster label never reach the terminal; markup in them is shown as written."""
+    import sqlite3
+
+    import numpy as np
+
+    from core.audio import write_wav_atomic
+
+    source = tmp_path / EVIL_FILE_NAME
+    write_wav_atomic(source, 0.2 * np.sin(np.linspace(0, 4000, 32_000 * 2)), 32_000)
+    service = SessionService.from_settings(settings)
+    imported = service.import_clips(None, [source])  # its brief names the file
+    service.store.close()
+    made = make_split_session(settings, brief=f"brief {EVIL}", clips=2)
+    # A name and labels as an older database or another program could have stored them.
+    with sqlite3.connect(settings.data_dir / "sessionlab.db") as db:
+        db.execute("UPDATE sessions SET name = ? WHERE id = ?", (f"name {EVIL}", str(imported.id)))
+        db.execute("UPDATE clusters SET label = ?", (f"label {EVIL}",))
+
+    app = make_app(check_audio=False)
+    gate = Gate("generating", 1)
+    app.generation_observer = gate
+    async with app.run_test(size=(120, 36)) as pilot:
+        sessions = app.screen
+        await wait_for(pilot, lambda: len(sessions.sessions or ()) == 2, "the list")
+        await pilot.pause()
+        assert drawn_controls(app) == []
+        assert "[bold red]x[/]" in drawn_text(app)  # markup shown, not parsed
+        listing = sessions.query_one("#sessions-table", DataTable)
+        listing.move_cursor(row=listing.get_row_index(str(imported.id)))
+        await pilot.press("enter")  # the imported file's name is its brief
+        await wait_for(pilot, lambda: isinstance(app.screen, SessionScreen) and app.screen.loaded, "opened")
+        await pilot.pause()
+        assert drawn_controls(app) == []
+        assert "Imported: ␛[2J␛]0;pwned␇[bold red]x next.wav" in drawn_text(app)
+        await pilot.press("q")
+        await wait_for(pilot, lambda: app.screen is sessions, "back")
+        await pilot.press("r")  # the rename dialog holds the name
+        await wait_for(pilot, lambda: isinstance(app.screen, TextPromptScreen), "the rename dialog")
+        await pilot.pause()
+        assert drawn_controls(app) == []
+        await pilot.press("escape")
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        await pilot.pause()
+        assert drawn_controls(app) == []
+        await pilot.press("n")
+        await wait_for(pilot, lambda: app.screen is sessions, "back")
+
+        # The other session (brief and labels): title, tree, list, count dialog, player bar.
+        listing.move_cursor(row=listing.get_row_index(str(made.id)))
+        await pilot.press("enter")
+        await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, SessionScreen) and app.screen.session is not None,
+            "the session opens",
+        )
+        screen = app.screen
+        await pilot.pause()
+        assert drawn_controls(app) == []
+        assert "brief ␛[2J" in drawn_text(app) and "label ␛[2J" in drawn_text(app)
+        await pilot.press("enter")  # play: the player bar names the cluster
+        await wait_for(pilot, lambda: app.now_playing is not None, "a clip plays")
+        await pilot.pause()
+        assert drawn_controls(app) == []
+        await pilot.press("m")
+        await wait_for(pilot, lambda: isinstance(app.screen, CountScreen), "the count dialog")
+        await pilot.pause()
+        assert drawn_controls(app) == []
+        app.screen.query_one(Input).value = "1"
+        await pilot.press("enter")
+        # Being made: the panel and the tree name the parent's label.
+        await wait_for(pilot, gate.reached.is_set, "the clip is rendered")
+        await pilot.pause()
+        assert screen.generating and drawn_controls(app) == []
+        gate.release.set()
+        await wait_for(pilot, lambda: not screen.generating, "more-like done")
+        await wait_for(pilot, lambda: any("Batch ready" in n.title for n in app._notifications), "toast")
+        await pilot.pause()
+        assert drawn_controls(app) == []
+        assert any("label ␛[2J" in n.message for n in app._notifications)
+        await pilot.press("b")  # the brief form holds the brief
+        await wait_for(pilot, lambda: isinstance(app.screen, BriefScreen), "the brief form")
+        await pilot.pause()
+        assert drawn_controls(app) == []
+    # What is stored stays verbatim.
+    store = SessionStore(settings.data_dir)
+    assert store.require_session(made.id).brief_text == f"brief {EVIL}"
+    store.close()
+
+
+async def test_n_and_p_move_on_across_clusters_and_stop_at_the_ends(
+    make_app: Callable[..., SessionLabApp], settings: Settings
+) -> None:
+    """n on a cluster's last clip plays the next cluster's first (as a player moves on to
+    the next album); at the session's last clip it says so instead of replaying it."""
+    session = make_split_session(settings, clips=4)
+    first, second = sorted(session.batches[0].clusters, key=lambda c: c.position)
+    app = make_app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_only_session(pilot, app)
+        tree = screen.query_one(ClusterTree)
+        table = screen.query_one(TrackTable)
+        await wait_for(pilot, lambda: table.scope == f"cluster:{first.id}", "the first cluster")
+        await pilot.press("tab", "G", "enter")  # the list, its last clip, play
+        await wait_for(pilot, lambda: app.now_playing is not None, "a clip plays")
+        last_of_first = list(table.rows_by_key)[-1]
+        assert app.now_playing.key == last_of_first
+        await pilot.press("n")
+        await wait_for(pilot, lambda: app.now_playing.key != last_of_first, "the next clip plays")
+        ordered = [str(t.id) for t in cluster_tracks(session.batches[0], second)]
+        assert app.now_playing.key == ordered[0]
+        assert table.scope == f"cluster:{second.id}"
+        assert tree.highlighted.key == f"cluster:{second.id}"
+        await pilot.press("n")
+        await wait_for(pilot, lambda: app.now_playing.key == ordered[1], "the second cluster's next clip")
+        await pilot.press("n")  # the session's last clip: a note, no replay
+        await wait_for(pilot, lambda: any("last clip" in n.message for n in app._notifications), "the note")
+        await app.workers.wait_for_complete()
+        assert app.now_playing.key == ordered[1] and table.scope == f"cluster:{second.id}"
+        await pilot.press("p", "p")  # back over the edge: the first cluster's last clip
+        await wait_for(pilot, lambda: app.now_playing.key == last_of_first, "the previous cluster's clip")
+        assert table.scope == f"cluster:{first.id}"
+
+
+async def test_m_on_a_batch_of_several_clusters_says_which_to_choose(
+    make_app: Callable[..., SessionLabApp], settings: Settings
+) -> None:
+    make_split_session(settings, clips=4)
+    app = make_app(check_audio=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_only_session(pilot, app)
+        await pilot.press("home")  # the batch row
+        await wait_for(
+            pilot, lambda: screen.query_one(TrackTable).scope.startswith("batch:"), "the batch is listed"
+        )
+        await pilot.press("m")
+        await wait_for(
+            pilot, lambda: any("2 clusters" in n.message for n in app._notifications), "one line about m"
+        )
+        assert app.screen is screen
+        assert sum("press m again" in n.message for n in app._notifications) == 1
+        await pilot.press("down", "m")  # a cluster: m asks how many
+        await wait_for(pilot, lambda: isinstance(app.screen, CountScreen), "the count dialog")
+
+
+async def test_screenshot_from_the_palette_is_saved_and_says_where(
+    make_app: Callable[..., SessionLabApp], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A home without Downloads or Pictures (a server, a fresh account): the picture goes
+    to the folder the app was started in, and the toast names it."""
+    home = tmp_path / "home"
+    home.mkdir()
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    for name in ("XDG_DOWNLOAD_DIR", "XDG_PICTURES_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(work)
+    app = make_app(check_audio=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: app.screen.sessions is not None, "the list")
+        await pilot.press("ctrl+p")
+        await type_text(pilot, "screenshot")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_for(
+            pilot, lambda: any(n.title == "Screenshot" for n in app._notifications), "the screenshot toast"
+        )
+        [note] = [n for n in app._notifications if n.title == "Screenshot"]
+        [saved] = list(work.glob("*.svg"))
+        assert note.severity == "information" and str(saved) in note.message
+        assert saved.read_text(encoding="utf-8").startswith("<svg")
+
+
+async def test_screenshots_go_to_the_data_dir_when_the_current_folder_is_gone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # async like the rest of the module, so its one pytestmark (anyio or asyncio) fits it
+    from tui.app import screenshot_folder
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("XDG_PICTURES_DIR", raising=False)
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    assert screenshot_folder(tmp_path / "data") == tmp_path / "data" / "screenshots"
+    assert (tmp_path / "data" / "screenshots").is_dir()
+
+
+async def test_tabs_typed_in_one_burst_move_on_to_the_next_field(
+    make_app: Callable[..., SessionLabApp],
+) -> None:
+    """'Tab 0 . 7 Tab 0 . 6 Tab 1 2 Tab 3' arriving together fills energy, density,
+    duration and clips, each with its own keys (it once gave Density '6123')."""
+    from textual import events
+
+    app = make_app(check_audio=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, BriefScreen), "the brief form")
+        form = app.screen
+        await pilot.pause()
+        keys = ["a", "tab", "0", ".", "7", "tab", "0", ".", "6", "tab", "1", "2", "tab", "3"]
+        for key in keys:  # as the driver posts them: no waiting between keys
+            name = {"tab": "tab", ".": "full_stop"}.get(key, key)
+            app.post_message(events.Key(name, "\t" if key == "tab" else key))
+        await wait_for(pilot, lambda: form.query_one("#clips", Input).value == "3", "the last field typed")
+        await pilot.pause()
+        assert form.query_one("#brief", TextArea).text == "a"
+        values = {key: form.query_one(f"#{key}", Input).value for key in ("energy", "density", "duration")}
+        assert values == {"energy": "0.7", "density": "0.6", "duration": "12"}
+
+
+async def test_back_from_a_new_session_highlights_it(
+    make_app: Callable[..., SessionLabApp], settings: Settings
+) -> None:
+    older = make_session(settings, brief="an older session", clips=1)
+    app = make_app(check_audio=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        sessions = app.screen
+        await wait_for(pilot, lambda: len(sessions.sessions or ()) == 1, "the list")
+        assert sessions.current.id == older.id
+        await write_brief(pilot, app, clips="1")
+        screen = await wait_generated(pilot, app)
+        made = screen.session.id
+        await pilot.press("q")
+        await wait_for(pilot, lambda: len(sessions.sessions or ()) == 2, "the list again")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert sessions.current.id == made
+
+
+async def test_a_clip_whose_file_is_missing_or_unreadable_is_marked_and_says_so(
+    make_app: Callable[..., SessionLabApp], settings: Settings
+) -> None:
+    session = make_session(settings, clips=3)
+    tracks = sorted(session.tracks, key=lambda t: t.position)
+    Path(tracks[0].path).unlink()
+    Path(tracks[1].path).write_bytes(b"not audio at all")
+    app = make_app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_only_session(pilot, app)
+        await pilot.press("home")  # the batch: every clip
+        table = screen.query_one(TrackTable)
+        await wait_for(pilot, lambda: table.scope.startswith("batch:") and table.row_count == 3, "rows")
+        missing, unreadable, fine = (str(t.id) for t in tracks)
+        assert table.get_cell(missing, "wave").plain == "file missing"
+        assert table.get_cell(unreadable, "wave").plain == "file unreadable"
+        assert "file" not in table.get_cell(fine, "wave").plain
+        assert any(label.endswith("missing") for label in tree_labels(app))
+        await pilot.press("tab")  # the list; its first row is the missing clip
+        await pilot.press("enter")
+        await wait_for(
+            pilot, lambda: any("cannot be played" in n.message for n in app._notifications), "note"
+        )
+        [note] = [n.message for n in app._notifications if "cannot be played" in n.message]
+        assert note.startswith("Clip #1 cannot be played: its file is missing") and "\n" not in note
+        assert app.now_playing is None and app.audio_problem == ""  # the sound is fine
+        await pilot.press("G", "enter")
+        await wait_for(pilot, lambda: app.now_playing is not None, "the readable clip plays")
+        assert app.now_playing.key == fine
+
+
+async def test_provider_names_from_the_settings_are_drawn_as_text(data_dir: Path) -> None:
+    """The brief form offers the engine named in config.toml: shown as written, safely."""
+    from tests.tui.scenes import make_app as scene_app
+
+    app = scene_app(Settings(data_dir=data_dir, engine=f"engine {EVIL}"), check_audio=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, BriefScreen), "the brief form")
+        form = app.screen
+        await wait_for(
+            pilot, lambda: "usable" in text_of(form.query_one("#engine-hint", Static)), "inventory"
+        )
+        await pilot.pause()
+        assert drawn_controls(app) == []
+        assert "engine ␛[2J␛]0;pwned␇[bold red]x[/]" in drawn_text(app)

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -21,6 +22,8 @@ from textual.worker import Worker, WorkerState
 
 from core.errors import ValidationError
 from core.models import BriefParams, validate_brief, validate_num_clips
+from core.text import shown_line
+from tui.formatting import shown_lines
 from tui.jobs import GenerationJob
 
 if TYPE_CHECKING:
@@ -45,6 +48,11 @@ def _check_seed(raw: str) -> int | None:
         raise ValidationError(
             f"The seed must be a whole number, or blank for a random one, not {text!r}."
         ) from None
+
+
+def _option(text: str) -> Text:
+    """A provider choice as drawn: names come from settings and plugins, so never markup."""
+    return Text(shown_line(text), no_wrap=True, overflow="ellipsis")
 
 
 class BriefScreen(Screen[GenerationJob | None]):
@@ -97,7 +105,8 @@ class BriefScreen(Screen[GenerationJob | None]):
             with Horizontal(classes="field-row brief-row"):
                 yield Label("Brief", classes="field-label")
                 yield TextArea(
-                    self.initial_brief,
+                    # A stored brief may hold control characters: shown (and sent again) as stand-ins.
+                    shown_lines(self.initial_brief),
                     id="brief",
                     soft_wrap=True,
                     compact=True,
@@ -116,7 +125,7 @@ class BriefScreen(Screen[GenerationJob | None]):
                 with Horizontal(classes="field-row"):
                     yield Label(title, classes="field-label")
                     yield Select(
-                        [(current, current)],
+                        [(_option(current), current)],
                         value=current,
                         allow_blank=False,
                         compact=True,
@@ -179,7 +188,7 @@ class BriefScreen(Screen[GenerationJob | None]):
             names = [name for name, _ in choices]
             if isinstance(current, str) and current not in names:
                 choices.insert(0, (current, "from your settings"))
-            select.set_options([(f"{name} · {summary}", name) for name, summary in choices])
+            select.set_options([(_option(f"{name} · {summary}"), name) for name, summary in choices])
             if isinstance(current, str):
                 select.value = current
             count = len(choices)
@@ -214,7 +223,7 @@ class BriefScreen(Screen[GenerationJob | None]):
         for key in checks:
             error = self.query_one(f"#{key}-error", Static)
             message = self.errors.get(key, "")
-            error.update(Content(message))
+            error.update(Content(shown_lines(message)))
             error.set_class(bool(message), "shown")
             target = self.query_one(f"#{key}")
             target.set_class(bool(message), "invalid")

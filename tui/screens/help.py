@@ -18,8 +18,8 @@ EXTRA = {
     "Sessions": [MOVES],
     "Session": [MOVES, ("⏎ on a cluster", "Plays the clip highlighted in the list")],
 }
-# Bindings folded into the MOVES line above.
-FOLDED = ("cursor", "ends")
+# Bindings folded into the MOVES and tab lines above.
+FOLDED = ("cursor", "ends", "focus_next", "focus_previous")
 
 
 def _sections() -> list[tuple[str, list[Binding]]]:

@@ -12,6 +12,8 @@ from textual.widgets import Button, Input, Label, Static
 
 from core.errors import ValidationError
 from core.models import validate_num_clips
+from core.text import shown_line
+from tui.formatting import shown_lines
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -30,9 +32,9 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(self.question, classes="dialog-title", markup=False)
+            yield Static(shown_line(self.question), classes="dialog-title", markup=False)
             if self.detail:
-                yield Static(self.detail, classes="dialog-detail", markup=False)
+                yield Static(shown_lines(self.detail), classes="dialog-detail", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button(f"{self.confirm_label} (y)", variant="error", id="yes")
                 yield Button("Keep (n)", id="no")
@@ -62,10 +64,17 @@ class TextPromptScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(self.prompt_title, classes="dialog-title", markup=False)
-            yield Input(value=self.value, placeholder=self.placeholder, id="prompt-input", compact=True)
+            yield Static(shown_line(self.prompt_title), classes="dialog-title", markup=False)
+            # The stored text may hold control characters (an older database, another
+            # program): the field shows, and saves, their visible stand-ins.
+            yield Input(
+                value=shown_line(self.value),
+                placeholder=shown_line(self.placeholder),
+                id="prompt-input",
+                compact=True,
+            )
             if self.hint:
-                yield Static(self.hint, classes="dialog-detail", markup=False)
+                yield Static(shown_lines(self.hint), classes="dialog-detail", markup=False)
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
@@ -91,7 +100,7 @@ class CountScreen(ModalScreen[int | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(self.prompt_title, classes="dialog-title", markup=False)
+            yield Static(shown_line(self.prompt_title), classes="dialog-title", markup=False)
             with Horizontal(classes="field-row"):
                 yield Label("Clips", classes="field-label")
                 yield Input(value=str(self.default), id="count-input", type="integer", compact=True)
@@ -110,7 +119,7 @@ class CountScreen(ModalScreen[int | None]):
         try:
             count = validate_num_clips(event.value.strip() or "", self.max_batch_size)
         except ValidationError as exc:
-            error.update(Content(str(exc)))
+            error.update(Content(shown_lines(str(exc))))
             error.add_class("shown")
             return
         self.dismiss(count)

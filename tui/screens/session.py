@@ -20,6 +20,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from core.models import Batch, Session
 from core.providers.registry import names as provider_names
+from core.text import shown_line
 from tui.formatting import plural, shorten
 from tui.jobs import GenerationJob, NowPlaying
 from tui.messages import ClipRendered, GenerationProgress, WaveformReady
@@ -45,8 +46,25 @@ SEEK_SEC = 5.0
 _tokens = itertools.count(1)
 
 
-class SessionScreen(Screen[None]):
-    """Audition a session's clips and grow it, batch by batch."""
+def file_problems(session: Session) -> dict[str, str]:
+    """Each clip whose file cannot be played, and why, by track id. Reads file headers:
+    call it in a worker."""
+    from core.audio import clip_file_problem
+
+    problems: dict[str, str] = {}
+    for track in session.tracks:
+        problem = clip_file_problem(track.path)
+        if problem is not None:
+            problems[str(track.id)] = problem
+    return problems
+
+
+class SessionScreen(Screen[uuid.UUID | None]):
+    """Audition a session's clips and grow it, batch by batch.
+
+    Dismissed with the session's id (None if nothing was stored), so the sessions
+    list can highlight the session just made or visited.
+    """
 
     BINDINGS = [
         Binding("enter", "play", "Play", id="play", tooltip="Play the selected clip"),
@@ -104,6 +122,9 @@ class SessionScreen(Screen[None]):
         self.last_job: GenerationJob | None = job
         self.token = 0
         self.pending_rows: dict[str, TrackRow] = {}
+        # track id -> why its file cannot be played ("missing", "unreadable"); checked in
+        # the worker that read the session, never on the UI thread.
+        self.clip_problems: dict[str, str] = {}
         self.loaded = False
         self._binding_state: tuple[bool | None, ...] = ()
 
@@ -136,10 +157,12 @@ class SessionScreen(Screen[None]):
     # --------------------------------------------------------------- loading
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="load")
-    def _load(self, session_id: uuid.UUID) -> Session:
-        return self.app.store.require_session(session_id)
+    def _load(self, session_id: uuid.UUID) -> tuple[Session, dict[str, str]]:
+        session = self.app.store.require_session(session_id)
+        return session, file_problems(session)
 
-    def _loaded(self, session: Session) -> None:
+    def _loaded(self, session: Session, problems: dict[str, str]) -> None:
+        self.clip_problems = problems
         self.session = session
         self.session_id = session.id
         self.loaded = True
@@ -175,7 +198,7 @@ class SessionScreen(Screen[None]):
         under = None
         if pending and self.job is not None and self.job.kind == "more":
             under = f"cluster:{self.job.cluster_id}"
-        tree.show_session(self.session, pending=pending, pending_under=under)
+        tree.show_session(self.session, pending=pending, pending_under=under, problems=self.clip_problems)
         chosen = select if select is not None and select in tree.nodes_by_key else None
         if chosen is None and tree.nodes_by_key:
             chosen = next(
@@ -231,13 +254,13 @@ class SessionScreen(Screen[None]):
         if isinstance(data, PendingNode):
             scope, rows = "pending", list(self.pending_rows.values())
             title = Content.assemble(
-                (data.title, "bold"), ("   clips appear here as soon as they are rendered", "dim")
+                (shown_line(data.title), "bold"), ("   clips appear here as soon as they are rendered", "dim")
             )
         elif isinstance(data, BatchNode):
             batch = data.batch
             scope, rows = data.key, self._batch_rows(batch)
             label = (
-                "More like " + batch.clusters[0].label
+                "More like " + shown_line(batch.clusters[0].label)
                 if batch.kind == "more" and batch.clusters
                 else f"Batch {data.number}"
             )
@@ -251,7 +274,7 @@ class SessionScreen(Screen[None]):
             scope = f"cluster:{cluster.id}"
             rows = [self._row(t, cluster.label) for t in cluster_tracks(data.batch, cluster)]
             title = Content.assemble(
-                (cluster.label, "bold"),
+                (shown_line(cluster.label), "bold"),
                 (f"   {plural(len(rows), 'clip')}", "dim"),
                 (
                     "   similarity is to the cluster's centre"
@@ -273,8 +296,7 @@ class SessionScreen(Screen[None]):
         labels = {tid: c.label for c in batch.clusters for tid in c.track_ids}
         return [self._row(t, labels.get(t.id, "")) for t in sorted(batch.tracks, key=lambda t: t.position)]
 
-    @staticmethod
-    def _row(track: Any, label: str) -> TrackRow:
+    def _row(self, track: Any, label: str) -> TrackRow:
         return TrackRow(
             key=str(track.id),
             number=track.position + 1,
@@ -282,12 +304,15 @@ class SessionScreen(Screen[None]):
             path=str(track.path),
             duration_sec=track.duration_sec,
             similarity=track.similarity,
+            problem=self.clip_problems.get(str(track.id)),
         )
 
     # ------------------------------------------------------------- waveforms
 
     def _request_waveforms(self, rows: list[TrackRow]) -> None:
-        missing = [(r.key, r.path) for r in rows if r.path and r.path not in self.app.waveforms]
+        missing = [
+            (r.key, r.path) for r in rows if r.path and not r.problem and r.path not in self.app.waveforms
+        ]
         if missing:
             self._waveforms(missing)
 
@@ -333,7 +358,9 @@ class SessionScreen(Screen[None]):
         self.call_after_refresh(self._generate, job, self.token)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="generate")
-    def _generate(self, job: GenerationJob, token: int) -> tuple[Session, uuid.UUID, list[str]]:
+    def _generate(
+        self, job: GenerationJob, token: int
+    ) -> tuple[Session, uuid.UUID, list[str], dict[str, str]]:
         from core.providers.base import STAGE_GENERATING
         from core.service import SessionService
         from tui.waveform import compute_waveform
@@ -379,7 +406,7 @@ class SessionScreen(Screen[None]):
         if job.kind == "new":
             assert job.params is not None
             session = service.create_initial_batch(job.brief, job.params, job.num_clips, **options)
-            return session, session.batches[-1].id, list(service.notices)
+            return session, session.batches[-1].id, list(service.notices), file_problems(session)
         if job.kind == "batch":
             assert job.params is not None and job.session_id is not None
             batch = service.add_brief_batch(job.session_id, job.brief, job.params, job.num_clips, **options)
@@ -387,7 +414,8 @@ class SessionScreen(Screen[None]):
             assert job.session_id is not None and job.cluster_id is not None
             batch = service.more_like_cluster(job.session_id, job.cluster_id, job.num_clips, **options)
         # The session as stored, read back whole (what reopening it will show).
-        return app.store.require_session(batch.session_id), batch.id, list(service.notices)
+        session = app.store.require_session(batch.session_id)
+        return session, batch.id, list(service.notices), file_problems(session)
 
     @on(GenerationProgress)
     def _progress(self, event: GenerationProgress) -> None:
@@ -430,7 +458,7 @@ class SessionScreen(Screen[None]):
         worker = event.worker
         if worker.group == "load":
             if event.state == WorkerState.SUCCESS:
-                self._loaded(worker.result)
+                self._loaded(*worker.result)
             elif event.state == WorkerState.ERROR:
                 self.loaded = True
                 self._rebuild()
@@ -438,7 +466,8 @@ class SessionScreen(Screen[None]):
         if worker.group != "generate" or not self.generating:
             return
         if event.state == WorkerState.SUCCESS:
-            session, batch_id, notices = worker.result
+            session, batch_id, notices, problems = worker.result
+            self.clip_problems = problems
             self._finish_job(session, batch_id)
             for notice in notices:
                 self._notify_later(notice)
@@ -525,7 +554,11 @@ class SessionScreen(Screen[None]):
         if action == "step":
             return True if self.query_one("#tracks", TrackTable).row_count else None
         if action == "more_like":
-            return True if not self.generating and self._current_cluster() is not None else None
+            if self.generating:
+                return None
+            # A batch of several clusters: m says which to choose rather than nothing.
+            chosen = self._current_cluster() is not None or self._batch_without_choice() is not None
+            return True if chosen else None
         if action == "new_batch":
             return None if self.generating else True
         return True
@@ -574,8 +607,10 @@ class SessionScreen(Screen[None]):
     def _play(self, row: TrackRow) -> None:
         if not row.path:
             return  # a slot of the batch being made, not rendered yet
-        if self.app.audio_problem and self.app._player is None:
-            self.app.notify(self.app.audio_problem, severity="warning", markup=False)
+        if row.problem:
+            self.app.clip_unplayable(row.number, row.problem)
+            return
+        # No audio device: the attempt to start says so, once (a note here as well made two).
         self.app.play(NowPlaying(row.key, row.path, row.number, row.label or "new clip"))
 
     def _now_playing_changed(self, now: NowPlaying | None) -> None:
@@ -592,10 +627,48 @@ class SessionScreen(Screen[None]):
         self.app.toggle_loop()
 
     def action_step(self, offset: int) -> None:
+        """n / p: the next or previous clip of the list; past either end of a cluster (or
+        batch), on to the next or previous one in the tree, as a player moves on to the
+        next album. At the very end it says so rather than starting the clip again."""
         table = self.query_one("#tracks", TrackTable)
-        row = table.step(int(offset))
-        if row is not None:
-            self._play(row)
+        if table.row_count == 0:
+            return
+        offset = int(offset)
+        if 0 <= table.cursor_row + offset < table.row_count:
+            row = table.step(offset)
+            if row is not None:
+                self._play(row)
+            return
+        if not self._step_scope(1 if offset > 0 else -1):
+            where = "last" if offset > 0 else "first"
+            of = "the batch being made" if table.scope == "pending" else "this session"
+            self.notify(f"That was the {where} clip of {of}.", markup=False)
+
+    def _step_scope(self, direction: int) -> bool:
+        """Show the next (or previous) cluster or batch of the tree and play its first (or
+        last) clip; False if there is none."""
+        tree = self.query_one("#tree", ClusterTree)
+        table = self.query_one("#tracks", TrackTable)
+        current = tree.nodes_by_key.get(table.scope or "")
+        if current is None or not isinstance(current.data, (ClusterNode, BatchNode)):
+            return False  # the batch being made has no neighbour to move on to
+        kind = type(current.data)
+        # nodes_by_key is filled depth-first in the order the tree shows its nodes.
+        keys = [key for key, node in tree.nodes_by_key.items() if isinstance(node.data, kind)]
+        index = keys.index(current.data.key)
+        following = keys[index + 1 :] if direction > 0 else keys[:index][::-1]
+        for key in following:
+            data = tree.nodes_by_key[key].data
+            tree.select_key(key)
+            self._show_scope(data)
+            if table.row_count == 0:
+                continue
+            table.move_cursor(row=0 if direction > 0 else table.row_count - 1)
+            row = table.current
+            if row is not None:
+                self._play(row)
+            return True
+        return False
 
     def action_cursor(self, offset: int) -> None:
         focused = self.focused
@@ -611,9 +684,27 @@ class SessionScreen(Screen[None]):
         elif isinstance(focused, DataTable) and focused.row_count:
             focused.move_cursor(row=0 if which == "top" else focused.row_count - 1)
 
+    def _batch_without_choice(self) -> Batch | None:
+        """The highlighted batch, when it has several clusters and none is chosen."""
+        if self.session is None or self.query_one("#tracks", TrackTable).has_focus:
+            return None
+        data = self.query_one("#tree", ClusterTree).highlighted
+        if isinstance(data, BatchNode) and len(data.batch.clusters) > 1:
+            return data.batch
+        return None
+
     def action_more_like(self) -> None:
+        if self.session is None or self.generating:
+            return
         found = self._current_cluster()
-        if found is None or self.session is None or self.generating:
+        if found is None:
+            batch = self._batch_without_choice()
+            if batch is not None:
+                self.notify(
+                    f"This batch has {len(batch.clusters)} clusters: highlight one of them "
+                    "(or one of its clips) and press m again.",
+                    markup=False,
+                )
             return
         batch, cluster = found
         from tui.screens.modals import CountScreen
@@ -643,7 +734,9 @@ class SessionScreen(Screen[None]):
             )
 
         self.app.push_screen(
-            CountScreen(f"More like “{cluster.label}”: how many clips?", default, settings.max_batch_size),
+            CountScreen(
+                f"More like “{shown_line(cluster.label)}”: how many clips?", default, settings.max_batch_size
+            ),
             counted,
         )
 
@@ -699,4 +792,4 @@ class SessionScreen(Screen[None]):
     def action_back(self) -> None:
         self._remember_selection()
         self.app.stop_playback()
-        self.dismiss()
+        self.dismiss(self.session.id if self.session is not None else None)

@@ -63,6 +63,11 @@ class SessionsScreen(Screen[None]):
 
     app: SessionLabApp  # type: ignore[assignment]
 
+    def __init__(self) -> None:
+        super().__init__()
+        # The session just made or visited: highlighted when the list comes back.
+        self._return_to: uuid.UUID | None = None
+
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical(id="sessions-body"):
@@ -89,7 +94,7 @@ class SessionsScreen(Screen[None]):
     # ---------------------------------------------------------------- loading
 
     def reload(self, select: uuid.UUID | None = None) -> None:
-        self._load(select)
+        self._load(select or self._return_to)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="sessions")
     def _load(self, select: uuid.UUID | None) -> tuple[list[SessionInfo], uuid.UUID | None]:
@@ -114,6 +119,8 @@ class SessionsScreen(Screen[None]):
         table = self.query_one("#sessions-table", DataTable)
         previous = self.current
         keep = select or (previous.id if previous is not None else None)
+        if select is not None and select == self._return_to:
+            self._return_to = None
         table.clear()
         now = self.app.now()
         for info in infos:
@@ -174,7 +181,7 @@ class SessionsScreen(Screen[None]):
             return
         from tui.screens.session import SessionScreen
 
-        self.app.push_screen(SessionScreen(session_id=info.id))
+        self.app.push_screen(SessionScreen(session_id=info.id), self._came_back)
 
     def action_new(self) -> None:
         from tui.screens.brief import BriefScreen
@@ -186,7 +193,14 @@ class SessionsScreen(Screen[None]):
             return
         from tui.screens.session import SessionScreen
 
-        self.app.push_screen(SessionScreen(job=job))
+        self.app.push_screen(SessionScreen(job=job), self._came_back)
+
+    def _came_back(self, session_id: uuid.UUID | None) -> None:
+        """Back from a session: the list (reloaded on resume too) highlights it, even when
+        it is new and the cursor sat on another one."""
+        if session_id is not None:
+            self._return_to = session_id
+            self.reload(session_id)
 
     def action_rename(self) -> None:
         info = self.current

@@ -10,6 +10,7 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from core.models import BATCH_IMPORT, BATCH_MORE, Batch, ClusterSummary, Session, Track
+from core.text import shown_line
 from tui.formatting import duration, plural, shorten, similarity
 from tui.widgets.audition_keys import AUDITION_BINDINGS
 
@@ -82,17 +83,19 @@ def batch_title(batch: Batch, number: int) -> Text:
 
 def cluster_title(cluster: ClusterSummary, count: int) -> Text:
     label = Text(no_wrap=True)
-    label.append(cluster.label, style="bold")
+    label.append(shown_line(cluster.label), style="bold")
     label.append(f" ({count})")
     return label
 
 
-def track_title(track: Track) -> Text:
+def track_title(track: Track, problem: str | None = None) -> Text:
     label = Text(no_wrap=True)
     label.append(f"#{track.position + 1}")
     label.append(f"  {duration(track.duration_sec)}", style="dim")
     if track.similarity is not None:
         label.append(f"  {similarity(track.similarity)}", style="dim")
+    if problem:
+        label.append(f"  {problem}", style="dim italic")
     return label
 
 
@@ -111,13 +114,22 @@ class ClusterTree(Tree[NodeData]):
         self.show_root = False
         self.guide_depth = 3
         self.nodes_by_key: dict[str, TreeNode[NodeData]] = {}
+        self._problems: dict[str, str] = {}
 
     def show_session(
-        self, session: Session | None, pending: str | None = None, pending_under: str | None = None
+        self,
+        session: Session | None,
+        pending: str | None = None,
+        pending_under: str | None = None,
+        problems: dict[str, str] | None = None,
     ) -> None:
-        """Rebuild from a session, and the batch being made (under ``pending_under``'s node, if given)."""
+        """Rebuild from a session, and the batch being made (under ``pending_under``'s node, if given).
+
+        ``problems``: track id -> why its file cannot be played, noted on its line.
+        """
         self.clear()
         self.nodes_by_key = {}
+        self._problems = problems or {}
         if session is not None:
             self.root.set_label(Text(shorten(session.title, 60)))
             children: dict[object, list[Batch]] = defaultdict(list)
@@ -134,7 +146,7 @@ class ClusterTree(Tree[NodeData]):
         if pending is not None:
             data = PendingNode(pending)
             parent = self.nodes_by_key.get(pending_under or "", self.root)
-            node = parent.add_leaf(Text(f"◌ {pending}…", style="italic"), data=data)
+            node = parent.add_leaf(Text(f"◌ {shown_line(pending)}…", style="italic"), data=data)
             self.nodes_by_key[data.key] = node
         self.root.expand()
 
@@ -155,7 +167,8 @@ class ClusterTree(Tree[NodeData]):
             self.nodes_by_key[cluster_data.key] = cluster_node
             for track in tracks:
                 track_data = TrackNode(batch, cluster, track)
-                self.nodes_by_key[track_data.key] = cluster_node.add_leaf(track_title(track), data=track_data)
+                label = track_title(track, self._problems.get(str(track.id)))
+                self.nodes_by_key[track_data.key] = cluster_node.add_leaf(label, data=track_data)
             for child in children.get(cluster.id, []):
                 self._add_batch(cluster_node, child, numbers, children)
 

@@ -20,6 +20,7 @@ from core.providers.base import (
     STAGE_NAMING,
     STAGE_SAVING,
 )
+from core.text import shown_line
 
 # The batch bar counts: each clip generated, each clip embedded, then one step
 # each for clustering, naming and saving.
@@ -204,7 +205,7 @@ class GenerationPanel(Vertical):
             return
         # Fixed heights: repaint the lines without a layout pass.
         self.query_one("#generation-title", Static).update(
-            Content.assemble((self.title, "bold"), ("   Esc cancels", "dim")), layout=False
+            Content.assemble((shown_line(self.title), "bold"), ("   Esc cancels", "dim")), layout=False
         )
         self.query_one("#generation-stage", Static).update(Content(self.stage_text()), layout=False)
         self.query_one("#batch-bar", ProgressBar).update(progress=self.fraction)

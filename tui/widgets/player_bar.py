@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.content import Content
 from textual.widgets import Static
 
+from core.text import shown_line
 from tui.formatting import clock_time
 
 BAR_WIDTH = 20
@@ -33,7 +34,7 @@ class PlayerBar(Static):
             # User-facing text from the core: plain text, never markup.
             return Content.assemble(
                 (" ✕ No sound: ", "bold $text-error"),
-                (problem, "$text-warning"),
+                (shown_line(problem), "$text-warning"),
                 ("  Everything else still works.", "dim"),
             )
         if now is None:
@@ -56,7 +57,7 @@ class PlayerBar(Static):
             icon,
             (f"#{now.number}", "bold"),
             "  ",
-            (now.label, "bold $text-accent"),
+            (shown_line(now.label), "bold $text-accent"),
             f"   {clock_time(position)} / {clock_time(length)}  ",
             ("━" * filled, "$text-accent"),
             ("─" * (BAR_WIDTH - filled), "dim"),

@@ -10,6 +10,7 @@ from rich.text import Text
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
+from core.text import shown_line
 from tui.formatting import WAVEFORM_WIDTH, duration, similarity
 from tui.widgets.audition_keys import AUDITION_BINDINGS
 
@@ -33,6 +34,7 @@ class TrackRow:
     path: str
     duration_sec: float | None
     similarity: float | None
+    problem: str | None = None  # why its file cannot be played ("missing", "unreadable")
 
     @property
     def pending(self) -> bool:
@@ -70,7 +72,7 @@ class TrackTable(DataTable[Text | str]):
         self.rows_by_key[row.key] = row
         spark = getattr(waveform, "spark", None)
         with contextlib.suppress(CellDoesNotExist, RowDoesNotExist):
-            self.update_cell(row.key, "cluster", Text(row.label, no_wrap=True, overflow="ellipsis"))
+            self.update_cell(row.key, "cluster", self._label_cell(row))
             self.update_cell(row.key, "wave", Text(spark or PENDING_WAVE, style="" if spark else "dim"))
             if waveform is not None:
                 seconds = getattr(waveform, "duration_sec", None)
@@ -84,12 +86,23 @@ class TrackTable(DataTable[Text | str]):
         )
         self.add_row(
             self._number_cell(row),
-            Text(row.label, no_wrap=True, overflow="ellipsis"),
+            self._label_cell(row),
             Text(duration(seconds), justify="right"),
             Text(similarity(row.similarity), justify="right"),
-            Text(spark or PENDING_WAVE, style="" if spark else "dim"),
+            self._wave_cell(row, spark),
             key=row.key,
         )
+
+    @staticmethod
+    def _label_cell(row: TrackRow) -> Text:
+        return Text(shown_line(row.label), no_wrap=True, overflow="ellipsis")
+
+    @staticmethod
+    def _wave_cell(row: TrackRow, spark: str | None) -> Text:
+        if row.problem:
+            # Said, not pretended: the file is gone or unreadable, so there is nothing to draw or play.
+            return Text(f"file {row.problem}", style="dim italic", no_wrap=True, overflow="ellipsis")
+        return Text(spark or PENDING_WAVE, style="" if spark else "dim")
 
     def _number_cell(self, row: TrackRow) -> Text:
         if row.key == self.playing_key:
