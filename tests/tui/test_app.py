@@ -67,7 +67,8 @@ async def wait_generated(pilot, app: SessionLabApp) -> SessionScreen:  # type: i
     await wait_for(pilot, lambda: isinstance(app.screen, SessionScreen), "the session screen opens")
     screen = app.screen
     assert isinstance(screen, SessionScreen)
-    await wait_for(pilot, lambda: not screen.generating, "the batch is made")
+    # The screen is current before it has mounted and started its job: wait for the job itself.
+    await wait_for(pilot, lambda: screen.last_job is not None and not screen.generating, "the batch is made")
     await pilot.pause()
     return screen
 
