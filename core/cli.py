@@ -89,6 +89,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     models = commands.add_parser("models", help="list engines, embedders and namers and whether they can run")
     models.add_argument("--json", action="store_true")
+
+    recover = commands.add_parser(
+        "recover", help="bring back sessions and batches the database lost, from the manifests and backups"
+    )
+    recover.add_argument("--no-backups", action="store_true", help="use only the manifests beside the audio")
+    recover.add_argument("--json", action="store_true")
+    doctor = commands.add_parser("doctor", help="check the data dir (database, audio, kept-aside files)")
+    doctor.add_argument("--repair", action="store_true", help="fix what can be fixed without losing anything")
+    doctor.add_argument("--json", action="store_true")
     return parser
 
 
@@ -129,6 +138,8 @@ def batch_document(batch: Batch) -> dict[str, Any]:
 
 
 def _track_document(track: Any) -> dict[str, Any]:
+    from core.audio import clip_file_problem
+
     return {
         "id": str(track.id),
         "cluster_id": str(track.cluster_id),
@@ -138,6 +149,7 @@ def _track_document(track: Any) -> dict[str, Any]:
         "seed": track.seed,
         "source": track.source,
         "raw_prompt": track.raw_prompt,
+        "file_problem": clip_file_problem(track.path),  # None, "missing" or "unreadable"
     }
 
 
@@ -175,6 +187,8 @@ def _one_line(text: str, width: int = 70) -> str:
 
 
 def print_session(session: Session, out: TextIO, only_batch: uuid.UUID | None = None) -> None:
+    from core.audio import clip_file_problem
+
     out.write(f"Session {session.id}  {_one_line(session.title)}\n")
     labels = {c.id: c.label for c in session.clusters}
     for batch in session.batches:
@@ -196,7 +210,9 @@ def print_session(session: Session, out: TextIO, only_batch: uuid.UUID | None = 
                     continue
                 sim = f"  sim {track.similarity:.2f}" if track.similarity is not None else ""
                 src = f"  from {track.source}" if track.source else ""
-                out.write(f"      {track.duration_sec:5.1f}s{sim}  {track.path}{src}\n")
+                problem = clip_file_problem(track.path)
+                mark = f"  [{problem}]" if problem else ""
+                out.write(f"      {track.duration_sec:5.1f}s{sim}  {track.path}{src}{mark}\n")
 
 
 class _ProgressBar:
@@ -316,9 +332,16 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             print_session(session, out, only_batch=session.batches[-1].id)
         return 0
     if command == "sessions":
+        from core.safekeeping import kept_aside_files
+
         infos = _store(settings).list_sessions()
         if args.json:
             _emit([_info_document(i) for i in infos], out)
+        elif not infos and any(kept_aside_files(settings.data_dir)):
+            out.write(
+                "No sessions in the database, but files are kept aside: 'sessionlab recover' brings back"
+            )
+            out.write(" the sessions they describe.\n")
         elif not infos:
             out.write("No sessions yet. Start one: sessionlab generate --brief 'warm lofi piano'\n")
         else:
@@ -344,6 +367,17 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 out.write(f"{s.role:<10} {s.name:<12} {state:<10} {s.summary}{model}")
                 out.write(f" — {s.detail}\n" if s.detail else "\n")
         return 0
+    if command in ("recover", "doctor"):
+        from core import doctor, recovery
+
+        if command == "recover":
+            report = recovery.recover(_store(settings), use_backups=not args.no_backups)
+            failed = bool(report.problems)
+        else:
+            report = doctor.examine(settings.data_dir, repair=args.repair)
+            failed = not report.healthy
+        _emit(report.document(), out) if args.json else out.writelines(f"{line}\n" for line in report.lines())
+        return 1 if failed else 0
     raise ValidationError(f"Unknown command {command!r}.")
 
 
