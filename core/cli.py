@@ -369,6 +369,7 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return 0
     if command in ("recover", "doctor"):
         from core import doctor, recovery
+        from core.text import shown_line
 
         if command == "recover":
             report = recovery.recover(_store(settings), use_backups=not args.no_backups)
@@ -376,7 +377,10 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         else:
             report = doctor.examine(settings.data_dir, repair=args.repair)
             failed = not report.healthy
-        _emit(report.document(), out) if args.json else out.writelines(f"{line}\n" for line in report.lines())
+        if args.json:
+            _emit(report.document(), out)
+        else:
+            out.writelines(f"{shown_line(line)}\n" for line in report.lines())
         return 1 if failed else 0
     raise ValidationError(f"Unknown command {command!r}.")
 

@@ -51,7 +51,7 @@ and the kernel drops it when its holder dies, even by SIGKILL.
 
 Files a caller puts straight into ``media/{session_id}/`` (tracks given to
 ``add_batch`` without a staged file) are unprotected until ``add_batch`` takes the
-lock; a sweep in between may remove them, in which case add_batch refuses the
+lock; a sweep in between may move them aside, in which case add_batch refuses the
 batch (StorageError, nothing written). Clips should come through ``staging_dir``.
 
 Schema. The version is ``PRAGMA user_version``; ``MIGRATIONS`` is an ordered list
