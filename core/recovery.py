@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 import time
 import uuid
@@ -40,6 +41,7 @@ from core.safekeeping import (
     kept_aside_copies,
     kept_aside_root,
     move_no_clobber,
+    original_name,
 )
 from core.store import SCHEMA_VERSION, SessionStore, _canonical_uuid, _dt, _release, _seed_value, _vector
 from core.text import shown_line
@@ -220,19 +222,52 @@ def backup_records(root: Path, path: Path, known_batches: set[str]) -> list[Batc
 # --------------------------------------------------------------------------- finding clips
 
 
-def _clip_candidates(root: Path, session_id: uuid.UUID, track_id: uuid.UUID) -> list[Path]:
+class AsideIndex:
+    """The kept-aside copies in a session's folder by original name, listed once per folder.
+
+    Recovery only takes files out of these folders, so a stale entry is at worst
+    a path that no longer exists (callers check); listing a folder of thousands
+    of files once per clip would make a big recovery quadratic.
+    """
+
+    def __init__(self) -> None:
+        self._folders: dict[Path, dict[str, list[Path]]] = {}
+
+    def copies(self, folder: Path, name: str) -> list[Path]:
+        index = self._folders.get(folder)
+        if index is None:
+            index = {}
+            try:
+                names = sorted(os.listdir(folder))
+            except OSError:
+                names = []
+            for entry in names:
+                index.setdefault(original_name(entry), []).append(folder / entry)
+            self._folders[folder] = index
+        return index.get(name, [])
+
+
+def _clip_candidates(
+    root: Path, session_id: uuid.UUID, track_id: uuid.UUID, index: AsideIndex | None = None
+) -> list[Path]:
     """Where a clip's WAV may be: in place, then kept aside (under its name or a ``~N`` variant)."""
     aside = kept_aside_root(root) / "media" / str(session_id)
-    return [paths.track_path(root, session_id, track_id), *kept_aside_copies(aside, f"{track_id}.wav")]
+    name = f"{track_id}.wav"
+    copies = index.copies(aside, name) if index is not None else kept_aside_copies(aside, name)
+    return [paths.track_path(root, session_id, track_id), *copies]
 
 
 def find_clip(
-    root: Path, session_id: uuid.UUID, track_id: uuid.UUID, size: int | None = None
+    root: Path,
+    session_id: uuid.UUID,
+    track_id: uuid.UUID,
+    size: int | None = None,
+    index: AsideIndex | None = None,
 ) -> tuple[Path | None, str]:
     """The best playable copy of a clip's WAV, or None and why ("missing", "unreadable")."""
     playable = []
     problem = "missing"
-    for candidate in _clip_candidates(root, session_id, track_id):
+    for candidate in _clip_candidates(root, session_id, track_id, index):
         if not candidate.is_file():
             continue
         why = clip_file_problem(candidate)
@@ -269,12 +304,13 @@ def recover(store: SessionStore, *, use_backups: bool = True) -> RecoveryReport:
     for record in records.values():
         by_session.setdefault(record.session.id, []).append(record)
     gone_from_backups = 0
+    index = AsideIndex()
     for session_id, pending in sorted(by_session.items(), key=lambda kv: kv[1][0].session.created_at):
         pending.sort(key=lambda r: (r.batch.position, r.batch.created_at))
         fd = store._lock_session(session_id, blocking=True)
         try:
             for record in pending:
-                gone_from_backups += _recover_batch(store, record, report)
+                gone_from_backups += _recover_batch(store, record, report, index)
         finally:
             _release(fd)
     if gone_from_backups:
@@ -298,7 +334,9 @@ def _primary_space(record: BatchRecord) -> str:
     return next(iter(record.vectors), record.batch.embedder or "unknown")
 
 
-def _recover_batch(store: SessionStore, record: BatchRecord, report: RecoveryReport) -> int:
+def _recover_batch(
+    store: SessionStore, record: BatchRecord, report: RecoveryReport, index: AsideIndex
+) -> int:
     """Rebuild one batch (the caller holds its session's lock); return 1 if a backup's batch had no audio."""
     root = store.root
     batch = record.batch
@@ -325,7 +363,7 @@ def _recover_batch(store: SessionStore, record: BatchRecord, report: RecoveryRep
         if str(track.id) in taken_tracks:
             lost.setdefault("already stored elsewhere", []).append(str(track.id))
             continue
-        path, why = find_clip(root, session_id, track.id, record.track_bytes.get(track.id))
+        path, why = find_clip(root, session_id, track.id, record.track_bytes.get(track.id), index)
         if path is None:
             lost.setdefault(why, []).append(str(track.id))
         else:
@@ -496,6 +534,7 @@ def restore_named_files(store: SessionStore) -> int:
         if not (root / row["path"]).exists():
             wanted.setdefault(row["session_id"], []).append((uuid.UUID(row["id"]), Path(row["path"])))
     restored = 0
+    index = AsideIndex()
     for session_text, tracks in wanted.items():
         if not (aside / session_text).is_dir():
             continue
@@ -506,7 +545,7 @@ def restore_named_files(store: SessionStore) -> int:
                 target = root / relative
                 if target.exists():
                     continue
-                source, _ = find_clip(root, session_id, track_id)
+                source, _ = find_clip(root, session_id, track_id, index=index)
                 if source is None or source == target:
                     continue
                 with contextlib.suppress(FileExistsError):
