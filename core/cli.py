@@ -372,7 +372,7 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         from core.text import shown_line
 
         if command == "recover":
-            report = recovery.recover(_store(settings), use_backups=not args.no_backups)
+            report = recovery.recover_data_dir(settings.data_dir, use_backups=not args.no_backups)
             failed = bool(report.problems)
         else:
             report = doctor.examine(settings.data_dir, repair=args.repair)

@@ -70,7 +70,9 @@ class RecoveryReport:
             out.append(f"moved {self.files_restored} kept-aside files back where their rows expect them")
         out.extend(f"could not recover: {p}" for p in self.problems)
         out.extend(f"note: {n}" for n in self.notes)
-        if not (self.sessions or self.batches or self.files_restored or self.problems):
+        if not (self.sessions or self.batches or self.files_restored or self.problems) and self.notes:
+            out.append("Nothing to recover.")
+        elif not (self.sessions or self.batches or self.files_restored or self.problems):
             out.append(
                 "Nothing to recover: the database knows every batch found beside the audio and in the backups."
             )
@@ -326,6 +328,17 @@ def recover(store: SessionStore, *, use_backups: bool = True) -> RecoveryReport:
             backup.take(root, store.db_file)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def recover_data_dir(root: Path, *, use_backups: bool = True) -> RecoveryReport:
+    """``recover`` on the data dir at ``root``, opening (and closing) its store; a missing dir is left alone."""
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        report = RecoveryReport()
+        report.notes.append(f"{shown_line(root)} does not exist, so there is nothing to recover.")
+        return report
+    with SessionStore(root) as store:
+        return recover(store, use_backups=use_backups)
 
 
 def _primary_space(record: BatchRecord) -> str:

@@ -362,6 +362,14 @@ def files_and_times(root: Path) -> dict[Path, int]:
     }
 
 
+def test_recover_and_doctor_leave_a_missing_data_dir_alone(data_dir):
+    code, out, _ = run("recover")
+    assert code == 0 and "does not exist" in out
+    code, out, _ = run("doctor")
+    assert code == 0 and "does not exist" in out
+    assert not data_dir.exists()
+
+
 def test_doctor_on_a_healthy_data_dir(data_dir):
     generate()
     code, out, _ = run("doctor")
