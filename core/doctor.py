@@ -38,7 +38,7 @@ from core import backup, manifest, paths
 from core.audio import clip_file_problem
 from core.errors import StorageError
 from core.safekeeping import keep_aside, kept_aside_files, kept_aside_root
-from core.store import SCHEMA_VERSION, _canonical_uuid
+from core.store import LOCKS_DIR, SCHEMA_VERSION, _canonical_uuid
 from core.text import shown
 
 PROBLEM = "problem"
@@ -225,6 +225,13 @@ def _check_files(
     recoverable: set[str] = set()
     for folder in sorted(media.iterdir()):
         if not folder.is_dir() or not _canonical_uuid(folder.name):
+            continue
+        if _lock_is_held(root / LOCKS_DIR / f"{folder.name}.lock"):
+            report.add(
+                INFO,
+                "in-flight",
+                f"Session {folder.name} is storing a batch right now; its files were not checked.",
+            )
             continue
         for item in folder.iterdir():
             if f"media/{folder.name}/{item.name}" in named:

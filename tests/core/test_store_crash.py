@@ -312,3 +312,18 @@ def test_a_lock_file_unlinked_by_its_holder_is_locked_afresh(tmp_path):
     assert _acquire(path, blocking=False) is None  # and that lock excludes others
     _release(fd)
     assert _acquire(path, blocking=False) is not None
+
+
+def test_doctor_does_not_take_a_batch_in_flight_for_unknown_files(data_dir, session_id):
+    from core.doctor import check
+
+    child = Child(data_dir, session_id, "--tracks", str(TRACKS), "--pause-at", "before-commit:1")
+    child.expect("READY")
+    child.go()
+    child.expect("PAUSED")
+    report = check(data_dir)  # the clips and manifest are in place, the rows not yet committed
+    assert report.problems == []
+    assert [f.code for f in report.findings if f.code == "in-flight"] == ["in-flight"]
+    child.go()
+    child.finish()
+    assert check(data_dir).healthy
