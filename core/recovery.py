@@ -337,7 +337,13 @@ def recover_data_dir(root: Path, *, use_backups: bool = True) -> RecoveryReport:
         report = RecoveryReport()
         report.notes.append(f"{shown_line(root)} does not exist, so there is nothing to recover.")
         return report
-    with SessionStore(root) as store:
+    try:
+        store = SessionStore(root)
+    except StorageError as exc:
+        if "damaged" not in str(exc):
+            raise
+        raise StorageError(f"{exc} 'sessionlab doctor --repair' sets it aside and rebuilds it.") from None
+    with store:
         return recover(store, use_backups=use_backups)
 
 

@@ -423,6 +423,8 @@ def test_doctor_repair_sets_a_damaged_database_aside_and_rebuilds_it(data_dir):
     db.write_bytes(b"this is not a database" * 100)
     code, out, _ = run("doctor")
     assert code == 1 and "cannot be read" in out
+    code, _, err = run("recover")
+    assert code == 2 and err.count("\n") == 1 and "doctor --repair" in err
     code, out, err = run("doctor", "--repair")
     assert code == 0, out + err
     assert "the damaged database was moved to" in out
