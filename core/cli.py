@@ -118,6 +118,15 @@ def build_parser() -> argparse.ArgumentParser:
         "models", help="list engines, embedders and namers and whether they can run", parents=common
     )
     models.add_argument("--json", action="store_true")
+
+    recover = commands.add_parser(
+        "recover", help="bring back sessions and batches the database lost, from the manifests and backups"
+    )
+    recover.add_argument("--no-backups", action="store_true", help="use only the manifests beside the audio")
+    recover.add_argument("--json", action="store_true")
+    doctor = commands.add_parser("doctor", help="check the data dir (database, audio, kept-aside files)")
+    doctor.add_argument("--repair", action="store_true", help="fix what can be fixed without losing anything")
+    doctor.add_argument("--json", action="store_true")
     return parser
 
 
@@ -158,6 +167,8 @@ def batch_document(batch: Batch) -> dict[str, Any]:
 
 
 def _track_document(track: Any) -> dict[str, Any]:
+    from core.audio import clip_file_problem
+
     return {
         "id": str(track.id),
         "cluster_id": str(track.cluster_id),
@@ -167,6 +178,7 @@ def _track_document(track: Any) -> dict[str, Any]:
         "seed": track.seed,
         "source": track.source,
         "raw_prompt": track.raw_prompt,
+        "file_problem": clip_file_problem(track.path),  # None, "missing" or "unreadable"
     }
 
 
@@ -209,6 +221,8 @@ def _count(n: int, noun: str) -> str:
 
 
 def print_session(session: Session, out: TextIO, only_batch: uuid.UUID | None = None) -> None:
+    from core.audio import clip_file_problem
+
     out.write(f"Session {session.id}  {_one_line(session.title)}\n")
     labels = {c.id: c.label for c in session.clusters}
     for batch in session.batches:
@@ -232,7 +246,9 @@ def print_session(session: Session, out: TextIO, only_batch: uuid.UUID | None = 
                     continue
                 sim = f"  sim {track.similarity:.2f}" if track.similarity is not None else ""
                 src = f"  from {shown_line(track.source)}" if track.source else ""
-                out.write(f"      {track.duration_sec:5.1f}s{sim}  {shown_line(track.path)}{src}\n")
+                problem = clip_file_problem(track.path)
+                mark = f"  [{problem}]" if problem else ""
+                out.write(f"      {track.duration_sec:5.1f}s{sim}  {shown_line(track.path)}{src}{mark}\n")
 
 
 class _ProgressBar:
@@ -379,9 +395,17 @@ def _run(args: argparse.Namespace, settings: Any, out: TextIO, err: TextIO) -> i
             print_session(session, out, only_batch=session.batches[-1].id)
         return 0
     if command == "sessions":
+        from core.recovery import manifest_files
+        from core.safekeeping import kept_aside_files
+
         infos = _store(settings).list_sessions() if _has_sessions(settings) else []
         if args.json:
             _emit([_info_document(i) for i in infos], out)
+        elif not infos and (manifest_files(settings.data_dir) or any(kept_aside_files(settings.data_dir))):
+            out.write(
+                "No sessions in the database, but files are kept aside: 'sessionlab recover' brings back"
+            )
+            out.write(" the sessions they describe.\n")
         elif not infos:
             out.write("No sessions yet. Start one: sessionlab generate --brief 'warm lofi piano'\n")
         else:
@@ -410,6 +434,20 @@ def _run(args: argparse.Namespace, settings: Any, out: TextIO, err: TextIO) -> i
                 out.write(f"{s.role:<10} {s.name:<12} {state:<10} {shown_line(s.summary)}{model}")
                 out.write(f" — {shown_line(s.detail)}\n" if s.detail else "\n")
         return 0
+    if command in ("recover", "doctor"):
+        from core import doctor, recovery
+
+        if command == "recover":
+            report = recovery.recover_data_dir(settings.data_dir, use_backups=not args.no_backups)
+            failed = bool(report.problems)
+        else:
+            report = doctor.examine(settings.data_dir, repair=args.repair)
+            failed = not report.healthy
+        if args.json:
+            _emit(report.document(), out)
+        else:
+            out.writelines(f"{shown_line(line)}\n" for line in report.lines())
+        return 1 if failed else 0
     raise ValidationError(f"Unknown command {shown_line(command)!r}.")
 
 

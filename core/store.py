@@ -4,14 +4,24 @@ Layout under ``root`` (see core.paths)::
 
     sessionlab.db                       sessions, batches, clusters, tracks, vectors
     media/{session_id}/{track_id}.wav   the audio a track row names (path stored relative to root)
+    media/{session_id}/{batch_id}.json  the batch's manifest (core.manifest): its rows, beside its audio
     media/tmp/{batch_id}/               staging dir of a batch being made
     media/tmp/{batch_id}.lock           its lock, held while the batch is being made
     locks/{session_id}.lock             the session's in-flight lock
+    kept-aside/media/...                files no row names, moved aside, never deleted (core.safekeeping)
+    backups/sessionlab-{time}.db        rolling copies of the database (core.backup)
 
 Atomicity. A clip is written into a staging dir, then ``add_batch`` renames it to
-its final name, fsyncs the session's media dir, and only then commits the rows
-that name it. A crash at any point leaves at worst a file without a row, never a
-row without a file; files without rows are swept when the next store opens.
+its final name, fsyncs the session's media dir, writes the batch's manifest, and
+only then commits the rows that name it. A crash at any point leaves at worst a
+file without a row, never a row without a file.
+
+Nothing is lost. The database may be deleted, emptied or replaced by an older
+copy, so a file in a session's media dir that no row names is never deleted:
+the sweep moves it (or the whole dir of a session the database does not know)
+into ``kept-aside/``, keeping its relative path and never overwriting, where
+``sessionlab recover`` finds it again (with the manifests and the backups) and
+``sessionlab doctor`` reports it. Only staging dirs of dead processes are removed.
 
 Sweep scheme. Several processes (the app and a CLI run) may share a data dir, so
 the sweep must never take a file that another live process is about to commit.
@@ -24,11 +34,13 @@ and the kernel drops it when its holder dies, even by SIGKILL.
   ``delete_session`` holds it while it deletes the rows and then the files.
 - The sweep takes a session's in-flight lock non-blocking and skips the session
   when it is held; holding it, it reads the rows (a fresh read, so it sees every
-  commit made before the lock changed hands) and removes the files no row names,
-  or the whole media dir when the session no longer exists. So the sweep runs
-  wholly before an add_batch's first rename or wholly after its commit or undo.
-  (It first reads all rows once without locks and skips dirs whose files are all
-  named: a row stops naming a file only when delete_session removes both.)
+  commit made before the lock changed hands) and moves aside the files no row
+  names (a manifest is named by its batch's row), or everything in the media dir
+  when the session is unknown. So the sweep runs wholly before an add_batch's
+  first rename or wholly after its commit or undo. (It first reads all rows once
+  without locks and skips dirs whose files are all named: a row stops naming a
+  file only when delete_session removes both.) Recovery moves files back under
+  the same lock.
 - ``staging_dir`` takes ``media/tmp/{batch_id}.lock`` before it creates the dir;
   the sweep removes a staging dir only while holding that lock, which it can
   take only when the maker is gone.
@@ -39,7 +51,7 @@ and the kernel drops it when its holder dies, even by SIGKILL.
 
 Files a caller puts straight into ``media/{session_id}/`` (tracks given to
 ``add_batch`` without a staged file) are unprotected until ``add_batch`` takes the
-lock; a sweep in between may remove them, in which case add_batch refuses the
+lock; a sweep in between may move them aside, in which case add_batch refuses the
 batch (StorageError, nothing written). Clips should come through ``staging_dir``.
 
 Schema. The version is ``PRAGMA user_version``; ``MIGRATIONS`` is an ordered list
@@ -73,7 +85,7 @@ from typing import Any
 
 import numpy as np
 
-from core import paths
+from core import backup, manifest, paths
 from core.errors import NotFoundError, StorageError, ValidationError
 from core.models import (
     BATCH_KINDS,
@@ -87,6 +99,7 @@ from core.models import (
     utcnow,
     validate_brief,
 )
+from core.safekeeping import keep_aside
 
 MAX_NAME_CHARS = 120
 MIN_PREFIX_CHARS = 4
@@ -444,6 +457,7 @@ class SessionStore:
         except BaseException:
             self.close()
             raise
+        self.backed_up_at_open = backup.take_if_due(self.root, self.db_file)
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
@@ -656,6 +670,40 @@ class SessionStore:
             ).rowcount
             if updated == 0:
                 raise NotFoundError(f"No session {session_id}.")
+        self._rename_in_manifests(session_id, clean)
+
+    def _rename_in_manifests(self, session_id: uuid.UUID, name: str) -> None:
+        """Keep the manifests' copy of the name current (recover prefers the database anyway)."""
+        fd = self._lock_session(session_id, blocking=True)
+        try:
+            with self._reading() as conn:
+                batch_ids = [
+                    r["id"]
+                    for r in conn.execute("SELECT id FROM batches WHERE session_id = ?", (str(session_id),))
+                ]
+            for batch_id in batch_ids:
+                manifest.rename_session(
+                    manifest.manifest_path(self.root, session_id, uuid.UUID(batch_id)), name
+                )
+        except OSError as exc:
+            raise _os_error(f"update the manifests of session {session_id}", exc) from None
+        finally:
+            _release(fd)
+
+    def _session_head(self, session_id: uuid.UUID) -> Session:
+        """The session's own fields (no batches), for a manifest."""
+        with self._reading() as conn:
+            row = conn.execute("SELECT * FROM sessions WHERE id = ?", (str(session_id),)).fetchone()
+        if row is None:
+            raise NotFoundError(f"No session {session_id}.")
+        return Session(
+            id=uuid.UUID(row["id"]),
+            created_at=_dt(row["created_at"]),
+            brief_text=row["brief_text"],
+            params=BriefParams.from_dict(json.loads(row["params"])),
+            name=row["name"],
+            updated_at=_dt(row["updated_at"]),
+        )
 
     def delete_session(self, session_id: uuid.UUID) -> None:
         """Delete the rows (cascading to everything below) and then the media dir."""
@@ -754,6 +802,7 @@ class SessionStore:
         fd = self._lock_session(session_id, blocking=True)
         assert fd is not None
         moved: list[tuple[Path, Path]] = []
+        wrote: Path | None = None
         try:
             # Under the lock no other add_batch or sweep touches this session's files.
             with self._reading() as conn:
@@ -786,6 +835,15 @@ class SessionStore:
                 _fsync_dir(media)
             except OSError as exc:
                 raise _os_error(f"move the clips into {media}", exc) from None
+            with self._reading() as conn:  # never replace a stored batch's manifest (its insert fails below)
+                stored_already = self._exists(conn, "batches", batch.id)
+            try:
+                if not stored_already:
+                    wrote = manifest.write_batch(
+                        self.root, self._session_head(session_id), batch, centroids, space, embeddings
+                    )
+            except OSError as exc:
+                raise _os_error(f"write the manifest of batch {batch.id} in {media}", exc) from None
             try:
                 with self._writing() as conn:
                     self._insert_batch(conn, session_id, rows)
@@ -797,11 +855,15 @@ class SessionStore:
                 raise ValidationError(f"The batch cannot be stored: {exc}.") from None
         except BaseException:
             self._undo_moves(moved)
+            if wrote is not None:  # no row will name it: a manifest of a batch that was never stored
+                with contextlib.suppress(OSError):
+                    os.unlink(wrote)
             raise
         else:
             _checkpoint("after-commit")
         finally:
             _release(fd)
+        backup.take_if_due(self.root, self.db_file)
 
     @staticmethod
     def _undo_moves(moved: list[tuple[Path, Path]]) -> None:
@@ -1130,11 +1192,12 @@ class SessionStore:
             _release(fd, lock_path)
 
     def sweep_orphans(self) -> int:
-        """Remove what no row names and no live process is making; return how many things went.
+        """Tidy what no row names and no live process is making; return how many things were handled.
 
-        Counts one per orphan file in a session's media dir, one per media dir of
-        a session that no longer exists, and one per abandoned staging dir.
-        Anything whose lock another process (or thread) holds is left alone.
+        Counts one per file (or folder) of a session's media dir that no row names,
+        moved into kept-aside/ (never deleted: see the module docstring), and one per
+        abandoned staging dir, removed. Anything whose lock another process (or
+        thread) holds is left alone.
         """
         try:
             return self._sweep_staging() + self._sweep_media() + self._sweep_stale_locks()
@@ -1173,13 +1236,16 @@ class SessionStore:
         with self._reading() as conn:
             known_sessions = {row["id"] for row in conn.execute("SELECT id FROM sessions")}
             known_paths = {row["path"] for row in conn.execute("SELECT path FROM tracks")}
+            known_paths.update(
+                f"media/{row['session_id']}/{row['id']}.json"
+                for row in conn.execute("SELECT id, session_id FROM batches")
+            )
         removed = 0
         for entry in sorted(os.scandir(media), key=lambda e: e.name):
             if not _canonical_uuid(entry.name) or not entry.is_dir(follow_symlinks=False):
                 continue
             if entry.name in known_sessions and all(
-                item.is_dir(follow_symlinks=False) or f"media/{entry.name}/{item.name}" in known_paths
-                for item in os.scandir(entry.path)
+                f"media/{entry.name}/{item.name}" in known_paths for item in os.scandir(entry.path)
             ):
                 continue
             session_id = uuid.UUID(entry.name)
@@ -1197,19 +1263,25 @@ class SessionStore:
                             "SELECT path FROM tracks WHERE session_id = ?", (str(session_id),)
                         )
                     }
+                    named.update(
+                        f"media/{session_id}/{row['id']}.json"
+                        for row in conn.execute(
+                            "SELECT id FROM batches WHERE session_id = ?", (str(session_id),)
+                        )
+                    )
                 directory = Path(entry.path)
-                if not exists:
-                    shutil.rmtree(directory)
-                    removed += 1
-                    unlink_lock = True
-                    continue
-                for item in os.scandir(directory):
-                    if item.is_dir(follow_symlinks=False):
-                        continue
+                # Never deleted: the database may be the one that forgot (see the module docstring).
+                aside: set[Path] = set()
+                for item in sorted(os.scandir(directory), key=lambda e: e.name):
                     if f"media/{session_id}/{item.name}" not in named:
-                        with contextlib.suppress(FileNotFoundError):
-                            os.unlink(item.path)
+                        aside.add(keep_aside(self.root, Path(item.path), sync=False).parent)
                         removed += 1
+                for folder in aside:
+                    _fsync_dir(folder)
+                if not exists:
+                    with contextlib.suppress(OSError):
+                        directory.rmdir()  # empty now; if not, something new arrived: keep it
+                    unlink_lock = not directory.exists()
             finally:
                 _release(fd, self._session_lock_path(session_id) if unlink_lock else None)
         return removed

@@ -45,8 +45,13 @@ def make_service(store, music=None, embedder=None, namer=None, fallback=None, **
 
 
 def media_files(root: Path) -> list[Path]:
+    """Every file in the session folders but the batches' manifests (one per stored batch)."""
     media = root / "media"
-    return sorted(p for p in media.rglob("*") if p.is_file() and "tmp" not in p.relative_to(media).parts)
+    return sorted(
+        p
+        for p in media.rglob("*")
+        if p.is_file() and "tmp" not in p.relative_to(media).parts and p.suffix != ".json"
+    )
 
 
 def staging_leftovers(root: Path) -> list[Path]:
@@ -83,6 +88,7 @@ def test_create_initial_batch_stores_clustered_named_tracks(store):
         assert track.path.is_file()
         assert track.similarity == pytest.approx(1.0)
     assert len(media_files(store.root)) == 6
+    assert [p.name for p in (store.root / "media" / str(session.id)).glob("*.json")] == [f"{batch.id}.json"]
     assert staging_leftovers(store.root) == []
     assert ready == [(i, 6) for i in range(6)]
     assert stages.index("generating") < stages.index("embedding") < stages.index("clustering")

@@ -467,6 +467,11 @@ def test_sweep_removes_what_no_row_names(store):
     assert store.sweep_orphans() == 4
     assert not orphan.exists() and not half_written.exists()
     assert not gone.exists() and not abandoned.exists()
+    # Audio is never deleted because no row names it: it is kept aside (the staging dir of a dead maker goes).
+    aside = store.root / "kept-aside" / "media"
+    assert (aside / str(session.id) / orphan.name).is_file()
+    assert (aside / str(session.id) / half_written.name).is_file()
+    assert len(list((aside / gone.name).glob("*.wav"))) == 1
     assert list(paths.tmp_root(store.root).iterdir()) == []
     assert unrelated.exists()
     assert not stale_lock.exists() and live_lock.exists()

@@ -101,12 +101,12 @@ def session_id(data_dir: Path) -> uuid.UUID:
 
 
 @pytest.mark.parametrize(
-    ("pause_at", "renamed"),
-    [("after-move:1", 1), ("after-move:3", 3), ("before-commit:1", 3)],
+    ("pause_at", "renamed", "manifests"),
+    [("after-move:1", 1, 0), ("after-move:3", 3, 0), ("before-commit:1", 3, 1)],
     ids=["after-first-rename", "after-last-rename", "inside-the-transaction"],
 )
-def test_sigkill_inside_add_batch_leaves_no_row_and_the_next_open_sweeps(
-    data_dir, session_id, pause_at, renamed
+def test_sigkill_inside_add_batch_leaves_no_row_and_the_next_open_keeps_its_files_aside(
+    data_dir, session_id, pause_at, renamed, manifests
 ):
     child = Child(data_dir, session_id, "--tracks", str(TRACKS), "--pause-at", pause_at)
     child.expect("READY")
@@ -120,13 +120,32 @@ def test_sigkill_inside_add_batch_leaves_no_row_and_the_next_open_sweeps(
     assert len(staging_dirs(data_dir)) == 1  # the dead child's, with any clips it had not moved
     assert_no_row_without_file(data_dir)
 
+    assert len(list(paths.session_media_dir(data_dir, session_id).glob("*.json"))) == manifests
+    moved = {p.name for p in session_files(data_dir, session_id)}
+
     with SessionStore(data_dir) as store:
-        assert store.swept_at_open == renamed + 1
+        assert store.swept_at_open == renamed + manifests + 1  # + the staging dir, removed
         assert session_files(data_dir, session_id) == set()
         assert staging_dirs(data_dir) == []
         assert store.require_session(session_id).batches == []
         # The database is writable again: the dead writer's lock went with it.
         store.rename_session(session_id, "after the crash")
+    assert_rows_and_files_match(data_dir)
+    # Never deleted: the renamed clips (and the manifest, if written) wait in kept-aside/.
+    aside = data_dir / "kept-aside" / "media" / str(session_id)
+    assert {p.name for p in aside.glob("*.wav")} == moved
+    assert len(list(aside.glob("*.json"))) == manifests
+    # Killed with its manifest written: recover brings the whole batch back (the musician keeps the clips).
+    from core.recovery import recover
+
+    with SessionStore(data_dir) as store:
+        report = recover(store, use_backups=False)
+        tracks = store.require_session(session_id).tracks
+    if manifests:
+        assert report.clips == TRACKS and report.problems == []
+        assert len(tracks) == TRACKS and all(t.path.is_file() for t in tracks)
+    else:
+        assert report.clips == 0 and tracks == []
     assert_rows_and_files_match(data_dir)
 
 
@@ -293,3 +312,18 @@ def test_a_lock_file_unlinked_by_its_holder_is_locked_afresh(tmp_path):
     assert _acquire(path, blocking=False) is None  # and that lock excludes others
     _release(fd)
     assert _acquire(path, blocking=False) is not None
+
+
+def test_doctor_does_not_take_a_batch_in_flight_for_unknown_files(data_dir, session_id):
+    from core.doctor import check
+
+    child = Child(data_dir, session_id, "--tracks", str(TRACKS), "--pause-at", "before-commit:1")
+    child.expect("READY")
+    child.go()
+    child.expect("PAUSED")
+    report = check(data_dir)  # the clips and manifest are in place, the rows not yet committed
+    assert report.problems == []
+    assert [f.code for f in report.findings if f.code == "in-flight"] == ["in-flight"]
+    child.go()
+    child.finish()
+    assert check(data_dir).healthy
