@@ -90,7 +90,15 @@ def main() -> None:
         env = dict(os.environ, BENCH_DATA_DIR=str(Path(tmp) / "cold"), BENCH_LAUNCHED=repr(time.time()))
         launched = time.perf_counter()
         child = subprocess.run(
-            [sys.executable, __file__, "--cold-child", "--clips", str(args.clips), "--duration", str(args.duration)],
+            [
+                sys.executable,
+                __file__,
+                "--cold-child",
+                "--clips",
+                str(args.clips),
+                "--duration",
+                str(args.duration),
+            ],
             capture_output=True,
             text=True,
             env=env,
