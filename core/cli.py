@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from core.errors import CancelledError, SessionLabError, ValidationError
+from core.errors import CancelledError, SessionLabError, ValidationError, disk_problem, storage_error
 from core.models import Batch, BriefParams, Session, SessionInfo
 
 EXIT_USER_ERROR = 2
@@ -249,9 +249,10 @@ def _service(args: argparse.Namespace, settings: Any) -> Any:
 
 
 def _store(settings: Any) -> Any:
+    """For reading commands: opened read-only, so they work on a read-only dir, a full disk or a backup."""
     from core.store import SessionStore
 
-    return SessionStore(settings.data_dir)
+    return SessionStore(settings.data_dir, read_only=True)
 
 
 def _emit(document: Any, out: TextIO) -> None:
@@ -374,6 +375,13 @@ def main(
         return EXIT_CANCELLED
     except SessionLabError as exc:
         err.write(f"sessionlab: {' '.join(str(exc).split())}\n")
+        return EXIT_USER_ERROR
+    except OSError as exc:
+        if disk_problem(exc) is None:
+            raise
+        err.write(
+            f"sessionlab: {storage_error('finish the command', disk_problem(exc), 'nothing more was stored')}\n"
+        )
         return EXIT_USER_ERROR
     except BrokenPipeError:
         return 0
