@@ -610,14 +610,19 @@ def test_an_unusable_data_dir_is_a_storage_error(tmp_path):
     assert str(blocker) in str(unusable.value) and str(unusable.value).endswith(".")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
-def test_a_read_only_data_dir_is_a_storage_error(tmp_path):
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere (test_read_only.py mounts read-only)")
+def test_a_read_only_data_dir_opens_for_reading_only(tmp_path):
     root = tmp_path / "ro"
     root.mkdir()
     root.chmod(0o500)
     try:
-        with pytest.raises(StorageError):
-            SessionStore(root)
+        with SessionStore(root) as store:
+            assert store.read_only and store.list_sessions() == []
+            with pytest.raises(StorageError, match="is not writable, so nothing can be saved"):
+                store.create_session("brief", PARAMS)
+        with pytest.raises(StorageError, match="is not writable, so nothing can be saved"):
+            SessionStore(root, read_only=False)
+        assert os.listdir(root) == []
     finally:
         root.chmod(0o700)
 
