@@ -986,6 +986,9 @@ class SessionStore:
                 raise ValidationError(f"The batch cannot be stored: {exc}.") from None
         except BaseException:
             self._undo_moves(moved)
+            if new_session is not None:  # the new session's media dir, empty again
+                with contextlib.suppress(OSError):
+                    media.rmdir()
             raise
         else:
             batch.position = position
