@@ -47,6 +47,18 @@ of steps, step i taking a database from version i to i + 1 in its own
 transaction, so a failed step leaves the previous version whole. A database
 from a newer Session Lab is refused with a StorageError.
 
+A new session is stored by ``add_batch(..., new_session=draft)`` in the same
+transaction as its first batch, so no session is ever stored without clips. A
+batch's position is read (max + 1) inside its write transaction; a UNIQUE index
+on (session_id, position) backs it.
+
+Read-only. ``SessionStore(root, read_only=True)`` never writes the data dir (no
+mkdir, lock, migration or sweep; SQLite ``mode=ro``, else ``immutable=1`` for a
+WAL database whose -shm cannot be made, else an empty in-memory database when
+there is none). The default opens read-only by itself when the dir cannot be
+written (permissions, a read-only mount, a full disk); every write then raises
+StorageError with ``read_only_reason``, one sentence.
+
 Concurrency inside one process: one connection (``check_same_thread=False``)
 behind a re-entrant lock; the UI thread and a worker thread take turns, and each
 read runs in one read transaction so a session tree is a consistent snapshot. Between
