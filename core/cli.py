@@ -376,6 +376,8 @@ def main(
     except SessionLabError as exc:
         err.write(f"sessionlab: {' '.join(str(exc).split())}\n")
         return EXIT_USER_ERROR
+    except BrokenPipeError:
+        return 0
     except OSError as exc:
         if disk_problem(exc) is None:
             raise
@@ -383,8 +385,6 @@ def main(
             f"sessionlab: {storage_error('finish the command', disk_problem(exc), 'nothing more was stored')}\n"
         )
         return EXIT_USER_ERROR
-    except BrokenPipeError:
-        return 0
 
 
 if __name__ == "__main__":

@@ -237,3 +237,29 @@ def test_an_engine_that_hits_a_full_disk_is_not_blamed(data_dir):
         ):
             service.create_initial_batch("x", BriefParams(duration_sec=0.5), 1)
         assert store.list_sessions() == []
+
+
+def test_the_cli_turns_a_stray_disk_error_into_one_line(monkeypatch):
+    """A disk error that no layer below worded (a library writing its own file) is still one line."""
+    import io
+
+    import core.cli
+
+    def raises(error: BaseException):
+        def run(*args, **kwargs):
+            raise error
+
+        return run
+
+    out, err = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(core.cli, "_run", raises(OSError(errno.EDQUOT, "Disk quota exceeded")))
+    assert core.cli.main(["sessions"], out=out, err=err) == 2
+    assert err.getvalue() == (
+        "sessionlab: The disk quota is used up, so Session Lab could not finish the command;"
+        " nothing more was stored.\n"
+    )
+    monkeypatch.setattr(core.cli, "_run", raises(BrokenPipeError(errno.EPIPE, "Broken pipe")))
+    assert core.cli.main(["sessions"], out=out, err=err) == 0  # a closed pipe is still no error
+    monkeypatch.setattr(core.cli, "_run", raises(PermissionError(errno.EACCES, "Permission denied")))
+    with pytest.raises(PermissionError):  # not a disk problem: not reworded here
+        core.cli.main(["sessions"], out=out, err=err)
