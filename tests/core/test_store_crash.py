@@ -130,6 +130,23 @@ def test_sigkill_inside_add_batch_leaves_no_row_and_the_next_open_sweeps(
     assert_rows_and_files_match(data_dir)
 
 
+@pytest.mark.parametrize("pause_at", ["after-move:1", "after-move:3", "before-commit:1", "after-commit:1"])
+def test_sigkill_while_a_new_session_is_stored_leaves_it_whole_or_absent(data_dir, pause_at):
+    session_id = uuid.uuid4()
+    child = Child(data_dir, session_id, "--new-session", "--tracks", str(TRACKS), "--pause-at", pause_at)
+    child.expect("READY")
+    child.go()
+    child.expect("PAUSED")
+    child.kill()
+    committed = pause_at == "after-commit:1"
+    assert query(data_dir, "SELECT id FROM sessions") == ([(str(session_id),)] if committed else [])
+    assert query(data_dir, "SELECT count(*) FROM tracks") == [(TRACKS if committed else 0,)]
+    assert_no_row_without_file(data_dir)
+    with SessionStore(data_dir) as store:
+        sessions = [store.require_session(info.id) for info in store.list_sessions()]
+    assert [len(s.tracks) for s in sessions] == ([TRACKS] if committed else [])
+
+
 def test_sigkill_after_commit_keeps_the_whole_batch(data_dir, session_id):
     child = Child(data_dir, session_id, "--tracks", str(TRACKS), "--pause-at", "after-commit:1")
     child.expect("READY")
