@@ -67,18 +67,18 @@ def can_mount_read_only() -> bool:
         probe.rmdir()
 
 
-def read_only_runner(root: Path) -> tuple[str, object]:
-    """How to run a command with ``root`` unwritable even by this user: ('mount' | 'chmod', ...)."""
+def read_only_runner() -> str:
+    """How to run a command with a dir unwritable even by this user: 'mount' or 'chmod'."""
     if can_mount_read_only():
-        return "mount", None
+        return "mount"
     if os.geteuid() != 0:
-        return "chmod", None
+        return "chmod"
     pytest.skip("running as root without permission to mount: nothing makes a dir read-only for root")
 
 
 def run_read_only(root: Path, *argv: str) -> subprocess.CompletedProcess:
     """``argv`` (a command line) run while ``root`` cannot be written."""
-    kind, _ = read_only_runner(root)
+    kind = read_only_runner()
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     if kind == "mount":
         script = 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"'
@@ -164,7 +164,7 @@ def test_a_read_only_open_of_a_missing_data_dir_creates_nothing(tmp_path):
 
 
 def test_a_writing_open_that_must_write_says_why_it_cannot(data_dir, populated):
-    kind, _ = read_only_runner(data_dir)
+    kind = read_only_runner()
     opener = (
         "import sys\nfrom core.store import SessionStore\nfrom core.errors import StorageError\n"
         "try:\n    SessionStore(sys.argv[1], read_only=False)\nexcept StorageError as e:\n    print(e)\n"
