@@ -263,3 +263,28 @@ def test_the_cli_turns_a_stray_disk_error_into_one_line(monkeypatch):
     monkeypatch.setattr(core.cli, "_run", raises(PermissionError(errno.EACCES, "Permission denied")))
     with pytest.raises(PermissionError):  # not a disk problem: not reworded here
         core.cli.main(["sessions"], out=out, err=err)
+
+
+def test_a_clip_the_sketch_engine_cannot_write_is_not_dropped_silently(data_dir, monkeypatch):
+    """An OSError that is not a full disk still costs the sketch engine only that clip, but says so."""
+    import core.providers.sketch
+    from core.audio import write_wav_atomic
+    from core.service import SessionService
+    from core.settings import Settings
+
+    written = {"count": 0}
+
+    def second_fails(path, samples, rate):
+        written["count"] += 1
+        if written["count"] == 2:
+            raise OSError(errno.EIO, "Input/output error")
+        return write_wav_atomic(path, samples, rate)
+
+    monkeypatch.setattr(core.providers.sketch, "write_wav_atomic", second_fails)
+    service = SessionService.from_settings(Settings(data_dir=data_dir))
+    session = service.create_initial_batch("two clips", BriefParams(duration_sec=0.5), 2, seed=3)
+    assert [b.num_generated for b in session.batches] == [1]
+    assert service.notices == [
+        "1 of 2 clips were made; one could not be written ([Errno 5] Input/output error)."
+    ]
+    service.store.close()
