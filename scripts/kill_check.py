@@ -17,7 +17,8 @@ usual running time. After every round:
 - batch positions are unique within each session.
 
 At the end a writing open (which sweeps) runs and everything is checked again.
-Prints one JSON object with counts; exits 1 if any check failed.
+Prints one JSON object with counts; exits 1 if any check failed (a temporary
+data dir is then kept, and named, to look into).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -278,9 +280,12 @@ def main(argv: list[str] | None = None) -> int:
         "problem_count": len(problems),
         "ok": not problems,
         "seed": args.seed,
-        "data_dir": str(root),
+        "data_dir": str(root) if args.data_dir or problems else None,  # a temporary one is kept to look into
         "elapsed_sec": round(time.monotonic() - started, 1),
     }
+    shutil.rmtree(takes_dir, ignore_errors=True)
+    if args.data_dir is None and not problems:
+        shutil.rmtree(root.parent, ignore_errors=True)
     print(json.dumps(report))
     return 0 if not problems else 1
 
