@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import math
 import os
 import tempfile
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import AudioFileError
+from core.errors import AudioFileError, disk_problem, storage_error
 
 SAMPLE_RATE = 32_000  # the studio's native rate: MusicGen's, and the sketch engine's
 SILENCE_LUFS = -70.0
@@ -191,22 +192,34 @@ def clip_file_problem(path: Path | str) -> str | None:
 
 
 def write_wav_atomic(path: Path | str, samples: np.ndarray, rate: int = SAMPLE_RATE) -> Path:
-    """Write 16-bit PCM WAV to ``path`` via a temporary file and a rename."""
+    """Write 16-bit PCM WAV to ``path`` via a temporary file and a rename.
+
+    A disk that refuses the write (full, read-only, over quota or a file size
+    limit) raises StorageError with one sentence, and leaves no partial file.
+    """
     import soundfile as sf
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     samples = np.asarray(samples, dtype=np.float32)
-    fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=".wav", dir=path.parent)
+    # Encoded in memory first: libsndfile writing through a Python file object
+    # swallows the OSError of a full disk, prints it, and fails with a bare assert.
+    encoded = io.BytesIO()
+    sf.write(encoded, np.clip(samples, -1.0, 1.0), rate, format="WAV", subtype="PCM_16")
+    tmp_name: str | None = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=".wav", dir=path.parent)
         with os.fdopen(fd, "wb") as handle:
-            sf.write(handle, np.clip(samples, -1.0, 1.0), rate, format="WAV", subtype="PCM_16")
+            handle.write(encoded.getbuffer())
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
+    except BaseException as exc:
+        if tmp_name is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp_name)
+        if disk_problem(exc) is not None:
+            raise storage_error(f"write the clip {path.name}", disk_problem(exc)) from exc
         raise
     return path
 

@@ -17,7 +17,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from core.errors import CancelledError, NotFoundError, SessionLabError, ValidationError
+from core.errors import (
+    CancelledError,
+    NotFoundError,
+    SessionLabError,
+    ValidationError,
+    disk_problem,
+    storage_error,
+)
 from core.models import Batch, BriefParams, Session, SessionInfo, validate_brief, validate_num_clips
 from core.text import shown_line
 
@@ -301,9 +308,10 @@ def _service(args: argparse.Namespace, settings: Any) -> Any:
 
 
 def _store(settings: Any) -> Any:
+    """For reading commands: opened read-only, so they work on a read-only dir, a full disk or a backup."""
     from core.store import SessionStore
 
-    return SessionStore(settings.data_dir)
+    return SessionStore(settings.data_dir, read_only=True)
 
 
 def _has_sessions(settings: Any) -> bool:
@@ -488,7 +496,14 @@ def main(
         return EXIT_USER_ERROR
     except BrokenPipeError:
         return 0
-    except Exception as exc:  # a bug: one line here, the traceback in the log file
+    except Exception as exc:  # a bug, or a disk that refused: one line here, the traceback in the log file
+        problem = disk_problem(exc) if isinstance(exc, OSError) else None
+        if problem is not None:
+            log.warning("the disk refused a write", exc_info=True, extra={"reported": True})
+            err.write(
+                f"sessionlab: {storage_error('finish the command', problem, 'nothing more was stored')}\n"
+            )
+            return EXIT_USER_ERROR
         log.exception("unexpected error", extra={"reported": True})
         where = f"; details in {shown_line(log_file)}" if log_file is not None else ""
         detail = " ".join(shown_line(exc).split()) or type(exc).__name__

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 
 class SessionLabError(Exception):
     """Base class: ``str(error)`` is a sentence fit to show a musician."""
@@ -37,3 +39,31 @@ class StorageError(SessionLabError):
 
 class PlaybackError(SessionLabError):
     """No audio library, no output device, or the device went away."""
+
+
+# errno values that mean "the disk cannot take this write", whatever was being written.
+_DISK_PROBLEMS = {
+    errno.ENOSPC: "The disk is full",
+    errno.EDQUOT: "The disk quota is used up",
+    errno.EROFS: "The disk is read-only",
+    errno.EFBIG: "The file would pass the size limit this system allows",
+}
+
+
+def disk_problem(exc: BaseException | None) -> OSError | None:
+    """The OSError behind ``exc`` (itself, or what caused it) that says the disk refused a write."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in _DISK_PROBLEMS:
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def storage_error(action: str, exc: OSError, outcome: str = "nothing was stored") -> StorageError:
+    """One sentence for an OSError while writing: a full, read-only or capped disk says so plainly."""
+    reason = _DISK_PROBLEMS.get(exc.errno) if isinstance(exc, OSError) else None
+    if reason is not None:
+        return StorageError(f"{reason}, so Session Lab could not {action}; {outcome}.")
+    return StorageError(f"Could not {action} ({exc.strerror or exc}).")

@@ -35,6 +35,8 @@ from core.errors import (
     NotFoundError,
     SessionLabError,
     ValidationError,
+    disk_problem,
+    storage_error,
 )
 from core.labels import FALLBACK_LABEL, clean_label, unique_label
 from core.models import (
@@ -471,7 +473,10 @@ class SessionService:
         allow_empty: bool = False,
     ) -> list[GeneratedClip]:
         check_cancel(cancel)
-        out_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise storage_error(f"create the staging dir {out_dir}", exc) from None
         shown_total = total if total is not None else num_clips
 
         def clip_ready(index: int, clip: GeneratedClip) -> None:
@@ -502,6 +507,8 @@ class SessionService:
         except (SessionLabError, KeyboardInterrupt):
             raise
         except Exception as exc:  # a provider bug or library failure: one sentence, nothing stored
+            if disk_problem(exc) is not None:  # not the engine's fault: the disk refused its clip
+                raise storage_error(f"write a clip into {out_dir}", disk_problem(exc)) from exc
             log.exception("music provider failed", extra={"stage": STAGE_GENERATING, "reported": True})
             raise GenerationFailedError(f"The {self.music.name} engine failed: {_sentence(exc)}") from exc
         finally:
@@ -743,8 +750,9 @@ class SessionService:
     ) -> None:
         """Store the batch: its files move into place as its rows commit (the store's rule).
 
-        For a new session the session row is created here, last, so that a failed
-        or cancelled first batch leaves no empty session behind.
+        A new session is stored by the same add_batch, in the same transaction as
+        its first batch: a failure, a cancel or a kill leaves no empty session. The
+        store gives the batch its position (the session's next, read as it commits).
         """
         check_cancel(cancel)
         started = time.perf_counter()
@@ -752,7 +760,7 @@ class SessionService:
         created: Session | None = None
         if new_session is not None:
             brief, params = new_session
-            created = self.store.create_session(brief, params)
+            created = self.store.draft_session(brief, params)
             batch.session_id = created.id
             for track in batch.tracks:
                 track.path = paths.track_path(self.store.root, created.id, track.id, track.path.suffix)
@@ -760,19 +768,15 @@ class SessionService:
         for track in batch.tracks:
             members.setdefault(track.cluster_id, []).append(sources[track.id].embedding)
         centroids = {cluster_id: clustering.centroid_of(vectors) for cluster_id, vectors in members.items()}
-        try:
-            self.store.add_batch(
-                batch.session_id,
-                batch,
-                centroids,
-                space=self.embedder.space,
-                embeddings={track.id: sources[track.id].embedding for track in batch.tracks},
-                staged_files={track.id: Path(sources[track.id].clip.audio_path) for track in batch.tracks},
-            )
-        except BaseException:
-            if created is not None:
-                self.store.delete_session(created.id)
-            raise
+        self.store.add_batch(
+            batch.session_id,
+            batch,
+            centroids,
+            space=self.embedder.space,
+            embeddings={track.id: sources[track.id].embedding for track in batch.tracks},
+            staged_files={track.id: Path(sources[track.id].clip.audio_path) for track in batch.tracks},
+            new_session=created,
+        )
         _report(progress, STAGE_SAVING, 1, 1)
         timer.add(STAGE_SAVING, time.perf_counter() - started)
 
@@ -855,15 +859,17 @@ def _stage_import(source: Path, stem: Path, suffix: str) -> Path:
 
     Either way every channel, the rate and the depth survive; analysis reads a mono copy.
     """
-    if suffix:
-        target = stem.with_suffix(suffix)
-        shutil.copyfile(source, target)
-        return target
-    import soundfile as sf
+    target = stem.with_suffix(suffix or ".wav")
+    try:
+        if suffix:
+            shutil.copyfile(source, target)
+        else:
+            import soundfile as sf
 
-    samples, rate = read_audio(source, mono=False)
-    target = stem.with_suffix(".wav")
-    sf.write(target, samples, rate, format="WAV", subtype="FLOAT")
+            samples, rate = read_audio(source, mono=False)
+            sf.write(target, samples, rate, format="WAV", subtype="FLOAT")
+    except OSError as exc:
+        raise storage_error(f"write the clip {target.name} ({_text_of(source.name)})", exc) from None
     return target
 
 

@@ -59,6 +59,18 @@ of steps, step i taking a database from version i to i + 1 in its own
 transaction, so a failed step leaves the previous version whole. A database
 from a newer Session Lab is refused with a StorageError.
 
+A new session is stored by ``add_batch(..., new_session=draft)`` in the same
+transaction as its first batch, so no session is ever stored without clips. A
+batch's position is read (max + 1) inside its write transaction; a UNIQUE index
+on (session_id, position) backs it.
+
+Read-only. ``SessionStore(root, read_only=True)`` never writes the data dir (no
+mkdir, lock, migration or sweep; SQLite ``mode=ro``, else ``immutable=1`` for a
+WAL database whose -shm cannot be made, else an empty in-memory database when
+there is none). The default opens read-only by itself when the dir cannot be
+written (permissions, a read-only mount, a full disk); every write then raises
+StorageError with ``read_only_reason``, one sentence.
+
 Concurrency inside one process: one connection (``check_same_thread=False``)
 behind a re-entrant lock; the UI thread and a worker thread take turns, and each
 read runs in one read transaction so a session tree is a consistent snapshot. Between
@@ -69,6 +81,7 @@ writer waits for the write lock up front instead of failing on upgrade.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -82,11 +95,12 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 
 from core import backup, manifest, paths
-from core.errors import NotFoundError, StorageError, ValidationError
+from core.errors import NotFoundError, StorageError, ValidationError, storage_error
 from core.models import (
     BATCH_KINDS,
     Batch,
@@ -218,9 +232,27 @@ def _run_statements(statements: Sequence[str]) -> Migration:
     return step
 
 
+# Batch positions are unique within a session (concurrent writers once gave two
+# batches the same one). Duplicates are renumbered first, in display order.
+_SCHEMA_V2 = (
+    """
+    UPDATE batches SET position = (
+        SELECT ranked.n FROM (
+            SELECT id, row_number() OVER (PARTITION BY session_id ORDER BY position, created_at, rowid) - 1 AS n
+            FROM batches
+        ) AS ranked
+        WHERE ranked.id = batches.id
+    )
+    WHERE session_id IN (SELECT session_id FROM batches GROUP BY session_id, position HAVING count(*) > 1)
+    """,
+    "CREATE UNIQUE INDEX batches_position ON batches(session_id, position)",
+    "DROP INDEX batches_by_session",  # the unique index serves the same lookups
+)
+
 # Step i takes the schema from version i to i + 1. Append; never edit a shipped step.
 MIGRATIONS: list[Migration] = [
     _run_statements(_SCHEMA_V1),
+    _run_statements(_SCHEMA_V2),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -420,13 +452,56 @@ def _sql_error(exc: sqlite3.Error, db_file: Path) -> StorageError:
         )
     if isinstance(exc, sqlite3.OperationalError) and ("readonly" in message or "read-only" in message):
         return StorageError(f"The session database {db_file} is read-only, so nothing can be saved.")
+    if isinstance(exc, sqlite3.OperationalError) and (
+        "is full" in message or ("I/O" in message and _disk_full(db_file))
+    ):
+        return StorageError(
+            f"The disk is full, so the session database {db_file} could not be written; nothing was stored."
+        )
     if isinstance(exc, sqlite3.OperationalError) and ("disk" in message or "full" in message):
         return StorageError(f"The session database {db_file} cannot be written ({message}).")
     return StorageError(f"The session database {db_file} failed ({message}).")
 
 
 def _os_error(action: str, exc: OSError) -> StorageError:
-    return StorageError(f"Could not {action} ({exc.strerror or exc}).")
+    return storage_error(action, exc)
+
+
+def _disk_full(path: Path) -> bool:
+    """Whether the file system holding ``path`` (or its nearest existing parent) has no space left."""
+    for candidate in (path, *path.parents):
+        try:
+            found = os.statvfs(candidate)
+        except OSError:
+            continue
+        return found.f_bavail == 0 and found.f_blocks > 0
+    return False
+
+
+def _read_only_reason(root: Path, exc: OSError | None = None) -> str | None:
+    """Why nothing can be saved in ``root`` (one sentence), or None when it can be written."""
+    code = exc.errno if exc is not None else None
+    if code in (errno.ENOSPC, errno.EDQUOT) or (exc is None and _disk_full(root)):
+        why = "is on a full disk"
+    elif code == errno.EROFS or (exc is None and _read_only_mount(root)):
+        why = "is on a read-only file system"
+    elif code in (errno.EACCES, errno.EPERM) or (exc is None and not os.access(root, os.W_OK | os.X_OK)):
+        why = "is not writable"
+    else:
+        return None
+    return (
+        f"The data directory {root} {why}, so nothing can be saved there"
+        " (its sessions can still be listed, shown and played)."
+    )
+
+
+def _read_only_mount(path: Path) -> bool:
+    for candidate in (path, *path.parents):
+        try:
+            return bool(os.statvfs(candidate).f_flag & os.ST_RDONLY)
+        except OSError:
+            continue
+    return False
 
 
 # --------------------------------------------------------------------------- the store
@@ -435,21 +510,68 @@ def _os_error(action: str, exc: OSError) -> StorageError:
 class SessionStore:
     """Sessions, batches, clusters, tracks and their vectors in ``root``; see the module docstring."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, read_only: bool | None = None) -> None:
+        """Open the data dir ``root``.
+
+        ``read_only=None`` (the default) opens it for writing when it can be
+        written, else read-only; ``True`` opens it read-only (nothing on disk is
+        created, migrated or swept: for listing and showing, or a backup copy);
+        ``False`` insists on writing and raises StorageError when it cannot.
+        A read-only store reads as usual; every write raises StorageError with
+        ``read_only_reason``.
+        """
         self.root = Path(root).expanduser().absolute()
         self.db_file = paths.db_path(self.root)
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
+        self.read_only = read_only is True
+        self.read_only_reason: str | None = None
+        self.swept_at_open = 0
+        self.backed_up_at_open: Path | None = None
+        if not self.read_only:
+            self.read_only_reason = self._open_for_writing()
+            if self.read_only_reason is None:
+                return
+            if read_only is False:
+                raise StorageError(self.read_only_reason)
+            self.read_only = True
+        else:
+            self.read_only_reason = (
+                f"The data directory {self.root} was opened read-only, so nothing can be saved there."
+            )
+        try:
+            self._conn = self._connect_read_only()
+        except sqlite3.Error as exc:
+            raise _sql_error(exc, self.db_file) from None
+
+    def _open_for_writing(self) -> str | None:
+        """Open for writing and sweep; return why the data dir cannot be written instead, if so."""
         try:
             paths.tmp_root(self.root).mkdir(parents=True, exist_ok=True)
             (self.root / LOCKS_DIR).mkdir(exist_ok=True)
         except OSError as exc:
+            reason = _read_only_reason(self.root, exc)
+            if reason is not None:
+                return reason
             raise _os_error(f"use {self.root} as the data directory", exc) from None
-        if not os.access(self.root, os.W_OK | os.X_OK):
-            raise StorageError(f"The data directory {self.root} is not writable.")
+        reason = _read_only_reason(self.root)
+        if reason is None and self.db_file.exists() and not os.access(self.db_file, os.W_OK):
+            reason = (
+                f"The session database {self.db_file} is read-only, so nothing can be saved"
+                " (its sessions can still be listed, shown and played)."
+            )
+        if reason is not None:
+            return reason
         try:
             self._conn = self._connect()
+        except OSError as exc:  # the open lock could not be created
+            reason = _read_only_reason(self.root, exc)
+            if reason is not None:
+                return reason
+            raise _os_error(f"use {self.root} as the data directory", exc) from None
         except sqlite3.Error as exc:
+            if _disk_full(self.root):
+                return _read_only_reason(self.root, OSError(errno.ENOSPC, "full"))
             raise _sql_error(exc, self.db_file) from None
         try:
             # Files left by a crash (or a batch that never committed) go now.
@@ -458,6 +580,46 @@ class SessionStore:
             self.close()
             raise
         self.backed_up_at_open = backup.take_if_due(self.root, self.db_file)
+        return None
+
+    def _connect_read_only(self) -> sqlite3.Connection:
+        """A connection that never writes the data dir: ``mode=ro``, else ``immutable`` (a WAL
+        database in a dir where its -shm cannot be made), else an empty in-memory database."""
+        failure: sqlite3.Error | None = None
+        for mode in ("mode=ro", "immutable=1") if self.db_file.is_file() else ():
+            conn = sqlite3.connect(
+                f"file:{quote(str(self.db_file))}?{mode}",
+                uri=True,
+                timeout=BUSY_TIMEOUT_SEC,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            try:
+                conn.row_factory = sqlite3.Row
+                conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SEC * 1000)}")
+                version = _user_version(conn)
+            except sqlite3.Error as exc:
+                conn.close()
+                failure = failure or exc
+                continue
+            if version > SCHEMA_VERSION:
+                conn.close()
+                raise StorageError(
+                    f"The session database {self.db_file} was written by a newer Session Lab "
+                    f"(schema {version}; this one knows up to {SCHEMA_VERSION}), so upgrade Session Lab to open it."
+                )
+            if version > 0:
+                return conn  # an older schema reads the same: later steps only add to it
+            conn.close()
+            break
+        else:
+            if failure is not None:
+                raise failure
+        # No database yet (or an empty one): nothing to show.
+        conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        migrate(conn, MIGRATIONS)
+        return conn
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(
@@ -521,6 +683,7 @@ class SessionStore:
     @contextmanager
     def _writing(self) -> Iterator[sqlite3.Connection]:
         """One write transaction; sqlite3.IntegrityError passes through for the caller to word."""
+        self._require_writable()
         with self._lock:
             if self._conn is None:
                 raise StorageError("The session store is closed.")
@@ -538,6 +701,10 @@ class SessionStore:
                 raise
             except sqlite3.Error as exc:
                 raise _sql_error(exc, self.db_file) from None
+
+    def _require_writable(self) -> None:
+        if self.read_only:
+            raise StorageError(self.read_only_reason or f"The data directory {self.root} is read-only.")
 
     def _session_lock_path(self, session_id: uuid.UUID) -> Path:
         return self.root / LOCKS_DIR / f"{session_id}.lock"
@@ -560,12 +727,14 @@ class SessionStore:
 
     # ----------------------------------------------------------------- sessions
 
-    def create_session(self, brief: str, params: BriefParams, name: str = "") -> Session:
+    def draft_session(self, brief: str, params: BriefParams, name: str = "") -> Session:
+        """A checked new session, not stored yet: ``add_batch(..., new_session=it)`` stores it
+        together with its first batch, so no session is ever stored without clips."""
         brief_text = validate_brief(brief)
-        params_text = _params_json(params)
+        _params_json(params)
         clean = _clean_name(name)
         now = utcnow()
-        session = Session(
+        return Session(
             id=new_id(),
             created_at=now,
             brief_text=brief_text,
@@ -574,16 +743,32 @@ class SessionStore:
             name=clean,
             updated_at=now,
         )
+
+    def create_session(self, brief: str, params: BriefParams, name: str = "") -> Session:
+        """Store a session with no batches (the service stores new sessions through add_batch)."""
+        session = self.draft_session(brief, params, name)
         try:
             with self._writing() as conn:
-                conn.execute(
-                    "INSERT INTO sessions (id, created_at, updated_at, brief_text, params, name)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    (str(session.id), _ts(now), _ts(now), brief_text, params_text, clean),
-                )
+                conn.execute(*self._session_insert(session))
         except sqlite3.IntegrityError as exc:
             raise _sql_error(exc, self.db_file) from None
         return session
+
+    @staticmethod
+    def _session_insert(session: Session) -> tuple[str, tuple[Any, ...]]:
+        if not isinstance(session, Session):
+            raise ValidationError(f"Expected a Session, not {type(session).__name__}.")
+        return (
+            "INSERT INTO sessions (id, created_at, updated_at, brief_text, params, name) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                str(session.id),
+                _ts(session.created_at),
+                _ts(session.updated_at or session.created_at),
+                validate_brief(session.brief_text),
+                _params_json(session.params),
+                _clean_name(session.name),
+            ),
+        )
 
     def get_session(self, session_id: uuid.UUID) -> Session | None:
         """The whole session: batches, clusters and tracks, each in display order."""
@@ -707,6 +892,7 @@ class SessionStore:
 
     def delete_session(self, session_id: uuid.UUID) -> None:
         """Delete the rows (cascading to everything below) and then the media dir."""
+        self._require_writable()
         fd = self._lock_session(session_id, blocking=True)
         assert fd is not None
         try:
@@ -785,18 +971,32 @@ class SessionStore:
         space: str,
         embeddings: dict[uuid.UUID, np.ndarray] | None = None,
         staged_files: dict[uuid.UUID, Path] | None = None,
+        new_session: Session | None = None,
     ) -> None:
         """Attach a batch with its clusters, tracks and vectors, files and rows together.
 
         Staged files are renamed to their tracks' paths and the media dir fsynced
         before the rows commit; on any failure the renames are undone and nothing
         is stored. Every track must end with a file: staged, or already at its path.
+        With ``new_session`` (from ``draft_session``, id ``session_id``) the session
+        row is inserted in the same transaction: the session and its first batch
+        commit together or not at all. The batch's position is the session's next
+        one, read inside the write transaction, and is set on ``batch``.
         """
+        self._require_writable()
         embeddings = dict(embeddings or {})
         staged = {track_id: Path(p) for track_id, p in (staged_files or {}).items()}
+        session_insert = None
+        if new_session is not None:
+            if new_session.id != session_id:
+                raise ValidationError(f"The new session is {new_session.id}, not {session_id}.")
+            session_insert = self._session_insert(new_session)
         with self._reading() as conn:
-            if not self._exists(conn, "sessions", session_id):
-                raise NotFoundError(f"No session {session_id}.")
+            exists = self._exists(conn, "sessions", session_id)
+        if new_session is None and not exists:
+            raise NotFoundError(f"No session {session_id}.")
+        if new_session is not None and exists:
+            raise ValidationError(f"Session {session_id} is already stored.")
         rows = self._batch_rows(session_id, batch, centroids, space, embeddings, staged)
         media = paths.session_media_dir(self.root, session_id)
         fd = self._lock_session(session_id, blocking=True)
@@ -837,20 +1037,27 @@ class SessionStore:
                 raise _os_error(f"move the clips into {media}", exc) from None
             with self._reading() as conn:  # never replace a stored batch's manifest (its insert fails below)
                 stored_already = self._exists(conn, "batches", batch.id)
+                # Every add_batch of this session holds its lock, so the next position read now is
+                # the one the transaction below takes; the manifest records it.
+                batch.position = conn.execute(
+                    "SELECT coalesce(max(position) + 1, 0) FROM batches WHERE session_id = ?",
+                    (str(session_id),),
+                ).fetchone()[0]
             try:
                 if not stored_already:
-                    wrote = manifest.write_batch(
-                        self.root, self._session_head(session_id), batch, centroids, space, embeddings
-                    )
+                    head = new_session if new_session is not None else self._session_head(session_id)
+                    wrote = manifest.write_batch(self.root, head, batch, centroids, space, embeddings)
             except OSError as exc:
                 raise _os_error(f"write the manifest of batch {batch.id} in {media}", exc) from None
             try:
                 with self._writing() as conn:
-                    self._insert_batch(conn, session_id, rows)
+                    if session_insert is not None:
+                        conn.execute(*session_insert)
+                    position = self._insert_batch(conn, session_id, rows)
                     _checkpoint("before-commit")
             except sqlite3.IntegrityError as exc:
                 with self._reading() as conn:
-                    if not self._exists(conn, "sessions", session_id):
+                    if new_session is None and not self._exists(conn, "sessions", session_id):
                         raise NotFoundError(f"No session {session_id}.") from None
                 raise ValidationError(f"The batch cannot be stored: {exc}.") from None
         except BaseException:
@@ -858,8 +1065,12 @@ class SessionStore:
             if wrote is not None:  # no row will name it: a manifest of a batch that was never stored
                 with contextlib.suppress(OSError):
                     os.unlink(wrote)
+            if new_session is not None:  # the new session's media dir, empty again
+                with contextlib.suppress(OSError):
+                    media.rmdir()
             raise
         else:
+            batch.position = position
             _checkpoint("after-commit")
         finally:
             _release(fd)
@@ -1011,7 +1222,12 @@ class SessionStore:
     @staticmethod
     def _insert_batch(
         conn: sqlite3.Connection, session_id: uuid.UUID, rows: dict[str, list[tuple[Any, ...]]]
-    ) -> None:
+    ) -> int:
+        """Insert the rows; return the batch's position: the next free one, read in this transaction."""
+        position = conn.execute(
+            "SELECT coalesce(max(position) + 1, 0) FROM batches WHERE session_id = ?", (str(session_id),)
+        ).fetchone()[0]
+        rows = {**rows, "batch": [(*row[:2], position, *row[3:]) for row in rows["batch"]]}
         conn.executemany(
             "INSERT INTO batches (id, session_id, position, created_at, kind, prompt_text, num_requested,"
             " num_generated, params, seed, engine, model, embedder, namer, parent_cluster_id)"
@@ -1038,6 +1254,7 @@ class SessionStore:
         touched = conn.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", rows["touch"][0]).rowcount
         if touched == 0:
             raise NotFoundError(f"No session {session_id}.")
+        return int(position)
 
     # ----------------------------------------------------------------- clusters, tracks, vectors
 
@@ -1170,6 +1387,7 @@ class SessionStore:
     @contextmanager
     def staging_dir(self, batch_id: uuid.UUID) -> Iterator[Path]:
         """A private scratch dir for one batch's clips, locked while in use, removed on exit."""
+        self._require_writable()
         tmp = paths.tmp_root(self.root)
         lock_path = tmp / f"{batch_id}.lock"
         try:
@@ -1197,8 +1415,10 @@ class SessionStore:
         Counts one per file (or folder) of a session's media dir that no row names,
         moved into kept-aside/ (never deleted: see the module docstring), and one per
         abandoned staging dir, removed. Anything whose lock another process (or
-        thread) holds is left alone.
+        thread) holds is left alone. A read-only store sweeps nothing.
         """
+        if self.read_only:
+            return 0
         try:
             return self._sweep_staging() + self._sweep_media() + self._sweep_stale_locks()
         except OSError as exc:

@@ -1446,6 +1446,7 @@ class SketchEngine:
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings
+        self.last_warning: str | None = None  # why the last batch has fewer clips than asked, if it has
 
     def recipe_for(
         self,
@@ -1512,6 +1513,7 @@ class SketchEngine:
         derived: dict[Path, dict[str, Any] | None] = {}
         clips: list[GeneratedClip] = []
         errors: list[str] = []
+        self.last_warning = None
         if progress is not None:
             progress(STAGE_GENERATING, 0, num_clips)
         for i in range(num_clips):
@@ -1539,6 +1541,10 @@ class SketchEngine:
         if not clips:
             detail = f" ({errors[0]})" if errors else ""
             raise GenerationFailedError(f"The sketch engine could not write any clip{detail}.")
+        if errors:  # the service shows it: a clip is never dropped without a word
+            self.last_warning = (
+                f"{len(clips)} of {num_clips} clips were made; one could not be written ({errors[0]})."
+            )
         return clips
 
 

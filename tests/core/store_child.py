@@ -6,7 +6,9 @@ waits for a line on stdin, then adds ``--batches`` batches of ``--tracks`` clips
 each, staged through ``staging_dir`` as the service does. With ``--pause-at
 POINT:N`` it prints ``PAUSED`` at the N-th time add_batch reaches checkpoint
 POINT and waits for another line on stdin (the parent may SIGKILL it there).
-It ends by printing one JSON line: the ids of the batches it stored.
+It ends by printing one JSON line: the ids of the batches it stored. With
+``--new-session`` SESSION_ID is not stored yet: the first batch stores it
+(``add_batch(new_session=...)``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from core import paths
-from core.models import BATCH_INITIAL, Batch, BriefParams, ClusterSummary, Track, new_id, utcnow
+from core.models import BATCH_INITIAL, Batch, BriefParams, ClusterSummary, Session, Track, new_id, utcnow
 from core.store import SessionStore
 
 SPACE = "features-v1"
@@ -104,14 +106,29 @@ def make_batch(
     return batch, centroids, embeddings, staged
 
 
-def add_one(store: SessionStore, session_id: uuid.UUID, *, n_tracks: int, position: int) -> uuid.UUID:
+def add_one(
+    store: SessionStore,
+    session_id: uuid.UUID,
+    *,
+    n_tracks: int,
+    position: int,
+    new_session: Session | None = None,
+) -> uuid.UUID:
     """Stage clips and add them as one batch, the way the service does."""
     batch_id = new_id()
     with store.staging_dir(batch_id) as staging:
         batch, centroids, embeddings, staged = make_batch(
             store, session_id, staging, n_tracks=n_tracks, position=position, batch_id=batch_id
         )
-        store.add_batch(session_id, batch, centroids, space=SPACE, embeddings=embeddings, staged_files=staged)
+        store.add_batch(
+            session_id,
+            batch,
+            centroids,
+            space=SPACE,
+            embeddings=embeddings,
+            staged_files=staged,
+            new_session=new_session,
+        )
     return batch_id
 
 
@@ -123,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tracks", type=int, default=3)
     parser.add_argument("--pause-at", default="")
     parser.add_argument("--sweep-between", action="store_true", help="sweep orphans after every batch")
+    parser.add_argument("--new-session", action="store_true", help="the first batch stores the session")
     args = parser.parse_args(argv)
 
     import core.store
@@ -145,9 +163,16 @@ def main(argv: list[str] | None = None) -> int:
     store = SessionStore(args.data_dir)
     print("READY", flush=True)
     sys.stdin.readline()
+    new_session = None
+    if args.new_session:
+        new_session = store.draft_session("a new session", BriefParams(duration_sec=0.1))
+        new_session.id = args.session_id
     stored = []
     for index in range(args.batches):
-        stored.append(str(add_one(store, args.session_id, n_tracks=args.tracks, position=index)))
+        first = new_session if index == 0 else None
+        stored.append(
+            str(add_one(store, args.session_id, n_tracks=args.tracks, position=index, new_session=first))
+        )
         if args.sweep_between:
             store.sweep_orphans()
     store.close()

@@ -131,6 +131,8 @@ def test_any_command_on_a_lost_database_keeps_every_wav(data_dir, how):
     assert result.returncode == 0, result.stderr
     assert wav_digests(data_dir) == before  # every clip, byte for byte
     assert "sessionlab recover" in result.stdout  # not "No sessions yet": something can come back
+    SessionStore(data_dir).close()  # and a writing open (generate, more, import, the app) keeps them too
+    assert wav_digests(data_dir) == before
     # A reading command may leave them in place or a writing open keep them aside: either way
     # the clips and their manifest stay together, for recover.
     aside = data_dir / "kept-aside" / "media" / session["id"]
@@ -148,6 +150,7 @@ def test_an_older_database_does_not_cost_the_newer_batches(data_dir, tmp_path):
     wreck(data_dir, "older", tmp_path / "old.db")
     code, _, err = run("sessions")
     assert code == 0, err
+    SessionStore(data_dir).close()  # a writing open sweeps: it sets aside, never deletes
     assert wav_digests(data_dir) == before
 
 
@@ -245,8 +248,7 @@ def test_recover_brings_back_every_clip_cluster_label_order_and_vector(data_dir,
     assert len(expected["tracks"]) == len(files) >= 4
 
     wreck(data_dir, how, tmp_path / "old.db")
-    code, out, err = run("sessions")  # the sweep sets aside what the database does not know
-    assert code == 0, err
+    SessionStore(data_dir).close()  # a writing open's sweep sets aside what the database does not know
     code, out, err = run("recover", *flags)
     assert code == 0, err + out
     assert out.count("recovered batch ") == (1 if how == "older" else 2), out
@@ -273,7 +275,7 @@ def test_recover_reports_what_it_could_not_bring_back(data_dir):
     session = generate()
     lost = Path(session["tracks"][0]["path"])
     wreck(data_dir, "emptied")
-    run("sessions")
+    SessionStore(data_dir).close()  # a writing open's sweep sets the clips aside
     aside = data_dir / "kept-aside" / "media" / session["id"] / lost.name
     aside.unlink()  # that clip's WAV is gone for good
     code, out, err = run("recover", "--json")

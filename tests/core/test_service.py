@@ -325,3 +325,37 @@ def test_provider_remarks_reach_the_user_once_per_batch(store):
     quiet = make_service(store)
     quiet.create_initial_batch("x", PARAMS, 2)
     assert quiet.notices == []
+
+
+def test_more_like_at_once_in_two_processes_gives_each_batch_its_own_position(data_dir):
+    """Two runs on one cluster, each with its own store as two processes have, both read the
+    session (one batch) before either stores: the batches still get positions 1 and 2."""
+    with SessionStore(data_dir) as store:
+        session = make_service(store).create_initial_batch("x", PARAMS, 6, seed=1)
+    parent = session.batches[0].clusters[0]
+    both_generating = threading.Barrier(2, timeout=120)  # a guard against a hang, not a timing check
+    made, errors = [], []
+
+    def more() -> None:
+        store = SessionStore(data_dir)
+        try:
+            music = FakeMusic([200, 400, 800])
+            music.before_clip = lambda i: both_generating.wait() if i == 0 else None
+            made.append(make_service(store, music=music).more_like_cluster(session.id, parent.id, 1))
+        except BaseException as exc:
+            both_generating.abort()
+            errors.append(exc)
+        finally:
+            store.close()
+
+    runs = [threading.Thread(target=more) for _ in range(2)]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join()
+    assert errors == []
+    assert sorted(b.position for b in made) == [1, 2]
+    with SessionStore(data_dir) as store:
+        stored = store.require_session(session.id).batches
+    assert [b.position for b in stored] == [0, 1, 2]
+    assert {b.id for b in stored[1:]} == {b.id for b in made}

@@ -615,14 +615,19 @@ def test_an_unusable_data_dir_is_a_storage_error(tmp_path):
     assert str(blocker) in str(unusable.value) and str(unusable.value).endswith(".")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
-def test_a_read_only_data_dir_is_a_storage_error(tmp_path):
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere (test_read_only.py mounts read-only)")
+def test_a_read_only_data_dir_opens_for_reading_only(tmp_path):
     root = tmp_path / "ro"
     root.mkdir()
     root.chmod(0o500)
     try:
-        with pytest.raises(StorageError):
-            SessionStore(root)
+        with SessionStore(root) as store:
+            assert store.read_only and store.list_sessions() == []
+            with pytest.raises(StorageError, match="is not writable, so nothing can be saved"):
+                store.create_session("brief", PARAMS)
+        with pytest.raises(StorageError, match="is not writable, so nothing can be saved"):
+            SessionStore(root, read_only=False)
+        assert os.listdir(root) == []
     finally:
         root.chmod(0o700)
 
@@ -631,3 +636,105 @@ def test_positions_tie_break_by_insertion_order(store):
     session = store.create_session("brief", PARAMS)
     ids = [add_simple_batch(store, session.id, position=0).id for _ in range(3)]
     assert [b.id for b in store.require_session(session.id).batches] == ids
+
+
+# --------------------------------------------------------------------------- a new session with its batch
+
+
+def test_a_new_session_and_its_first_batch_are_stored_together(store):
+    session = store.draft_session("  first take  ", PARAMS, name="Demo")
+    assert store.list_sessions() == []  # a draft is not stored
+    with store.staging_dir(uuid.uuid4()) as staging:
+        batch, centroids, embeddings, staged = make_batch(store, session.id, staging)
+        store.add_batch(
+            session.id,
+            batch,
+            centroids,
+            space=SPACE,
+            embeddings=embeddings,
+            staged_files=staged,
+            new_session=session,
+        )
+    loaded = store.require_session(session.id)
+    assert (loaded.brief_text, loaded.name, loaded.params) == ("first take", "Demo", PARAMS)
+    assert loaded.batches == [batch]
+    assert_consistent(store.root)
+
+
+def test_a_new_session_whose_first_batch_fails_is_not_stored(store):
+    existing = store.create_session("existing", PARAMS)
+    stored = add_simple_batch(store, existing.id)
+    session = store.draft_session("new", PARAMS)
+    with store.staging_dir(uuid.uuid4()) as staging:
+        # Its first batch reuses a stored batch id: the insert fails after the session row's.
+        batch, centroids, embeddings, staged = make_batch(store, session.id, staging, batch_id=stored.id)
+        with pytest.raises(ValidationError, match="cannot be stored"):
+            store.add_batch(
+                session.id, batch, centroids, space=SPACE, staged_files=staged, new_session=session
+            )
+        assert all(p.is_file() for p in staged.values())  # the clips went back to staging
+        with pytest.raises(ValidationError, match="already stored"):
+            store.add_batch(
+                existing.id, batch, centroids, space=SPACE, staged_files=staged, new_session=existing
+            )
+    assert [s.id for s in store.list_sessions()] == [existing.id]
+    assert_consistent(store.root)
+
+
+# --------------------------------------------------------------------------- batch positions
+
+
+def test_the_store_gives_each_batch_the_next_position(store):
+    session = store.create_session("brief", PARAMS)
+    added = [add_simple_batch(store, session.id, position=0) for _ in range(3)]
+    assert [b.position for b in added] == [0, 1, 2]
+    assert rows(store.root, "SELECT position FROM batches ORDER BY rowid") == [(0,), (1,), (2,)]
+    # The schema itself refuses a second batch at a position.
+    with pytest.raises(sqlite3.IntegrityError), sqlite3.connect(paths.db_path(store.root)) as conn:
+        conn.execute(
+            "INSERT INTO batches SELECT 'x', session_id, position, created_at, kind, prompt_text,"
+            " num_requested, num_generated, params, seed, engine, model, embedder, namer,"
+            " parent_cluster_id FROM batches LIMIT 1"
+        )
+
+
+def test_migrating_renumbers_duplicate_positions_in_display_order(data_dir):
+    data_dir.mkdir(parents=True)
+    conn = sqlite3.connect(paths.db_path(data_dir), isolation_level=None)
+    migrate(conn, core.store.MIGRATIONS[:1])  # a database as schema 1 left it
+    params = '{"energy": 0.5, "density": 0.5, "duration_sec": 4.0}'
+    for sid in ("s1", "s2"):
+        sid_uuid = str(uuid.uuid5(uuid.NAMESPACE_OID, sid))
+        conn.execute(
+            "INSERT INTO sessions VALUES (?, ?, ?, 'brief', ?, '')",
+            (sid_uuid, "2024-01-01T00:00:00+00:00", "2024-01-01T00:00:00+00:00", params),
+        )
+    s1, s2 = (str(uuid.uuid5(uuid.NAMESPACE_OID, s)) for s in ("s1", "s2"))
+    batches = [  # (name, session, position, created_at), inserted in this order
+        ("a", s1, 0, "09:00"),
+        ("b", s1, 1, "10:00"),
+        ("c", s1, 1, "09:30"),  # same position as b, made earlier: shown before b
+        ("d", s1, 2, "11:00"),
+        ("e", s2, 0, "09:00"),
+        ("f", s2, 3, "09:00"),  # a gap, no duplicate: left alone
+    ]
+    ids = {name: str(uuid.uuid5(uuid.NAMESPACE_OID, name)) for name, *_ in batches}
+    for name, sid, position, at in batches:
+        conn.execute(
+            "INSERT INTO batches VALUES (?, ?, ?, ?, 'initial', 'p', 1, 1, ?, NULL, 'e', NULL, 'm', 'n', NULL)",
+            (ids[name], sid, position, f"2024-01-01T{at}:00+00:00", params),
+        )
+    conn.close()
+    with SessionStore(data_dir) as store:
+        shown = {sid: [b.id for b in store.require_session(uuid.UUID(sid)).batches] for sid in (s1, s2)}
+    assert rows(data_dir, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+    assert dict(rows(data_dir, "SELECT id, position FROM batches")) == {
+        ids["a"]: 0,
+        ids["c"]: 1,
+        ids["b"]: 2,
+        ids["d"]: 3,
+        ids["e"]: 0,
+        ids["f"]: 3,
+    }
+    assert shown[s1] == [uuid.UUID(ids[n]) for n in "acbd"]  # the order the musician saw is kept
+    assert shown[s2] == [uuid.UUID(ids[n]) for n in "ef"]

@@ -149,6 +149,23 @@ def test_sigkill_inside_add_batch_leaves_no_row_and_the_next_open_keeps_its_file
     assert_rows_and_files_match(data_dir)
 
 
+@pytest.mark.parametrize("pause_at", ["after-move:1", "after-move:3", "before-commit:1", "after-commit:1"])
+def test_sigkill_while_a_new_session_is_stored_leaves_it_whole_or_absent(data_dir, pause_at):
+    session_id = uuid.uuid4()
+    child = Child(data_dir, session_id, "--new-session", "--tracks", str(TRACKS), "--pause-at", pause_at)
+    child.expect("READY")
+    child.go()
+    child.expect("PAUSED")
+    child.kill()
+    committed = pause_at == "after-commit:1"
+    assert query(data_dir, "SELECT id FROM sessions") == ([(str(session_id),)] if committed else [])
+    assert query(data_dir, "SELECT count(*) FROM tracks") == [(TRACKS if committed else 0,)]
+    assert_no_row_without_file(data_dir)
+    with SessionStore(data_dir) as store:
+        sessions = [store.require_session(info.id) for info in store.list_sessions()]
+    assert [len(s.tracks) for s in sessions] == ([TRACKS] if committed else [])
+
+
 def test_sigkill_after_commit_keeps_the_whole_batch(data_dir, session_id):
     child = Child(data_dir, session_id, "--tracks", str(TRACKS), "--pause-at", "after-commit:1")
     child.expect("READY")
@@ -209,6 +226,8 @@ def test_two_processes_add_batches_to_one_session_at_once(data_dir, session_id):
         assert store.swept_at_open == 0
         session = store.require_session(session_id)
         assert {str(b.id) for b in session.batches} == set(stored[0]) | set(stored[1])
+        # Both children asked for positions 0..11: the store hands out each position once.
+        assert [b.position for b in session.batches] == list(range(2 * batches))
         assert all(len(b.tracks) == TRACKS and len(b.clusters) == 2 for b in session.batches)
         tracks = session.tracks
         assert len(store.get_embeddings([t.id for t in tracks], "features-v1")) == 2 * batches * TRACKS
@@ -327,3 +346,67 @@ def test_doctor_does_not_take_a_batch_in_flight_for_unknown_files(data_dir, sess
     child.go()
     child.finish()
     assert check(data_dir).healthy
+
+
+def run_cli_killed_at(data_dir: Path, kill_at: str, *args: str) -> subprocess.CompletedProcess:
+    """``sessionlab ARGS`` in a child that SIGKILLs itself at store checkpoint ``kill_at`` (POINT:N)."""
+    return subprocess.run(
+        [sys.executable, "-m", "tests.core.cli_child", kill_at, "--data-dir", str(data_dir), *args],
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+    )
+
+
+def new_session_command(command: str, tmp_path: Path) -> list[str]:
+    if command == "generate":
+        return [
+            "generate",
+            "--brief",
+            "killed while saving",
+            "--clips",
+            "2",
+            "--duration",
+            "1",
+            "--seed",
+            "5",
+        ]
+    from tests.core.store_child import write_wav
+
+    takes = [write_wav(tmp_path / f"take-{i}.wav", 300.0 + 200.0 * i, frames=8000) for i in range(2)]
+    return ["import", "--new", *map(str, takes)]
+
+
+@pytest.mark.parametrize(
+    ("command", "kill_at"),
+    [
+        ("generate", "after-move:1"),
+        ("generate", "after-move:2"),
+        ("generate", "before-commit:1"),
+        ("import", "after-move:1"),
+        ("import", "before-commit:1"),
+    ],
+)
+def test_a_kill_while_a_new_session_is_saved_leaves_no_empty_session(data_dir, tmp_path, command, kill_at):
+    killed = run_cli_killed_at(data_dir, kill_at, *new_session_command(command, tmp_path))
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+
+    # The session and its first batch commit together: killed before the commit, neither exists.
+    assert query(data_dir, "SELECT count(*) FROM sessions") == [(0,)]
+    assert query(data_dir, "SELECT count(*) FROM batches") == [(0,)]
+    assert_no_row_without_file(data_dir)
+    with SessionStore(data_dir) as store:  # a later open (which sweeps) has no empty session to keep
+        assert store.list_sessions() == []
+
+
+@pytest.mark.parametrize("command", ["generate", "import"])
+def test_a_kill_just_after_a_new_session_commits_keeps_it_whole(data_dir, tmp_path, command):
+    killed = run_cli_killed_at(data_dir, "after-commit:1", *new_session_command(command, tmp_path))
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    with SessionStore(data_dir) as store:
+        [info] = store.list_sessions()
+        session = store.require_session(info.id)
+    assert [len(b.tracks) for b in session.batches] == [2]
+    assert all(t.path.is_file() for t in session.tracks)
+    assert_rows_and_files_match(data_dir)
