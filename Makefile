@@ -39,6 +39,7 @@ test: $(VENV)/.dev
 
 # The newest releases the ranges in pyproject.toml allow (torch stays pinned: a newer
 # one is a CUDA download), so drift is found on purpose; prints how they differ from the lock.
+# PYTEST_ARGS narrows the run (e.g. make test-latest PYTEST_ARGS=tests/core).
 test-latest:
 	$(PYTHON) -m venv $(LATEST)
 	$(LATEST)/bin/python -m pip install --quiet --upgrade pip
@@ -46,7 +47,7 @@ test-latest:
 	@echo "test-latest: versions that differ from $(LOCK) ('<' locked, '>' here):"
 	@bash scripts/lock.sh --diff $(LATEST)
 	bash scripts/setup-system.sh
-	$(LATEST)/bin/python -m pytest
+	$(LATEST)/bin/python -m pytest $(PYTEST_ARGS)
 
 # Remake the lock from the newest releases (a fresh venv; a few minutes), then commit it.
 lock:
