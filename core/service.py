@@ -75,6 +75,7 @@ from core.similarity import cosine_similarity, filter_by_similarity
 log = logging.getLogger(__name__)
 
 ClipReadyFn = Callable[[int, int, Path], None]  # (index, total, playable path)
+ClusterFn = Callable[[list[np.ndarray], int], list[list[int]]]  # (embeddings, max_k) -> index groups
 
 _SEED_LIMIT = 2**31 - 1
 
@@ -128,6 +129,7 @@ class SessionService:
         *,
         settings: Settings | None = None,
         fallback_namer: Any | None = None,
+        clusterer: ClusterFn | None = None,
     ) -> None:
         self.store = store
         self.music = music
@@ -135,6 +137,9 @@ class SessionService:
         self.namer = namer
         self.settings = settings if settings is not None else Settings(data_dir=store.root)
         self._fallback_namer = fallback_namer
+        # Groups a batch's embeddings: k-means (core.clustering) unless a caller that must
+        # not depend on floating-point accidents (the screenshot scenes) plans the groups.
+        self.clusterer: ClusterFn = clusterer if clusterer is not None else clustering.cluster_embeddings
         self.last_timings: dict[str, Any] = {}
         self._named_by: list[str] = []  # who named each cluster of the batch being made ("" = nobody)
         self.notices: list[str] = []  # one-line remarks for the user (e.g. a namer fell back)
@@ -578,7 +583,7 @@ class SessionService:
         check_cancel(cancel)
         started = time.perf_counter()
         _report(progress, STAGE_CLUSTERING, 0, 1)
-        groups = clustering.cluster_embeddings([c.embedding for c in candidates], self.settings.default_max_k)
+        groups = self.clusterer([c.embedding for c in candidates], self.settings.default_max_k)
         _report(progress, STAGE_CLUSTERING, 1, 1)
         timer.add(STAGE_CLUSTERING, time.perf_counter() - started)
         batch = self._build_batch(

@@ -18,11 +18,6 @@ from tests.tui import scenes
 from tui.app import SessionLabApp
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"  # Textual runs on asyncio; anyio's pytest plugin drives the async tests
-
-
 @pytest.fixture(scope="module", autouse=True)
 def null_audio_device() -> Iterator[None]:
     with null_audio():

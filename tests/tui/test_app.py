@@ -26,7 +26,7 @@ from tui.widgets.cluster_tree import ClusterNode, ClusterTree, PendingNode, clus
 from tui.widgets.player_bar import PlayerBar
 from tui.widgets.track_table import TrackTable
 
-pytestmark = pytest.mark.anyio
+pytestmark = pytest.mark.asyncio
 
 BRIEF = "warm lofi loop with dusty drums"
 
