@@ -15,6 +15,7 @@ from core.models import BATCH_MORE, BriefParams
 from core.service import SessionService
 from core.settings import Settings
 from core.store import SessionStore
+from tests.tui import scenes
 from tests.tui.scenes import SEED, Gate, wait_for
 from tui.app import SessionLabApp
 from tui.screens.brief import BriefScreen
@@ -612,16 +613,13 @@ def drawn_text(app: SessionLabApp) -> str:
 
 def make_split_session(settings: Settings, brief: str = BRIEF, clips: int = 4):  # type: ignore[no-untyped-def]
     """A session whose one batch has two clusters (first half, second half), whatever
-    the clustering library's floating point does: its grouping is fixed here."""
-    from core import clustering
-
-    def halves(embeddings, max_k=3):  # type: ignore[no-untyped-def]
-        middle = len(embeddings) // 2
-        return [list(range(middle)), list(range(middle, len(embeddings)))]
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(clustering, "cluster_embeddings", halves)
-        return make_session(settings, brief=brief, clips=clips)
+    the clustering library's floating point does: its grouping is planned here."""
+    middle = clips // 2
+    service = SessionService.from_settings(settings)
+    service.clusterer = scenes.planned((range(middle), range(middle, clips)))
+    session = service.create_initial_batch(brief, BriefParams(), clips, seed=SEED)
+    service.store.close()
+    return session
 
 
 async def open_only_session(pilot, app: SessionLabApp) -> SessionScreen:  # type: ignore[no-untyped-def]
@@ -652,7 +650,7 @@ async def test_text_from_users_files_and_models_is_drawn_as_text(
     service = SessionService.from_settings(settings)
     imported = service.import_clips(None, [source])  # its brief names the file
     service.store.close()
-    made = make_split_session(settings, brief=f"brief {EVIL}", clips=2)
+    made = make_split_session(settings, brief=f"brief {EVIL}", clips=4)
     # A name and labels as an older database or another program could have stored them.
     with sqlite3.connect(settings.data_dir / "sessionlab.db") as db:
         db.execute("UPDATE sessions SET name = ? WHERE id = ?", (f"name {EVIL}", str(imported.id)))
