@@ -19,6 +19,7 @@ It never overwrites or deletes a file, and a second run finds nothing to do.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import sqlite3
@@ -34,7 +35,6 @@ from core import backup, manifest, paths
 from core.audio import clip_file_problem
 from core.errors import StorageError
 from core.manifest import BatchRecord, ManifestError
-from core.models import BriefParams, Session, Track
 from core.safekeeping import (
     fsync_dir,
     keep_aside,
@@ -43,7 +43,15 @@ from core.safekeeping import (
     move_no_clobber,
     original_name,
 )
-from core.store import SCHEMA_VERSION, SessionStore, _canonical_uuid, _dt, _release, _seed_value, _vector
+from core.store import (
+    SCHEMA_VERSION,
+    SessionStore,
+    _canonical_uuid,
+    _release,
+    _vector,
+    session_head_from_row,
+    track_from_row,
+)
 from core.text import shown_line
 
 
@@ -155,33 +163,17 @@ def backup_records(root: Path, path: Path, known_batches: set[str]) -> list[Batc
         for batch_id in wanted:
             b = conn.execute("SELECT * FROM batches WHERE id = ?", (batch_id,)).fetchone()
             s = conn.execute("SELECT * FROM sessions WHERE id = ?", (b["session_id"],)).fetchone()
-            session = Session(
-                id=uuid.UUID(s["id"]),
-                created_at=_dt(s["created_at"]),
-                brief_text=s["brief_text"],
-                params=BriefParams.from_dict(json.loads(s["params"])),
-                name=s["name"],
-                updated_at=_dt(s["updated_at"]),
-            )
+            session = session_head_from_row(s)
             track_rows = conn.execute(
                 "SELECT * FROM tracks WHERE batch_id = ? ORDER BY position, created_at, rowid", (batch_id,)
             ).fetchall()
+            # Where a clip belongs is derived from its ids, never taken from the copy's path text.
             tracks = [
-                Track(
-                    id=uuid.UUID(t["id"]),
-                    batch_id=uuid.UUID(batch_id),
-                    cluster_id=uuid.UUID(t["cluster_id"]),
+                dataclasses.replace(
+                    track_from_row(root, t),
                     path=paths.track_path(
                         root, session.id, uuid.UUID(t["id"]), paths.track_suffix(t["path"])
                     ),
-                    duration_sec=float(t["duration_sec"]),
-                    raw_prompt=t["raw_prompt"],
-                    created_at=_dt(t["created_at"]),
-                    seed=_seed_value(t["seed"]),
-                    similarity=t["similarity"],
-                    source=t["source"],
-                    recipe=None if t["recipe"] is None else json.loads(t["recipe"]),
-                    position=int(t["position"]),
                 )
                 for t in track_rows
             ]

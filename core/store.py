@@ -81,6 +81,7 @@ writer waits for the write lock up front instead of failing on upgrade.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import fcntl
 import json
@@ -113,7 +114,7 @@ from core.models import (
     utcnow,
     validate_brief,
 )
-from core.safekeeping import keep_aside
+from core.safekeeping import fsync_dir, keep_aside
 
 MAX_NAME_CHARS = 120
 MIN_PREFIX_CHARS = 4
@@ -325,14 +326,6 @@ def _release(fd: int, path: Path | None = None) -> None:
         if path is not None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
     finally:
         os.close(fd)
 
@@ -804,15 +797,7 @@ class SessionStore:
             self._batch(b, clusters_by_batch.get(b["id"], []), tracks_by_batch.get(b["id"], []))
             for b in batch_rows
         ]
-        return Session(
-            id=uuid.UUID(row["id"]),
-            created_at=_dt(row["created_at"]),
-            brief_text=row["brief_text"],
-            params=BriefParams.from_dict(json.loads(row["params"])),
-            batches=batches,
-            name=row["name"],
-            updated_at=_dt(row["updated_at"]),
-        )
+        return dataclasses.replace(session_head_from_row(row), batches=batches)
 
     def require_session(self, session_id: uuid.UUID) -> Session:
         session = self.get_session(session_id)
@@ -881,14 +866,7 @@ class SessionStore:
             row = conn.execute("SELECT * FROM sessions WHERE id = ?", (str(session_id),)).fetchone()
         if row is None:
             raise NotFoundError(f"No session {session_id}.")
-        return Session(
-            id=uuid.UUID(row["id"]),
-            created_at=_dt(row["created_at"]),
-            brief_text=row["brief_text"],
-            params=BriefParams.from_dict(json.loads(row["params"])),
-            name=row["name"],
-            updated_at=_dt(row["updated_at"]),
-        )
+        return session_head_from_row(row)
 
     def delete_session(self, session_id: uuid.UUID) -> None:
         """Delete the rows (cascading to everything below) and then the media dir."""
@@ -1032,7 +1010,7 @@ class SessionStore:
                     os.replace(source, target)
                     moved.append((source, target))
                     _checkpoint("after-move")
-                _fsync_dir(media)
+                fsync_dir(media)
             except OSError as exc:
                 raise _os_error(f"move the clips into {media}", exc) from None
             with self._reading() as conn:  # never replace a stored batch's manifest (its insert fails below)
@@ -1333,20 +1311,7 @@ class SessionStore:
     # ----------------------------------------------------------------- row -> model
 
     def _track(self, row: sqlite3.Row) -> Track:
-        return Track(
-            id=uuid.UUID(row["id"]),
-            batch_id=uuid.UUID(row["batch_id"]),
-            cluster_id=uuid.UUID(row["cluster_id"]),
-            path=self._abs(row["path"]),
-            duration_sec=float(row["duration_sec"]),
-            raw_prompt=row["raw_prompt"],
-            created_at=_dt(row["created_at"]),
-            seed=_seed_value(row["seed"]),
-            similarity=row["similarity"],
-            source=row["source"],
-            recipe=None if row["recipe"] is None else json.loads(row["recipe"]),
-            position=int(row["position"]),
-        )
+        return track_from_row(self.root, row)
 
     @staticmethod
     def _cluster(row: sqlite3.Row, members: list[tuple[int, str]]) -> ClusterSummary:
@@ -1497,7 +1462,7 @@ class SessionStore:
                         aside.add(keep_aside(self.root, Path(item.path), sync=False).parent)
                         removed += 1
                 for folder in aside:
-                    _fsync_dir(folder)
+                    fsync_dir(folder)
                 if not exists:
                     with contextlib.suppress(OSError):
                         directory.rmdir()  # empty now; if not, something new arrived: keep it
@@ -1527,6 +1492,36 @@ class SessionStore:
                 gone = not self._exists(conn, "sessions", session_id)
             _release(fd, Path(entry.path) if gone else None)
         return 0
+
+
+def session_head_from_row(row: sqlite3.Row) -> Session:
+    """A sessions row as a Session without its batches."""
+    return Session(
+        id=uuid.UUID(row["id"]),
+        created_at=_dt(row["created_at"]),
+        brief_text=row["brief_text"],
+        params=BriefParams.from_dict(json.loads(row["params"])),
+        name=row["name"],
+        updated_at=_dt(row["updated_at"]),
+    )
+
+
+def track_from_row(root: Path, row: sqlite3.Row) -> Track:
+    """A tracks row as a Track whose path lies under ``root`` (the row holds it relative to the data dir)."""
+    return Track(
+        id=uuid.UUID(row["id"]),
+        batch_id=uuid.UUID(row["batch_id"]),
+        cluster_id=uuid.UUID(row["cluster_id"]),
+        path=Path(root) / row["path"],
+        duration_sec=float(row["duration_sec"]),
+        raw_prompt=row["raw_prompt"],
+        created_at=_dt(row["created_at"]),
+        seed=_seed_value(row["seed"]),
+        similarity=row["similarity"],
+        source=row["source"],
+        recipe=None if row["recipe"] is None else json.loads(row["recipe"]),
+        position=int(row["position"]),
+    )
 
 
 def _canonical_uuid(text: str) -> bool:
