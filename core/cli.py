@@ -241,7 +241,8 @@ def print_session(session: Session, out: TextIO, only_batch: uuid.UUID | None = 
             kind = shown_line(batch.kind)
         clips = f"{batch.num_generated}/{_count(batch.num_requested, 'clip')}"
         seed = f", seed {batch.seed}" if batch.seed is not None else ""
-        out.write(f"\n  Batch {batch.id} ({kind}, {clips}, {shown_line(batch.engine)}{seed})\n")
+        engine = f", {shown_line(batch.engine)}" if batch.engine != batch.kind else ""  # "import" once
+        out.write(f"\n  Batch {batch.id} ({kind}, {clips}{engine}{seed})\n")
         tracks = {t.id: t for t in batch.tracks}
         for cluster in batch.clusters:
             out.write(
@@ -411,9 +412,9 @@ def _run(args: argparse.Namespace, settings: Any, out: TextIO, err: TextIO) -> i
             _emit([_info_document(i) for i in infos], out)
         elif not infos and (manifest_files(settings.data_dir) or any(kept_aside_files(settings.data_dir))):
             out.write(
-                "No sessions in the database, but files are kept aside: 'sessionlab recover' brings back"
+                "No sessions in the database, but clips are on disk: 'sessionlab recover' brings back"
             )
-            out.write(" the sessions they describe.\n")
+            out.write(" the sessions they belong to.\n")
         elif not infos:
             out.write("No sessions yet. Start one: sessionlab generate --brief 'warm lofi piano'\n")
         else:

@@ -202,7 +202,7 @@ def _check_files(
         report.add(
             PROBLEM,
             f"{problem}-file",
-            f"Session {row['session_id']}: the WAV of clip {row['id']} is {problem}{hint}.",
+            f"Session {row['session_id']}: the audio file of clip {row['id']} is {problem}{hint}.",
         )
     known_batches = {r["id"] for r in batches}
     without = [
@@ -349,7 +349,7 @@ def _repair(root: Path) -> list[str]:
         if result.batches or result.files_restored:
             done.append(
                 f"recovered {len(result.sessions)} sessions, {len(result.batches)} batches, {result.clips} clips;"
-                f" moved {result.files_restored} kept-aside WAVs back"
+                f" moved {result.files_restored} kept-aside clips back"
             )
         written = _write_missing_manifests(store)
         if written:

@@ -385,11 +385,11 @@ def _recover_batch(
     if not found:
         if from_backup and set(lost) == {"missing"}:
             return 1
-        report.problems.append(f"{where}: none of its {len(batch.tracks)} clips has a playable WAV left.")
+        report.problems.append(f"{where}: none of its {len(batch.tracks)} clips has a playable file left.")
         return 0
     for why, ids in lost.items():
         report.problems.append(
-            f"{where}: {_count(len(ids), 'clip')} left out, WAV {why} ({', '.join(i[:8] for i in ids[:5])}"
+            f"{where}: {_count(len(ids), 'clip')} left out, file {why} ({', '.join(i[:8] for i in ids[:5])}"
             f"{', ...' if len(ids) > 5 else ''})."
         )
     # Keep what has a file; clusters left empty go.

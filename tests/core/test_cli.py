@@ -408,7 +408,7 @@ def test_import_refuses_what_a_musician_would_not_expect_silently(data_dir, tmp_
 def test_wording_of_batches_and_counts(data_dir, tmp_path):
     code, out, err = run("import", "--new", str(take(tmp_path / "solo.wav")))
     assert code == 0, err
-    assert "1/1 clip," in out and "(1 clip)" in out and "seed" not in out and "None" not in out
+    assert "(import, 1/1 clip)" in out and "(1 clip)" in out and "seed" not in out and "None" not in out
     session_id = out.split()[1]
     code, out, _ = run("show", session_id, "--json")
     cluster = json.loads(out)["batches"][0]["clusters"][0]

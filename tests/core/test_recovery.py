@@ -282,7 +282,7 @@ def test_recover_reports_what_it_could_not_bring_back(data_dir):
     assert code == 1, err
     report = json.loads(out)
     assert report["clips"] == 2 and len(report["batches"]) == 1
-    assert len(report["problems"]) == 1 and "1 clip left out, WAV missing" in report["problems"][0]
+    assert len(report["problems"]) == 1 and "1 clip left out, file missing" in report["problems"][0]
     assert lost.stem[:8] in report["problems"][0]
     doc = show(session["id"])
     assert len(doc["tracks"]) == 2 and all(t["file_problem"] is None for t in doc["tracks"])
@@ -417,7 +417,7 @@ def test_doctor_reports_and_repair_fixes_without_losing_anything(data_dir):
     ).read_bytes() == b"someone's file"
     assert not stale.exists()
     problems = [line for line in out.splitlines() if line.startswith("problem:")]
-    assert problems == [f"problem: Session {session['id']}: the WAV of clip {gone.stem} is missing."]
+    assert problems == [f"problem: Session {session['id']}: the audio file of clip {gone.stem} is missing."]
     assert len(show(session["id"])["tracks"]) == 3  # the row is reported, never deleted
 
 
@@ -435,3 +435,31 @@ def test_doctor_repair_sets_a_damaged_database_aside_and_rebuilds_it(data_dir):
     assert "the damaged database was moved to" in out
     assert (data_dir / "kept-aside" / "sessionlab.db").read_bytes() == b"this is not a database" * 100
     assert show(session["id"]) == expected
+
+
+def test_an_imported_flac_comes_back_as_it_was(data_dir, tmp_path):
+    """Imported clips keep their own format (here stereo 24-bit FLAC): recover finds them by it."""
+    import numpy as np
+    import soundfile as sf
+
+    t = np.arange(48000 * 2) / 48000
+    take = tmp_path / "take.flac"
+    sf.write(
+        take, np.stack([np.sin(2 * np.pi * 220 * t), np.sin(2 * np.pi * 330 * t)], 1) * 0.3, 48000, "PCM_24"
+    )
+    code, out, err = run("import", "--new", str(take), "--json")
+    assert code == 0, err
+    session = json.loads(out)
+    [track] = session["tracks"]
+    stored = Path(track["path"])
+    assert stored.suffix == ".flac"
+    digest = hashlib.sha256(stored.read_bytes()).hexdigest()
+    expected = show(session["id"])
+
+    wreck(data_dir, "deleted")
+    code, out, err = run("recover", "--no-backups")  # from the manifest alone
+    assert code == 0, err + out
+    assert show(session["id"]) == expected
+    assert hashlib.sha256(stored.read_bytes()).hexdigest() == digest
+    info = sf.info(stored)
+    assert (info.channels, info.samplerate, info.subtype) == (2, 48000, "PCM_24")
