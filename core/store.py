@@ -804,21 +804,70 @@ class SessionStore:
             self._batch(b, clusters_by_batch.get(b["id"], []), tracks_by_batch.get(b["id"], []))
             for b in batch_rows
         ]
-        return Session(
-            id=uuid.UUID(row["id"]),
-            created_at=_dt(row["created_at"]),
-            brief_text=row["brief_text"],
-            params=BriefParams.from_dict(json.loads(row["params"])),
-            batches=batches,
-            name=row["name"],
-            updated_at=_dt(row["updated_at"]),
-        )
+        return self._session(row, batches)
 
     def require_session(self, session_id: uuid.UUID) -> Session:
         session = self.get_session(session_id)
         if session is None:
             raise NotFoundError(f"No session {session_id}.")
         return session
+
+    # Narrow reads: what an operation on one batch or cluster needs, whatever the
+    # session's size (a session of 10,000 clips costs what one of 10 does). Each is
+    # one read transaction, so what it returns is one consistent snapshot.
+
+    def get_session_head(self, session_id: uuid.UUID) -> Session | None:
+        """The session's own fields with ``batches`` empty: cheap however big the session is."""
+        with self._reading() as conn:
+            row = conn.execute("SELECT * FROM sessions WHERE id = ?", (str(session_id),)).fetchone()
+        return None if row is None else self._session(row, [])
+
+    def require_session_head(self, session_id: uuid.UUID) -> Session:
+        head = self.get_session_head(session_id)
+        if head is None:
+            raise NotFoundError(f"No session {session_id}.")
+        return head
+
+    def get_batch(self, session_id: uuid.UUID, batch_id: uuid.UUID) -> Batch | None:
+        """One batch of the session with its clusters and tracks (as get_session holds it)."""
+        with self._reading() as conn:
+            row = conn.execute(
+                "SELECT * FROM batches WHERE id = ? AND session_id = ?", (str(batch_id), str(session_id))
+            ).fetchone()
+            return None if row is None else self._read_batch(conn, row)
+
+    def find_cluster(
+        self, session_id: uuid.UUID, cluster_id: uuid.UUID
+    ) -> tuple[Batch, ClusterSummary] | None:
+        """The batch that holds a cluster, and the cluster (``Session.find_cluster``, reading one batch)."""
+        with self._reading() as conn:
+            row = conn.execute(
+                "SELECT b.* FROM clusters c JOIN batches b ON b.id = c.batch_id"
+                " WHERE c.id = ? AND c.session_id = ?",
+                (str(cluster_id), str(session_id)),
+            ).fetchone()
+            if row is None:
+                return None
+            batch = self._read_batch(conn, row)
+        cluster = batch.cluster(cluster_id)
+        assert cluster is not None  # read in the same snapshot as its batch
+        return batch, cluster
+
+    def _read_batch(self, conn: sqlite3.Connection, row: sqlite3.Row) -> Batch:
+        """A batch row's clusters and tracks, in get_session's order (inside the caller's read)."""
+        cluster_rows = conn.execute(
+            "SELECT * FROM clusters WHERE batch_id = ? ORDER BY position, created_at, rowid", (row["id"],)
+        ).fetchall()
+        track_rows = conn.execute(
+            "SELECT * FROM tracks WHERE batch_id = ? ORDER BY position, created_at, rowid", (row["id"],)
+        ).fetchall()
+        members: dict[str, list[tuple[int, str]]] = {}
+        for track_row in track_rows:
+            members.setdefault(track_row["cluster_id"], []).append(
+                (track_row["cluster_position"], track_row["id"])
+            )
+        clusters = [self._cluster(c, members.get(c["id"], [])) for c in cluster_rows]
+        return self._batch(row, clusters, [self._track(t) for t in track_rows])
 
     def list_sessions(self) -> list[SessionInfo]:
         """Every session, most recently changed first."""
@@ -874,21 +923,6 @@ class SessionStore:
             raise _os_error(f"update the manifests of session {session_id}", exc) from None
         finally:
             _release(fd)
-
-    def _session_head(self, session_id: uuid.UUID) -> Session:
-        """The session's own fields (no batches), for a manifest."""
-        with self._reading() as conn:
-            row = conn.execute("SELECT * FROM sessions WHERE id = ?", (str(session_id),)).fetchone()
-        if row is None:
-            raise NotFoundError(f"No session {session_id}.")
-        return Session(
-            id=uuid.UUID(row["id"]),
-            created_at=_dt(row["created_at"]),
-            brief_text=row["brief_text"],
-            params=BriefParams.from_dict(json.loads(row["params"])),
-            name=row["name"],
-            updated_at=_dt(row["updated_at"]),
-        )
 
     def delete_session(self, session_id: uuid.UUID) -> None:
         """Delete the rows (cascading to everything below) and then the media dir."""
@@ -1045,7 +1079,7 @@ class SessionStore:
                 ).fetchone()[0]
             try:
                 if not stored_already:
-                    head = new_session if new_session is not None else self._session_head(session_id)
+                    head = new_session if new_session is not None else self.require_session_head(session_id)
                     wrote = manifest.write_batch(self.root, head, batch, centroids, space, embeddings)
             except OSError as exc:
                 raise _os_error(f"write the manifest of batch {batch.id} in {media}", exc) from None
@@ -1358,6 +1392,18 @@ class SessionStore:
             created_at=_dt(row["created_at"]),
             parent_cluster_id=_uuid_or_none(row["parent_cluster_id"]),
             position=int(row["position"]),
+        )
+
+    @staticmethod
+    def _session(row: sqlite3.Row, batches: list[Batch]) -> Session:
+        return Session(
+            id=uuid.UUID(row["id"]),
+            created_at=_dt(row["created_at"]),
+            brief_text=row["brief_text"],
+            params=BriefParams.from_dict(json.loads(row["params"])),
+            batches=batches,
+            name=row["name"],
+            updated_at=_dt(row["updated_at"]),
         )
 
     @staticmethod
