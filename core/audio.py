@@ -193,8 +193,11 @@ def _plain_wav_is_playable(path: Path, size: int | None = None) -> bool:
             if not stat.S_ISREG(found.st_mode):  # never open a pipe (it would block) or a device
                 return False
             size = found.st_size
-        with path.open("rb") as handle:
-            head = handle.read(4096)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)  # plain os calls: cheaper
+        try:
+            head = os.read(fd, 4096)
+        finally:
+            os.close(fd)
     except OSError:
         return False
     if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":

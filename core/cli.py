@@ -438,7 +438,10 @@ def _run(args: argparse.Namespace, settings: Any, out: TextIO, err: TextIO) -> i
         if not _has_sessions(settings):
             raise _no_session(settings, args.session_id)
         store = _store(settings)
-        session = store.require_session(store.resolve_session_id(args.session_id))
+        session_id = store.resolve_session_id(args.session_id)
+        session = store.get_session(session_id, recipes=False)  # neither output shows how a clip was made
+        if session is None:
+            raise NotFoundError(f"No session {session_id}.")
         _emit(session_document(session), out) if args.json else print_session(session, out)
         return 0
     if command == "models":

@@ -504,6 +504,14 @@ def _read_only_mount(path: Path) -> bool:
     return False
 
 
+class _Ids(dict[str, uuid.UUID]):
+    """Text ids to UUIDs, each parsed once per read: a session names each batch and cluster many times."""
+
+    def __missing__(self, key: str) -> uuid.UUID:
+        value = self[key] = uuid.UUID(key)
+        return value
+
+
 # --------------------------------------------------------------------------- the store
 
 
@@ -770,8 +778,12 @@ class SessionStore:
             ),
         )
 
-    def get_session(self, session_id: uuid.UUID) -> Session | None:
-        """The whole session: batches, clusters and tracks, each in display order."""
+    def get_session(self, session_id: uuid.UUID, *, recipes: bool = True) -> Session | None:
+        """The whole session: batches, clusters and tracks, each in display order.
+
+        ``recipes=False`` leaves every ``Track.recipe`` None instead of decoding it: for a
+        listing of a big session (``show``) that never looks at how a clip was made.
+        """
         with self._reading() as conn:
             row = conn.execute("SELECT * FROM sessions WHERE id = ?", (str(session_id),)).fetchone()
             if row is None:
@@ -788,20 +800,23 @@ class SessionStore:
                 "SELECT * FROM tracks WHERE session_id = ? ORDER BY position, created_at, rowid",
                 (str(session_id),),
             ).fetchall()
+        ids = _Ids()
         members: dict[str, list[tuple[int, str]]] = {}
         tracks_by_batch: dict[str, list[Track]] = {}
         for track_row in track_rows:
             members.setdefault(track_row["cluster_id"], []).append(
                 (track_row["cluster_position"], track_row["id"])
             )
-            tracks_by_batch.setdefault(track_row["batch_id"], []).append(self._track(track_row))
+            tracks_by_batch.setdefault(track_row["batch_id"], []).append(
+                self._track(track_row, ids, recipes=recipes)
+            )
         clusters_by_batch: dict[str, list[ClusterSummary]] = {}
         for cluster_row in cluster_rows:
             clusters_by_batch.setdefault(cluster_row["batch_id"], []).append(
-                self._cluster(cluster_row, members.get(cluster_row["id"], []))
+                self._cluster(cluster_row, members.get(cluster_row["id"], []), ids)
             )
         batches = [
-            self._batch(b, clusters_by_batch.get(b["id"], []), tracks_by_batch.get(b["id"], []))
+            self._batch(b, clusters_by_batch.get(b["id"], []), tracks_by_batch.get(b["id"], []), ids)
             for b in batch_rows
         ]
         return self._session(row, batches)
@@ -861,13 +876,15 @@ class SessionStore:
         track_rows = conn.execute(
             "SELECT * FROM tracks WHERE batch_id = ? ORDER BY position, created_at, rowid", (row["id"],)
         ).fetchall()
+        ids = _Ids()
         members: dict[str, list[tuple[int, str]]] = {}
         for track_row in track_rows:
             members.setdefault(track_row["cluster_id"], []).append(
                 (track_row["cluster_position"], track_row["id"])
             )
-        clusters = [self._cluster(c, members.get(c["id"], [])) for c in cluster_rows]
-        return self._batch(row, clusters, [self._track(t) for t in track_rows])
+        tracks = [self._track(t, ids) for t in track_rows]
+        clusters = [self._cluster(c, members.get(c["id"], []), ids) for c in cluster_rows]
+        return self._batch(row, clusters, tracks, ids)
 
     def list_sessions(self) -> list[SessionInfo]:
         """Every session, most recently changed first."""
@@ -1366,11 +1383,13 @@ class SessionStore:
 
     # ----------------------------------------------------------------- row -> model
 
-    def _track(self, row: sqlite3.Row) -> Track:
+    def _track(self, row: sqlite3.Row, ids: _Ids | None = None, *, recipes: bool = True) -> Track:
+        ids = _Ids() if ids is None else ids
+        recipe = row["recipe"]
         return Track(
-            id=uuid.UUID(row["id"]),
-            batch_id=uuid.UUID(row["batch_id"]),
-            cluster_id=uuid.UUID(row["cluster_id"]),
+            id=ids[row["id"]],
+            batch_id=ids[row["batch_id"]],
+            cluster_id=ids[row["cluster_id"]],
             path=self._abs(row["path"]),
             duration_sec=float(row["duration_sec"]),
             raw_prompt=row["raw_prompt"],
@@ -1378,17 +1397,18 @@ class SessionStore:
             seed=_seed_value(row["seed"]),
             similarity=row["similarity"],
             source=row["source"],
-            recipe=None if row["recipe"] is None else json.loads(row["recipe"]),
+            recipe=None if recipe is None or not recipes else json.loads(recipe),
             position=int(row["position"]),
         )
 
     @staticmethod
-    def _cluster(row: sqlite3.Row, members: list[tuple[int, str]]) -> ClusterSummary:
+    def _cluster(row: sqlite3.Row, members: list[tuple[int, str]], ids: _Ids | None = None) -> ClusterSummary:
+        ids = _Ids() if ids is None else ids
         return ClusterSummary(
-            id=uuid.UUID(row["id"]),
-            batch_id=uuid.UUID(row["batch_id"]),
+            id=ids[row["id"]],
+            batch_id=ids[row["batch_id"]],
             label=row["label"],
-            track_ids=[uuid.UUID(track_id) for _, track_id in sorted(members)],
+            track_ids=[ids[track_id] for _, track_id in sorted(members)],
             created_at=_dt(row["created_at"]),
             parent_cluster_id=_uuid_or_none(row["parent_cluster_id"]),
             position=int(row["position"]),
@@ -1407,10 +1427,13 @@ class SessionStore:
         )
 
     @staticmethod
-    def _batch(row: sqlite3.Row, clusters: list[ClusterSummary], tracks: list[Track]) -> Batch:
+    def _batch(
+        row: sqlite3.Row, clusters: list[ClusterSummary], tracks: list[Track], ids: _Ids | None = None
+    ) -> Batch:
+        ids = _Ids() if ids is None else ids
         return Batch(
-            id=uuid.UUID(row["id"]),
-            session_id=uuid.UUID(row["session_id"]),
+            id=ids[row["id"]],
+            session_id=ids[row["session_id"]],
             created_at=_dt(row["created_at"]),
             prompt_text=row["prompt_text"],
             num_requested=int(row["num_requested"]),

@@ -368,9 +368,9 @@ class CountingStore(SessionStore):
 
     whole_reads = 0
 
-    def get_session(self, session_id):
+    def get_session(self, session_id, **options):
         self.whole_reads += 1
-        return super().get_session(session_id)
+        return super().get_session(session_id, **options)
 
 
 def test_a_big_session_grows_by_reading_only_the_batch_and_cluster_it_needs(data_dir, tmp_path):
@@ -421,6 +421,13 @@ def test_a_big_session_grows_by_reading_only_the_batch_and_cluster_it_needs(data
         with pytest.raises(NotFoundError):
             service.import_clips(uuid.uuid4(), [source])
         assert store.require_session(session.id) == stored
+        # A listing's read (show) skips decoding the recipes, and only them.
+        lean = store.get_session(session.id, recipes=False)
+        assert all(t.recipe is None for t in lean.tracks)
+        assert all(t.recipe == {"pitch": 200} for t in stored.batches[0].tracks[::3])
+        for track in stored.tracks:
+            track.recipe = None
+        assert lean == stored
     finally:
         store.close()
 
