@@ -238,7 +238,7 @@ def clip_file_problem(path: Path | str) -> str | None:
     """
     import stat
 
-    path = Path(path)
+    path = path if isinstance(path, Path) else Path(path)  # Path(a Path) parses it again
     try:
         found = os.stat(path)
     except FileNotFoundError:

@@ -531,6 +531,7 @@ class SessionStore:
         self.root = Path(root).expanduser().absolute()
         self.db_file = paths.db_path(self.root)
         self._lock = threading.RLock()
+        self._folders: dict[str, Path] = {}  # relative folder -> its absolute Path (see _abs)
         self._conn: sqlite3.Connection | None = None
         self.read_only = read_only is True
         self.read_only_reason: str | None = None
@@ -724,7 +725,14 @@ class SessionStore:
             raise _os_error(f"lock session {session_id} in {self.root}", exc) from None
 
     def _abs(self, relative: str) -> Path:
-        return self.root / relative
+        # A session's clips share their folder: join its Path once, then only the file name
+        # (pathlib parses every part it is given; 10,000 clips made that a tenth of a second).
+        folder, slash, name = relative.rpartition("/")
+        folder += slash  # "/" itself for a file at the top of the file system
+        base = self._folders.get(folder)
+        if base is None:
+            base = self._folders[folder] = self.root / folder
+        return base / name
 
     def _relative_track_path(self, session_id: uuid.UUID, track_id: uuid.UUID, suffix: str = ".wav") -> str:
         return f"media/{session_id}/{track_id}{suffix}"
