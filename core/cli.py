@@ -173,7 +173,7 @@ def batch_document(batch: Batch) -> dict[str, Any]:
 
 
 def _track_document(track: Any) -> dict[str, Any]:
-    from core.audio import clip_file_problem
+    from core.clipcheck import clip_file_problem
 
     return {
         "id": str(track.id),
@@ -233,7 +233,7 @@ def _count(n: int, noun: str) -> str:
 
 def print_session(session: Session, out: TextIO, labels: dict[uuid.UUID, str] | None = None) -> None:
     """The session's batches as text; ``labels`` names parent clusters of batches not in ``session``."""
-    from core.audio import clip_file_problem
+    from core.clipcheck import clip_file_problem
 
     out.write(f"Session {session.id}  {_one_line(session.title)}\n")
     labels = {**(labels or {}), **{c.id: c.label for c in session.clusters}}

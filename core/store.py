@@ -94,10 +94,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-
-import numpy as np
 
 from core import backup, manifest, paths
 from core.errors import NotFoundError, StorageError, ValidationError, storage_error
@@ -115,13 +113,16 @@ from core.models import (
 )
 from core.safekeeping import keep_aside
 
+if TYPE_CHECKING:
+    import numpy as np
+
 MAX_NAME_CHARS = 120
 MIN_PREFIX_CHARS = 4
 BUSY_TIMEOUT_SEC = 15.0
 LOCKS_DIR = "locks"
 OPEN_LOCK = "open.lock"  # held while a process sets up the database (never swept)
 _HEX = frozenset(string.hexdigits.lower())
-_VECTOR_DTYPE = np.dtype("<f4")
+_VECTOR_DTYPE = "<f4"  # little-endian float32; numpy is imported where vectors are read or written
 
 # A test hook: called with a checkpoint name inside add_batch ("after-move" after
 # each rename, "before-commit" with the rows written but not committed,
@@ -398,6 +399,8 @@ def _params_json(params: BriefParams) -> str:
 
 
 def _vector_blob(what: str, vector: Any) -> tuple[int, bytes]:
+    import numpy as np
+
     try:
         array = np.asarray(vector, dtype=np.float32).ravel()
     except (TypeError, ValueError):
@@ -410,6 +413,8 @@ def _vector_blob(what: str, vector: Any) -> tuple[int, bytes]:
 
 
 def _vector(blob: bytes, dim: int) -> np.ndarray:
+    import numpy as np
+
     array = np.frombuffer(blob, dtype=_VECTOR_DTYPE)
     if array.size != dim:
         raise StorageError(

@@ -140,7 +140,7 @@ def test_clip_file_problem_reads_a_plain_wav_header_and_agrees_with_libsndfile(t
 
     import soundfile as sf
 
-    from core.audio import _libsndfile_problem, _plain_wav_is_playable, clip_file_problem
+    from core.clipcheck import _libsndfile_problem, _plain_wav_is_playable, clip_file_problem
 
     tone = 0.2 * np.sin(np.linspace(0, 400, 1600)).astype(np.float32)
     plain = []

@@ -114,6 +114,23 @@ def test_show_json_lists_each_clip_once(data_dir, generated):
             assert {t["cluster_id"] for t in doc["tracks"] if t["id"] in c["track_ids"]} == {c["id"]}
 
 
+def test_show_reads_a_session_without_numpy_or_libsndfile(data_dir, generated):
+    """show is a listing: importing numpy (and libsndfile) would cost more than reading a big session."""
+    code = (
+        "import io, sys\n"
+        "from core.cli import main\n"
+        f"assert main(['show', '{generated['id']}', '--json'], out=io.StringIO()) == 0\n"
+        f"assert main(['show', '{generated['id']}'], out=io.StringIO()) == 0\n"
+        "print(sorted(m for m in ('numpy', 'soundfile') if m in sys.modules))\n"
+    )
+    repo = Path(__file__).resolve().parents[2]  # this checkout's core, first on the path of `-c`
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=repo
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
 def test_json_is_indented_for_a_terminal(data_dir, generated):
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
