@@ -12,7 +12,7 @@ LATEST := .venv-latest
 # torch 2.13.0 has a CPU wheel on the build machines; an unpinned torch pulls a multi-GB CUDA build.
 TORCH  ?= torch==2.13.0
 
-.PHONY: run test test-latest lock lint bench screenshots clean
+.PHONY: run test test-latest lock lint bench bench-scale screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,9 @@ bench: $(VENV)/.dev
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/musicgen.py
+
+bench-scale: $(VENV)/.dev  # builds 1k and 10k clip sessions once (minutes), cached in ~/.cache/sessionlab-bench
+	$(BIN)/python bench/scale.py
 
 screenshots: $(VENV)/.dev
 	$(BIN)/python scripts/screenshots.py

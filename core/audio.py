@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.clipcheck import clip_file_problem  # noqa: F401 (at home in core.clipcheck, which needs no numpy)
 from core.errors import AudioFileError, disk_problem, storage_error
 
 SAMPLE_RATE = 32_000  # the studio's native rate: MusicGen's, and the sketch engine's
@@ -169,26 +170,6 @@ def audio_duration(path: Path | str) -> float:
 
     info = sf.info(str(path))
     return info.frames / float(info.samplerate)
-
-
-def clip_file_problem(path: Path | str) -> str | None:
-    """Why a stored clip cannot be played, in a few words ("missing", "unreadable"), or None if it can.
-
-    Cheap (reads the header only): the CLI's ``show``, the app's track list and
-    ``doctor`` all ask this one question the same way.
-    """
-    import soundfile as sf
-
-    path = Path(path)
-    try:
-        info = sf.info(str(path))
-    except FileNotFoundError:
-        return "missing"
-    except (RuntimeError, sf.LibsndfileError, ValueError, OSError):
-        return "unreadable" if path.exists() else "missing"
-    if info.frames <= 0 or info.samplerate <= 0:
-        return "unreadable"
-    return None
 
 
 def write_wav_atomic(path: Path | str, samples: np.ndarray, rate: int = SAMPLE_RATE) -> Path:

@@ -145,7 +145,7 @@ def _iso(value: Any) -> str | None:
 
 
 def batch_document(batch: Batch) -> dict[str, Any]:
-    tracks = {t.id: t for t in batch.tracks}
+    """A batch and its clusters; a cluster lists its clips' ids (the clips are the session document's ``tracks``)."""
     return {
         "id": str(batch.id),
         "kind": batch.kind,
@@ -166,7 +166,6 @@ def batch_document(batch: Batch) -> dict[str, Any]:
                 "label": c.label,
                 "parent_cluster_id": str(c.parent_cluster_id) if c.parent_cluster_id else None,
                 "track_ids": [str(t) for t in c.track_ids],
-                "tracks": [_track_document(tracks[t]) for t in c.track_ids if t in tracks],
             }
             for c in batch.clusters
         ],
@@ -174,10 +173,11 @@ def batch_document(batch: Batch) -> dict[str, Any]:
 
 
 def _track_document(track: Any) -> dict[str, Any]:
-    from core.audio import clip_file_problem
+    from core.clipcheck import clip_file_problem
 
     return {
         "id": str(track.id),
+        "batch_id": str(track.batch_id),
         "cluster_id": str(track.cluster_id),
         "path": str(track.path),
         "duration_sec": round(track.duration_sec, 3),
@@ -190,6 +190,10 @@ def _track_document(track: Any) -> dict[str, Any]:
 
 
 def session_document(session: Session) -> dict[str, Any]:
+    """The session with the batches it holds; every clip once, in ``tracks`` (clusters name them by id).
+
+    generate, more and import pass the session's head with only the batch they made.
+    """
     return {
         "id": str(session.id),
         "name": session.name,
@@ -227,14 +231,13 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
-def print_session(session: Session, out: TextIO, only_batch: uuid.UUID | None = None) -> None:
-    from core.audio import clip_file_problem
+def print_session(session: Session, out: TextIO, labels: dict[uuid.UUID, str] | None = None) -> None:
+    """The session's batches as text; ``labels`` names parent clusters of batches not in ``session``."""
+    from core.clipcheck import clip_file_problem
 
     out.write(f"Session {session.id}  {_one_line(session.title)}\n")
-    labels = {c.id: c.label for c in session.clusters}
+    labels = {**(labels or {}), **{c.id: c.label for c in session.clusters}}
     for batch in session.batches:
-        if only_batch is not None and batch.id != only_batch:
-            continue
         if batch.parent_cluster_id is not None:
             kind = f'more like "{_one_line(labels.get(batch.parent_cluster_id, "?"), 40)}"'
         else:
@@ -332,7 +335,10 @@ _RAW_IN_JSON = re.compile("[\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066
 
 
 def _emit(document: Any, out: TextIO) -> None:
-    text = json.dumps(document, indent=2, ensure_ascii=False)
+    # Indented for a person at a terminal; compact (the C encoder, several times faster
+    # on a big session) for a pipe or a file, where a program reads it.
+    interactive = out.isatty() if hasattr(out, "isatty") else False
+    text = json.dumps(document, indent=2 if interactive else None, ensure_ascii=False)
     out.write(_RAW_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
     out.write("\n")
 
@@ -340,6 +346,21 @@ def _emit(document: Any, out: TextIO) -> None:
 def _notices(service: Any, err: TextIO) -> None:
     for notice in service.notices:
         err.write(f"note: {' '.join(shown_line(notice).split())}\n")
+
+
+def _print_new_batch(store: Any, batch: Batch, as_json: bool, out: TextIO) -> None:
+    """The session's own fields and the one batch just made: the rest of the session is not read."""
+    session = store.require_session_head(batch.session_id)
+    session.batches = [batch]
+    if as_json:
+        _emit(session_document(session), out)
+        return
+    labels: dict[uuid.UUID, str] = {}
+    if batch.parent_cluster_id is not None:
+        parent = store.get_cluster(batch.session_id, batch.parent_cluster_id)
+        if parent is not None:
+            labels[parent.id] = parent.label
+    print_session(session, out, labels)
 
 
 def _run(args: argparse.Namespace, settings: Any, out: TextIO, err: TextIO) -> int:
@@ -372,13 +393,7 @@ def _run(args: argparse.Namespace, settings: Any, out: TextIO, err: TextIO) -> i
         finally:
             bar.close()
         _notices(service, err)
-        session = service.store.require_session(session_id)
-        if args.json:
-            document = session_document(session)
-            document["batch"] = batch_document(batch)
-            _emit(document, out)
-        else:
-            print_session(session, out, only_batch=batch.id)
+        _print_new_batch(service.store, batch, args.json, out)
         return 0
     if command == "import":
         from core.audio import check_import
@@ -394,14 +409,11 @@ def _run(args: argparse.Namespace, settings: Any, out: TextIO, err: TextIO) -> i
         session_id = None if args.new else service.store.resolve_session_id(args.targets[0])
         bar = _ProgressBar(err)
         try:
-            session = service.import_clips(session_id, files, progress=bar)
+            batch = service.import_clips(session_id, files, progress=bar)
         finally:
             bar.close()
         _notices(service, err)
-        if args.json:
-            _emit(session_document(session), out)
-        else:
-            print_session(session, out, only_batch=session.batches[-1].id)
+        _print_new_batch(service.store, batch, args.json, out)
         return 0
     if command == "sessions":
         from core.recovery import manifest_files
@@ -411,9 +423,7 @@ def _run(args: argparse.Namespace, settings: Any, out: TextIO, err: TextIO) -> i
         if args.json:
             _emit([_info_document(i) for i in infos], out)
         elif not infos and (manifest_files(settings.data_dir) or any(kept_aside_files(settings.data_dir))):
-            out.write(
-                "No sessions in the database, but clips are on disk: 'sessionlab recover' brings back"
-            )
+            out.write("No sessions in the database, but clips are on disk: 'sessionlab recover' brings back")
             out.write(" the sessions they belong to.\n")
         elif not infos:
             out.write("No sessions yet. Start one: sessionlab generate --brief 'warm lofi piano'\n")
@@ -427,7 +437,10 @@ def _run(args: argparse.Namespace, settings: Any, out: TextIO, err: TextIO) -> i
         if not _has_sessions(settings):
             raise _no_session(settings, args.session_id)
         store = _store(settings)
-        session = store.require_session(store.resolve_session_id(args.session_id))
+        session_id = store.resolve_session_id(args.session_id)
+        session = store.get_session(session_id, recipes=False)  # neither output shows how a clip was made
+        if session is None:
+            raise NotFoundError(f"No session {session_id}.")
         _emit(session_document(session), out) if args.json else print_session(session, out)
         return 0
     if command == "models":

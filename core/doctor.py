@@ -374,7 +374,7 @@ def _write_missing_manifests(store: Any) -> int:
             continue
         fd = store._lock_session(session.id, blocking=True)
         try:
-            head = store._session_head(session.id)
+            head = store.require_session_head(session.id)
             for batch in missing:
                 with store._reading() as conn:
                     spaces = [

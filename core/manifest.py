@@ -36,17 +36,18 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from core import paths
 from core.models import Batch, BriefParams, ClusterSummary, Session, Track, utcnow
 from core.safekeeping import write_atomic
 
+if TYPE_CHECKING:
+    import numpy as np
+
 FORMAT = 1
 KIND = "sessionlab-batch"
-_F32 = np.dtype("<f4")
+_F32 = "<f4"  # little-endian float32 (numpy is imported where a vector is made: not for reading rows)
 
 
 class ManifestError(ValueError):
@@ -79,12 +80,16 @@ def _ts(value: datetime | None) -> str | None:
 
 
 def _b64(vector: Any) -> str:
+    import numpy as np
+
     return base64.b64encode(np.asarray(vector, dtype=np.float32).ravel().astype(_F32).tobytes()).decode(
         "ascii"
     )
 
 
 def _vector(text: str) -> np.ndarray:
+    import numpy as np
+
     return np.frombuffer(base64.b64decode(text, validate=True), dtype=_F32).astype(np.float32)
 
 

@@ -19,7 +19,6 @@ It never overwrites or deletes a file, and a second run finds nothing to do.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import os
 import sqlite3
@@ -49,7 +48,7 @@ from core.store import (
     _canonical_uuid,
     _release,
     _vector,
-    session_head_from_row,
+    session_from_row,
     track_from_row,
 )
 from core.text import shown_line
@@ -163,17 +162,14 @@ def backup_records(root: Path, path: Path, known_batches: set[str]) -> list[Batc
         for batch_id in wanted:
             b = conn.execute("SELECT * FROM batches WHERE id = ?", (batch_id,)).fetchone()
             s = conn.execute("SELECT * FROM sessions WHERE id = ?", (b["session_id"],)).fetchone()
-            session = session_head_from_row(s)
+            session = session_from_row(s)
             track_rows = conn.execute(
                 "SELECT * FROM tracks WHERE batch_id = ? ORDER BY position, created_at, rowid", (batch_id,)
             ).fetchall()
             # Where a clip belongs is derived from its ids, never taken from the copy's path text.
             tracks = [
-                dataclasses.replace(
-                    track_from_row(root, t),
-                    path=paths.track_path(
-                        root, session.id, uuid.UUID(t["id"]), paths.track_suffix(t["path"])
-                    ),
+                track_from_row(
+                    t, paths.track_path(root, session.id, uuid.UUID(t["id"]), paths.track_suffix(t["path"]))
                 )
                 for t in track_rows
             ]

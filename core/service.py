@@ -201,12 +201,16 @@ class SessionService:
         cancel: threading.Event | None = None,
         on_clip: ClipReadyFn | None = None,
     ) -> Batch:
-        """A new from-scratch batch (its own brief) inside an existing session."""
+        """A new from-scratch batch (its own brief) inside an existing session.
+
+        Reads only the session's own row, never its other batches: the cost is the
+        same in a session of 10 clips and of 10,000.
+        """
         self.notices = []
         brief, params, num_clips = self._check_brief(brief, params, num_clips)
-        session = self.store.require_session(session_id)
+        head = self.store.require_session_head(session_id)
         return self._scratch_batch(
-            session.id,
+            head.id,
             brief,
             params,
             num_clips,
@@ -214,7 +218,7 @@ class SessionService:
             progress,
             cancel,
             on_clip,
-            position=len(session.batches),
+            position=0,  # a placeholder: the store gives the session's next position as it commits
             new_session=False,
         )
 
@@ -229,11 +233,14 @@ class SessionService:
         cancel: threading.Event | None = None,
         on_clip: ClipReadyFn | None = None,
     ) -> Batch:
-        """Generate near a cluster, keep what is similar enough, store it as a new child batch."""
+        """Generate near a cluster, keep what is similar enough, store it as a new child batch.
+
+        Reads the session's own row and the parent cluster's batch, nothing else.
+        """
         self.notices = []
         num_clips = validate_num_clips(num_clips, self.settings.max_batch_size)
-        session = self.store.require_session(session_id)
-        found = session.find_cluster(cluster_id)
+        session = self.store.require_session_head(session_id)
+        found = self.store.find_cluster(session_id, cluster_id)
         if found is None:
             raise NotFoundError(f"No cluster {cluster_id} in session {session_id}.")
         parent_batch, parent = found
@@ -307,7 +314,7 @@ class SessionService:
                 kind=BATCH_MORE,
                 num_requested=num_clips,
                 seed=batch_seed,
-                position=len(session.batches),
+                position=0,  # a placeholder: the store gives the session's next position as it commits
                 parent_cluster_id=parent.id,
             )
             tracks = [
@@ -333,11 +340,13 @@ class SessionService:
         *,
         progress: ProgressFn | None = None,
         cancel: threading.Event | None = None,
-    ) -> Session:
+    ) -> Batch:
         """The musician's own clips join a session (a new one if ``session_id`` is None) as a batch.
 
         Every file is read before anything is written: one that is not audio, is
-        empty or is corrupt is named in the error and nothing is stored.
+        empty or is corrupt is named in the error and nothing is stored. Returns
+        the stored batch (its ``session_id`` names the session, new or not), like
+        add_brief_batch and more_like_cluster: the session's other batches are never read.
         """
         self.notices = []
         if not files:
@@ -347,7 +356,7 @@ class SessionService:
         for source in sources:
             samples, rate, suffix = read_import(source)  # mono, for analysis; the file is kept as it is
             decoded.append((source.resolve(), samples, rate, suffix))
-        session = self.store.require_session(session_id) if session_id is not None else None
+        session = self.store.require_session_head(session_id) if session_id is not None else None
         clustering.warm_up()
         timer = StageTimer()
         names = ", ".join(_text_of(s.name) for s, _, _, _ in decoded)
@@ -387,7 +396,7 @@ class SessionService:
                 kind=BATCH_IMPORT,
                 num_requested=len(decoded),
                 seed=None,
-                position=len(session.batches) if session is not None else 0,
+                position=0,  # a placeholder: the store gives the session's next position as it commits
                 progress=progress,
                 cancel=cancel,
                 timer=timer,
@@ -405,7 +414,7 @@ class SessionService:
             )
         self.last_timings = timer.as_dict()
         _log_stages(batch, self.last_timings)
-        return self.store.require_session(batch.session_id)
+        return batch
 
     # --------------------------------------------------------------- pipeline
 

@@ -81,7 +81,6 @@ writer waits for the write lock up front instead of failing on upgrade.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import errno
 import fcntl
 import json
@@ -95,10 +94,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-
-import numpy as np
 
 from core import backup, manifest, paths
 from core.errors import NotFoundError, StorageError, ValidationError, storage_error
@@ -116,13 +113,16 @@ from core.models import (
 )
 from core.safekeeping import fsync_dir, keep_aside
 
+if TYPE_CHECKING:
+    import numpy as np
+
 MAX_NAME_CHARS = 120
 MIN_PREFIX_CHARS = 4
 BUSY_TIMEOUT_SEC = 15.0
 LOCKS_DIR = "locks"
 OPEN_LOCK = "open.lock"  # held while a process sets up the database (never swept)
 _HEX = frozenset(string.hexdigits.lower())
-_VECTOR_DTYPE = np.dtype("<f4")
+_VECTOR_DTYPE = "<f4"  # little-endian float32; numpy is imported where vectors are read or written
 
 # A test hook: called with a checkpoint name inside add_batch ("after-move" after
 # each rename, "before-commit" with the rows written but not committed,
@@ -391,6 +391,8 @@ def _params_json(params: BriefParams) -> str:
 
 
 def _vector_blob(what: str, vector: Any) -> tuple[int, bytes]:
+    import numpy as np
+
     try:
         array = np.asarray(vector, dtype=np.float32).ravel()
     except (TypeError, ValueError):
@@ -403,6 +405,8 @@ def _vector_blob(what: str, vector: Any) -> tuple[int, bytes]:
 
 
 def _vector(blob: bytes, dim: int) -> np.ndarray:
+    import numpy as np
+
     array = np.frombuffer(blob, dtype=_VECTOR_DTYPE)
     if array.size != dim:
         raise StorageError(
@@ -497,6 +501,14 @@ def _read_only_mount(path: Path) -> bool:
     return False
 
 
+class _Ids(dict[str, uuid.UUID]):
+    """Text ids to UUIDs, each parsed once per read: a session names each batch and cluster many times."""
+
+    def __missing__(self, key: str) -> uuid.UUID:
+        value = self[key] = uuid.UUID(key)
+        return value
+
+
 # --------------------------------------------------------------------------- the store
 
 
@@ -516,6 +528,7 @@ class SessionStore:
         self.root = Path(root).expanduser().absolute()
         self.db_file = paths.db_path(self.root)
         self._lock = threading.RLock()
+        self._folders: dict[str, Path] = {}  # relative folder -> its absolute Path (see _abs)
         self._conn: sqlite3.Connection | None = None
         self.read_only = read_only is True
         self.read_only_reason: str | None = None
@@ -709,7 +722,14 @@ class SessionStore:
             raise _os_error(f"lock session {session_id} in {self.root}", exc) from None
 
     def _abs(self, relative: str) -> Path:
-        return self.root / relative
+        # A session's clips share their folder: join its Path once, then only the file name
+        # (pathlib parses every part it is given; 10,000 clips made that a tenth of a second).
+        folder, slash, name = relative.rpartition("/")
+        folder += slash  # "/" itself for a file at the top of the file system
+        base = self._folders.get(folder)
+        if base is None:
+            base = self._folders[folder] = self.root / folder
+        return base / name
 
     def _relative_track_path(self, session_id: uuid.UUID, track_id: uuid.UUID, suffix: str = ".wav") -> str:
         return f"media/{session_id}/{track_id}{suffix}"
@@ -763,8 +783,12 @@ class SessionStore:
             ),
         )
 
-    def get_session(self, session_id: uuid.UUID) -> Session | None:
-        """The whole session: batches, clusters and tracks, each in display order."""
+    def get_session(self, session_id: uuid.UUID, *, recipes: bool = True) -> Session | None:
+        """The whole session: batches, clusters and tracks, each in display order.
+
+        ``recipes=False`` leaves every ``Track.recipe`` None instead of decoding it: for a
+        listing of a big session (``show``) that never looks at how a clip was made.
+        """
         with self._reading() as conn:
             row = conn.execute("SELECT * FROM sessions WHERE id = ?", (str(session_id),)).fetchone()
             if row is None:
@@ -781,29 +805,91 @@ class SessionStore:
                 "SELECT * FROM tracks WHERE session_id = ? ORDER BY position, created_at, rowid",
                 (str(session_id),),
             ).fetchall()
+        ids = _Ids()
         members: dict[str, list[tuple[int, str]]] = {}
         tracks_by_batch: dict[str, list[Track]] = {}
         for track_row in track_rows:
             members.setdefault(track_row["cluster_id"], []).append(
                 (track_row["cluster_position"], track_row["id"])
             )
-            tracks_by_batch.setdefault(track_row["batch_id"], []).append(self._track(track_row))
+            tracks_by_batch.setdefault(track_row["batch_id"], []).append(
+                self._track(track_row, ids, recipes=recipes)
+            )
         clusters_by_batch: dict[str, list[ClusterSummary]] = {}
         for cluster_row in cluster_rows:
             clusters_by_batch.setdefault(cluster_row["batch_id"], []).append(
-                self._cluster(cluster_row, members.get(cluster_row["id"], []))
+                self._cluster(cluster_row, members.get(cluster_row["id"], []), ids)
             )
         batches = [
-            self._batch(b, clusters_by_batch.get(b["id"], []), tracks_by_batch.get(b["id"], []))
+            self._batch(b, clusters_by_batch.get(b["id"], []), tracks_by_batch.get(b["id"], []), ids)
             for b in batch_rows
         ]
-        return dataclasses.replace(session_head_from_row(row), batches=batches)
+        return session_from_row(row, batches)
 
     def require_session(self, session_id: uuid.UUID) -> Session:
         session = self.get_session(session_id)
         if session is None:
             raise NotFoundError(f"No session {session_id}.")
         return session
+
+    # Narrow reads: what an operation on one batch or cluster needs, whatever the
+    # session's size (a session of 10,000 clips costs what one of 10 does). Each is
+    # one read transaction, so what it returns is one consistent snapshot.
+
+    def get_session_head(self, session_id: uuid.UUID) -> Session | None:
+        """The session's own fields with ``batches`` empty: cheap however big the session is."""
+        with self._reading() as conn:
+            row = conn.execute("SELECT * FROM sessions WHERE id = ?", (str(session_id),)).fetchone()
+        return None if row is None else session_from_row(row)
+
+    def require_session_head(self, session_id: uuid.UUID) -> Session:
+        head = self.get_session_head(session_id)
+        if head is None:
+            raise NotFoundError(f"No session {session_id}.")
+        return head
+
+    def get_batch(self, session_id: uuid.UUID, batch_id: uuid.UUID) -> Batch | None:
+        """One batch of the session with its clusters and tracks (as get_session holds it)."""
+        with self._reading() as conn:
+            row = conn.execute(
+                "SELECT * FROM batches WHERE id = ? AND session_id = ?", (str(batch_id), str(session_id))
+            ).fetchone()
+            return None if row is None else self._read_batch(conn, row)
+
+    def find_cluster(
+        self, session_id: uuid.UUID, cluster_id: uuid.UUID
+    ) -> tuple[Batch, ClusterSummary] | None:
+        """The batch that holds a cluster, and the cluster (``Session.find_cluster``, reading one batch)."""
+        with self._reading() as conn:
+            row = conn.execute(
+                "SELECT b.* FROM clusters c JOIN batches b ON b.id = c.batch_id"
+                " WHERE c.id = ? AND c.session_id = ?",
+                (str(cluster_id), str(session_id)),
+            ).fetchone()
+            if row is None:
+                return None
+            batch = self._read_batch(conn, row)
+        cluster = batch.cluster(cluster_id)
+        assert cluster is not None  # read in the same snapshot as its batch
+        return batch, cluster
+
+    def _read_batch(self, conn: sqlite3.Connection, row: sqlite3.Row) -> Batch:
+        """A batch row's clusters and tracks, in get_session's order (inside the caller's read)."""
+        cluster_rows = conn.execute(
+            "SELECT * FROM clusters WHERE batch_id = ? ORDER BY position, created_at, rowid", (row["id"],)
+        ).fetchall()
+        track_rows = conn.execute(
+            "SELECT * FROM tracks WHERE batch_id = ? ORDER BY position, created_at, rowid", (row["id"],)
+        ).fetchall()
+        ids = _Ids()
+        members: dict[str, list[tuple[int, str]]] = {}
+        for track_row in track_rows:
+            members.setdefault(track_row["cluster_id"], []).append(
+                (track_row["cluster_position"], track_row["id"])
+            )
+        tracks = [self._track(t, ids) for t in track_rows]
+        clusters = [self._cluster(c, members.get(c["id"], []), ids) for c in cluster_rows]
+        return self._batch(row, clusters, tracks, ids)
 
     def list_sessions(self) -> list[SessionInfo]:
         """Every session, most recently changed first."""
@@ -859,14 +945,6 @@ class SessionStore:
             raise _os_error(f"update the manifests of session {session_id}", exc) from None
         finally:
             _release(fd)
-
-    def _session_head(self, session_id: uuid.UUID) -> Session:
-        """The session's own fields (no batches), for a manifest."""
-        with self._reading() as conn:
-            row = conn.execute("SELECT * FROM sessions WHERE id = ?", (str(session_id),)).fetchone()
-        if row is None:
-            raise NotFoundError(f"No session {session_id}.")
-        return session_head_from_row(row)
 
     def delete_session(self, session_id: uuid.UUID) -> None:
         """Delete the rows (cascading to everything below) and then the media dir."""
@@ -1023,7 +1101,7 @@ class SessionStore:
                 ).fetchone()[0]
             try:
                 if not stored_already:
-                    head = new_session if new_session is not None else self._session_head(session_id)
+                    head = new_session if new_session is not None else self.require_session_head(session_id)
                     wrote = manifest.write_batch(self.root, head, batch, centroids, space, embeddings)
             except OSError as exc:
                 raise _os_error(f"write the manifest of batch {batch.id} in {media}", exc) from None
@@ -1310,26 +1388,30 @@ class SessionStore:
 
     # ----------------------------------------------------------------- row -> model
 
-    def _track(self, row: sqlite3.Row) -> Track:
-        return track_from_row(self.root, row)
+    def _track(self, row: sqlite3.Row, ids: _Ids | None = None, *, recipes: bool = True) -> Track:
+        return track_from_row(row, self._abs(row["path"]), ids, recipes=recipes)
 
     @staticmethod
-    def _cluster(row: sqlite3.Row, members: list[tuple[int, str]]) -> ClusterSummary:
+    def _cluster(row: sqlite3.Row, members: list[tuple[int, str]], ids: _Ids | None = None) -> ClusterSummary:
+        ids = _Ids() if ids is None else ids
         return ClusterSummary(
-            id=uuid.UUID(row["id"]),
-            batch_id=uuid.UUID(row["batch_id"]),
+            id=ids[row["id"]],
+            batch_id=ids[row["batch_id"]],
             label=row["label"],
-            track_ids=[uuid.UUID(track_id) for _, track_id in sorted(members)],
+            track_ids=[ids[track_id] for _, track_id in sorted(members)],
             created_at=_dt(row["created_at"]),
             parent_cluster_id=_uuid_or_none(row["parent_cluster_id"]),
             position=int(row["position"]),
         )
 
     @staticmethod
-    def _batch(row: sqlite3.Row, clusters: list[ClusterSummary], tracks: list[Track]) -> Batch:
+    def _batch(
+        row: sqlite3.Row, clusters: list[ClusterSummary], tracks: list[Track], ids: _Ids | None = None
+    ) -> Batch:
+        ids = _Ids() if ids is None else ids
         return Batch(
-            id=uuid.UUID(row["id"]),
-            session_id=uuid.UUID(row["session_id"]),
+            id=ids[row["id"]],
+            session_id=ids[row["session_id"]],
             created_at=_dt(row["created_at"]),
             prompt_text=row["prompt_text"],
             num_requested=int(row["num_requested"]),
@@ -1494,32 +1576,38 @@ class SessionStore:
         return 0
 
 
-def session_head_from_row(row: sqlite3.Row) -> Session:
-    """A sessions row as a Session without its batches."""
+def session_from_row(row: sqlite3.Row, batches: list[Batch] | None = None) -> Session:
+    """A sessions row as a Session (with ``batches``, or none: the session's own fields)."""
     return Session(
         id=uuid.UUID(row["id"]),
         created_at=_dt(row["created_at"]),
         brief_text=row["brief_text"],
         params=BriefParams.from_dict(json.loads(row["params"])),
+        batches=[] if batches is None else batches,
         name=row["name"],
         updated_at=_dt(row["updated_at"]),
     )
 
 
-def track_from_row(root: Path, row: sqlite3.Row) -> Track:
-    """A tracks row as a Track whose path lies under ``root`` (the row holds it relative to the data dir)."""
+def track_from_row(row: sqlite3.Row, path: Path, ids: _Ids | None = None, *, recipes: bool = True) -> Track:
+    """A tracks row as a Track whose file is ``path`` (the row holds it relative to the data dir).
+
+    ``ids`` parses each id once per read; ``recipes=False`` leaves the recipe undecoded (None).
+    """
+    ids = _Ids() if ids is None else ids
+    recipe = row["recipe"]
     return Track(
-        id=uuid.UUID(row["id"]),
-        batch_id=uuid.UUID(row["batch_id"]),
-        cluster_id=uuid.UUID(row["cluster_id"]),
-        path=Path(root) / row["path"],
+        id=ids[row["id"]],
+        batch_id=ids[row["batch_id"]],
+        cluster_id=ids[row["cluster_id"]],
+        path=path,
         duration_sec=float(row["duration_sec"]),
         raw_prompt=row["raw_prompt"],
         created_at=_dt(row["created_at"]),
         seed=_seed_value(row["seed"]),
         similarity=row["similarity"],
         source=row["source"],
-        recipe=None if row["recipe"] is None else json.loads(row["recipe"]),
+        recipe=None if recipe is None or not recipes else json.loads(recipe),
         position=int(row["position"]),
     )
 

@@ -131,3 +131,56 @@ def test_check_import_trusts_a_streamed_wav_header_and_refuses_a_cut_one(tmp_pat
     (tmp_path / "cut.wav").write_bytes(whole.read_bytes()[:-100])
     with pytest.raises(AudioFileError, match="cut.wav is cut short"):
         check_import(tmp_path / "cut.wav")
+
+
+def test_clip_file_problem_reads_a_plain_wav_header_and_agrees_with_libsndfile(tmp_path) -> None:
+    """The pure-Python header check answers for plain WAVs; every other file goes to libsndfile.
+    Either way the answer is libsndfile's own."""
+    import os
+
+    import soundfile as sf
+
+    from core.clipcheck import _libsndfile_problem, _plain_wav_is_playable, clip_file_problem
+
+    tone = 0.2 * np.sin(np.linspace(0, 400, 1600)).astype(np.float32)
+    plain = []
+    for subtype, channels in (
+        ("PCM_16", 1),
+        ("PCM_24", 2),
+        ("PCM_32", 1),
+        ("FLOAT", 2),
+        ("DOUBLE", 1),
+        ("PCM_U8", 1),
+    ):
+        path = tmp_path / f"{subtype}-{channels}.wav"
+        sf.write(path, np.stack([tone] * channels, axis=1), 16_000, subtype=subtype)
+        plain.append(path)
+    extensible = tmp_path / "extensible.wav"
+    sf.write(extensible, np.stack([tone] * 3, axis=1), 16_000, format="WAVEX", subtype="PCM_16")
+    plain.append(extensible)
+    cut = tmp_path / "cut.wav"  # the header promises more than is there: libsndfile plays what is
+    cut.write_bytes(plain[0].read_bytes()[:1000])
+    plain.append(cut)
+    for path in plain:
+        assert _plain_wav_is_playable(path), path.name
+        assert clip_file_problem(path) is None and _libsndfile_problem(path) is None, path.name
+
+    no_frames = tmp_path / "no-frames.wav"
+    sf.write(no_frames, np.zeros((0, 1), dtype=np.float32), 16_000)
+    only_header = tmp_path / "only-header.wav"
+    only_header.write_bytes(plain[0].read_bytes()[:44])
+    adpcm = tmp_path / "adpcm.wav"
+    sf.write(adpcm, tone, 16_000, subtype="IMA_ADPCM")
+    flac = tmp_path / "take.flac"
+    sf.write(flac, tone, 16_000)
+    fmt_cut = tmp_path / "fmt-cut.wav"
+    fmt_cut.write_bytes(plain[0].read_bytes()[:30])
+    for path in (no_frames, only_header, adpcm, flac, fmt_cut, tmp_path / "gone.wav", tmp_path):
+        assert not _plain_wav_is_playable(path), path.name  # not sure: libsndfile decides
+        assert clip_file_problem(path) == _libsndfile_problem(path), path.name
+    assert clip_file_problem(adpcm) is None and clip_file_problem(flac) is None
+    assert clip_file_problem(no_frames) == "unreadable" and clip_file_problem(only_header) == "unreadable"
+    fifo = tmp_path / "pipe.wav"
+    os.mkfifo(fifo)
+    assert not _plain_wav_is_playable(fifo)  # returns at once: a pipe is never opened
+    assert clip_file_problem(fifo) == "unreadable"

@@ -52,14 +52,18 @@ def test_generate_json_document(data_dir, generated):
     (batch,) = doc["batches"]
     assert batch["num_generated"] == 4 and batch["seed"] == 11 and batch["engine"] == "sketch"
     assert batch["embedder"] == "features-v1" and batch["namer"] == "describe"
-    assert sum(len(c["tracks"]) for c in batch["clusters"]) == 4
+    tracks = {t["id"]: t for t in doc["tracks"]}
+    assert len(doc["tracks"]) == len(tracks) == 4  # each clip once; clusters name them by id
+    assert sorted(t for c in batch["clusters"] for t in c["track_ids"]) == sorted(tracks)
     for cluster in batch["clusters"]:
         assert cluster["label"] and cluster["parent_cluster_id"] is None
-        for track in cluster["tracks"]:
+        assert "tracks" not in cluster
+        for track_id in cluster["track_ids"]:
+            track = tracks[track_id]
+            assert track["cluster_id"] == cluster["id"] and track["batch_id"] == batch["id"]
             assert Path(track["path"]).is_file()
             assert track["duration_sec"] == pytest.approx(2.0, abs=0.01)
             assert track["similarity"] is not None and track["source"] is None
-    assert len(doc["tracks"]) == 4
     assert len(media_wavs(data_dir)) == 4
 
 
@@ -69,13 +73,16 @@ def test_more_by_prefix_json(data_dir, generated):
     code, out, err = run("more", session_id[:8], cluster["id"][:8], "--clips", "2", "--json")
     assert code == 0, err
     doc = json.loads(out)
-    new = doc["batch"]
+    (new,) = doc["batches"]  # only the batch just made
+    assert doc["id"] == session_id and doc["brief_text"] == generated["brief_text"]
     assert new["kind"] == "more" and new["parent_cluster_id"] == cluster["id"]
     (child,) = new["clusters"]
     assert child["label"] == cluster["label"] and child["parent_cluster_id"] == cluster["id"]
     assert child["id"] != cluster["id"]
-    assert 1 <= len(child["tracks"]) <= 2
-    assert len(doc["batches"]) == 2
+    assert 1 <= len(child["track_ids"]) <= 2
+    assert [t["id"] for t in doc["tracks"]] == child["track_ids"]
+    code, out, _ = run("show", session_id, "--json")
+    assert [b["kind"] for b in json.loads(out)["batches"]] == ["initial", "more"]
 
 
 def test_sessions_and_show(data_dir, generated):
@@ -87,6 +94,52 @@ def test_sessions_and_show(data_dir, generated):
     assert code == 0 and "Cluster" in out and generated["batches"][0]["clusters"][0]["label"] in out
     code, out, _ = run("show", generated["id"], "--json")
     assert json.loads(out)["id"] == generated["id"]
+
+
+def test_show_json_lists_each_clip_once(data_dir, generated):
+    cluster = generated["batches"][0]["clusters"][0]
+    code, _, err = run("more", generated["id"], cluster["id"], "--clips", "2")
+    assert code == 0, err
+    code, out, _ = run("show", generated["id"], "--json")
+    doc = json.loads(out)
+    assert "\n" not in out.rstrip("\n")  # not a terminal: compact
+    named = [t for b in doc["batches"] for c in b["clusters"] for t in c["track_ids"]]
+    listed = [t["id"] for t in doc["tracks"]]
+    assert len(listed) == len(set(listed)) == len(named) >= 5
+    assert sorted(listed) == sorted(named)
+    assert out.count(doc["tracks"][0]["path"]) == 1  # a clip's fields appear once in the document
+    for batch in doc["batches"]:
+        for c in batch["clusters"]:
+            assert set(c) == {"id", "label", "parent_cluster_id", "track_ids"}
+            assert {t["cluster_id"] for t in doc["tracks"] if t["id"] in c["track_ids"]} == {c["id"]}
+
+
+def test_show_reads_a_session_without_numpy_or_libsndfile(data_dir, generated):
+    """show is a listing: importing numpy (and libsndfile) would cost more than reading a big session."""
+    code = (
+        "import io, sys\n"
+        "from core.cli import main\n"
+        f"assert main(['show', '{generated['id']}', '--json'], out=io.StringIO()) == 0\n"
+        f"assert main(['show', '{generated['id']}'], out=io.StringIO()) == 0\n"
+        "print(sorted(m for m in ('numpy', 'soundfile') if m in sys.modules))\n"
+    )
+    repo = Path(__file__).resolve().parents[2]  # this checkout's core, first on the path of `-c`
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=repo
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_json_is_indented_for_a_terminal(data_dir, generated):
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    out = Terminal()
+    assert main(["show", generated["id"], "--json"], out=out, err=io.StringIO()) == 0
+    assert out.getvalue().startswith('{\n  "id": ')
+    assert json.loads(out.getvalue()) == json.loads(run("show", generated["id"], "--json")[1])
 
 
 def test_empty_sessions_list_says_how_to_start(data_dir):
@@ -140,11 +193,14 @@ def test_import_new_session_and_into_existing(data_dir, generated, tmp_path):
     code, out, err = run("import", generated["id"], str(a), "--json")
     assert code == 0, err
     doc = json.loads(out)
-    assert [b["kind"] for b in doc["batches"]] == ["initial", "import"]
-    cluster_id = doc["batches"][1]["clusters"][0]["id"]
+    assert doc["id"] == generated["id"] and [b["kind"] for b in doc["batches"]] == ["import"]
+    assert [t["source"] for t in doc["tracks"]] == [str(a.resolve())]
+    cluster_id = doc["batches"][0]["clusters"][0]["id"]
     code, out, err = run("more", generated["id"], cluster_id, "--clips", "1", "--json")
     assert code == 0, err
-    assert json.loads(out)["batch"]["clusters"][0]["parent_cluster_id"] == cluster_id
+    assert json.loads(out)["batches"][0]["clusters"][0]["parent_cluster_id"] == cluster_id
+    code, out, _ = run("show", generated["id"], "--json")
+    assert [b["kind"] for b in json.loads(out)["batches"]] == ["initial", "import", "more"]
 
 
 def test_import_of_bad_files_names_the_file_and_writes_nothing(data_dir, tmp_path):

@@ -268,7 +268,7 @@ def test_recover_brings_back_every_clip_cluster_label_order_and_vector(data_dir,
     child = expected["batches"][1]["clusters"][0]
     code, out, err = run("more", session["id"], child["id"], "--clips", "1", "--json")
     assert code == 0, err
-    assert json.loads(out)["batch"]["parent_cluster_id"] == child["id"]
+    assert json.loads(out)["batches"][0]["parent_cluster_id"] == child["id"]
 
 
 def test_recover_reports_what_it_could_not_bring_back(data_dir):

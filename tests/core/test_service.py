@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from core.errors import CancelledError, GenerationFailedError, NotFoundError, ValidationError
 from core.models import BATCH_MORE, BriefParams
@@ -359,3 +361,82 @@ def test_more_like_at_once_in_two_processes_gives_each_batch_its_own_position(da
         stored = store.require_session(session.id).batches
     assert [b.position for b in stored] == [0, 1, 2]
     assert {b.id for b in stored[1:]} == {b.id for b in made}
+
+
+class CountingStore(SessionStore):
+    """The real store, counting whole-session reads."""
+
+    whole_reads = 0
+
+    def get_session(self, session_id, **options):
+        self.whole_reads += 1
+        return super().get_session(session_id, **options)
+
+
+def test_a_big_session_grows_by_reading_only_the_batch_and_cluster_it_needs(data_dir, tmp_path):
+    """In a session of a few hundred clips, a batch, more-like and import read no whole session,
+    and what they return is exactly what the store then holds."""
+    store = CountingStore(data_dir)
+    try:
+        music = FakeMusic([200, 400, 800])
+        service = make_service(store, music=music)
+        session = service.create_initial_batch("first idea", PARAMS, 6, seed=1)
+        made = [session.batches[0]]
+        for i in range(49):
+            made.append(service.add_brief_batch(session.id, f"idea {i}", PARAMS, 6, seed=i))
+        assert [b.position for b in made] == list(range(50))
+        store.whole_reads = 0
+
+        # More like a cluster of a batch in the middle: its own clips are the references.
+        middle = made[20]
+        parent = next(c for c in middle.clusters if len(c.track_ids) == 2)
+        parent_paths = {t.path for t in middle.tracks if t.id in parent.track_ids}
+        music.pitches = [250, 200]
+        more = service.more_like_cluster(session.id, parent.id, 2, seed=5)
+        assert {r.audio_path for r in music.calls[-1]["references"]} == parent_paths
+        assert music.calls[-1]["prompt"] == middle.prompt_text
+        assert more.position == 50 and more.parent_cluster_id == parent.id
+        assert more.clusters[0].label == parent.label
+
+        music.pitches = [400]
+        extra = service.add_brief_batch(session.id, "late idea", PARAMS, 3, seed=9)
+        assert extra.position == 51 and extra.session_id == session.id
+
+        source = tmp_path / "take.wav"
+        sf.write(
+            source, 0.2 * np.sin(2 * np.pi * 200 * np.arange(8000) / 8000), 8000
+        )  # 200 Hz: a known vector
+        imported = service.import_clips(session.id, [source])
+        assert imported.position == 52 and imported.session_id == session.id
+        assert imported.prompt_text.startswith("first idea |")  # the session's brief
+        assert store.whole_reads == 0
+
+        stored = store.require_session(session.id)
+        assert len(stored.tracks) == 300 + len(more.tracks) + 3 + 1
+        assert stored.batches == [*made, more, extra, imported]
+        with pytest.raises(NotFoundError):  # a cluster of no batch of this session
+            service.more_like_cluster(session.id, uuid.uuid4(), 2)
+        with pytest.raises(NotFoundError):
+            service.add_brief_batch(uuid.uuid4(), "no such session", PARAMS, 2)
+        with pytest.raises(NotFoundError):
+            service.import_clips(uuid.uuid4(), [source])
+        assert store.require_session(session.id) == stored
+        # A listing's read (show) skips decoding the recipes, and only them.
+        lean = store.get_session(session.id, recipes=False)
+        assert all(t.recipe is None for t in lean.tracks)
+        assert all(t.recipe == {"pitch": 200} for t in stored.batches[0].tracks[::3])
+        for track in stored.tracks:
+            track.recipe = None
+        assert lean == stored
+    finally:
+        store.close()
+
+
+def test_import_into_a_new_session_returns_its_batch(store, tmp_path):
+    service = make_service(store)
+    source = tmp_path / "hum.wav"
+    sf.write(source, 0.2 * np.sin(2 * np.pi * 200 * np.arange(8000) / 8000), 8000)  # 200 Hz: a known vector
+    batch = service.import_clips(None, [source])
+    (info,) = store.list_sessions()
+    assert batch.session_id == info.id and batch.kind == "import"
+    assert store.require_session(info.id).batches == [batch]

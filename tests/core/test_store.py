@@ -113,6 +113,34 @@ def test_missing_things_are_none_or_not_found(store):
     assert store.get_embeddings([unknown], SPACE) == {}
 
 
+def test_narrow_reads_return_what_the_whole_session_holds(store):
+    """The head, one batch, and a cluster with its batch: each the same as in get_session."""
+    session = store.create_session("brief", PARAMS, name="Night")
+    other = store.create_session("other", PARAMS)
+    for n in (3, 1, 4, 2):
+        add_one(store, session.id, n_tracks=n, position=0)
+    foreign = add_simple_batch(store, other.id)
+    whole = store.require_session(session.id)
+    assert len(whole.batches) == 4 and sum(len(b.clusters) for b in whole.batches) > 4
+    head = store.get_session_head(session.id)
+    assert head == Session(**{**whole.__dict__, "batches": []})
+    assert store.require_session_head(session.id) == head
+    for batch in whole.batches:
+        assert store.get_batch(session.id, batch.id) == batch
+        for cluster in batch.clusters:
+            assert store.find_cluster(session.id, cluster.id) == (batch, cluster)
+            assert whole.find_cluster(cluster.id) == (batch, cluster)
+    unknown = uuid.uuid4()
+    assert store.get_session_head(unknown) is None
+    with pytest.raises(NotFoundError, match=f"^No session {unknown}\\.$"):
+        store.require_session_head(unknown)
+    assert store.get_batch(session.id, unknown) is None
+    assert store.get_batch(session.id, foreign.id) is None  # a batch of another session
+    assert store.find_cluster(session.id, unknown) is None
+    assert store.find_cluster(session.id, foreign.clusters[0].id) is None
+    assert store.find_cluster(other.id, foreign.clusters[0].id) == (foreign, foreign.clusters[0])
+
+
 def test_add_batch_persists_batch_centroids_and_embeddings(store):
     session = store.create_session("brief", PARAMS)
     with store.staging_dir(uuid.uuid4()) as staging:

@@ -648,12 +648,12 @@ async def test_text_from_users_files_and_models_is_drawn_as_text(
     source = tmp_path / EVIL_FILE_NAME
     write_wav_atomic(source, 0.2 * np.sin(np.linspace(0, 4000, 32_000 * 2)), 32_000)
     service = SessionService.from_settings(settings)
-    imported = service.import_clips(None, [source])  # its brief names the file
+    imported = service.import_clips(None, [source])  # a new session; its brief names the file
     service.store.close()
     made = make_split_session(settings, brief=f"brief {EVIL}", clips=4)
     # A name and labels as an older database or another program could have stored them.
     with sqlite3.connect(settings.data_dir / "sessionlab.db") as db:
-        db.execute("UPDATE sessions SET name = ? WHERE id = ?", (f"name {EVIL}", str(imported.id)))
+        db.execute("UPDATE sessions SET name = ? WHERE id = ?", (f"name {EVIL}", str(imported.session_id)))
         db.execute("UPDATE clusters SET label = ?", (f"label {EVIL}",))
 
     app = make_app(check_audio=False)
@@ -666,7 +666,7 @@ async def test_text_from_users_files_and_models_is_drawn_as_text(
         assert drawn_controls(app) == []
         assert "[bold red]x[/]" in drawn_text(app)  # markup shown, not parsed
         listing = sessions.query_one("#sessions-table", DataTable)
-        listing.move_cursor(row=listing.get_row_index(str(imported.id)))
+        listing.move_cursor(row=listing.get_row_index(str(imported.session_id)))
         await pilot.press("enter")  # the imported file's name is its brief
         await wait_for(pilot, lambda: isinstance(app.screen, SessionScreen) and app.screen.loaded, "opened")
         await pilot.pause()
