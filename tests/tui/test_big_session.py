@@ -118,16 +118,18 @@ async def open_big(pilot, app: SessionLabApp) -> SessionScreen:  # type: ignore[
 async def test_opening_makes_a_node_per_batch_and_old_batches_open_on_demand(
     make_app: Callable[..., SessionLabApp], big: Session
 ) -> None:
+    top = [b for b in big.batches if b.parent_cluster_id is None]
+    old = top[10]
+    lost = cluster_tracks(old, sorted(old.clusters, key=lambda c: c.position)[0])[0]
+    Path(lost.path).unlink()  # checked after the tree is drawn; marked when its node is made
     app = make_app(check_audio=False)
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_big(pilot, app)
         tree = screen.query_one(ClusterTree)
-        top = [b for b in big.batches if b.parent_cluster_id is None]
         # Every top-level batch, in the order made.
         assert [n.data.key for n in tree.root.children] == [f"batch:{b.id}" for b in top]
         # Far fewer nodes than clips: old batches have none under them yet.
         assert len(tree._tree_nodes) < len(big.tracks) // 2
-        old = top[10]
         assert old not in big.batches[-RECENT_BATCHES:]
         old_node = tree.nodes_by_key[f"batch:{old.id}"]
         assert not old_node.is_expanded and not old_node.children and old_node.allow_expand
@@ -139,6 +141,7 @@ async def test_opening_makes_a_node_per_batch_and_old_batches_open_on_demand(
         assert all(f"track:{t.id}" in tree.nodes_by_key for t in latest.tracks)
 
         # o on an old batch opens it: its clusters and clips, as stored.
+        await wait_for(pilot, lambda: str(lost.id) in screen.clip_problems, "the files checked")
         tree.move_cursor(old_node)
         await pilot.press("o")
         await pilot.pause()
@@ -149,9 +152,11 @@ async def test_opening_makes_a_node_per_batch_and_old_batches_open_on_demand(
             assert [t.data.key for t in node.children] == [
                 f"track:{t.id}" for t in cluster_tracks(old, cluster)
             ]
+        assert tree.nodes_by_key[f"track:{lost.id}"].label.plain.endswith("missing")
         await pilot.press("j")  # into it: its first cluster is listed
         table = screen.query_one(TrackTable)
         await wait_for(pilot, lambda: table.scope == f"cluster:{clusters[0].id}", "the cluster's clips")
+        assert screen.query_one(TrackTable).get_cell(str(lost.id), "wave").plain == "file missing"
         await pilot.press("o")  # a cluster closes too
         await pilot.pause()
         assert not old_node.children[0].is_expanded

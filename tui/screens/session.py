@@ -178,12 +178,26 @@ class SessionScreen(Screen[uuid.UUID | None]):
     # --------------------------------------------------------------- loading
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="load")
-    def _load(self, session_id: uuid.UUID) -> tuple[Session, dict[str, str]]:
-        session = self.app.store.require_session(session_id)
-        return session, file_problems(session.tracks)
+    def _load(self, session_id: uuid.UUID) -> Session:
+        return self.app.store.require_session(session_id)
 
-    def _loaded(self, session: Session, problems: dict[str, str]) -> None:
-        self.clip_problems = problems
+    # A description given: Textual would otherwise repr every argument (thousands of tracks).
+    @work(thread=True, exclusive=True, exit_on_error=False, group="files", description="check clip files")
+    def _check_files(self, tracks: list[Track]) -> dict[str, str]:
+        # After the tree is drawn: thousands of file headers are not worth a wait to open.
+        return file_problems(tracks)
+
+    def _files_checked(self, problems: dict[str, str]) -> None:
+        """Mark the clips whose files cannot be played (their nodes, if made, and rows)."""
+        if not problems:
+            return
+        self.clip_problems.update(problems)
+        self.query_one("#tree", ClusterTree).mark_problems(problems)
+        table = self.query_one("#tracks", TrackTable)
+        if any(key in table.rows_by_key for key in problems):
+            self._show_scope(self.query_one("#tree", ClusterTree).highlighted, force=True)
+
+    def _loaded(self, session: Session) -> None:
         self.session = session
         self.session_id = session.id
         self.loaded = True
@@ -194,6 +208,7 @@ class SessionScreen(Screen[uuid.UUID | None]):
             self._show_pending(self.job)
         self._reselect(self.app.selection_memory.get(session.id))
         tree.focus()
+        self._check_files(session.tracks)
 
     def _title(self, session: Session | None) -> None:
         title = self.query_one("#session-title", Static)
@@ -338,7 +353,7 @@ class SessionScreen(Screen[uuid.UUID | None]):
         if missing:
             self._waveforms(missing)
 
-    @work(thread=True, exit_on_error=False, group="waveforms")
+    @work(thread=True, exit_on_error=False, group="waveforms", description="draw waveforms")
     def _waveforms(self, items: list[tuple[str, str]]) -> None:
         from tui.waveform import compute_waveform
 
@@ -479,10 +494,14 @@ class SessionScreen(Screen[uuid.UUID | None]):
         worker = event.worker
         if worker.group == "load":
             if event.state == WorkerState.SUCCESS:
-                self._loaded(*worker.result)
+                self._loaded(worker.result)
             elif event.state == WorkerState.ERROR:
                 self.loaded = True
                 self._reselect()
+            return
+        if worker.group == "files":
+            if event.state == WorkerState.SUCCESS:
+                self._files_checked(worker.result)
             return
         if worker.group != "generate" or not self.generating:
             return

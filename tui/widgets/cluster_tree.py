@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
@@ -121,6 +124,7 @@ class ClusterTree(Tree[NodeData]):
     BINDINGS = AUDITION_BINDINGS
 
     def __init__(self, *, id: str | None = None) -> None:
+        self._quiet = 0  # > 0 while nodes are added in a burst: the tree is laid out once, after
         super().__init__(Text("Session"), id=id)
         self.show_root = False
         self.guide_depth = 3
@@ -133,6 +137,31 @@ class ClusterTree(Tree[NodeData]):
         self._batch_of_cluster: dict[uuid.UUID, Batch] = {}
         self._children: dict[uuid.UUID, list[Batch]] = defaultdict(list)  # cluster id -> more-like batches
         self._track_clusters: dict[uuid.UUID, uuid.UUID] | None = None  # built on the first track lookup
+
+    # ------------------------------------------------------- laying it out
+
+    @contextmanager
+    def _building(self) -> Iterator[None]:
+        """Add many nodes, lay the tree out once (Tree lays it out again at every add)."""
+        self._quiet += 1
+        try:
+            yield
+        finally:
+            self._quiet -= 1
+            if not self._quiet:
+                self._invalidate()
+
+    def _invalidate(self) -> None:
+        if not self._quiet:
+            super()._invalidate()
+
+    def get_label_width(self, node: TreeNode[NodeData]) -> int:
+        # Measured without rendering (Tree renders every label to measure it, each layout).
+        icon = ""
+        if node.allow_expand:
+            icon = self.ICON_NODE_EXPANDED if node.is_expanded else self.ICON_NODE
+        label = node.label
+        return cell_len(icon) + (label.cell_len if isinstance(label, Text) else cell_len(str(label)))
 
     # ------------------------------------------------------------ building
 
@@ -148,6 +177,10 @@ class ClusterTree(Tree[NodeData]):
 
         ``problems``: track id -> why its file cannot be played, noted on its line.
         """
+        with self._building():
+            self._show(session, problems, open_recent)
+
+    def _show(self, session: Session | None, problems: dict[str, str] | None, open_recent: int) -> None:
         self.clear()
         self.nodes_by_key = {}
         self._filled = set()
@@ -157,7 +190,7 @@ class ClusterTree(Tree[NodeData]):
         self._batch_of_cluster = {}
         self._children = defaultdict(list)
         self._track_clusters = None
-        self._problems = problems or {}
+        self._problems = dict(problems or {})
         if session is not None:
             self.root.set_label(Text(shorten(session.title, 60)))
             for batch in session.batches:
@@ -187,6 +220,15 @@ class ClusterTree(Tree[NodeData]):
         if node is not None:
             self._open_with_parents(node)
         return node
+
+    def mark_problems(self, problems: dict[str, str]) -> None:
+        """Note on their lines the clips whose files cannot be played (nodes made later
+        read them as they are made)."""
+        self._problems.update(problems)
+        for key, problem in problems.items():
+            node = self.nodes_by_key.get(f"track:{key}")
+            if node is not None and isinstance(node.data, TrackNode):
+                node.set_label(track_title(node.data.track, problem))
 
     def set_pending(self, title: str, under: str | None = None) -> TreeNode[NodeData]:
         """The batch being made, as one node (under ``under``'s node, if given)."""
@@ -232,6 +274,10 @@ class ClusterTree(Tree[NodeData]):
         if key in self._filled:
             return
         self._filled.add(key)
+        with self._building():
+            self._add_children(node)
+
+    def _add_children(self, node: TreeNode[NodeData]) -> None:
         data = node.data
         if isinstance(data, BatchNode):
             for cluster in sorted(data.batch.clusters, key=lambda c: c.position):
