@@ -160,6 +160,11 @@ async def test_opening_makes_a_node_per_batch_and_old_batches_open_on_demand(
         await pilot.press("o")  # a cluster closes too
         await pilot.pause()
         assert not old_node.children[0].is_expanded
+        # Opened another way (a click, Tree's own keys): its nodes follow from NodeExpanded.
+        other = tree.nodes_by_key[f"batch:{top[11].id}"]
+        assert not other.children
+        other.expand()
+        await wait_for(pilot, lambda: len(other.children) == len(top[11].clusters), "its clusters")
         shows_the_store(tree, big)
 
 
