@@ -886,6 +886,8 @@ async def test_a_clip_whose_file_is_missing_or_unreadable_is_marked_and_says_so(
         table = screen.query_one(TrackTable)
         await wait_for(pilot, lambda: table.scope.startswith("batch:") and table.row_count == 3, "rows")
         missing, unreadable, fine = (str(t.id) for t in tracks)
+        # Files are checked in a worker once the tree is drawn: the marks follow.
+        await wait_for(pilot, lambda: table.get_cell(missing, "wave").plain == "file missing", "the marks")
         assert table.get_cell(missing, "wave").plain == "file missing"
         assert table.get_cell(unreadable, "wave").plain == "file unreadable"
         assert "file" not in table.get_cell(fine, "wave").plain

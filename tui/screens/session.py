@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +20,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static, Tree
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from core.models import Batch, Session
+from core.models import Batch, Session, Track
 from core.providers.registry import names as provider_names
 from core.text import shown_line
 from tui.formatting import plural, shorten
@@ -46,17 +48,28 @@ SEEK_SEC = 5.0
 _tokens = itertools.count(1)
 
 
-def file_problems(session: Session) -> dict[str, str]:
+def file_problems(tracks: Iterable[Track]) -> dict[str, str]:
     """Each clip whose file cannot be played, and why, by track id. Reads file headers:
     call it in a worker."""
     from core.audio import clip_file_problem
 
     problems: dict[str, str] = {}
-    for track in session.tracks:
+    for track in tracks:
         problem = clip_file_problem(track.path)
         if problem is not None:
             problems[str(track.id)] = problem
     return problems
+
+
+@dataclass(frozen=True)
+class BatchMade:
+    """What a generation worker hands back: the batch stored (with the session, when the
+    batch made it), the notices it gave, and its clips' file problems."""
+
+    batch: Batch
+    notices: list[str]
+    problems: dict[str, str]
+    session: Session | None = None
 
 
 class SessionScreen(Screen[uuid.UUID | None]):
@@ -92,6 +105,14 @@ class SessionScreen(Screen[uuid.UUID | None]):
         Binding("m", "more_like", "More like", id="more-like", tooltip="Generate more like this cluster"),
         Binding("b", "new_batch", "New batch", id="new-batch", tooltip="Another brief in this session"),
         Binding("escape", "cancel", "Cancel", id="cancel", tooltip="Stop the batch being made"),
+        Binding(
+            "o",
+            "toggle_open",
+            "Open",
+            id="open",
+            show=False,
+            tooltip="Open or close the highlighted batch or cluster",
+        ),
         Binding("j", "cursor(1)", "Down", show=False),
         Binding("k", "cursor(-1)", "Up", show=False),
         Binding("g", "ends('top')", "First", show=False),
@@ -157,19 +178,37 @@ class SessionScreen(Screen[uuid.UUID | None]):
     # --------------------------------------------------------------- loading
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="load")
-    def _load(self, session_id: uuid.UUID) -> tuple[Session, dict[str, str]]:
-        session = self.app.store.require_session(session_id)
-        return session, file_problems(session)
+    def _load(self, session_id: uuid.UUID) -> Session:
+        return self.app.store.require_session(session_id)
 
-    def _loaded(self, session: Session, problems: dict[str, str]) -> None:
-        self.clip_problems = problems
+    # A description given: Textual would otherwise repr every argument (thousands of tracks).
+    @work(thread=True, exclusive=True, exit_on_error=False, group="files", description="check clip files")
+    def _check_files(self, tracks: list[Track]) -> dict[str, str]:
+        # After the tree is drawn: thousands of file headers are not worth a wait to open.
+        return file_problems(tracks)
+
+    def _files_checked(self, problems: dict[str, str]) -> None:
+        """Mark the clips whose files cannot be played (their nodes, if made, and rows)."""
+        if not problems:
+            return
+        self.clip_problems.update(problems)
+        self.query_one("#tree", ClusterTree).mark_problems(problems)
+        table = self.query_one("#tracks", TrackTable)
+        if any(key in table.rows_by_key for key in problems):
+            self._show_scope(self.query_one("#tree", ClusterTree).highlighted, force=True)
+
+    def _loaded(self, session: Session) -> None:
         self.session = session
         self.session_id = session.id
         self.loaded = True
         self._title(session)
-        key = self.app.selection_memory.get(session.id)
-        self._rebuild(select=key)
-        self.query_one("#tree", ClusterTree).focus()
+        tree = self.query_one("#tree", ClusterTree)
+        tree.show_session(session, self.clip_problems)
+        if self.generating and self.job is not None:
+            self._show_pending(self.job)
+        self._reselect(self.app.selection_memory.get(session.id))
+        tree.focus()
+        self._check_files(session.tracks)
 
     def _title(self, session: Session | None) -> None:
         title = self.query_one("#session-title", Static)
@@ -192,20 +231,18 @@ class SessionScreen(Screen[uuid.UUID | None]):
 
     # ------------------------------------------------------------------ tree
 
-    def _rebuild(self, select: str | None = None) -> None:
+    def _show_pending(self, job: GenerationJob) -> None:
+        """The batch being made: one node (under its parent cluster for more-like)."""
+        under = f"cluster:{job.cluster_id}" if job.kind == "more" else None
+        self.query_one("#tree", ClusterTree).set_pending(job.title, under)
+
+    def _reselect(self, select: str | None = None) -> None:
+        """Highlight ``select`` (made if not yet), else the first cluster; list its clips."""
         tree = self.query_one("#tree", ClusterTree)
-        pending = self.job.title if self.generating and self.job is not None else None
-        under = None
-        if pending and self.job is not None and self.job.kind == "more":
-            under = f"cluster:{self.job.cluster_id}"
-        tree.show_session(self.session, pending=pending, pending_under=under, problems=self.clip_problems)
-        chosen = select if select is not None and select in tree.nodes_by_key else None
-        if chosen is None and tree.nodes_by_key:
-            chosen = next(
-                (k for k in tree.nodes_by_key if k.startswith("cluster:")), next(iter(tree.nodes_by_key))
-            )
-        if chosen is not None:
-            tree.select_key(chosen)
+        if select is None or not tree.select_key(select):
+            chosen = tree.first_key()
+            if chosen is not None:
+                tree.select_key(chosen)
         self._show_scope(tree.highlighted, force=True)
         empty = self.query_one("#session-empty", Static)
         nothing = self.session is None and not self.generating
@@ -316,7 +353,7 @@ class SessionScreen(Screen[uuid.UUID | None]):
         if missing:
             self._waveforms(missing)
 
-    @work(thread=True, exit_on_error=False, group="waveforms")
+    @work(thread=True, exit_on_error=False, group="waveforms", description="draw waveforms")
     def _waveforms(self, items: list[tuple[str, str]]) -> None:
         from tui.waveform import compute_waveform
 
@@ -351,16 +388,15 @@ class SessionScreen(Screen[uuid.UUID | None]):
         panel.display = True
         panel.start(job.title, job.num_clips)
         if self.loaded:
-            self._rebuild(select="pending")
+            self._show_pending(job)
+            self._reselect("pending")
             self.query_one("#tree", ClusterTree).focus()
         # Start the worker once the screen has been redrawn, so the big redraw does
         # not compete with the engine for the interpreter.
         self.call_after_refresh(self._generate, job, self.token)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="generate")
-    def _generate(
-        self, job: GenerationJob, token: int
-    ) -> tuple[Session, uuid.UUID, list[str], dict[str, str]]:
+    def _generate(self, job: GenerationJob, token: int) -> BatchMade:
         from core.providers.base import STAGE_GENERATING
         from core.service import SessionService
         from tui.waveform import compute_waveform
@@ -406,16 +442,16 @@ class SessionScreen(Screen[uuid.UUID | None]):
         if job.kind == "new":
             assert job.params is not None
             session = service.create_initial_batch(job.brief, job.params, job.num_clips, **options)
-            return session, session.batches[-1].id, list(service.notices), file_problems(session)
+            batch = session.batches[-1]
+            return BatchMade(batch, list(service.notices), file_problems(batch.tracks), session=session)
         if job.kind == "batch":
             assert job.params is not None and job.session_id is not None
             batch = service.add_brief_batch(job.session_id, job.brief, job.params, job.num_clips, **options)
         else:
             assert job.session_id is not None and job.cluster_id is not None
             batch = service.more_like_cluster(job.session_id, job.cluster_id, job.num_clips, **options)
-        # The session as stored, read back whole (what reopening it will show).
-        session = app.store.require_session(batch.session_id)
-        return session, batch.id, list(service.notices), file_problems(session)
+        # The batch as stored: the screen adds it to the session it holds (no re-read).
+        return BatchMade(batch, list(service.notices), file_problems(batch.tracks))
 
     @on(GenerationProgress)
     def _progress(self, event: GenerationProgress) -> None:
@@ -458,18 +494,21 @@ class SessionScreen(Screen[uuid.UUID | None]):
         worker = event.worker
         if worker.group == "load":
             if event.state == WorkerState.SUCCESS:
-                self._loaded(*worker.result)
+                self._loaded(worker.result)
             elif event.state == WorkerState.ERROR:
                 self.loaded = True
-                self._rebuild()
+                self._reselect()
+            return
+        if worker.group == "files":
+            if event.state == WorkerState.SUCCESS:
+                self._files_checked(worker.result)
             return
         if worker.group != "generate" or not self.generating:
             return
         if event.state == WorkerState.SUCCESS:
-            session, batch_id, notices, problems = worker.result
-            self.clip_problems = problems
-            self._finish_job(session, batch_id)
-            for notice in notices:
+            made: BatchMade = worker.result
+            self._finish_job(made)
+            for notice in made.notices:
                 self._notify_later(notice)
         elif event.state == WorkerState.CANCELLED:
             self._end_job()
@@ -477,13 +516,25 @@ class SessionScreen(Screen[uuid.UUID | None]):
         elif event.state == WorkerState.ERROR:
             self._end_job()  # the app turns the error itself into one notification
 
-    def _finish_job(self, session: Session, batch_id: uuid.UUID) -> None:
-        self.session = session
-        self.session_id = session.id
-        batch = next((b for b in session.batches if b.id == batch_id), None)
-        self._title(session)
+    def _finish_job(self, made: BatchMade) -> None:
+        batch = made.batch
+        self.clip_problems.update(made.problems)
+        tree = self.query_one("#tree", ClusterTree)
+        tree.clear_pending()
+        if made.session is not None or self.session is None or self.session.id != batch.session_id:
+            # A new session (its first batch), or one this screen had not read: shown whole.
+            session = made.session or self.app.store.require_session(batch.session_id)
+            self.session = session
+            if self.loaded:
+                tree.show_session(session, self.clip_problems)
+        else:
+            # The session held here grows by the batch; the tree adds its nodes only.
+            self.session.batches.append(batch)
+            tree.add_batch(batch, made.problems)
+        self.session_id = batch.session_id
+        self._title(self.session)
         select = None
-        if batch is not None and batch.clusters:
+        if batch.clusters:
             select = f"cluster:{batch.clusters[0].id}"
             clusters = plural(len(batch.clusters), "cluster")
             self._notify_later(
@@ -523,8 +574,9 @@ class SessionScreen(Screen[uuid.UUID | None]):
         self.job = None
         self.pending_rows = {}
         self.query_one("#generation", GenerationPanel).display = False
+        self.query_one("#tree", ClusterTree).clear_pending()
         self.loaded = True
-        self._rebuild(select=select)
+        self._reselect(select)
 
     # --------------------------------------------------------------- actions
 
@@ -649,18 +701,20 @@ class SessionScreen(Screen[uuid.UUID | None]):
         last) clip; False if there is none."""
         tree = self.query_one("#tree", ClusterTree)
         table = self.query_one("#tracks", TrackTable)
-        current = tree.nodes_by_key.get(table.scope or "")
-        if current is None or not isinstance(current.data, (ClusterNode, BatchNode)):
+        scope = table.scope or ""
+        kind = scope.partition(":")[0]
+        if kind not in ("cluster", "batch"):
             return False  # the batch being made has no neighbour to move on to
-        kind = type(current.data)
-        # nodes_by_key is filled depth-first in the order the tree shows its nodes.
-        keys = [key for key, node in tree.nodes_by_key.items() if isinstance(node.data, kind)]
-        index = keys.index(current.data.key)
+        # The session's order, not the nodes made so far: closed batches have none yet.
+        keys = tree.keys_in_order(kind)
+        if scope not in keys:
+            return False
+        index = keys.index(scope)
         following = keys[index + 1 :] if direction > 0 else keys[:index][::-1]
         for key in following:
-            data = tree.nodes_by_key[key].data
-            tree.select_key(key)
-            self._show_scope(data)
+            if not tree.select_key(key):
+                continue
+            self._show_scope(tree.highlighted)
             if table.row_count == 0:
                 continue
             table.move_cursor(row=0 if direction > 0 else table.row_count - 1)
@@ -674,6 +728,9 @@ class SessionScreen(Screen[uuid.UUID | None]):
         focused = self.focused
         if isinstance(focused, (Tree, DataTable)):
             (focused.action_cursor_down if offset > 0 else focused.action_cursor_up)()
+
+    def action_toggle_open(self) -> None:
+        self.query_one("#tree", ClusterTree).toggle_cursor()
 
     def action_ends(self, which: str) -> None:
         focused = self.focused

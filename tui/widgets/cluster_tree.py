@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
@@ -99,91 +103,302 @@ def track_title(track: Track, problem: str | None = None) -> Text:
     return label
 
 
+RECENT_BATCHES = 5  # a session opens with its latest batches open; older ones open on demand
+
+
 class ClusterTree(Tree[NodeData]):
     """The lineage of a session's ideas.
 
     Batches come in the order they were made; a more-like batch hangs under the
     cluster it came from (its ``parent_cluster_id``), so following the tree down
     follows an idea as it was refined.
+
+    The tree keeps the session it shows and grows with it: a batch that lands adds
+    its own nodes (``add_batch``), the batch being made is one node (``set_pending``).
+    Nodes are made when they are first shown: a batch starts closed with no nodes
+    under it, and its clusters and clips are added when it is opened (``NodeExpanded``)
+    or when something under it is selected (``select_key``), so opening a session of
+    thousands of clips makes a node per batch, not per clip.
     """
 
     BINDINGS = AUDITION_BINDINGS
 
     def __init__(self, *, id: str | None = None) -> None:
+        self._quiet = 0  # > 0 while nodes are added in a burst: the tree is laid out once, after
         super().__init__(Text("Session"), id=id)
         self.show_root = False
         self.guide_depth = 3
         self.nodes_by_key: dict[str, TreeNode[NodeData]] = {}
         self._problems: dict[str, str] = {}
+        self._filled: set[str] = set()  # keys of the nodes whose children have been added
+        self._roots: list[Batch] = []  # batches at the top level, in the order made
+        self._numbers: dict[uuid.UUID, int] = {}
+        self._batches: dict[uuid.UUID, Batch] = {}
+        self._batch_of_cluster: dict[uuid.UUID, Batch] = {}
+        self._children: dict[uuid.UUID, list[Batch]] = defaultdict(list)  # cluster id -> more-like batches
+        self._track_clusters: dict[uuid.UUID, uuid.UUID] | None = None  # built on the first track lookup
+
+    # ------------------------------------------------------- laying it out
+
+    @contextmanager
+    def _building(self) -> Iterator[None]:
+        """Add many nodes, lay the tree out once (Tree lays it out again at every add)."""
+        self._quiet += 1
+        try:
+            yield
+        finally:
+            self._quiet -= 1
+            if not self._quiet:
+                self._invalidate()
+
+    def _invalidate(self) -> None:
+        if not self._quiet:
+            super()._invalidate()
+
+    def get_label_width(self, node: TreeNode[NodeData]) -> int:
+        # Measured without rendering (Tree renders every label to measure it, each layout).
+        icon = ""
+        if node.allow_expand:
+            icon = self.ICON_NODE_EXPANDED if node.is_expanded else self.ICON_NODE
+        label = node.label
+        return cell_len(icon) + (label.cell_len if isinstance(label, Text) else cell_len(str(label)))
+
+    # ------------------------------------------------------------ building
 
     def show_session(
         self,
         session: Session | None,
-        pending: str | None = None,
-        pending_under: str | None = None,
         problems: dict[str, str] | None = None,
+        *,
+        open_recent: int = RECENT_BATCHES,
     ) -> None:
-        """Rebuild from a session, and the batch being made (under ``pending_under``'s node, if given).
+        """Show a session: a node per top-level batch; the latest ``open_recent`` batches
+        open (with the nodes above them), the rest closed until opened.
 
         ``problems``: track id -> why its file cannot be played, noted on its line.
         """
+        with self._building():
+            self._show(session, problems, open_recent)
+
+    def _show(self, session: Session | None, problems: dict[str, str] | None, open_recent: int) -> None:
         self.clear()
         self.nodes_by_key = {}
-        self._problems = problems or {}
+        self._filled = set()
+        self._roots = []
+        self._numbers = {}
+        self._batches = {}
+        self._batch_of_cluster = {}
+        self._children = defaultdict(list)
+        self._track_clusters = None
+        self._problems = dict(problems or {})
         if session is not None:
             self.root.set_label(Text(shorten(session.title, 60)))
-            children: dict[object, list[Batch]] = defaultdict(list)
-            known_clusters = {c.id for c in session.clusters}
-            roots: list[Batch] = []
             for batch in session.batches:
-                if batch.parent_cluster_id is not None and batch.parent_cluster_id in known_clusters:
-                    children[batch.parent_cluster_id].append(batch)
-                else:
-                    roots.append(batch)
-            numbers = {b.id: i + 1 for i, b in enumerate(session.batches)}
-            for batch in roots:
-                self._add_batch(self.root, batch, numbers, children)
-        if pending is not None:
-            data = PendingNode(pending)
-            parent = self.nodes_by_key.get(pending_under or "", self.root)
-            node = parent.add_leaf(Text(f"◌ {shown_line(pending)}…", style="italic"), data=data)
-            self.nodes_by_key[data.key] = node
+                self._index(batch)
+            for batch in self._roots:
+                self._add_batch_node(self.root, batch)
+            for batch in session.batches[-open_recent:] if open_recent > 0 else []:
+                node = self.ensure_key(f"batch:{batch.id}")
+                if node is not None:
+                    self._open_with_parents(node)
+        self._filled.add("root")
         self.root.expand()
 
-    def _add_batch(
-        self,
-        parent: TreeNode[NodeData],
-        batch: Batch,
-        numbers: dict[object, int],
-        children: dict[object, list[Batch]],
-    ) -> None:
-        data = BatchNode(batch, numbers[batch.id])
-        batch_node = parent.add(batch_title(batch, data.number), data=data, expand=True)
-        self.nodes_by_key[data.key] = batch_node
-        for cluster in sorted(batch.clusters, key=lambda c: c.position):
-            tracks = cluster_tracks(batch, cluster)
-            cluster_data = ClusterNode(batch, cluster)
-            cluster_node = batch_node.add(cluster_title(cluster, len(tracks)), data=cluster_data, expand=True)
-            self.nodes_by_key[cluster_data.key] = cluster_node
-            for track in tracks:
+    def add_batch(self, batch: Batch, problems: dict[str, str] | None = None) -> TreeNode[NodeData] | None:
+        """A batch that landed in the session shown: its nodes are added, opened; no other
+        node is touched."""
+        if problems:
+            self._problems.update(problems)
+        self._index(batch)
+        parent_key = self._parent_key(f"batch:{batch.id}")
+        parent = self.root if parent_key is None else self.nodes_by_key.get(parent_key)
+        if parent is None or self._key_of(parent) not in self._filled:
+            # Its parent's children are not made yet: they will include it when they are.
+            node = self.ensure_key(f"batch:{batch.id}")
+        else:
+            node = self._add_batch_node(parent, batch)
+        if node is not None:
+            self._open_with_parents(node)
+        return node
+
+    def mark_problems(self, problems: dict[str, str]) -> None:
+        """Note on their lines the clips whose files cannot be played (nodes made later
+        read them as they are made)."""
+        self._problems.update(problems)
+        for key, problem in problems.items():
+            node = self.nodes_by_key.get(f"track:{key}")
+            if node is not None and isinstance(node.data, TrackNode):
+                node.set_label(track_title(node.data.track, problem))
+
+    def set_pending(self, title: str, under: str | None = None) -> TreeNode[NodeData]:
+        """The batch being made, as one node (under ``under``'s node, if given)."""
+        self.clear_pending()
+        parent = self.ensure_key(under) if under is not None else None
+        if parent is None:
+            parent = self.root
+        self._fill(parent)
+        data = PendingNode(title)
+        node = parent.add_leaf(Text(f"◌ {shown_line(title)}…", style="italic"), data=data)
+        self.nodes_by_key[data.key] = node
+        self._open_with_parents(parent)
+        return node
+
+    def clear_pending(self) -> None:
+        node = self.nodes_by_key.pop("pending", None)
+        if node is not None:
+            node.remove()
+
+    def _index(self, batch: Batch) -> None:
+        self._numbers[batch.id] = len(self._numbers) + 1
+        self._batches[batch.id] = batch
+        parent = batch.parent_cluster_id
+        if parent is not None and parent in self._batch_of_cluster:
+            self._children[parent].append(batch)
+        else:
+            self._roots.append(batch)
+        for cluster in batch.clusters:
+            self._batch_of_cluster[cluster.id] = batch
+        if self._track_clusters is not None:
+            self._track_clusters.update((t.id, t.cluster_id) for t in batch.tracks)
+
+    def _add_batch_node(self, parent: TreeNode[NodeData], batch: Batch) -> TreeNode[NodeData]:
+        data = BatchNode(batch, self._numbers[batch.id])
+        node = parent.add(batch_title(batch, data.number), data=data, allow_expand=bool(batch.clusters))
+        self.nodes_by_key[data.key] = node
+        return node
+
+    def _fill(self, node: TreeNode[NodeData]) -> None:
+        """Add a node's children, once: a batch's clusters (each open, with its clips), a
+        cluster's clips and the more-like batches made from it (closed)."""
+        key = self._key_of(node)
+        if key in self._filled:
+            return
+        self._filled.add(key)
+        with self._building():
+            self._add_children(node)
+
+    def _add_children(self, node: TreeNode[NodeData]) -> None:
+        data = node.data
+        if isinstance(data, BatchNode):
+            for cluster in sorted(data.batch.clusters, key=lambda c: c.position):
+                cluster_data = ClusterNode(data.batch, cluster)
+                count = len(cluster.track_ids)
+                cluster_node = node.add(cluster_title(cluster, count), data=cluster_data)
+                self.nodes_by_key[cluster_data.key] = cluster_node
+                self._fill(cluster_node)
+                cluster_node.expand()
+        elif isinstance(data, ClusterNode):
+            batch, cluster = data.batch, data.cluster
+            for track in cluster_tracks(batch, cluster):
                 track_data = TrackNode(batch, cluster, track)
                 label = track_title(track, self._problems.get(str(track.id)))
-                self.nodes_by_key[track_data.key] = cluster_node.add_leaf(label, data=track_data)
-            for child in children.get(cluster.id, []):
-                self._add_batch(cluster_node, child, numbers, children)
+                self.nodes_by_key[track_data.key] = node.add_leaf(label, data=track_data)
+            for child in self._children.get(cluster.id, ()):
+                self._add_batch_node(node, child)
+
+    def _open_with_parents(self, node: TreeNode[NodeData]) -> None:
+        opened: TreeNode[NodeData] | None = node
+        while opened is not None:
+            self._fill(opened)
+            if not opened.is_expanded and (opened.children or opened is self.root):
+                opened.expand()
+            opened = opened.parent
+
+    def on_tree_node_expanded(self, event: Tree.NodeExpanded[NodeData]) -> None:
+        # Opened by a key or a click: its children are made now, the first time.
+        if event.node.tree is self:
+            self._fill(event.node)
+
+    # ------------------------------------------------------------- finding
+
+    def _key_of(self, node: TreeNode[NodeData]) -> str:
+        return "root" if node is self.root or node.data is None else node.data.key
+
+    def _parent_key(self, key: str) -> str | None:
+        """The key of the node a node hangs under, from the session (None: the top level
+        or unknown)."""
+        kind, _, text = key.partition(":")
+        try:
+            ident = uuid.UUID(text)
+        except ValueError:
+            return None
+        if kind == "batch":
+            batch = self._batches.get(ident)
+            if batch is None or batch.parent_cluster_id not in self._batch_of_cluster:
+                return None
+            return f"cluster:{batch.parent_cluster_id}"
+        if kind == "cluster":
+            owner = self._batch_of_cluster.get(ident)
+            return f"batch:{owner.id}" if owner is not None else None
+        if kind == "track":
+            if self._track_clusters is None:
+                self._track_clusters = {t.id: t.cluster_id for b in self._batches.values() for t in b.tracks}
+            cluster_id = self._track_clusters.get(ident)
+            return f"cluster:{cluster_id}" if cluster_id is not None else None
+        return None
+
+    def ensure_key(self, key: str) -> TreeNode[NodeData] | None:
+        """The node for a key ("cluster:<id>", ...), made (with those above it) if the
+        session has it but it is not made yet; None if the session has no such thing."""
+        node = self.nodes_by_key.get(key)
+        if node is not None:
+            return node
+        parent_key = self._parent_key(key)
+        if parent_key is None:
+            return None
+        parent = self.ensure_key(parent_key)
+        if parent is None:
+            return None
+        self._fill(parent)
+        return self.nodes_by_key.get(key)
+
+    def keys_in_order(self, kind: str) -> list[str]:
+        """Every batch ("batch") or cluster ("cluster") key of the session, in the order
+        the tree shows them when open, whether or not their nodes are made yet."""
+        keys: list[str] = []
+
+        def visit(batch: Batch) -> None:
+            if kind == "batch":
+                keys.append(f"batch:{batch.id}")
+            for cluster in sorted(batch.clusters, key=lambda c: c.position):
+                if kind == "cluster":
+                    keys.append(f"cluster:{cluster.id}")
+                for child in self._children.get(cluster.id, ()):
+                    visit(child)
+
+        for batch in self._roots:
+            visit(batch)
+        return keys
+
+    def first_key(self) -> str | None:
+        """What to highlight when nothing was chosen: the first cluster, else the first node."""
+        clusters = self.keys_in_order("cluster")
+        if clusters:
+            return clusters[0]
+        return next(iter(self.nodes_by_key), None)
 
     def select_key(self, key: str) -> bool:
         """Move the cursor to a node by its key ("cluster:<id>", ...); False if absent."""
-        node = self.nodes_by_key.get(key)
+        node = self.ensure_key(key)
         if node is None:
             return False
-        parent = node.parent
-        while parent is not None:
-            parent.expand()
-            parent = parent.parent
+        if node.parent is not None:
+            self._open_with_parents(node.parent)
         _ = self._tree_lines  # lay the lines out now, so the node knows its line
         self.move_cursor(node)
         return True
+
+    def toggle_cursor(self) -> None:
+        """Open (its children made first, so no frame shows it empty) or close the node
+        under the cursor."""
+        node = self.cursor_node
+        if node is None or not node.allow_expand:
+            return
+        if node.is_expanded:
+            node.collapse()
+        else:
+            self._fill(node)
+            node.expand()
 
     @property
     def highlighted(self) -> NodeData | None:
