@@ -53,6 +53,15 @@ async def type_text(pilot, text: str) -> None:  # type: ignore[no-untyped-def]
     await pilot.press(*["space" if ch == " " else ch for ch in text])
 
 
+async def run_palette_command(pilot, app: SessionLabApp, words: str) -> None:  # type: ignore[no-untyped-def]
+    """From the sessions screen: ctrl+p, type ``words``, Enter on the command they find."""
+    await wait_for(pilot, lambda: app.screen.sessions is not None, "the list")
+    await pilot.press("ctrl+p")
+    await type_text(pilot, words)
+    await pilot.pause(0.3)  # the palette searches in a worker
+    await pilot.press("enter")
+
+
 async def write_brief(pilot, app: SessionLabApp, *, clips: str = "4", seed: str = str(SEED)) -> None:  # type: ignore[no-untyped-def]
     """From the sessions screen: n, type the brief, fill clips and seed, ctrl+s."""
     await pilot.press("n")
@@ -510,11 +519,7 @@ async def test_help_lists_every_binding(make_app: Callable[..., SessionLabApp]) 
 async def test_command_palette_offers_the_main_actions(make_app: Callable[..., SessionLabApp]) -> None:
     app = make_app(check_audio=False)
     async with app.run_test(size=(120, 36)) as pilot:
-        await wait_for(pilot, lambda: app.screen.sessions is not None, "the list")
-        await pilot.press("ctrl+p")
-        await type_text(pilot, "new session")
-        await pilot.pause(0.3)
-        await pilot.press("enter")
+        await run_palette_command(pilot, app, "new session")
         await wait_for(
             pilot, lambda: isinstance(app.screen, BriefScreen), "the palette opened the brief form"
         )
@@ -799,11 +804,7 @@ async def test_screenshot_from_the_palette_is_saved_and_says_where(
     monkeypatch.chdir(work)
     app = make_app(check_audio=False)
     async with app.run_test(size=(120, 36)) as pilot:
-        await wait_for(pilot, lambda: app.screen.sessions is not None, "the list")
-        await pilot.press("ctrl+p")
-        await type_text(pilot, "screenshot")
-        await pilot.pause(0.3)
-        await pilot.press("enter")
+        await run_palette_command(pilot, app, "screenshot")
         await wait_for(
             pilot, lambda: any(n.title == "Screenshot" for n in app._notifications), "the screenshot toast"
         )
