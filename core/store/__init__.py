@@ -82,7 +82,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import json
 import os
 import shutil
@@ -92,7 +91,6 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -112,17 +110,49 @@ from core.models import (
     validate_brief,
 )
 from core.safekeeping import fsync_dir, keep_aside
+from core.store.locks import _acquire, _fsync_file, _release
+from core.store.rows import (
+    MAX_NAME_CHARS,
+    _canonical_uuid,
+    _clean_name,
+    _dt,
+    _Ids,
+    _json_default,
+    _params_json,
+    _same_path,
+    _seed_text,
+    _seed_value,
+    _space_name,
+    _str_or_none,
+    _ts,
+    _uuid_or_none,
+    _vector,
+    _vector_blob,
+    session_from_row,
+    track_from_row,
+)
+from core.store.schema import MIGRATIONS, SCHEMA_VERSION, _user_version, migrate
+
+# Names other modules and tests take from core.store itself.
+__all__ = [
+    "LOCKS_DIR",
+    "MAX_NAME_CHARS",
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "SessionStore",
+    "migrate",
+    "session_from_row",
+    "track_from_row",
+]
 
 if TYPE_CHECKING:
     import numpy as np
 
-MAX_NAME_CHARS = 120
 MIN_PREFIX_CHARS = 4
 BUSY_TIMEOUT_SEC = 15.0
 LOCKS_DIR = "locks"
 OPEN_LOCK = "open.lock"  # held while a process sets up the database (never swept)
 _HEX = frozenset(string.hexdigits.lower())
-_VECTOR_DTYPE = "<f4"  # little-endian float32; numpy is imported where vectors are read or written
 
 # A test hook: called with a checkpoint name inside add_batch ("after-move" after
 # each rename, "before-commit" with the rows written but not committed,
@@ -133,307 +163,6 @@ _test_hook: Callable[[str], None] | None = None
 def _checkpoint(point: str) -> None:
     if _test_hook is not None:
         _test_hook(point)
-
-
-# --------------------------------------------------------------------------- schema
-
-Migration = Callable[[sqlite3.Connection], None]
-
-_SCHEMA_V1 = (
-    """
-    CREATE TABLE sessions (
-        id          TEXT PRIMARY KEY,
-        created_at  TEXT NOT NULL,
-        updated_at  TEXT NOT NULL,
-        brief_text  TEXT NOT NULL,
-        params      TEXT NOT NULL,
-        name        TEXT NOT NULL DEFAULT ''
-    )
-    """,
-    """
-    CREATE TABLE batches (
-        id                 TEXT PRIMARY KEY,
-        session_id         TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-        position           INTEGER NOT NULL,
-        created_at         TEXT NOT NULL,
-        kind               TEXT NOT NULL,
-        prompt_text        TEXT NOT NULL,
-        num_requested      INTEGER NOT NULL,
-        num_generated      INTEGER NOT NULL,
-        params             TEXT NOT NULL,
-        seed               TEXT,
-        engine             TEXT NOT NULL,
-        model              TEXT,
-        embedder           TEXT NOT NULL,
-        namer              TEXT NOT NULL,
-        parent_cluster_id  TEXT
-    )
-    """,
-    "CREATE INDEX batches_by_session ON batches(session_id, position)",
-    """
-    CREATE TABLE clusters (
-        id                 TEXT PRIMARY KEY,
-        batch_id           TEXT NOT NULL REFERENCES batches(id) ON DELETE CASCADE,
-        session_id         TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-        position           INTEGER NOT NULL,
-        label              TEXT NOT NULL,
-        created_at         TEXT NOT NULL,
-        parent_cluster_id  TEXT
-    )
-    """,
-    "CREATE INDEX clusters_by_batch ON clusters(batch_id, position)",
-    "CREATE INDEX clusters_by_session ON clusters(session_id)",
-    """
-    CREATE TABLE tracks (
-        id                TEXT PRIMARY KEY,
-        batch_id          TEXT NOT NULL REFERENCES batches(id) ON DELETE CASCADE,
-        cluster_id        TEXT NOT NULL REFERENCES clusters(id) ON DELETE CASCADE,
-        session_id        TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
-        position          INTEGER NOT NULL,
-        cluster_position  INTEGER NOT NULL,
-        path              TEXT NOT NULL UNIQUE,
-        duration_sec      REAL NOT NULL,
-        raw_prompt        TEXT NOT NULL,
-        created_at        TEXT NOT NULL,
-        seed              TEXT,
-        similarity        REAL,
-        source            TEXT,
-        recipe            TEXT
-    )
-    """,
-    "CREATE INDEX tracks_by_batch ON tracks(batch_id, position)",
-    "CREATE INDEX tracks_by_cluster ON tracks(cluster_id, cluster_position)",
-    "CREATE INDEX tracks_by_session ON tracks(session_id)",
-    """
-    CREATE TABLE embeddings (
-        track_id  TEXT NOT NULL REFERENCES tracks(id) ON DELETE CASCADE,
-        space     TEXT NOT NULL,
-        dim       INTEGER NOT NULL,
-        vector    BLOB NOT NULL,
-        PRIMARY KEY (track_id, space)
-    ) WITHOUT ROWID
-    """,
-    """
-    CREATE TABLE centroids (
-        cluster_id  TEXT NOT NULL REFERENCES clusters(id) ON DELETE CASCADE,
-        space       TEXT NOT NULL,
-        dim         INTEGER NOT NULL,
-        vector      BLOB NOT NULL,
-        PRIMARY KEY (cluster_id, space)
-    ) WITHOUT ROWID
-    """,
-)
-
-
-def _run_statements(statements: Sequence[str]) -> Migration:
-    def step(conn: sqlite3.Connection) -> None:
-        for statement in statements:
-            conn.execute(statement)
-
-    return step
-
-
-# Batch positions are unique within a session (concurrent writers once gave two
-# batches the same one). Duplicates are renumbered first, in display order.
-_SCHEMA_V2 = (
-    """
-    UPDATE batches SET position = (
-        SELECT ranked.n FROM (
-            SELECT id, row_number() OVER (PARTITION BY session_id ORDER BY position, created_at, rowid) - 1 AS n
-            FROM batches
-        ) AS ranked
-        WHERE ranked.id = batches.id
-    )
-    WHERE session_id IN (SELECT session_id FROM batches GROUP BY session_id, position HAVING count(*) > 1)
-    """,
-    "CREATE UNIQUE INDEX batches_position ON batches(session_id, position)",
-    "DROP INDEX batches_by_session",  # the unique index serves the same lookups
-)
-
-# Step i takes the schema from version i to i + 1. Append; never edit a shipped step.
-MIGRATIONS: list[Migration] = [
-    _run_statements(_SCHEMA_V1),
-    _run_statements(_SCHEMA_V2),
-]
-SCHEMA_VERSION = len(MIGRATIONS)
-
-
-def _user_version(conn: sqlite3.Connection) -> int:
-    return int(conn.execute("PRAGMA user_version").fetchone()[0])
-
-
-def migrate(conn: sqlite3.Connection, steps: Sequence[Migration], db_file: Path | str = "") -> int:
-    """Bring ``conn``'s database forward to ``len(steps)``; return the version it ends at.
-
-    Each step runs in its own ``BEGIN IMMEDIATE`` transaction together with the
-    ``user_version`` bump, and re-reads the version inside it, so two processes
-    opening an old database at once apply every step exactly once. ``conn`` must
-    be in autocommit mode (``isolation_level=None``).
-    """
-    latest = len(steps)
-    while True:
-        version = _user_version(conn)
-        if version > latest:
-            raise StorageError(
-                f"The session database {db_file} was written by a newer Session Lab "
-                f"(schema {version}; this one knows up to {latest}), so upgrade Session Lab to open it."
-            )
-        if version == latest:
-            return version
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            if _user_version(conn) == version:
-                steps[version](conn)
-                conn.execute(f"PRAGMA user_version = {version + 1}")
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-
-
-# --------------------------------------------------------------------------- file locks
-
-
-def _acquire(path: Path, *, blocking: bool) -> int | None:
-    """flock ``path`` exclusively; return the fd, or None if busy and not ``blocking``."""
-    while True:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-        except BlockingIOError:
-            os.close(fd)
-            return None
-        except BaseException:
-            os.close(fd)
-            raise
-        # The previous holder may have unlinked the file: then our lock guards nothing.
-        try:
-            on_disk = os.stat(path)
-        except FileNotFoundError:
-            os.close(fd)
-            continue
-        mine = os.fstat(fd)
-        if (on_disk.st_dev, on_disk.st_ino) == (mine.st_dev, mine.st_ino):
-            return fd
-        os.close(fd)
-
-
-def _release(fd: int, path: Path | None = None) -> None:
-    """Release a lock; with ``path``, unlink the lock file first (while still holding it)."""
-    try:
-        if path is not None:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
-    finally:
-        os.close(fd)
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-# --------------------------------------------------------------------------- conversions
-
-
-def _ts(value: datetime) -> str:
-    """UTC ISO 8601 with microseconds: sorts as text in time order. Naive means UTC."""
-    if not isinstance(value, datetime):
-        raise ValidationError(f"Expected a date and time, not {value!r}.")
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def _dt(text: str) -> datetime:
-    return datetime.fromisoformat(text).astimezone(UTC)
-
-
-def _uuid_or_none(text: str | None) -> uuid.UUID | None:
-    return None if text is None else uuid.UUID(text)
-
-
-def _str_or_none(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def _seed_text(value: Any) -> str | None:
-    # Seeds can exceed SQLite's 64-bit integers (numpy SeedSequence entropy), so text.
-    if value is None:
-        return None
-    try:
-        return str(int(value))
-    except (TypeError, ValueError):
-        raise ValidationError(f"A seed must be a whole number, not {value!r}.") from None
-
-
-def _seed_value(text: str | None) -> int | None:
-    return None if text is None else int(text)
-
-
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "tolist"):  # numpy arrays and scalars
-        return value.tolist()
-    if isinstance(value, Path | uuid.UUID | datetime):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-def _params_json(params: BriefParams) -> str:
-    if not isinstance(params, BriefParams):
-        raise ValidationError(f"Expected BriefParams, not {type(params).__name__}.")
-    return json.dumps(params.to_dict())
-
-
-def _vector_blob(what: str, vector: Any) -> tuple[int, bytes]:
-    import numpy as np
-
-    try:
-        array = np.asarray(vector, dtype=np.float32).ravel()
-    except (TypeError, ValueError):
-        raise ValidationError(f"The vector of {what} is not numeric.") from None
-    if array.size == 0:
-        raise ValidationError(f"The vector of {what} is empty.")
-    if not np.all(np.isfinite(array)):
-        raise ValidationError(f"The vector of {what} contains NaN or infinity.")
-    return int(array.size), array.astype(_VECTOR_DTYPE).tobytes()
-
-
-def _vector(blob: bytes, dim: int) -> np.ndarray:
-    import numpy as np
-
-    array = np.frombuffer(blob, dtype=_VECTOR_DTYPE)
-    if array.size != dim:
-        raise StorageError(
-            f"A stored vector has {array.size} values instead of {dim}: the database is damaged."
-        )
-    return array.astype(np.float32)
-
-
-def _space_name(space: Any) -> str:
-    if not isinstance(space, str) or not space.strip():
-        raise ValidationError("An embedding space needs a name, such as 'features-v1'.")
-    return space
-
-
-def _clean_name(name: Any) -> str:
-    if not isinstance(name, str):
-        raise ValidationError("A session name must be text.")
-    text = name.strip()
-    if len(text) > MAX_NAME_CHARS:
-        raise ValidationError(f"The name is {len(text)} characters long; the limit is {MAX_NAME_CHARS}.")
-    if any(ch < " " or ch == "\x7f" for ch in text):
-        raise ValidationError("A session name must be one line of text, without control characters.")
-    return text
-
-
-def _same_path(a: Path, b: Path) -> bool:
-    return Path(os.path.abspath(a)) == Path(os.path.abspath(b)) or os.path.realpath(a) == os.path.realpath(b)
 
 
 def _sql_error(exc: sqlite3.Error, db_file: Path) -> StorageError:
@@ -499,14 +228,6 @@ def _read_only_mount(path: Path) -> bool:
         except OSError:
             continue
     return False
-
-
-class _Ids(dict[str, uuid.UUID]):
-    """Text ids to UUIDs, each parsed once per read: a session names each batch and cluster many times."""
-
-    def __missing__(self, key: str) -> uuid.UUID:
-        value = self[key] = uuid.UUID(key)
-        return value
 
 
 # --------------------------------------------------------------------------- the store
@@ -1574,46 +1295,3 @@ class SessionStore:
                 gone = not self._exists(conn, "sessions", session_id)
             _release(fd, Path(entry.path) if gone else None)
         return 0
-
-
-def session_from_row(row: sqlite3.Row, batches: list[Batch] | None = None) -> Session:
-    """A sessions row as a Session (with ``batches``, or none: the session's own fields)."""
-    return Session(
-        id=uuid.UUID(row["id"]),
-        created_at=_dt(row["created_at"]),
-        brief_text=row["brief_text"],
-        params=BriefParams.from_dict(json.loads(row["params"])),
-        batches=[] if batches is None else batches,
-        name=row["name"],
-        updated_at=_dt(row["updated_at"]),
-    )
-
-
-def track_from_row(row: sqlite3.Row, path: Path, ids: _Ids | None = None, *, recipes: bool = True) -> Track:
-    """A tracks row as a Track whose file is ``path`` (the row holds it relative to the data dir).
-
-    ``ids`` parses each id once per read; ``recipes=False`` leaves the recipe undecoded (None).
-    """
-    ids = _Ids() if ids is None else ids
-    recipe = row["recipe"]
-    return Track(
-        id=ids[row["id"]],
-        batch_id=ids[row["batch_id"]],
-        cluster_id=ids[row["cluster_id"]],
-        path=path,
-        duration_sec=float(row["duration_sec"]),
-        raw_prompt=row["raw_prompt"],
-        created_at=_dt(row["created_at"]),
-        seed=_seed_value(row["seed"]),
-        similarity=row["similarity"],
-        source=row["source"],
-        recipe=None if recipe is None or not recipes else json.loads(recipe),
-        position=int(row["position"]),
-    )
-
-
-def _canonical_uuid(text: str) -> bool:
-    try:
-        return str(uuid.UUID(text)) == text
-    except ValueError:
-        return False

@@ -1,0 +1,58 @@
+"""File locks (``fcntl.flock``) and fsync: what keeps processes off each other's batches; see core.store."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    pass
+
+
+# --------------------------------------------------------------------------- file locks
+
+
+def _acquire(path: Path, *, blocking: bool) -> int | None:
+    """flock ``path`` exclusively; return the fd, or None if busy and not ``blocking``."""
+    while True:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        except BaseException:
+            os.close(fd)
+            raise
+        # The previous holder may have unlinked the file: then our lock guards nothing.
+        try:
+            on_disk = os.stat(path)
+        except FileNotFoundError:
+            os.close(fd)
+            continue
+        mine = os.fstat(fd)
+        if (on_disk.st_dev, on_disk.st_ino) == (mine.st_dev, mine.st_ino):
+            return fd
+        os.close(fd)
+
+
+def _release(fd: int, path: Path | None = None) -> None:
+    """Release a lock; with ``path``, unlink the lock file first (while still holding it)."""
+    try:
+        if path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+    finally:
+        os.close(fd)
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
