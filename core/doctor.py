@@ -38,7 +38,8 @@ from core import backup, manifest, paths
 from core.audio import clip_file_problem
 from core.errors import StorageError
 from core.safekeeping import keep_aside, kept_aside_files, kept_aside_root
-from core.store import LOCKS_DIR, SCHEMA_VERSION, _canonical_uuid
+from core.store import LOCKS_DIR, SCHEMA_VERSION
+from core.store.rows import _canonical_uuid
 from core.text import shown
 
 PROBLEM = "problem"

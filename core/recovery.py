@@ -42,15 +42,9 @@ from core.safekeeping import (
     move_no_clobber,
     original_name,
 )
-from core.store import (
-    SCHEMA_VERSION,
-    SessionStore,
-    _canonical_uuid,
-    _release,
-    _vector,
-    session_from_row,
-    track_from_row,
-)
+from core.store import SCHEMA_VERSION, SessionStore
+from core.store.locks import _release
+from core.store.rows import _canonical_uuid, _vector, session_from_row, track_from_row
 from core.text import shown_line
 
 

@@ -109,11 +109,10 @@ from core.models import (
     utcnow,
     validate_brief,
 )
-from core.safekeeping import fsync_dir, keep_aside
-from core.store.locks import _acquire, _fsync_file, _release
+from core.safekeeping import fsync_dir
+from core.store.locks import LOCKS_DIR, _acquire, _fsync_file, _release
 from core.store.rows import (
     MAX_NAME_CHARS,
-    _canonical_uuid,
     _clean_name,
     _dt,
     _Ids,
@@ -132,6 +131,7 @@ from core.store.rows import (
     track_from_row,
 )
 from core.store.schema import MIGRATIONS, SCHEMA_VERSION, _user_version, migrate
+from core.store.sweep import sweep_media, sweep_staging, sweep_stale_locks
 
 # Names other modules and tests take from core.store itself.
 __all__ = [
@@ -150,7 +150,6 @@ if TYPE_CHECKING:
 
 MIN_PREFIX_CHARS = 4
 BUSY_TIMEOUT_SEC = 15.0
-LOCKS_DIR = "locks"
 OPEN_LOCK = "open.lock"  # held while a process sets up the database (never swept)
 _HEX = frozenset(string.hexdigits.lower())
 
@@ -1188,110 +1187,6 @@ class SessionStore:
         if self.read_only:
             return 0
         try:
-            return self._sweep_staging() + self._sweep_media() + self._sweep_stale_locks()
+            return sweep_staging(self) + sweep_media(self) + sweep_stale_locks(self)
         except OSError as exc:
             raise _os_error(f"clean up leftover files in {self.root}", exc) from None
-
-    def _sweep_staging(self) -> int:
-        tmp = paths.tmp_root(self.root)
-        if not tmp.is_dir():
-            return 0
-        batch_ids: set[str] = set()
-        for entry in os.scandir(tmp):
-            stem = entry.name.removesuffix(".lock")
-            if _canonical_uuid(stem):
-                batch_ids.add(stem)
-        removed = 0
-        for batch_id in sorted(batch_ids):
-            lock_path = tmp / f"{batch_id}.lock"
-            fd = _acquire(lock_path, blocking=False)
-            if fd is None:
-                continue  # a live process is making this batch
-            try:
-                directory = tmp / batch_id
-                if directory.is_dir():
-                    shutil.rmtree(directory)
-                    removed += 1
-            finally:
-                _release(fd, lock_path)
-        return removed
-
-    def _sweep_media(self) -> int:
-        media = paths.media_root(self.root)
-        # A cheap first look, without locks: a row stops naming a file only when
-        # delete_session removes the file too, so a dir whose files were all named
-        # a moment ago has nothing to sweep. Anything else is checked under the lock.
-        with self._reading() as conn:
-            known_sessions = {row["id"] for row in conn.execute("SELECT id FROM sessions")}
-            known_paths = {row["path"] for row in conn.execute("SELECT path FROM tracks")}
-            known_paths.update(
-                f"media/{row['session_id']}/{row['id']}.json"
-                for row in conn.execute("SELECT id, session_id FROM batches")
-            )
-        removed = 0
-        for entry in sorted(os.scandir(media), key=lambda e: e.name):
-            if not _canonical_uuid(entry.name) or not entry.is_dir(follow_symlinks=False):
-                continue
-            if entry.name in known_sessions and all(
-                f"media/{entry.name}/{item.name}" in known_paths for item in os.scandir(entry.path)
-            ):
-                continue
-            session_id = uuid.UUID(entry.name)
-            fd = _acquire(self._session_lock_path(session_id), blocking=False)
-            if fd is None:
-                continue  # a batch of this session is in flight in a live process
-            unlink_lock = False
-            try:
-                # Read only now, holding the lock: every commit before it is visible.
-                with self._reading() as conn:
-                    exists = self._exists(conn, "sessions", session_id)
-                    named = {
-                        row["path"]
-                        for row in conn.execute(
-                            "SELECT path FROM tracks WHERE session_id = ?", (str(session_id),)
-                        )
-                    }
-                    named.update(
-                        f"media/{session_id}/{row['id']}.json"
-                        for row in conn.execute(
-                            "SELECT id FROM batches WHERE session_id = ?", (str(session_id),)
-                        )
-                    )
-                directory = Path(entry.path)
-                # Never deleted: the database may be the one that forgot (see the module docstring).
-                aside: set[Path] = set()
-                for item in sorted(os.scandir(directory), key=lambda e: e.name):
-                    if f"media/{session_id}/{item.name}" not in named:
-                        aside.add(keep_aside(self.root, Path(item.path), sync=False).parent)
-                        removed += 1
-                for folder in aside:
-                    fsync_dir(folder)
-                if not exists:
-                    with contextlib.suppress(OSError):
-                        directory.rmdir()  # empty now; if not, something new arrived: keep it
-                    unlink_lock = not directory.exists()
-            finally:
-                _release(fd, self._session_lock_path(session_id) if unlink_lock else None)
-        return removed
-
-    def _sweep_stale_locks(self) -> int:
-        """Lock files of sessions that are gone (not counted: they hold no media)."""
-        locks = self.root / LOCKS_DIR
-        if not locks.is_dir():
-            return 0
-        with self._reading() as conn:
-            known_sessions = {row["id"] for row in conn.execute("SELECT id FROM sessions")}
-        for entry in os.scandir(locks):
-            stem = entry.name.removesuffix(".lock")
-            if not entry.name.endswith(".lock") or not _canonical_uuid(stem) or stem in known_sessions:
-                continue
-            session_id = uuid.UUID(stem)
-            if paths.session_media_dir(self.root, session_id).exists():
-                continue
-            fd = _acquire(Path(entry.path), blocking=False)
-            if fd is None:
-                continue
-            with self._reading() as conn:
-                gone = not self._exists(conn, "sessions", session_id)
-            _release(fd, Path(entry.path) if gone else None)
-        return 0

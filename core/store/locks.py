@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     pass
 
+LOCKS_DIR = "locks"  # under the data dir: one lock file per session, and the open lock
+
 
 # --------------------------------------------------------------------------- file locks
 
