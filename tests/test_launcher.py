@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import sessionlab.__main__ as launcher
 
@@ -17,18 +18,23 @@ def test_no_arguments_open_the_app_with_loaded_settings(data_dir, monkeypatch):
     assert settings.data_dir == data_dir
 
 
-def test_a_bad_config_is_one_line_and_exit_2_before_the_app(data_dir, tmp_path):
-    config_dir = tmp_path / "config"
-    config_dir.mkdir()
-    (config_dir / "config.toml").write_text("max_batch_size = 0\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "sessionlab"],
+def run_with_config(config_dir: Path, *argv: str) -> subprocess.CompletedProcess:
+    """``sessionlab ARGV`` in a fresh process, no stdin, with the config dir given."""
+    return subprocess.run(
+        [sys.executable, "-m", "sessionlab", *argv],
         capture_output=True,
         text=True,
         timeout=60,
         stdin=subprocess.DEVNULL,
         env={**os.environ, "SESSIONLAB_CONFIG_DIR": str(config_dir)},
     )
+
+
+def test_a_bad_config_is_one_line_and_exit_2_before_the_app(data_dir, tmp_path):
+    config_dir = tmp_path / "config"
+    config_dir.mkdir()
+    (config_dir / "config.toml").write_text("max_batch_size = 0\n")
+    result = run_with_config(config_dir)
     assert result.returncode == 2
     assert result.stderr == "sessionlab: max_batch_size must be between 1 and 64, not 0.\n"
 
@@ -43,14 +49,7 @@ def test_a_config_file_that_is_not_utf8_is_one_line_naming_it(data_dir, tmp_path
     config_dir.mkdir()
     (config_dir / "config.toml").write_bytes(b'engine = "caf\xe9"\n')
     for argv in ([], ["sessions"]):
-        result = subprocess.run(
-            [sys.executable, "-m", "sessionlab", *argv],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            stdin=subprocess.DEVNULL,
-            env={**os.environ, "SESSIONLAB_CONFIG_DIR": str(config_dir)},
-        )
+        result = run_with_config(config_dir, *argv)
         assert result.returncode == 2
         assert result.stderr.startswith("sessionlab: Cannot read the config file ")
         assert str(config_dir / "config.toml") in result.stderr and "not UTF-8" in result.stderr
