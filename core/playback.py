@@ -33,6 +33,15 @@ Failures
     playing, and the next ``play`` opens a fresh stream (re-scanning PortAudio's
     device list first when no other stream is open).
 
+Audition habits
+    ``switch(path)`` puts another clip in at the position the current one has
+    reached (A/B between two takes): same stream, same paused or playing state, no
+    gap when both clips share a rate. ``volume_db`` (at most 0 dB, so the ceiling
+    holds) scales what reaches the device on top of the loudness match, at once,
+    even mid-clip. A device asked for that is not there: a ``PlaybackError``, or,
+    with ``fallback_to_default``, the default device plays and ``take_notice()``
+    returns one sentence saying so (once).
+
 ``sounddevice`` is imported inside functions only: importing it loads PortAudio
 (and raises OSError when the library is missing) and enumerates devices.
 """
@@ -64,6 +73,8 @@ from core.settings import TARGET_LUFS
 log = logging.getLogger(__name__)
 
 CEILING_DBFS = -1.0  # sample-peak ceiling of what reaches the device
+MIN_VOLUME_DB = -60.0  # the quietest volume step above silence; lower means muted
+MAX_VOLUME_DB = 0.0  # never above the loudness match: the peak ceiling must hold
 BLOCKSIZE = 1024  # frames per callback: 21-32 ms at 48-32 kHz
 LATENCY = "high"  # audition, not performance: favour no dropouts
 MAX_CHANNELS = 2
@@ -100,6 +111,7 @@ class PlayerState:
     paused: bool
     loop: bool
     gain_db: float  # the loudness-matching gain applied to this clip
+    volume_db: float = 0.0  # the listener's volume, on top of the loudness match
 
 
 @dataclass(frozen=True)
@@ -150,6 +162,15 @@ def _import_sounddevice() -> ModuleType:
         atexit.register(_close_all_players)
         _exit_hook_registered = True
     return sounddevice
+
+
+def clamp_volume_db(volume_db: float) -> float:
+    """A volume in dB held to [MIN_VOLUME_DB, MAX_VOLUME_DB] (anything lower is muted: -inf)."""
+    if not math.isfinite(volume_db) and volume_db > 0:
+        return MAX_VOLUME_DB
+    if volume_db < MIN_VOLUME_DB or math.isnan(volume_db):
+        return -math.inf
+    return min(MAX_VOLUME_DB, float(volume_db))
 
 
 def _describe(device: int | str | None) -> str:
@@ -211,6 +232,48 @@ def check_audio_output(device: int | str | None = None) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class OutputDevice:
+    """An output device as PortAudio lists it; ``name`` is what the setting holds."""
+
+    name: str
+    host_api: str
+    channels: int
+    is_default: bool
+
+
+def output_devices() -> list[OutputDevice]:
+    """Every device that can play sound, the default one first.
+
+    Re-scans PortAudio's list first when no stream of ours is open (headphones
+    plugged in since start-up). Raises PlaybackError (no PortAudio).
+    """
+    sd = _import_sounddevice()
+    _refresh_portaudio(sd)
+    with _PA_LOCK:
+        try:
+            devices = [dict(d) for d in sd.query_devices()]
+            apis = [dict(a) for a in sd.query_hostapis()]
+            default = sd.default.device[1]
+            if default is None or int(default) < 0:
+                default = next(
+                    (int(a["default_output_device"]) for a in apis if a["default_output_device"] >= 0), -1
+                )
+        except sd.PortAudioError as exc:
+            raise PlaybackError(f"The audio output devices could not be listed ({_detail(exc)}).") from None
+    found = [
+        OutputDevice(
+            name=str(info["name"]),
+            host_api=str(apis[int(info["hostapi"])]["name"]) if int(info["hostapi"]) < len(apis) else "",
+            channels=int(info["max_output_channels"]),
+            is_default=index == int(default),
+        )
+        for index, info in enumerate(devices)
+        if int(info.get("max_output_channels", 0)) > 0
+    ]
+    return sorted(found, key=lambda d: not d.is_default)
+
+
 class Player:
     """Plays one clip at a time; see the module docstring for threads and states."""
 
@@ -221,12 +284,17 @@ class Player:
         device: int | str | None = None,
         on_finished: Callable[[Path], None] | None = None,
         on_error: Callable[[str], None] | None = None,
+        volume_db: float = 0.0,
+        fallback_to_default: bool = False,
     ) -> None:
         self.target_lufs = target_lufs
         self.on_finished = on_finished
         self.on_error = on_error
         self.monitor: Callable[[np.ndarray, Path | None, float], None] | None = None
         self._device = device
+        self._notice: str | None = None  # a device asked for was missing: said once
+        self._fell_back = False
+        self.fallback_to_default = fallback_to_default
         self._gains: dict[tuple[str, int, int], float] = {}
         self._gains_lock = threading.Lock()  # prepare() may run on a worker while play() runs
         self._op_lock = threading.RLock()  # serialises play/stop/... (never taken by PortAudio's thread)
@@ -243,6 +311,8 @@ class Player:
         self._playing = False
         self._paused = False
         self._loop = False
+        self._volume_db = clamp_volume_db(volume_db)
+        self._volume = self._amplitude(self._volume_db)
         self._gen = 0
         self._want_active = False
         self._abort_requested = False
@@ -264,6 +334,32 @@ class Player:
             self._halt(unload=True)
             self._discard_stream()
             self._device = value
+            self._fell_back = False
+            self._notice = None
+
+    @property
+    def volume_db(self) -> float:
+        with self._lock:
+            return self._volume_db
+
+    @volume_db.setter
+    def volume_db(self, value: float) -> None:
+        """Takes effect from the next block the device asks for (mid-clip too)."""
+        level = clamp_volume_db(value)
+        with self._lock:
+            self._volume_db = level
+            self._volume = self._amplitude(level)
+
+    @staticmethod
+    def _amplitude(volume_db: float) -> float:
+        return 0.0 if volume_db == -math.inf else 10 ** (volume_db / 20)
+
+    def take_notice(self) -> str | None:
+        """A sentence the listener should read once (the chosen device was missing and the
+        default one plays instead), or None; cleared by reading it."""
+        with self._lock:
+            notice, self._notice = self._notice, None
+            return notice
 
     def play(self, path: Path | str, *, loop: bool | None = None) -> None:
         """Stop the current clip, then play ``path`` from the start.
@@ -286,16 +382,64 @@ class Player:
                 self._discard_stream()
                 rescanned = self._rescan(sd)
                 self._broken = False
-            try:
-                info = _query_output(sd, self._device)
-            except PlaybackError:
-                self._discard_stream()
-                if rescanned or not self._rescan(sd):
-                    raise
-                info = _query_output(sd, self._device)
+            info = self._output_info(sd, rescanned)
             clip = self._load(sd, path, info)
             start = int(min(max(round(position_sec * clip.rate), 0), clip.buffer.shape[0] - 1))
             self._start(sd, info, clip, position=start)
+
+    def _output_info(self, sd: ModuleType, rescanned: bool) -> dict[str, Any]:
+        """The device to play on: the one asked for, else (it is missing) the default one."""
+        device = None if self._fell_back else self._device
+        try:
+            return _query_output(sd, device)
+        except PlaybackError as missing:
+            self._discard_stream()
+            if not rescanned and self._rescan(sd):
+                with contextlib.suppress(PlaybackError):
+                    return _query_output(sd, device)
+            if device is None or not self.fallback_to_default:
+                raise
+            info = _query_output(sd, None)  # no default either: that sentence is the one to read
+            self._fell_back = True
+            with self._lock:
+                self._notice = (
+                    f"{str(missing).rstrip('.')}; playing on the default audio output device instead."
+                )
+            return info
+
+    def switch(self, path: Path | str) -> None:
+        """A/B: play ``path`` from the position the current clip has reached, keeping
+        its paused or playing state (a clip that ended, or none: from the start).
+
+        With both clips at the stream's rate, the new clip takes over at the next
+        block on the same stream: no gap, no click from a restart. Raises
+        PlaybackError like ``play``.
+        """
+        path = Path(path)
+        with self._op_lock:
+            with self._lock:
+                clip, pos, paused = self._clip, self._pos, self._paused
+                running = self._want_active and (self._playing or self._paused)
+            if clip is None:
+                self._play(path, loop=None, position_sec=0.0)
+                return
+            seconds = pos / clip.rate if pos < clip.buffer.shape[0] else 0.0
+            if running and self._stream is not None and not self._broken and self._sd is not None:
+                info = _query_output(self._sd, None if self._fell_back else self._device)
+                new = self._load(self._sd, path, info)
+                key = (int(info["index"]), new.rate, int(new.buffer.shape[1]))
+                with self._lock:
+                    if key == self._stream_key and self._want_active and self._clip is clip:
+                        # Where the old clip is now (it went on playing while the new one loaded).
+                        seconds = self._pos / clip.rate
+                        self._clip = new
+                        self._pos = int(min(max(round(seconds * new.rate), 0), new.buffer.shape[0] - 1))
+                        self._end = None
+                        self._gen += 1
+                        return
+            self._play(path, loop=None, position_sec=seconds)
+            if paused:
+                self.pause()
 
     def _rescan(self, sd: ModuleType) -> bool:
         if not _refresh_portaudio(sd):
@@ -368,7 +512,9 @@ class Player:
         with self._lock:
             clip = self._clip
             if clip is None:
-                return PlayerState(None, 0.0, 0.0, self._playing, self._paused, self._loop, 0.0)
+                return PlayerState(
+                    None, 0.0, 0.0, self._playing, self._paused, self._loop, 0.0, self._volume_db
+                )
             return PlayerState(
                 path=clip.path,
                 position_sec=self._pos / clip.rate,
@@ -377,6 +523,7 @@ class Player:
                 paused=self._paused,
                 loop=self._loop,
                 gain_db=clip.gain_db,
+                volume_db=self._volume_db,
             )
 
     def close(self) -> None:
@@ -600,6 +747,8 @@ class Player:
                             break
                     if written < frames:
                         outdata[written:] = 0
+                    if self._volume != 1.0:
+                        outdata[:written] *= np.float32(self._volume)
                     self._pos = pos
                     if pos >= total and not self._loop:
                         self._playing = False
