@@ -30,11 +30,16 @@ def _sections() -> list[tuple[str, list[Binding]]]:
     from tui.screens.sessions import SessionsScreen
 
     def bindings(*owners: type) -> list[Binding]:
+        """Each owner's bindings with those of its own classes (a screen's mixins), the
+        owner's first; Textual's own base classes are left out."""
         found: list[Binding] = []
         for owner in owners:
-            for binding in owner.BINDINGS:
-                if isinstance(binding, Binding):
-                    found.append(binding)
+            for cls in owner.__mro__:
+                if not cls.__module__.startswith("tui."):
+                    continue
+                for binding in cls.__dict__.get("BINDINGS", ()):
+                    if isinstance(binding, Binding):
+                        found.append(binding)
         return found
 
     return [
