@@ -146,6 +146,7 @@ class SessionLabApp(AuditionControls, App[None]):
         self.audio_device = (
             audio_device if audio_device is not None else (self.settings.output_device or None)
         )
+        self.told_missing_device: int | str | None = None  # said once that it is missing
         self.set_reactive(SessionLabApp.volume_db, self.settings.volume_db)
         self.clock = clock  # drives ETAs; tests fix it
         self.now = now if now is not None else (lambda: datetime.now(UTC))  # "today" in dates; tests fix it
@@ -209,6 +210,7 @@ class SessionLabApp(AuditionControls, App[None]):
             fallback = problem and self.device_fallback and self.audio_device is not None
             if fallback and check_audio_output(None) is None:
                 # The chosen device is missing: the default one plays instead; say so once.
+                self.told_missing_device = self.audio_device
                 self.call_from_thread(
                     self.notify,
                     f"{problem.rstrip('.')}; clips play on the default audio output device instead.",

@@ -99,7 +99,8 @@ class AuditionControls:
 
     def _tell_notice(self: SessionLabApp, player: Player) -> None:  # type: ignore[misc]
         notice = player.take_notice()
-        if notice:
+        if notice and self.told_missing_device != self.audio_device:  # said at start-up already
+            self.told_missing_device = self.audio_device
             self.call_from_thread(self.notify, notice, severity="warning", markup=False, timeout=8)
 
     # ------------------------------------------------------------------ volume
@@ -168,6 +169,7 @@ class AuditionControls:
     def use_output_device(self: SessionLabApp, name: str) -> None:  # type: ignore[misc]
         """Play on ``name`` ("" = the default device) from now on, and remember it."""
         self.audio_device = name or None
+        self.told_missing_device = None
         self.audio_problem = ""
         self.stop_playback()
         self._set_device(name)

@@ -16,7 +16,6 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.css.query import NoMatches
 from textual.reactive import reactive
-from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static, Tree
 from textual.worker import Worker, WorkerState, get_current_worker
 
@@ -26,6 +25,7 @@ from core.text import shown_line
 from tui.formatting import plural, shorten
 from tui.jobs import GenerationJob, NowPlaying
 from tui.messages import ClipRendered, GenerationProgress, WaveformReady
+from tui.screens.session_keys import SessionKeys
 from tui.waveform import file_key
 from tui.widgets.cluster_tree import (
     BatchNode,
@@ -72,7 +72,7 @@ class BatchMade:
     session: Session | None = None
 
 
-class SessionScreen(Screen[uuid.UUID | None]):
+class SessionScreen(SessionKeys):
     """Audition a session's clips and grow it, batch by batch.
 
     Dismissed with the session's id (None if nothing was stored), so the sessions
@@ -209,6 +209,7 @@ class SessionScreen(Screen[uuid.UUID | None]):
         self._reselect(self.app.selection_memory.get(session.id))
         tree.focus()
         self._check_files(session.tracks)
+        self.curation_shown(session)
 
     def _title(self, session: Session | None) -> None:
         title = self.query_one("#session-title", Static)
@@ -321,8 +322,10 @@ class SessionScreen(Screen[uuid.UUID | None]):
                 ),
             )
         if force or table.scope != scope:
-            table.show(rows, scope, self.app.waveforms)
-            scope_title.update(title, layout=False)
+            shown = self.visible_rows(rows)
+            table.show(shown, scope, self.app.waveforms)
+            scope_title.update(Content.assemble(title, (self.scope_note(rows, shown), "dim")), layout=False)
+            rows = shown
             now = self.app.now_playing
             table.mark_playing(now.key if now is not None else None)
             self._request_waveforms(rows)
@@ -342,6 +345,7 @@ class SessionScreen(Screen[uuid.UUID | None]):
             duration_sec=track.duration_sec,
             similarity=track.similarity,
             problem=self.clip_problems.get(str(track.id)),
+            curation=self.row_curation(track.id),
         )
 
     # ------------------------------------------------------------- waveforms
@@ -613,7 +617,7 @@ class SessionScreen(Screen[uuid.UUID | None]):
             return True if chosen else None
         if action == "new_batch":
             return None if self.generating else True
-        return True
+        return self.can_curate(action)
 
     def _current_row(self) -> TrackRow | None:
         tree = self.query_one("#tree", ClusterTree)

@@ -58,12 +58,13 @@ class PlayerBar(Static):
         else:
             icon, status = (" ■ ", "bold"), "stopped"
         seek_hint = ("  ·  ←/→ seek", "dim") if state is not None and (state.playing or state.paused) else ""
-        if loop:
-            then: str | tuple[str, str] = loop_part
-        elif getattr(app, "auto_advance", False):
-            then = ("  ·  then next", "dim")
-        else:
-            then = ("  ·  then stop", "dim")
+        then: str | tuple[str, str] = ""
+        if not loop:
+            then = (
+                ("  ·  then next", "dim")
+                if getattr(app, "auto_advance", False)
+                else ("  ·  then stop", "dim")
+            )
         volume = float(getattr(app, "volume_db", 0.0))
         volume_part = (
             ("  ·  muted", "bold $text-warning")
@@ -96,6 +97,7 @@ class PlayerBar(Static):
             ("━" * filled, "$text-accent"),
             ("─" * (BAR_WIDTH - filled), "dim"),
             f"  {status}",
+            loop_part,
             then,
             volume_part,
             *ab_part,
