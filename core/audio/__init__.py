@@ -18,7 +18,15 @@ from core.audio.io import (
     read_import,
     write_wav_atomic,
 )
-from core.audio.loudness import SILENCE_LUFS, integrated_loudness, limit_peak, loudness_gain, peak_dbfs
+from core.audio.loudness import (
+    SILENCE_LUFS,
+    integrated_loudness,
+    integrated_lufs,
+    limit_peak,
+    loudness_gain,
+    peak_dbfs,
+    true_peak_dbtp,
+)
 from core.clipcheck import clip_file_problem  # at home in core.clipcheck, which needs no numpy
 
 __all__ = [
@@ -32,6 +40,7 @@ __all__ = [
     "equal_power_crossfade",
     "fade_edges",
     "integrated_loudness",
+    "integrated_lufs",
     "limit_peak",
     "loudness_gain",
     "moving_average",
@@ -39,5 +48,6 @@ __all__ = [
     "read_audio",
     "read_import",
     "resample",
+    "true_peak_dbtp",
     "write_wav_atomic",
 ]
