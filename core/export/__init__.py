@@ -1,0 +1,1 @@
+"""Taking a session out of the app: files for a DAW (``daw``)."""
