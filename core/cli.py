@@ -134,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = commands.add_parser("doctor", help="check the data dir (database, audio, kept-aside files)")
     doctor.add_argument("--repair", action="store_true", help="fix what can be fixed without losing anything")
     doctor.add_argument("--json", action="store_true")
+    from core.cli_export import add_export_parser
+
+    add_export_parser(commands, common)
     return parser
 
 
@@ -470,6 +473,10 @@ def _run(args: argparse.Namespace, settings: Any, out: TextIO, err: TextIO) -> i
         else:
             out.writelines(f"{shown_line(line)}\n" for line in report.lines())
         return 1 if failed else 0
+    if command == "export":
+        from core.cli_export import run_export
+
+        return run_export(args, settings, out, err)
     raise ValidationError(f"Unknown command {shown_line(command)!r}.")
 
 

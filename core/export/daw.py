@@ -137,12 +137,12 @@ def _write_new(folder: Path, stem: str, suffix: str, write: Callable[[Path], Non
             tmp.unlink()
 
 
-def _curations(store: Any, session_id: uuid.UUID) -> dict[uuid.UUID, Any]:
+def session_curations(store: Any, session_id: uuid.UUID) -> dict[uuid.UUID, Any]:
     getter = getattr(store, "get_curations", None)  # branch-local guard until branch i9c lands
     return dict(getter(session_id)) if getter is not None else {}
 
 
-def _cluster_names(store: Any, session_id: uuid.UUID) -> dict[uuid.UUID, str]:
+def cluster_names(store: Any, session_id: uuid.UUID) -> dict[uuid.UUID, str]:
     getter = getattr(store, "get_cluster_names", None)  # branch-local guard until branch i9c lands
     return dict(getter(session_id)) if getter is not None else {}
 
@@ -185,8 +185,8 @@ def export_tracks(
     wanted = list(dict.fromkeys(track_ids))
     if not wanted:
         raise ValidationError("Nothing to export: choose clips, a cluster, or the kept clips.")
-    curations = _curations(store, session_id)
-    names = _cluster_names(store, session_id)
+    curations = session_curations(store, session_id)
+    names = cluster_names(store, session_id)
     labels = {c.id: names.get(c.id) or c.label for c in session.clusters}
     folder = options.to
     try:
