@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 from typing import Any, TextIO
 
-from core.errors import NotFoundError, ValidationError
+from core.errors import ValidationError
 from core.text import shown_line
 
 
@@ -37,32 +37,11 @@ def add_export_parser(commands: Any, common: list[argparse.ArgumentParser]) -> N
     export.add_argument("--json", action="store_true", help="print what was written as one JSON document")
 
 
-def _track_by_prefix(session: Any, text: str) -> uuid.UUID:
-    from core.store import MIN_PREFIX_CHARS
-
-    shown = shown_line(text.strip())
-    compact = text.strip().lower().replace("-", "")
-    if len(compact) < MIN_PREFIX_CHARS or not all(c in "0123456789abcdef" for c in compact):
-        raise ValidationError(
-            f"{shown!r} is not a clip id: give at least {MIN_PREFIX_CHARS} of its hex digits."
-        )
-    matches = [t.id for t in session.tracks if t.id.hex.startswith(compact)]
-    if not matches:
-        raise NotFoundError(f"No clip matches {shown!r} in session {session.id}.")
-    if len(matches) > 1:
-        raise ValidationError(
-            f"{shown!r} is ambiguous: it matches {len(matches)} clips; type more of the id."
-        )
-    return matches[0]
-
-
 def choose_tracks(store: Any, session: Any, args: argparse.Namespace) -> list[uuid.UUID]:
     """The clips the flags name, in the session's order; by default every clip not discarded."""
-    from core.export.daw import session_curations
-
-    curations = session_curations(store, session.id)
+    curations = store.get_curations(session.id)
     if args.tracks:
-        return list(dict.fromkeys(_track_by_prefix(session, text) for text in args.tracks))
+        return list(dict.fromkeys(store.resolve_track_id(text, session.id) for text in args.tracks))
     if args.cluster:
         cluster_id = store.resolve_cluster_id(session.id, args.cluster)
         found = session.find_cluster(cluster_id)

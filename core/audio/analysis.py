@@ -16,23 +16,11 @@ estimate from the audio.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-try:
-    from core.models import ClipAnalysis
-except ImportError:  # branch-local until branch i9c's models land; removed at that merge
-
-    @dataclass(frozen=True)
-    class ClipAnalysis:  # type: ignore[no-redef]
-        bpm: float | None = None
-        key: str | None = None
-        source: str = "estimate"
-        lufs: float | None = None
-        true_peak_dbtp: float | None = None
-
+from core.models import ClipAnalysis
 
 KEY_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 MINOR_MODES = frozenset({"minor", "aeolian", "dorian", "phrygian", "locrian", "min", "m"})

@@ -1,1 +1,1 @@
-"""Taking a session out of the app: files for a DAW (``daw``)."""
+"""Exports: clips for a DAW (daw.py) and curation as a training dataset (dataset.py)."""

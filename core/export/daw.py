@@ -28,7 +28,7 @@ import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -137,22 +137,17 @@ def _write_new(folder: Path, stem: str, suffix: str, write: Callable[[Path], Non
             tmp.unlink()
 
 
-def session_curations(store: Any, session_id: uuid.UUID) -> dict[uuid.UUID, Any]:
-    getter = getattr(store, "get_curations", None)  # branch-local guard until branch i9c lands
-    return dict(getter(session_id)) if getter is not None else {}
-
-
-def cluster_names(store: Any, session_id: uuid.UUID) -> dict[uuid.UUID, str]:
-    getter = getattr(store, "get_cluster_names", None)  # branch-local guard until branch i9c lands
-    return dict(getter(session_id)) if getter is not None else {}
-
-
 def _curation_document(curation: Any) -> dict[str, Any]:
-    if curation is None:
-        return {"kept": False, "rating": None, "discarded": False, "tags": [], "note": ""}
-    data = asdict(curation)
-    data["tags"] = list(data.get("tags", ()))
-    return data
+    from core.models import Curation
+
+    return (curation or Curation()).to_dict()
+
+
+def _known(analysis: Any) -> Any:
+    """A stored analysis that says something (the app computes one for its detail view)."""
+    return (
+        analysis if analysis is not None and (analysis.bpm is not None or analysis.key is not None) else None
+    )
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -185,8 +180,9 @@ def export_tracks(
     wanted = list(dict.fromkeys(track_ids))
     if not wanted:
         raise ValidationError("Nothing to export: choose clips, a cluster, or the kept clips.")
-    curations = session_curations(store, session_id)
-    names = cluster_names(store, session_id)
+    curations = store.get_curations(session_id)
+    names = store.get_cluster_names(session_id)
+    stored = store.get_analysis(wanted)
     labels = {c.id: names.get(c.id) or c.label for c in session.clusters}
     folder = options.to
     try:
@@ -217,7 +213,9 @@ def export_tracks(
         samples, rate = read_audio(track.path, mono=False)
         if samples.shape[1] == 1:
             samples = samples[:, 0]
-        analysis = engine_tempo_key(track) or estimate_tempo_key(samples, rate)
+        analysis = (
+            engine_tempo_key(track) or _known(stored.get(track_id)) or estimate_tempo_key(samples, rate)
+        )
         result = normalize(samples, rate, options.target_lufs, TRUE_PEAK_CEILING_DBTP)
         cluster = labels.get(track.cluster_id, "clip")
         n = per_cluster[track.cluster_id] = per_cluster.get(track.cluster_id, 0) + 1

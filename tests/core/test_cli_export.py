@@ -89,3 +89,47 @@ def test_export_user_errors_are_one_line_and_write_nothing(data_dir, generated, 
     code, out, err = run("export", generated["id"], *flags, "--to", str(tmp_path / "never"))
     assert code == 2 and fragment in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "never").exists()
+
+
+def test_kept_clips_carry_their_curation_and_the_cluster_name_a_musician_gave(data_dir, generated, tmp_path):
+    from wavinfo import WavInfoReader
+
+    session = generated["id"]
+    cluster = generated["batches"][0]["clusters"][0]
+    track = cluster["track_ids"][0]
+    for argv in (
+        ("keep", track),
+        ("rate", track, "4"),
+        ("note", track, "the one for the intro"),
+        ("rename-cluster", session, cluster["id"], "Intro Café"),
+    ):
+        code, _, err = run(*argv)
+        assert code == 0, err
+    code, out, err = run("export", session, "--kept", "--to", str(tmp_path), "--json")
+    assert code == 0, err
+    (only,) = json.loads(out)["files"]
+    assert only["track_id"] == track and only["cluster"] == "Intro Café"
+    name = only["path"].rsplit("/", 1)[1]
+    assert name.startswith("Intro-Cafe_") and name.endswith("_1.wav")
+    ixml = WavInfoReader(only["path"]).ixml.raw_xml
+    assert ixml.findtext("SESSIONLAB/KEPT") == "yes" and ixml.findtext("SESSIONLAB/RATING") == "4"
+    assert ixml.findtext("NOTE") == "the one for the intro"
+    manifest = json.loads((tmp_path / "session.json").read_text())
+    assert manifest["files"][0]["curation"] == {
+        "kept": True,
+        "rating": 4,
+        "discarded": False,
+        "tags": [],
+        "note": "the one for the intro",
+    }
+
+
+def test_discarded_clips_stay_out_of_a_whole_session_export(data_dir, generated, tmp_path):
+    session = generated["id"]
+    dropped = generated["tracks"][0]["id"]
+    code, _, err = run("discard", dropped)
+    assert code == 0, err
+    code, out, err = run("export", session, "--loudness", "none", "--to", str(tmp_path), "--json")
+    assert code == 0, err
+    exported = [f["track_id"] for f in json.loads(out)["files"]]
+    assert dropped not in exported and len(exported) == 2
