@@ -26,7 +26,6 @@ from core.models import (
     Preference,
     validate_note,
     validate_rating,
-    validate_tag,
     validate_tags,
 )
 
@@ -74,15 +73,24 @@ def set_tags(store: Any, track_id: uuid.UUID, tags: Iterable[str]) -> Curation:
 
 
 def add_tag(store: Any, track_id: uuid.UUID, tag: str) -> Curation:
-    clean = validate_tag(tag)
-    return store.update_curation(_id(track_id, "clip"), lambda c: replace(c, tags=(*c.tags, clean)))
+    return add_tags(store, track_id, [tag])
 
 
 def remove_tag(store: Any, track_id: uuid.UUID, tag: str) -> Curation:
     """Take a tag off a clip (a tag it does not have is a no-op)."""
-    clean = validate_tag(tag)
+    return remove_tags(store, track_id, [tag])
+
+
+def add_tags(store: Any, track_id: uuid.UUID, tags: Iterable[str]) -> Curation:
+    """Add tags to those a clip has (in the same transaction that reads them)."""
+    clean = validate_tags(tags)
+    return store.update_curation(_id(track_id, "clip"), lambda c: replace(c, tags=(*c.tags, *clean)))
+
+
+def remove_tags(store: Any, track_id: uuid.UUID, tags: Iterable[str]) -> Curation:
+    clean = set(validate_tags(tags))
     return store.update_curation(
-        _id(track_id, "clip"), lambda c: replace(c, tags=tuple(t for t in c.tags if t != clean))
+        _id(track_id, "clip"), lambda c: replace(c, tags=tuple(t for t in c.tags if t not in clean))
     )
 
 

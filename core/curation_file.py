@@ -88,15 +88,20 @@ def _order(entry: dict[str, Any]) -> str:
     return json.dumps(entry, sort_keys=True)
 
 
-def merge(doc: dict[str, Any], other: dict[str, dict[str, dict[str, Any]]]) -> bool:
+def newer(entry: dict[str, Any], old: dict[str, Any] | None) -> bool:
+    """Whether ``entry`` wins over ``old`` (None: always). Equal times fall back to a fixed order,
+    so merging twice changes nothing."""
+    return old is None or (_stamp(entry), _order(entry)) > (_stamp(old), _order(old))
+
+
+def merge(doc: dict[str, Any], other: dict[str, Any]) -> bool:
     """Merge ``other``'s sections into ``doc``, the newer entry winning; return whether doc changed."""
     changed = False
     for section in SECTIONS:
         mine = doc.setdefault(section, {})
         for key, entry in other.get(section, {}).items():
-            old = mine.get(key)
-            if old is None or (_stamp(entry), _order(entry)) > (_stamp(old), _order(old)):
-                mine[key] = entry  # equal times: a fixed order, so merging twice changes nothing
+            if isinstance(entry, dict) and newer(entry, mine.get(key)):
+                mine[key] = entry
                 changed = True
     return changed
 

@@ -373,13 +373,20 @@ class CurationStore:
         entries: dict[str, dict[str, Any]],
         drop_tracks: set[str] = frozenset(),  # type: ignore[assignment]
         drop_clusters: set[str] = frozenset(),  # type: ignore[assignment]
+        *,
+        force: bool = False,
     ) -> None:
-        """Merge committed entries into the session's curation file (the caller holds the lock)."""
-        if not any(entries.values()) and not drop_tracks and not drop_clusters:
+        """Merge committed entries into the session's curation file (the caller holds the lock).
+
+        ``force`` also merges in everything the tables hold (recovery)."""
+        if not any(entries.values()) and not drop_tracks and not drop_clusters and not force:
             return
         try:
             doc = self._load_curation_file(session_id)
             changed = curation_file.merge(doc, entries)
+            if force:
+                with self._reading() as conn:
+                    changed = curation_file.merge(doc, self._curation_entries(conn, session_id)) or changed
             changed = curation_file.drop(doc, set(drop_tracks), set(drop_clusters)) or changed
             if changed or not curation_file.curation_path(self.root, session_id).exists():
                 curation_file.write(self.root, doc)
@@ -517,3 +524,108 @@ class CurationStore:
         with contextlib.suppress(OSError):
             fsync_dir(media)
         return left
+
+    # ----------------------------------------------------------------- recovery
+
+    def restore_curation(self: SessionStore, session_id: uuid.UUID, docs: Sequence[dict[str, Any]]) -> int:
+        """Bring back marks from curation files (core.recovery); return how many entries were applied.
+
+        An entry wins over the table's row when it is newer (or there is no row); entries
+        naming clips or clusters the database does not know are left in the file (a later
+        recover may bring their batch back) and skipped here. Then the session's file is
+        merged with everything, under the session's lock."""
+        self._require_writable()
+        sid = str(session_id)
+        incoming = curation_file.empty(session_id)
+        for doc in docs:
+            curation_file.merge(incoming, doc)
+        applied = 0
+        fd = self._lock_session(session_id, blocking=True)
+        try:
+            with self._writing() as conn:
+                if not self._exists(conn, "sessions", session_id):
+                    return 0
+                tracks = {r["id"] for r in conn.execute("SELECT id FROM tracks WHERE session_id = ?", (sid,))}
+                clusters = {
+                    r["id"] for r in conn.execute("SELECT id FROM clusters WHERE session_id = ?", (sid,))
+                }
+                current = self._curation_entries(conn, session_id)
+                for track_id, entry in sorted(incoming["clips"].items()):
+                    if track_id not in tracks or not curation_file.newer(
+                        entry, current["clips"].get(track_id)
+                    ):
+                        continue
+                    try:
+                        marks = Curation.from_dict(entry)
+                        stamp = _ts(_dt(str(entry["updated_at"])))
+                    except (KeyError, TypeError, ValueError, ValidationError):
+                        continue
+                    conn.execute(
+                        "INSERT OR REPLACE INTO curation"
+                        " (track_id, session_id, kept, rating, discarded, tags, note, updated_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            track_id,
+                            sid,
+                            int(marks.kept),
+                            marks.rating,
+                            int(marks.discarded),
+                            json.dumps(list(marks.tags), ensure_ascii=False),
+                            marks.note,
+                            stamp,
+                        ),
+                    )
+                    applied += 1
+                for cluster_id, entry in sorted(incoming["cluster_names"].items()):
+                    if cluster_id not in clusters or not curation_file.newer(
+                        entry, current["cluster_names"].get(cluster_id)
+                    ):
+                        continue
+                    try:
+                        name = clean_cluster_name(entry["name"])
+                        stamp = _ts(_dt(str(entry["updated_at"])))
+                    except (KeyError, TypeError, ValueError, ValidationError):
+                        continue
+                    conn.execute(
+                        "INSERT OR REPLACE INTO cluster_names (cluster_id, session_id, name, updated_at)"
+                        " VALUES (?, ?, ?, ?)",
+                        (cluster_id, sid, name, stamp),
+                    )
+                    applied += 1
+                for pref_id, entry in sorted(incoming["preferences"].items()):
+                    if pref_id in current["preferences"]:
+                        continue
+                    try:
+                        pref = Preference(
+                            id=uuid.UUID(pref_id),
+                            session_id=session_id,
+                            track_a=uuid.UUID(entry["track_a"]),
+                            track_b=uuid.UUID(entry["track_b"]),
+                            choice=entry["choice"],
+                            created_at=_dt(str(entry["created_at"])),
+                            brief_a=entry.get("brief_a", ""),
+                            brief_b=entry.get("brief_b", ""),
+                        )
+                    except (KeyError, TypeError, ValueError, ValidationError):
+                        continue
+                    if str(pref.track_a) not in tracks or str(pref.track_b) not in tracks:
+                        continue
+                    conn.execute(
+                        "INSERT INTO preferences (id, session_id, track_a, track_b, choice, created_at, brief_a,"
+                        " brief_b) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            pref_id,
+                            sid,
+                            str(pref.track_a),
+                            str(pref.track_b),
+                            pref.choice,
+                            _ts(pref.created_at),
+                            pref.brief_a,
+                            pref.brief_b,
+                        ),
+                    )
+                    applied += 1
+            self._merge_curation_file(session_id, incoming, force=True)
+        finally:
+            _release(fd)
+        return applied
