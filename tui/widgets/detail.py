@@ -51,7 +51,7 @@ def clip_facts(store: Any, track: Track) -> ClipFacts:
         return ClipFacts(track.id, None, None, None, problem)
     info = soundfile.info(str(track.path))
     stored = store.get_analysis([track.id]).get(track.id)
-    if stored is not None and stored.lufs is not None and stored.bpm is not None:
+    if stored is not None and stored.lufs is not None:
         return ClipFacts(track.id, int(info.samplerate), int(info.channels), stored)
     samples, rate = read_audio(track.path, mono=False)
     found = engine_tempo_key(track) or estimate_tempo_key(samples.mean(axis=1), rate)
