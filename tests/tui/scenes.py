@@ -103,22 +103,44 @@ class SteppingNow:
         return FIXED_NOW + timedelta(seconds=37 * self.calls)
 
 
+class CountingIds:
+    """Ids 00000000-0000-4000-8000-000000000001, ...2, ...: file paths in a picture are fixed."""
+
+    def __init__(self) -> None:
+        import itertools
+        import threading
+
+        self._next = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def __call__(self) -> Any:
+        import uuid
+
+        with self._lock:
+            return uuid.UUID(f"00000000-0000-4000-8000-{next(self._next):012d}")
+
+
 @contextlib.contextmanager
 def fixed_time() -> Iterator[None]:
-    """Rows get fixed times (SteppingNow) and dates are shown in UTC."""
+    """Rows get fixed times (SteppingNow) and ids (CountingIds); dates are shown in UTC."""
     import core.service
     import core.store
 
     saved = (core.store.utcnow, core.service.utcnow, os.environ.get("TZ"))
+    saved_ids = (core.store.new_id, core.service.new_id)
     now = SteppingNow()
     core.store.utcnow = now  # type: ignore[assignment]
     core.service.utcnow = now  # type: ignore[assignment]
+    ids = CountingIds()
+    core.store.new_id = ids  # type: ignore[assignment]
+    core.service.new_id = ids  # type: ignore[assignment]
     os.environ["TZ"] = "UTC"
     time.tzset()
     try:
         yield
     finally:
         core.store.utcnow, core.service.utcnow = saved[0], saved[1]  # type: ignore[assignment]
+        core.store.new_id, core.service.new_id = saved_ids  # type: ignore[assignment]
         if saved[2] is None:
             os.environ.pop("TZ", None)
         else:
@@ -304,6 +326,52 @@ async def no_audio_device(pilot: Pilot[Any]) -> None:
     await _settle(pilot)
 
 
+async def _list_focused(pilot: Pilot[Any]) -> None:
+    await _open_first_session(pilot)
+    await pilot.press("tab")
+    await _settle(pilot)
+
+
+async def clip_detail(pilot: Pilot[Any]) -> None:
+    """i: the selected clip's details, its tempo, key and loudness computed and stored."""
+    from tui.widgets.detail import ClipDetail
+
+    await _list_focused(pilot)
+    await pilot.press("i")
+    detail = pilot.app.screen.query_one(ClipDetail)
+    await wait_for(pilot, lambda: detail.facts is not None, "the clip's facts")
+    await _settle(pilot)
+
+
+async def ab_compare(pilot: Pilot[Any]) -> None:
+    """Two clips marked A and B; B is in at 2 s, paused, where A was."""
+    app = pilot.app
+    await _list_focused(pilot)
+    await pilot.press("l", "s", "4", "a", "j", "a")  # loop on; keep and rate A; mark A, then B: A plays
+    await wait_for(pilot, lambda: app.player_state is not None and app.player_state.playing, "A plays")
+    await pilot.press("space")
+    await wait_for(pilot, lambda: app.player_state.paused, "paused")
+    app._player.seek(2.0, relative=False)
+    await pilot.press("a")
+    await wait_for(
+        pilot, lambda: app.now_playing.key == app.ab_pair.b.key and app.player_state.paused, "B is in"
+    )
+    await _settle(pilot)
+    app._poll_player()
+    await _settle(pilot)
+
+
+async def export_dialog(pilot: Pilot[Any]) -> None:
+    from tui.screens.export import ExportScreen
+
+    app = pilot.app
+    await _list_focused(pilot)
+    await pilot.press("s", "j", "s", "e")
+    await wait_for(pilot, lambda: isinstance(app.screen, ExportScreen), "the export dialog")
+    app.screen.query_one("#export-folder", Input).value = "~/Music/Session Lab/warm-lofi-loop"
+    await _settle(pilot)
+
+
 def generating(gate: Gate) -> Callable[[Pilot[Any]], Awaitable[None]]:
     """A new session mid-generation: three of six clips rendered and listed, held there.
 
@@ -372,6 +440,13 @@ def scenes() -> list[Scene]:
         Scene("delete", "Deleting asks first", delete_confirm),
         Scene("rename", "r renames a session", rename_dialog),
         Scene("help", "? lists every key binding", help_screen),
+        Scene(
+            "detail",
+            "i shows a clip's brief, prompt, seed, engine, tempo, key, loudness and file",
+            clip_detail,
+        ),
+        Scene("ab", "A/B: two takes marked, a flips between them at the same position", ab_compare),
+        Scene("export", "e exports kept clips, a cluster or one clip for a DAW", export_dialog),
         Scene(
             "no-audio",
             "No audio device: one line in the player bar, everything else works",

@@ -20,6 +20,7 @@ from core.text import shown_line
 from tui.formatting import duration, shorten
 
 LABEL_WIDTH = 10
+VALUE_WIDTH = 60  # one line each in the 120-column layout
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,11 @@ def clip_facts(store: Any, track: Track) -> ClipFacts:
     )
     store.put_analysis(track.id, analysis)
     return ClipFacts(track.id, int(rate), int(samples.shape[1]), analysis)
+
+
+def elide_left(text: str, width: int) -> str:
+    """The end of a long path (its file and folder names matter most), "…" in front."""
+    return text if len(text) <= width else "…" + text[-(width - 1) :]
 
 
 def _finite(value: float) -> float | None:
@@ -124,19 +130,19 @@ class ClipDetail(Static):
         if generated and generated != label:
             title.append((f"   named by you; generated: {shown_line(generated)}", "dim"))
         lines.append(Content.assemble(*title))
-        line("Brief", shorten(batch.prompt_text, 140))
-        line("Prompt", (shorten(track.raw_prompt, 140), "italic"))
+        line("Brief", shorten(batch.prompt_text, VALUE_WIDTH))
+        line("Prompt", (shorten(track.raw_prompt, VALUE_WIDTH), "italic"))
         seed = batch.seed if batch.seed is not None else track.seed
         if seed is not None:
             line(
                 "Seed",
                 (str(seed), "bold"),
-                (f"  clip {track.seed}" if track.seed is not None and track.seed != seed else "", "dim"),
-                ("   this number with the same brief makes the batch again exactly", "dim"),
+                (f" · clip {track.seed}" if track.seed is not None and track.seed != seed else "", "dim"),
             )
+            line("", ("the same brief with this number makes the batch again exactly", "dim"))
         else:
             line("Seed", ("not recorded (an imported clip)", "dim"))
-        line("Engine", shown_line(batch.engine or "—"), ("  model ", "dim"), shown_line(batch.model or "—"))
+        line("Engine", shown_line(batch.engine or "—"), (" · model ", "dim"), shown_line(batch.model or "—"))
         audio: list[str | tuple[str, str]] = [duration(track.duration_sec)]
         if facts is not None and facts.rate is not None:
             channels = {1: "mono", 2: "stereo"}.get(facts.channels or 0, f"{facts.channels} channels")
@@ -149,7 +155,7 @@ class ClipDetail(Static):
         line("Tempo/key", *self._tempo_key(facts))
         line("Loudness", *self._loudness(facts))
         line("Marks", *self._marks(curation))
-        line("File", (shown_line(str(track.path)), ""), ("   y copies the path", "dim"))
+        line("File", elide_left(shown_line(str(track.path)), VALUE_WIDTH - 13), ("  y copies it", "dim"))
         self.update(Content("\n").join(lines))
 
     @staticmethod
@@ -163,7 +169,7 @@ class ClipDetail(Static):
         parts.append(f"{analysis.bpm:.0f} BPM" if analysis.bpm is not None else "tempo unknown")
         parts.append(f" · {shown_line(analysis.key)}" if analysis.key else " · key unknown")
         source = "the engine's own values" if analysis.source == "engine" else "estimated from the audio"
-        parts.append((f"   {source}", "dim"))
+        parts.append((f"  {source}", "dim"))
         return parts
 
     @staticmethod
@@ -174,7 +180,6 @@ class ClipDetail(Static):
         parts: list[str | tuple[str, str]] = [f"{analysis.lufs:.1f} LUFS"]
         if analysis.true_peak_dbtp is not None:
             parts.append(f" · true peak {analysis.true_peak_dbtp:.1f} dBTP")
-        parts.append(("   played at the common loudness; the file is untouched", "dim"))
         return parts
 
     @staticmethod
