@@ -42,8 +42,9 @@ Audition habits
     with ``fallback_to_default``, the default device plays and ``take_notice()``
     returns one sentence saying so (once).
 
-``sounddevice`` is imported inside functions only: importing it loads PortAudio
-(and raises OSError when the library is missing) and enumerates devices.
+``sounddevice`` is imported inside functions only (core.audio_output, which also
+lists devices and checks one): importing it loads PortAudio (and raises OSError
+when the library is missing) and enumerates devices.
 """
 
 from __future__ import annotations
@@ -53,9 +54,6 @@ import contextlib
 import functools
 import logging
 import math
-import os
-import re
-import sys
 import threading
 import weakref
 from collections.abc import Callable
@@ -67,8 +65,38 @@ from typing import Any
 import numpy as np
 
 from core.audio import limit_peak, loudness_gain, read_audio, resample
+from core.audio_output import (
+    LATENCY,
+    MAX_CHANNELS,
+    NO_PORTAUDIO,
+    PA_LOCK,
+    OutputDevice,
+    check_audio_output,
+    describe,
+    detail,
+    import_sounddevice,
+    output_devices,
+    query_output,
+    refresh_portaudio,
+    streams,
+)
 from core.errors import AudioFileError, PlaybackError
 from core.settings import TARGET_LUFS
+
+# The device side lives in core.audio_output; these names stay here for callers.
+__all__ = [
+    "CEILING_DBFS",
+    "DEVICE_LOST",
+    "MAX_VOLUME_DB",
+    "MIN_VOLUME_DB",
+    "NO_PORTAUDIO",
+    "OutputDevice",
+    "Player",
+    "PlayerState",
+    "check_audio_output",
+    "clamp_volume_db",
+    "output_devices",
+]
 
 log = logging.getLogger(__name__)
 
@@ -76,20 +104,10 @@ CEILING_DBFS = -1.0  # sample-peak ceiling of what reaches the device
 MIN_VOLUME_DB = -60.0  # the quietest volume step above silence; lower means muted
 MAX_VOLUME_DB = 0.0  # never above the loudness match: the peak ceiling must hold
 BLOCKSIZE = 1024  # frames per callback: 21-32 ms at 48-32 kHz
-LATENCY = "high"  # audition, not performance: favour no dropouts
-MAX_CHANNELS = 2
 _GAIN_CACHE_SIZE = 4096
 
-NO_PORTAUDIO = (
-    "Audio playback is unavailable: the PortAudio library is not installed "
-    "(on Debian or Ubuntu: apt-get install libportaudio2)."
-)
 DEVICE_LOST = "Playback stopped: the audio output device stopped working or was disconnected."
 
-# PortAudio is process-wide: opening, closing and re-scanning go through one lock, and
-# a re-scan (Pa_Terminate + Pa_Initialize) only happens while no stream of ours is open.
-_PA_LOCK = threading.RLock()
-_open_streams = 0
 STOP_TIMEOUT = 2.0  # seconds to wait for the callback to end a run before aborting the stream
 _PLAYERS: weakref.WeakSet[Player] = weakref.WeakSet()
 _exit_hook_registered = False
@@ -122,46 +140,14 @@ class _Clip:
     gain_db: float
 
 
-def _detail(exc: BaseException) -> str:
-    """The first line of an exception's message, without a trailing period."""
-    arg = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
-    text = (arg.strip().splitlines() or [""])[0].strip().rstrip(".")
-    return text[:200] or type(exc).__name__
-
-
-def _alsa_config_problem() -> str | None:
-    """alsa-lib aborts the whole process (SIGABRT) when ALSA_CONFIG_PATH names no file."""
-    if not sys.platform.startswith("linux"):
-        return None
-    value = os.environ.get("ALSA_CONFIG_PATH", "")
-    entries = [entry for entry in re.split(r"[:\s]+", value) if entry]
-    if not entries or any(os.path.isfile(e) and os.access(e, os.R_OK) for e in entries):
-        return None
-    return "Audio playback is disabled: ALSA_CONFIG_PATH names no readable ALSA configuration file."
-
-
 def _import_sounddevice() -> ModuleType:
-    problem = _alsa_config_problem()
-    if problem:
-        raise PlaybackError(problem)
-    try:
-        import sounddevice
-    except OSError:
-        raise PlaybackError(NO_PORTAUDIO) from None
-    except ImportError:
-        raise PlaybackError(
-            "Audio playback is unavailable: the sounddevice package is not installed."
-        ) from None
-    except Exception as exc:  # PortAudioError from Pa_Initialize, e.g. a broken ~/.asoundrc
-        raise PlaybackError(
-            f"Audio playback is unavailable: the audio system could not be started ({_detail(exc)})."
-        ) from None
+    sd = import_sounddevice()
     global _exit_hook_registered
     if not _exit_hook_registered:
         # atexit runs last-registered first: after sounddevice's import, so ours runs before its.
         atexit.register(_close_all_players)
         _exit_hook_registered = True
-    return sounddevice
+    return sd
 
 
 def clamp_volume_db(volume_db: float) -> float:
@@ -171,107 +157,6 @@ def clamp_volume_db(volume_db: float) -> float:
     if volume_db < MIN_VOLUME_DB or math.isnan(volume_db):
         return -math.inf
     return min(MAX_VOLUME_DB, float(volume_db))
-
-
-def _describe(device: int | str | None) -> str:
-    return "the default audio output device" if device is None else f"the audio output device {device!r}"
-
-
-def _query_output(sd: ModuleType, device: int | str | None) -> dict[str, Any]:
-    try:
-        with _PA_LOCK:  # never while another player re-scans the device list
-            info = dict(sd.query_devices(device, kind="output"))
-    except (ValueError, sd.PortAudioError):
-        if device is None:
-            raise PlaybackError("No audio output device was found.") from None
-        raise PlaybackError(f"The audio output device {device!r} was not found.") from None
-    if int(info.get("max_output_channels", 0)) < 1:
-        raise PlaybackError(f"{_describe(device).capitalize()} has no output channels.")
-    return info
-
-
-def _refresh_portaudio(sd: ModuleType) -> bool:
-    """Re-scan the device list (a device plugged in or back); only with no stream of ours open."""
-    with _PA_LOCK:
-        if _open_streams:
-            return False
-        with contextlib.suppress(Exception):  # already terminated by an earlier failed re-scan
-            sd._terminate()
-        try:
-            sd._initialize()
-        except Exception as exc:
-            log.warning("PortAudio could not be re-initialised: %s", exc)
-            return False
-        return True
-
-
-def check_audio_output(device: int | str | None = None) -> str | None:
-    """None when an output stream can be opened on ``device``, else one readable sentence.
-
-    Opens and closes a stream without starting it. Call it when nothing is playing:
-    a device without a mixer cannot be opened twice.
-    """
-    try:
-        sd = _import_sounddevice()
-        info = _query_output(sd, device)
-    except PlaybackError as exc:
-        return str(exc)
-    channels = min(MAX_CHANNELS, int(info["max_output_channels"]))
-    with _PA_LOCK:
-        try:
-            stream = sd.OutputStream(
-                device=info["index"],
-                channels=channels,
-                dtype="float32",
-                samplerate=float(info["default_samplerate"]),
-                latency=LATENCY,
-            )
-            stream.close()
-        except Exception as exc:
-            return f"{_describe(device).capitalize()} could not be opened ({_detail(exc)})."
-    return None
-
-
-@dataclass(frozen=True)
-class OutputDevice:
-    """An output device as PortAudio lists it; ``name`` is what the setting holds."""
-
-    name: str
-    host_api: str
-    channels: int
-    is_default: bool
-
-
-def output_devices() -> list[OutputDevice]:
-    """Every device that can play sound, the default one first.
-
-    Re-scans PortAudio's list first when no stream of ours is open (headphones
-    plugged in since start-up). Raises PlaybackError (no PortAudio).
-    """
-    sd = _import_sounddevice()
-    _refresh_portaudio(sd)
-    with _PA_LOCK:
-        try:
-            devices = [dict(d) for d in sd.query_devices()]
-            apis = [dict(a) for a in sd.query_hostapis()]
-            default = sd.default.device[1]
-            if default is None or int(default) < 0:
-                default = next(
-                    (int(a["default_output_device"]) for a in apis if a["default_output_device"] >= 0), -1
-                )
-        except sd.PortAudioError as exc:
-            raise PlaybackError(f"The audio output devices could not be listed ({_detail(exc)}).") from None
-    found = [
-        OutputDevice(
-            name=str(info["name"]),
-            host_api=str(apis[int(info["hostapi"])]["name"]) if int(info["hostapi"]) < len(apis) else "",
-            channels=int(info["max_output_channels"]),
-            is_default=index == int(default),
-        )
-        for index, info in enumerate(devices)
-        if int(info.get("max_output_channels", 0)) > 0
-    ]
-    return sorted(found, key=lambda d: not d.is_default)
 
 
 class Player:
@@ -391,15 +276,15 @@ class Player:
         """The device to play on: the one asked for, else (it is missing) the default one."""
         device = None if self._fell_back else self._device
         try:
-            return _query_output(sd, device)
+            return query_output(sd, device)
         except PlaybackError as missing:
             self._discard_stream()
             if not rescanned and self._rescan(sd):
                 with contextlib.suppress(PlaybackError):
-                    return _query_output(sd, device)
+                    return query_output(sd, device)
             if device is None or not self.fallback_to_default:
                 raise
-            info = _query_output(sd, None)  # no default either: that sentence is the one to read
+            info = query_output(sd, None)  # no default either: that sentence is the one to read
             self._fell_back = True
             with self._lock:
                 self._notice = (
@@ -425,7 +310,7 @@ class Player:
                 return
             seconds = pos / clip.rate if pos < clip.buffer.shape[0] else 0.0
             if running and self._stream is not None and not self._broken and self._sd is not None:
-                info = _query_output(self._sd, None if self._fell_back else self._device)
+                info = query_output(self._sd, None if self._fell_back else self._device)
                 new = self._load(self._sd, path, info)
                 key = (int(info["index"]), new.rate, int(new.buffer.shape[1]))
                 with self._lock:
@@ -442,7 +327,7 @@ class Player:
                 self.pause()
 
     def _rescan(self, sd: ModuleType) -> bool:
-        if not _refresh_portaudio(sd):
+        if not refresh_portaudio(sd):
             return False
         self._rates_refused.clear()  # device indices may have changed
         return True
@@ -573,7 +458,7 @@ class Player:
         key = (index, rate, channels)
         if key not in self._rates_refused:
             try:
-                with _PA_LOCK:
+                with PA_LOCK:
                     sd.check_output_settings(
                         device=index, channels=channels, dtype="float32", samplerate=rate
                     )
@@ -632,13 +517,12 @@ class Player:
                 self._want_active = False
             self._discard_stream()
             raise PlaybackError(
-                f"{_describe(self._device).capitalize()} could not be started ({_detail(exc)})."
+                f"{describe(self._device).capitalize()} could not be started ({detail(exc)})."
             ) from None
 
     def _open_stream(self, sd: ModuleType, info: dict[str, Any], key: tuple[int, int, int]) -> None:
-        global _open_streams
         index, rate, channels = key
-        with _PA_LOCK:
+        with PA_LOCK:
             self._stream_token += 1
             try:
                 stream = sd.OutputStream(
@@ -653,9 +537,9 @@ class Player:
                 )
             except Exception as exc:
                 raise PlaybackError(
-                    f"{_describe(self._device).capitalize()} could not be opened ({_detail(exc)})."
+                    f"{describe(self._device).capitalize()} could not be opened ({detail(exc)})."
                 ) from None
-            _open_streams += 1
+            streams.open += 1
         self._stream = stream
         self._stream_key = key
 
@@ -700,17 +584,16 @@ class Player:
             return False
 
     def _discard_stream(self) -> None:
-        global _open_streams
         stream, self._stream, self._stream_key = self._stream, None, None
         if stream is None:
             return
         self._stop_stream(stream)
-        with _PA_LOCK:
+        with PA_LOCK:
             try:
                 stream.close(ignore_errors=True)
             except Exception:
                 log.debug("closing a broken stream failed", exc_info=True)
-            _open_streams -= 1
+            streams.open -= 1
 
     def _callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         """PortAudio's thread: copy the next block; never blocks on anything but self._lock."""
@@ -768,7 +651,7 @@ class Player:
                 self._playing = False
                 self._paused = False
                 self._want_active = False
-                self._end = ("error", gen, f"Playback stopped because of an internal error ({_detail(exc)}).")
+                self._end = ("error", gen, f"Playback stopped because of an internal error ({detail(exc)}).")
             outdata.fill(0)
             raise sd.CallbackAbort from None
         if finished:

@@ -127,6 +127,7 @@ class SessionKeys(Screen[uuid.UUID | None]):
         return True
 
     def can_curate(self, action: str) -> bool | None:
+        action = action.split("(")[0]  # the palette asks with the arguments ("rate(0)")
         if action in ("keep", "discard", "rate", "detail", "copy_path"):
             return True if self._stored_row() is not None else None
         if action == "ab":
