@@ -147,6 +147,7 @@ class SessionLabApp(AuditionControls, App[None]):
             audio_device if audio_device is not None else (self.settings.output_device or None)
         )
         self.told_missing_device: int | str | None = None  # said once that it is missing
+        self.started_clip: NowPlaying | None = None  # the clip the player last started
         self.set_reactive(SessionLabApp.volume_db, self.settings.volume_db)
         self.clock = clock  # drives ETAs; tests fix it
         self.now = now if now is not None else (lambda: datetime.now(UTC))  # "today" in dates; tests fix it
@@ -313,6 +314,7 @@ class SessionLabApp(AuditionControls, App[None]):
             try:
                 player = self._ensure_player()
                 player.play(Path(now.path), loop=self.loop_playback)
+                self.started_clip = now  # before the UI hears of it: a short clip may end first
                 state = player.state
             except PlaybackError as exc:
                 self.post_message(PlaybackProblem(str(exc)))

@@ -90,6 +90,7 @@ class AuditionControls:
             try:
                 player = self._ensure_player()
                 player.switch(Path(clip.path))
+                self.started_clip = clip
                 state = player.state
             except PlaybackError as exc:
                 self.post_message(PlaybackProblem(str(exc)))
@@ -144,7 +145,9 @@ class AuditionControls:
 
     def _advance_after(self: SessionLabApp, path: Any) -> None:  # type: ignore[misc]
         """A clip ended: the screen that lists it may play the next one."""
-        now = self.now_playing
+        # The clip the player started, which the UI may not have been told of yet: on a fast
+        # device a short clip can end before its start reaches the player bar.
+        now = self.started_clip
         if not self.auto_advance or self.loop_playback or now is None or str(path) != now.path:
             return
         if self.ab_pair.side(now.key) is not None:

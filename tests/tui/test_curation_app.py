@@ -343,3 +343,61 @@ async def test_a_missing_chosen_device_plays_on_the_default_with_one_line(
         assert sum("headphones-unplugged" in n.message for n in app._notifications) == 1
         assert "default" in next(n.message for n in app._notifications if "headphones" in n.message)
         assert screen.query_one(PlayerBar) is not None
+
+
+async def test_the_palette_and_help_offer_the_curation_keys(
+    make_app: Callable[..., SessionLabApp], settings: Settings
+) -> None:
+    from tui.commands import command_actions
+    from tui.screens.help import HelpScreen
+
+    make_session(settings, clips=2)
+    app = make_app(check_audio=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_session(pilot, app)
+        titles = [title for title, _, _ in command_actions(screen)]
+        for wanted in (
+            "Keep clip (star)",
+            "Mark A/B or flip",
+            "Filter clips",
+            "Export for a DAW",
+            "Play selected clip",
+        ):
+            assert wanted in titles
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), "help")
+        text = "\n".join(str(s.render()) for s in app.screen.query(".help-section"))
+        for line in (
+            "Keep the clip (★)",
+            "Mark the clip A, then B",
+            "Rate the clip 1 to 5",
+            "Volume up 3 dB",
+        ):
+            assert line in text
+
+
+async def test_deleting_the_highlighted_batch_removes_its_clips_and_files(
+    make_app: Callable[..., SessionLabApp], settings: Settings
+) -> None:
+    session = make_session(settings, clips=2)
+    service = SessionService.from_settings(settings)
+    service.clusterer = scenes.planned(((0, 1),))
+    second = service.add_brief_batch(session.id, "another idea", BriefParams(duration_sec=1.0), 2, seed=SEED)
+    service.store.close()
+    app = make_app(check_audio=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_session(pilot, app)
+        tree = screen.query_one(ClusterTree)
+        assert tree.select_key(f"batch:{second.id}")
+        await pilot.pause()
+        await pilot.press("D")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        assert "Delete batch 2 and its 2 clips?" in str(
+            app.screen.query_one(".dialog-title", Static).render()
+        )
+        await pilot.press("y")
+        await wait_for(pilot, lambda: f"batch:{second.id}" not in tree.nodes_by_key, "the batch is gone")
+        await settle(pilot, app)
+        assert all(not Path(t.path).exists() for t in second.tracks)
+        with stored(settings) as store:
+            assert [b.id for b in store.require_session(session.id).batches] == [session.batches[0].id]
