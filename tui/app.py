@@ -313,8 +313,10 @@ class SessionLabApp(AuditionControls, App[None]):
                 return
             try:
                 player = self._ensure_player()
+                # Named before it starts: a short clip may end (and its end be handled)
+                # before this thread runs again.
+                self.started_clip = now
                 player.play(Path(now.path), loop=self.loop_playback)
-                self.started_clip = now  # before the UI hears of it: a short clip may end first
                 state = player.state
             except PlaybackError as exc:
                 self.post_message(PlaybackProblem(str(exc)))

@@ -89,8 +89,8 @@ class AuditionControls:
                 return
             try:
                 player = self._ensure_player()
+                self.started_clip = clip  # before it starts (see SessionLabApp._start_clip)
                 player.switch(Path(clip.path))
-                self.started_clip = clip
                 state = player.state
             except PlaybackError as exc:
                 self.post_message(PlaybackProblem(str(exc)))
