@@ -160,7 +160,7 @@ def _centroid(
             fresh[track.id] = np.asarray(embedder.embed_audio(track.path), dtype=np.float32).ravel()
     if fresh:
         store.put_embeddings(space, fresh)
-    vectors = [known.get(t.id, fresh.get(t.id)) for t in members]
+    vectors = [known[t.id] if t.id in known else fresh[t.id] for t in members]
     if not vectors:
         raise NotFoundError(f"Cluster {cluster.label!r} has no clips to start from.")
     centroid = clustering.centroid_of(vectors)

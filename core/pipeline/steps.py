@@ -97,8 +97,9 @@ def generate(
     except (SessionLabError, KeyboardInterrupt):
         raise
     except Exception as exc:  # a provider bug or library failure: one sentence, nothing stored
-        if disk_problem(exc) is not None:  # not the engine's fault: the disk refused its clip
-            raise storage_error(f"write a clip into {out_dir}", disk_problem(exc)) from exc
+        problem = disk_problem(exc)
+        if problem is not None:  # not the engine's fault: the disk refused its clip
+            raise storage_error(f"write a clip into {out_dir}", problem) from exc
         log.exception("music provider failed", extra={"stage": STAGE_GENERATING, "reported": True})
         raise GenerationFailedError(f"The {music.name} engine failed: {sentence(exc)}") from exc
     finally:
