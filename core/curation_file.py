@@ -27,6 +27,8 @@ Format 1 (a JSON object, keys sorted)::
     clips          {track_id: {kept, rating, discarded, tags, note, updated_at}}
     cluster_names  {cluster_id: {name, updated_at}}      name "" = back to the generated label
     preferences    {id: {track_a, track_b, choice, created_at, brief_a, brief_b}}
+    deleted        {track_id: {updated_at}}     clips the musician deleted: recover does not
+                                                 bring them back from an older backup
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from core.safekeeping import write_atomic
 FORMAT = 1
 KIND = "sessionlab-curation"
 FILE_NAME = "curation.json"
-SECTIONS = ("clips", "cluster_names", "preferences")
+SECTIONS = ("clips", "cluster_names", "preferences", "deleted")
 
 
 class CurationFileError(ValueError):

@@ -540,7 +540,9 @@ class CurationStore:
             except OSError as exc:
                 left.append(f"{path} ({exc.strerror or exc})")
         try:
-            self._merge_curation_file(session_id, {}, dropped, gone_clusters)
+            stamp = _ts(utcnow())
+            tombstones = {"deleted": {track_id: {"updated_at": stamp} for track_id in sorted(dropped)}}
+            self._merge_curation_file(session_id, tombstones, dropped, gone_clusters)
         except StorageError as exc:
             left.append(str(exc))
         for row in targets:
