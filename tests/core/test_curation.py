@@ -450,3 +450,22 @@ def test_the_file_is_the_same_bytes_as_plain_sorted_json(store):
     assert (
         raw == json.dumps(json.loads(raw), ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
     )
+
+
+def test_a_crash_between_the_rows_and_the_files_leaves_the_file_kept_aside(store, data_dir, monkeypatch):
+    """Rows committed, then the process dies before removing the file: the next start keeps it aside."""
+    session_id = new_session(store, batches=2, tracks=2)
+    track = store.require_session(session_id).tracks[0]
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt  # stands in for a kill after the commit
+
+    monkeypatch.setattr(store, "_remove_files", crash)
+    with pytest.raises(KeyboardInterrupt):
+        curation.delete_track(store, track.id)
+    assert store.get_track(session_id, track.id) is None and Path(track.path).is_file()
+    store.close()
+    with SessionStore(data_dir) as again:
+        assert again.swept_at_open == 1
+    assert not Path(track.path).exists()
+    assert (data_dir / "kept-aside" / "media" / str(session_id) / Path(track.path).name).is_file()
