@@ -310,13 +310,17 @@ def test_a_missing_or_damaged_file_is_rebuilt_from_the_database_and_the_damaged_
     assert [p.read_text() for p in aside] == ["{ damaged"]
 
 
-def test_the_sweep_keeps_the_curation_file_of_a_known_session(store, data_dir):
+def test_the_sweep_and_doctor_know_the_curation_file_of_a_known_session(store, data_dir):
+    from core import doctor
+
     session_id = new_session(store, batches=1)
     curation.keep(store, store.require_session(session_id).tracks[0].id)
     store.close()
     with SessionStore(data_dir) as again:
         assert again.swept_at_open == 0
         assert curation_file.curation_path(data_dir, session_id).is_file()
+    report = doctor.examine(data_dir)
+    assert report.healthy, report.lines()
 
 
 # ----------------------------------------------------------------- deletes
