@@ -213,6 +213,10 @@ def _session_rows(
 def write_dataset(store: Any, session_ids: Sequence[uuid.UUID] | None, directory: Path) -> DatasetResult:
     """Write the dataset of ``session_ids`` (None: every session) into ``directory``; see the module docstring."""
     directory = Path(directory).expanduser().absolute()
+    if directory.resolve().is_relative_to(paths.media_root(store.root).resolve()):
+        raise ValidationError(
+            f"{directory} is inside the session folders, which Session Lab tidies; choose a folder outside them."
+        )
     previous = _previous_files(directory)
     if session_ids is None:
         session_ids = [info.id for info in store.list_sessions()]
