@@ -20,6 +20,7 @@ or FLAC (Vorbis comments), loudness-normalised as seed 004 asks, named
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -28,6 +29,7 @@ import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -167,11 +169,6 @@ def export_tracks(
     cancel: threading.Event | None = None,
 ) -> ExportResult:
     """Export ``track_ids`` of the session to ``options.to``; see the module docstring."""
-    from core.audio import read_audio
-    from core.audio.analysis import engine_tempo_key, estimate_tempo_key
-    from core.audio.loudness import TRUE_PEAK_CEILING_DBTP, normalize
-    from core.audio.wav_meta import ClipMetadata, wav_bytes, write_flac
-
     session = store.require_session(session_id)
     found = {t.id: (b, t) for b in session.batches for t in b.tracks}
     missing = [str(t)[:8] for t in track_ids if t not in found]
@@ -202,140 +199,190 @@ def export_tracks(
     entries: list[dict[str, Any]] = []
     per_cluster: dict[uuid.UUID, int] = {}
     cancelled = False
-    suffix = f".{options.format}"
-    for index, track_id in enumerate(wanted):
-        if cancel is not None and cancel.is_set():
-            cancelled = True
-            break
-        if progress is not None:
-            progress("export", index, total)
-        batch, track = found[track_id]
-        samples, rate = read_audio(track.path, mono=False)
-        if samples.shape[1] == 1:
-            samples = samples[:, 0]
-        analysis = (
-            engine_tempo_key(track) or _known(stored.get(track_id)) or estimate_tempo_key(samples, rate)
-        )
-        result = normalize(samples, rate, options.target_lufs, TRUE_PEAK_CEILING_DBTP)
-        cluster = labels.get(track.cluster_id, "clip")
-        n = per_cluster[track.cluster_id] = per_cluster.get(track.cluster_id, 0) + 1
-        stem = file_stem(cluster, analysis.bpm, analysis.key, n)
-        curation = curations.get(track_id)
-        curation_doc = _curation_document(curation)
-        fields = {
-            "prompt": track.raw_prompt,
-            "seed": "" if track.seed is None else str(track.seed),
-            "engine": batch.engine,
-            "model": batch.model or "",
-            "session_id": str(session.id),
-            "batch_id": str(batch.id),
-            "clip_id": str(track.id),
-            "cluster_id": str(track.cluster_id),
-            "tempo_key_source": analysis.source if (analysis.bpm or analysis.key) else "",
-            "kept": "yes" if curation_doc["kept"] else "no",
-            "rating": "" if curation_doc["rating"] is None else str(curation_doc["rating"]),
-            "discarded": "yes" if curation_doc["discarded"] else "no",
-            "tags": ", ".join(curation_doc["tags"]),
-            "loudness_target": options.loudness,
-        }
-        meta = ClipMetadata(
-            title=stem,
-            brief=session.brief_text,
-            session=session.title,
-            cluster=cluster,
-            take=n,
-            created=track.created_at,
-            reference=track.id.hex,
-            bpm=analysis.bpm,
-            key=analysis.key,
-            comment=curation_doc["note"],
-            fields=fields,
-        )
-        if cancel is not None and cancel.is_set():
-            cancelled = True
-            break
+    context = _Context(session, options, labels, curations, stored)
+    # One writer thread: clip k is encoded, synced and named while clip k + 1 is
+    # measured and limited (numpy, soxr and the disk all let go of the GIL).
+    pending: tuple[Future[Path], _Prepared] | None = None
 
-        def write(tmp: Path, result: Any = result, meta: ClipMetadata = meta, rate: int = rate) -> None:
-            if options.format == "wav":
-                tmp.write_bytes(wav_bytes(result.samples, rate, meta, result.stats))
-            else:
-                write_flac(tmp, result.samples, rate, meta, result.stats)
-
+    def settle() -> None:
+        nonlocal pending
+        if pending is None:
+            return
+        future, prepared = pending
+        pending = None
         try:
-            path = _write_new(folder, stem, suffix, write)
+            path = future.result()
         except OSError as exc:
             problem = disk_problem(exc)
             if problem is not None:
+                name = f"{prepared.stem}.{options.format}"
                 raise storage_error(
-                    f"write {stem}{suffix}", problem, f"{len(files)} files were exported whole"
+                    f"write {name}", problem, f"{len(files)} files were exported whole"
                 ) from exc
             raise
-        stats = result.stats
-        files.append(
-            ExportedFile(
-                track_id=track.id,
-                path=path,
-                cluster=cluster,
-                bpm=analysis.bpm,
-                key=analysis.key,
-                tempo_key_source=fields["tempo_key_source"] or None,
-                lufs=stats.integrated_lufs,
-                true_peak_dbtp=stats.true_peak_dbtp,
-            )
-        )
-        entries.append(
-            {
-                "file": path.name,
-                "track_id": str(track.id),
-                "batch_id": str(batch.id),
-                "cluster_id": str(track.cluster_id),
-                "cluster": cluster,
-                "n": n,
-                "format": options.format,
-                "bit_depth": 24,
-                "sample_rate": rate,
-                "channels": 1 if result.samples.ndim == 1 else int(result.samples.shape[1]),
-                "duration_sec": round(result.samples.shape[0] / rate, 3),
-                "tempo_bpm": analysis.bpm,
-                "key": analysis.key,
-                "tempo_key_source": fields["tempo_key_source"] or None,
-                "loudness": {
-                    "integrated_lufs": _rounded(stats.integrated_lufs),
-                    "true_peak_dbtp": _rounded(stats.true_peak_dbtp),
-                    "loudness_range_lu": _rounded(stats.loudness_range_lu),
-                    "max_momentary_lufs": _rounded(stats.max_momentary_lufs),
-                    "max_short_term_lufs": _rounded(stats.max_short_term_lufs),
-                    "source_lufs": _rounded(result.source_lufs),
-                    "gain_db": round(result.gain_db, 2),
-                    "limiter_max_reduction_db": round(-result.limited_db, 2),
-                },
-                "clip": {
-                    "raw_prompt": track.raw_prompt,
-                    "seed": track.seed,
-                    "created_at": _iso(track.created_at),
-                    "source": track.source,
-                    "similarity": track.similarity,
-                    "recipe": track.recipe,
-                    "stored_path": str(track.path),
-                },
-                "batch": {
-                    "kind": batch.kind,
-                    "prompt_text": batch.prompt_text,
-                    "params": batch.params.to_dict(),
-                    "seed": batch.seed,
-                    "engine": batch.engine,
-                    "model": batch.model,
-                    "embedder": batch.embedder,
-                    "namer": batch.namer,
-                    "created_at": _iso(batch.created_at),
-                },
-                "curation": curation_doc,
-            }
-        )
+        files.append(dataclasses.replace(prepared.exported, path=path))
+        entries.append({"file": path.name, **prepared.entry})
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sessionlab-export") as writer:
+        try:
+            for index, track_id in enumerate(wanted):
+                if cancel is not None and cancel.is_set():
+                    cancelled = True
+                    break
+                if progress is not None:
+                    progress("export", index, total)
+                batch, track = found[track_id]
+                n = per_cluster[track.cluster_id] = per_cluster.get(track.cluster_id, 0) + 1
+                prepared = _prepare(context, batch, track, n)
+                settle()
+                if cancel is not None and cancel.is_set():
+                    cancelled = True
+                    break
+                pending = (
+                    writer.submit(_write_new, folder, prepared.stem, f".{options.format}", prepared.write),
+                    prepared,
+                )
+            settle()
+        finally:
+            if pending is not None:  # an error on the way: the file in flight finishes whole or not at all
+                with contextlib.suppress(Exception):
+                    pending[0].result()
     if progress is not None:
         progress("export", len(files), total)
     manifest = _write_manifest(folder, session, options, entries, cancelled, total) if entries else None
     return ExportResult(folder=folder, files=files, manifest=manifest, cancelled=cancelled, total=total)
+
+
+@dataclass(frozen=True)
+class _Context:
+    session: Any
+    options: ExportOptions
+    labels: dict[uuid.UUID, str]
+    curations: dict[uuid.UUID, Any]
+    stored: dict[uuid.UUID, Any]
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    stem: str
+    write: Callable[[Path], None]
+    exported: ExportedFile  # its path filled in once the file has its name
+    entry: dict[str, Any]  # the file's session.json entry, but its name
+
+
+def _prepare(context: _Context, batch: Any, track: Any, n: int) -> _Prepared:
+    """Read, analyse and normalise one clip; what writing it needs, and what to say about it."""
+    from core.audio import read_audio
+    from core.audio.analysis import engine_tempo_key, estimate_tempo_key
+    from core.audio.loudness import TRUE_PEAK_CEILING_DBTP, normalize
+    from core.audio.wav_meta import ClipMetadata, wav_bytes, write_flac
+
+    session, options = context.session, context.options
+    samples, rate = read_audio(track.path, mono=False)
+    if samples.shape[1] == 1:
+        samples = samples[:, 0]
+    analysis = (
+        engine_tempo_key(track) or _known(context.stored.get(track.id)) or estimate_tempo_key(samples, rate)
+    )
+    result = normalize(samples, rate, options.target_lufs, TRUE_PEAK_CEILING_DBTP)
+    cluster = context.labels.get(track.cluster_id, "clip")
+    stem = file_stem(cluster, analysis.bpm, analysis.key, n)
+    curation_doc = _curation_document(context.curations.get(track.id))
+    source = analysis.source if (analysis.bpm is not None or analysis.key is not None) else None
+    fields = {
+        "prompt": track.raw_prompt,
+        "seed": "" if track.seed is None else str(track.seed),
+        "engine": batch.engine,
+        "model": batch.model or "",
+        "session_id": str(session.id),
+        "batch_id": str(batch.id),
+        "clip_id": str(track.id),
+        "cluster_id": str(track.cluster_id),
+        "tempo_key_source": source or "",
+        "kept": "yes" if curation_doc["kept"] else "no",
+        "rating": "" if curation_doc["rating"] is None else str(curation_doc["rating"]),
+        "discarded": "yes" if curation_doc["discarded"] else "no",
+        "tags": ", ".join(curation_doc["tags"]),
+        "loudness_target": options.loudness,
+    }
+    meta = ClipMetadata(
+        title=stem,
+        brief=session.brief_text,
+        session=session.title,
+        cluster=cluster,
+        take=n,
+        created=track.created_at,
+        reference=track.id.hex,
+        bpm=analysis.bpm,
+        key=analysis.key,
+        comment=curation_doc["note"],
+        fields=fields,
+    )
+
+    def write(tmp: Path) -> None:
+        if options.format == "wav":
+            tmp.write_bytes(wav_bytes(result.samples, rate, meta, result.stats))
+        else:
+            write_flac(tmp, result.samples, rate, meta, result.stats)
+
+    stats = result.stats
+    exported = ExportedFile(
+        track_id=track.id,
+        path=Path(),
+        cluster=cluster,
+        bpm=analysis.bpm,
+        key=analysis.key,
+        tempo_key_source=source,
+        lufs=stats.integrated_lufs,
+        true_peak_dbtp=stats.true_peak_dbtp,
+    )
+    entry = {
+        "track_id": str(track.id),
+        "batch_id": str(batch.id),
+        "cluster_id": str(track.cluster_id),
+        "cluster": cluster,
+        "n": n,
+        "format": options.format,
+        "bit_depth": 24,
+        "sample_rate": rate,
+        "channels": 1 if result.samples.ndim == 1 else int(result.samples.shape[1]),
+        "duration_sec": round(result.samples.shape[0] / rate, 3),
+        "tempo_bpm": analysis.bpm,
+        "key": analysis.key,
+        "tempo_key_source": source,
+        "loudness": {
+            "integrated_lufs": _rounded(stats.integrated_lufs),
+            "true_peak_dbtp": _rounded(stats.true_peak_dbtp),
+            "loudness_range_lu": _rounded(stats.loudness_range_lu),
+            "max_momentary_lufs": _rounded(stats.max_momentary_lufs),
+            "max_short_term_lufs": _rounded(stats.max_short_term_lufs),
+            "source_lufs": _rounded(result.source_lufs),
+            "gain_db": round(result.gain_db, 2),
+            "limiter_max_reduction_db": round(-result.limited_db, 2),
+        },
+        "clip": {
+            "raw_prompt": track.raw_prompt,
+            "seed": track.seed,
+            "created_at": _iso(track.created_at),
+            "source": track.source,
+            "similarity": track.similarity,
+            "recipe": track.recipe,
+            "stored_path": str(track.path),
+        },
+        "batch": {
+            "kind": batch.kind,
+            "prompt_text": batch.prompt_text,
+            "params": batch.params.to_dict(),
+            "seed": batch.seed,
+            "engine": batch.engine,
+            "model": batch.model,
+            "embedder": batch.embedder,
+            "namer": batch.namer,
+            "created_at": _iso(batch.created_at),
+        },
+        "curation": curation_doc,
+    }
+    return _Prepared(stem=stem, write=write, exported=exported, entry=entry)
 
 
 def _write_manifest(
