@@ -200,3 +200,62 @@ def test_file_names_keep_to_what_sample_stores_accept():
     assert file_stem("Bright Driving", 120.4, "F# minor", 3) == "Bright-Driving_120bpm_F#min_3"
     assert file_stem("Café / Nuit: *", None, None, 1) == "Cafe-Nuit_1"
     assert file_stem("漢字", 90.0, "Bb major", 2) == "clip_90bpm_Bbmaj_2"
+
+
+def test_an_imported_stereo_clip_keeps_its_rate_and_channels(tmp_path):
+    """A musician's 48 kHz stereo file: exported at 48 kHz in two channels, its tempo and
+    key estimated from the audio (the engine recorded none)."""
+    from core.service import SessionService
+
+    rate = 48_000
+    t = np.arange(rate * 6) / rate
+    beat = np.exp(-((t % 0.5) * 30.0)) * np.sin(2 * np.pi * 60 * t)  # a kick every 0.5 s
+    chord = sum(np.sin(2 * np.pi * f * t) for f in (220.0, 261.63, 329.63)) / 3
+    left, right = 0.5 * beat + 0.2 * chord, 0.5 * beat + 0.1 * chord
+    source = tmp_path / "my loop.flac"
+    sf.write(source, np.stack([left, right], axis=1), rate, subtype="PCM_24")
+    service = SessionService.from_settings(Settings(data_dir=tmp_path / "data"), engine="sketch")
+    try:
+        batch = service.import_clips(None, [source])
+        (track,) = batch.tracks
+        result = export_tracks(
+            service.store, batch.session_id, [track.id], ExportOptions(to=tmp_path / "out")
+        )
+    finally:
+        service.store.close()
+    (exported,) = result.files
+    audio, got_rate = sf.read(exported.path, dtype="float64")
+    assert got_rate == rate and audio.shape == (rate * 6, 2)
+    assert not np.allclose(audio[:, 0], audio[:, 1])  # two channels, not a mono copy
+    assert abs(pyloudnorm.Meter(rate).integrated_loudness(audio) - -18.0) <= 0.5
+    assert true_peak_dbtp(audio) <= -1.0
+    assert exported.tempo_key_source in ("estimate", None)
+    entry = json.loads(result.manifest.read_text())["files"][0]
+    assert entry["sample_rate"] == rate and entry["channels"] == 2
+    assert entry["clip"]["source"] and "tempo" not in (entry["clip"]["recipe"] or {})
+
+
+def test_a_clip_without_tempo_is_a_one_shot_without_loops(tmp_path):
+    from datetime import datetime
+
+    from core.audio.wav_meta import ClipMetadata, wav_bytes
+
+    meta = ClipMetadata(
+        title="x",
+        brief="ünïcode brief",
+        session="s",
+        cluster="c",
+        take=1,
+        created=datetime(2026, 1, 2, 3, 4, 5),
+    )
+    path = tmp_path / "x.wav"
+    path.write_bytes(wav_bytes(np.zeros((1000, 3), dtype=np.float32), 44_100, meta, None))
+    info = sf.info(path)
+    assert (info.samplerate, info.channels, info.frames) == (44_100, 3, 1000)  # WAVE_FORMAT_EXTENSIBLE
+    wav = WavInfoReader(str(path))
+    assert wav.bext.description == "unicode brief"  # ASCII, as the standard asks
+    assert (wav.bext.originator_date, wav.bext.originator_time) == ("2026-01-02", "03:04:05")
+    assert wav.bext.loudness_value == 327.67  # 0x7FFF: not measured
+    assert wav.smpl.sample_loops == []
+    flags, root, beats, *_ = acid_fields(path)
+    assert flags & 0x01 and not flags & 0x02 and beats == 0  # one-shot, no root note
