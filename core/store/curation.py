@@ -28,6 +28,7 @@ import sqlite3
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core import curation_file, manifest, paths
@@ -94,6 +95,14 @@ def _preference_from_row(row: sqlite3.Row) -> Preference:
 
 def _preference_entry(row: sqlite3.Row) -> dict[str, Any]:
     return {k: row[k] for k in ("track_a", "track_b", "choice", "created_at", "brief_a", "brief_b")}
+
+
+def _signature(path: Path) -> tuple[int, int, int] | None:
+    try:
+        found = path.stat()
+    except OSError:
+        return None
+    return (found.st_ino, found.st_size, found.st_mtime_ns)
 
 
 def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
@@ -349,11 +358,25 @@ class CurationStore:
             },
         }
 
+    def _curation_cache(self: SessionStore) -> dict[uuid.UUID, tuple[Any, dict[str, Any], Any]]:
+        """Per session: (the file's signature, its parsed document, encoded entries); see _load_curation_file."""
+        cache = self.__dict__.get("_curation_docs")
+        if cache is None:
+            cache = self.__dict__["_curation_docs"] = {}
+        return cache
+
     def _load_curation_file(self: SessionStore, session_id: uuid.UUID) -> dict[str, Any]:
         """The session's file (the caller holds its lock); missing or unreadable: rebuilt from the tables.
 
-        An unreadable file is kept aside first (never deleted)."""
+        An unreadable file is kept aside first (never deleted). The document this store
+        wrote last is kept parsed, and reused while the file is still the one it wrote
+        (same inode, size and time: another process's write renames a new file into place):
+        a session of 10,000 marked clips then costs no parse per change."""
         path = curation_file.curation_path(self.root, session_id)
+        cached = self._curation_cache().pop(session_id, None)
+        if cached is not None and cached[0] == _signature(path):
+            self._curation_cache()[session_id] = cached
+            return cached[1]
         try:
             doc = curation_file.read(path)
             if doc["session_id"] == str(session_id):
@@ -383,13 +406,18 @@ class CurationStore:
             return
         try:
             doc = self._load_curation_file(session_id)
-            changed = curation_file.merge(doc, entries)
+            changed = curation_file.merge(doc, entries, replace=not force)
             if force:
                 with self._reading() as conn:
                     changed = curation_file.merge(doc, self._curation_entries(conn, session_id)) or changed
-            changed = curation_file.drop(doc, set(drop_tracks), set(drop_clusters)) or changed
-            if changed or not curation_file.curation_path(self.root, session_id).exists():
-                curation_file.write(self.root, doc)
+            if drop_tracks or drop_clusters:
+                changed = curation_file.drop(doc, set(drop_tracks), set(drop_clusters)) or changed
+            path = curation_file.curation_path(self.root, session_id)
+            cached = self._curation_cache().pop(session_id, None)
+            fragments = cached[2] if cached is not None and cached[1] is doc else {}
+            if changed or not path.exists():
+                curation_file.write(self.root, doc, fragments)
+            self._curation_cache()[session_id] = (_signature(path), doc, fragments)
         except OSError as exc:
             raise storage_error(
                 f"update the curation file of session {session_id}",
@@ -512,7 +540,9 @@ class CurationStore:
             except OSError as exc:
                 left.append(f"{path} ({exc.strerror or exc})")
         try:
-            self._merge_curation_file(session_id, {}, dropped, gone_clusters)
+            stamp = _ts(utcnow())
+            tombstones = {"deleted": {track_id: {"updated_at": stamp} for track_id in sorted(dropped)}}
+            self._merge_curation_file(session_id, tombstones, dropped, gone_clusters)
         except StorageError as exc:
             left.append(str(exc))
         for row in targets:
