@@ -23,9 +23,6 @@ import contextlib
 import dataclasses
 import json
 import math
-import os
-import re
-import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Sequence
@@ -36,12 +33,12 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import NotFoundError, ValidationError, disk_problem, storage_error
+from core.export.files import file_stem, write_new_file
 
 FORMATS = ("wav", "flac")
 LOUDNESS_CHOICES = {"none": None, "-14": -14.0, "-18": -18.0}
 EXPORT_VERSION = 1
 MANIFEST_NAME = "session"
-_NAME_BAD = re.compile(r"[^A-Za-z0-9_#-]+")
 
 Progress = Callable[[str, int, int], None]
 
@@ -91,52 +88,6 @@ class ExportResult:
     manifest: Path | None  # session.json (or session-2.json...)
     cancelled: bool = False
     total: int = 0  # clips asked for
-
-
-def file_stem(cluster: str, bpm: float | None, key: str | None, n: int) -> str:
-    """``{cluster}_{bpm}bpm_{key}_{n}`` in letters, digits, ``_``, ``-`` and ``#``; unknown parts left out."""
-    from core.audio.wav_meta import ascii_text
-
-    label = _NAME_BAD.sub("-", ascii_text(cluster).replace("_", "-")).strip("-")[:40].strip("-") or "clip"
-    parts = [label]
-    if bpm is not None and math.isfinite(bpm) and bpm > 0:
-        parts.append(f"{round(bpm)}bpm")
-    if key:
-        words = key.split()
-        short = words[0] + ("min" if len(words) > 1 and words[1].lower() == "minor" else "maj")
-        parts.append(_NAME_BAD.sub("", ascii_text(short)))
-    parts.append(str(n))
-    return "_".join(p for p in parts if p)
-
-
-def _write_new(folder: Path, stem: str, suffix: str, write: Callable[[Path], None]) -> Path:
-    """Write a file through ``write(tmp_path)`` and give it the first free name ``stem[-k]suffix``."""
-    fd, tmp_name = tempfile.mkstemp(prefix=".sessionlab-", suffix=f".part{suffix}", dir=folder)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        for k in range(1, 10_000):
-            final = folder / (f"{stem}{suffix}" if k == 1 else f"{stem}-{k}{suffix}")
-            try:
-                os.link(tmp, final)  # fails when the name is taken: never replaces
-            except FileExistsError:
-                continue
-            except OSError:  # a file system without hard links (FAT, some network shares)
-                try:
-                    os.close(os.open(final, os.O_CREAT | os.O_EXCL | os.O_WRONLY))  # claim the name
-                except FileExistsError:
-                    continue
-                os.replace(tmp, final)
-            return final
-        raise ValidationError(
-            f"{folder} already holds ten thousand files named {stem}; choose another folder."
-        )
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
 
 
 def _curation_document(curation: Any) -> dict[str, Any]:
@@ -239,7 +190,9 @@ def export_tracks(
                     cancelled = True
                     break
                 pending = (
-                    writer.submit(_write_new, folder, prepared.stem, f".{options.format}", prepared.write),
+                    writer.submit(
+                        write_new_file, folder, prepared.stem, f".{options.format}", prepared.write
+                    ),
                     prepared,
                 )
             settle()
@@ -419,4 +372,4 @@ def _write_manifest(
         "files": entries,
     }
     text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-    return _write_new(folder, MANIFEST_NAME, ".json", lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return write_new_file(folder, MANIFEST_NAME, ".json", lambda tmp: tmp.write_text(text, encoding="utf-8"))

@@ -23,7 +23,8 @@ from scipy.signal import resample_poly
 from wavinfo import WavInfoReader
 
 from core.errors import NotFoundError, ValidationError
-from core.export.daw import ExportOptions, export_tracks, file_stem
+from core.export.daw import ExportOptions, export_tracks
+from core.export.files import file_stem, write_new_file
 from core.models import BriefParams
 from core.settings import Settings
 
@@ -259,3 +260,29 @@ def test_a_clip_without_tempo_is_a_one_shot_without_loops(tmp_path):
     assert wav.smpl.sample_loops == []
     flags, root, beats, *_ = acid_fields(path)
     assert flags & 0x01 and not flags & 0x02 and beats == 0  # one-shot, no root note
+
+
+def test_a_folder_without_hard_links_still_never_overwrites(tmp_path, monkeypatch):
+    """FAT and some network shares refuse os.link: the name is claimed with O_EXCL instead."""
+    import errno
+    import os
+
+    def no_links(src, dst):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    (tmp_path / "a_1.wav").write_bytes(b"the musician's own file")
+    first = write_new_file(tmp_path, "a_1", ".wav", lambda p: p.write_bytes(b"new"))
+    second = write_new_file(tmp_path, "a_1", ".wav", lambda p: p.write_bytes(b"newer"))
+    assert (first.name, second.name) == ("a_1-2.wav", "a_1-3.wav")
+    assert (tmp_path / "a_1.wav").read_bytes() == b"the musician's own file"
+    assert first.read_bytes() == b"new" and second.read_bytes() == b"newer"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_1-2.wav", "a_1-3.wav", "a_1.wav"]
+
+    def broken(path):
+        path.write_bytes(b"half")
+        raise RuntimeError("encoder failed")
+
+    with pytest.raises(RuntimeError):
+        write_new_file(tmp_path, "b_1", ".wav", broken)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_1-2.wav", "a_1-3.wav", "a_1.wav"]
