@@ -316,6 +316,7 @@ def _limiter_gain(peaks: np.ndarray, n: int, rate: int, ceiling: float) -> np.nd
 class Normalized:
     samples: np.ndarray  # float32, same shape as the input
     source_lufs: float  # the input's integrated loudness
+    source_true_peak_dbtp: float  # the input's true peak
     gain_db: float  # the gain applied before the limiter
     limited_db: float  # the deepest gain reduction of the limiter (0 when it did nothing)
     stats: LoudnessStats  # measured on the result
@@ -351,7 +352,7 @@ def normalize(
     source = _gated_integrated(_window_powers(segments, hop, 4))
     if target_lufs is None or source <= SILENCE_LUFS:
         stats = LoudnessStats(*_parts_of_segments(segments, hop), true_peak_dbtp(x, rate))
-        return Normalized(x, source, 0.0, 0.0, stats)
+        return Normalized(x, source, stats.true_peak_dbtp, 0.0, 0.0, stats)
     peaks = _block_peaks(x, rate)
     peak = float(peaks.max())
     gain_db = target_lufs - source
@@ -364,7 +365,7 @@ def normalize(
             # clip's segment energies by its square and its true peak by itself.
             out = x * np.float32(scale)
             parts = _parts_of_segments(segments * scale**2, hop)
-            return Normalized(out, source, gain_db, 0.0, LoudnessStats(*parts, _db(peak * scale)))
+            return Normalized(out, source, _db(peak), gain_db, 0.0, LoudnessStats(*parts, _db(peak * scale)))
         gain = _limiter_gain(peaks * scale, x.shape[0], rate, 10 ** (aim / 20))
         gain *= np.float32(scale)
         # The gain moves over milliseconds: applied to the K-weighted clip it gives the
@@ -377,7 +378,7 @@ def normalize(
         stats = LoudnessStats(
             *_loudness_parts(out, rate), true_peak_dbtp(out, rate)
         )  # measured again, exactly
-        result = Normalized(out, source, gain_db, _db(float(gain.min()) / scale), stats)
+        result = Normalized(out, source, _db(peak), gain_db, _db(float(gain.min()) / scale), stats)
         if result.true_peak_dbtp <= ceiling_dbtp:
             if abs(result.lufs - target_lufs) <= LOUDNESS_TOLERANCE_LU:
                 return result
@@ -391,4 +392,4 @@ def normalize(
     # Never observed; a last resort that holds the ceiling whatever the loudness.
     gain_db = ceiling_dbtp - _MARGIN_DB - _db(peak)
     out = x * np.float32(10 ** (gain_db / 20))
-    return Normalized(out, source, gain_db, 0.0, loudness_stats(out, rate))
+    return Normalized(out, source, _db(peak), gain_db, 0.0, loudness_stats(out, rate))

@@ -11,10 +11,13 @@ or FLAC (Vorbis comments), loudness-normalised as seed 004 asks, named
   finished, each whole, and no partial one.
 - Tempo and key: the engine's own values where it recorded them, else an
   estimate from the audio (``core.audio.analysis``).
-- Measured loudness and true peak of every file go to ``session.json`` (and
-  the result). The store is only read: an export works on a read-only data dir
-  or a backup, and the files it describes live outside the data dir, where the
-  app cannot keep their rows true.
+- The measured loudness and true peak of every file go to ``session.json`` (and
+  the result), not to the database: the files live outside the data dir, where
+  they are moved, renamed and deleted without the app knowing, and an export
+  must work on a read-only data dir or a backup. What an export learns about a
+  clip itself (tempo, key, the loudness and true peak of the stored clip) is
+  stored through ``store.put_analysis`` when the store is writable and the clip
+  had no analysis yet, so the app's detail view need not compute it again.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import logging
 import math
+import sqlite3
 import threading
 import uuid
 from collections.abc import Callable, Sequence
@@ -32,7 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from core.errors import NotFoundError, ValidationError, disk_problem, storage_error
+from core.errors import NotFoundError, SessionLabError, ValidationError, disk_problem, storage_error
 from core.export.files import file_stem, write_new_file
 
 FORMATS = ("wav", "flac")
@@ -41,6 +46,7 @@ EXPORT_VERSION = 1
 MANIFEST_NAME = "session"
 
 Progress = Callable[[str, int, int], None]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -151,6 +157,7 @@ def export_tracks(
     per_cluster: dict[uuid.UUID, int] = {}
     cancelled = False
     context = _Context(session, options, labels, curations, stored)
+    learned: list[_ClipFacts] = []
     # One writer thread: clip k is encoded, synced and named while clip k + 1 is
     # measured and limited (numpy, soxr and the disk all let go of the GIL).
     pending: tuple[Future[Path], _Prepared] | None = None
@@ -173,6 +180,7 @@ def export_tracks(
             raise
         files.append(dataclasses.replace(prepared.exported, path=path))
         entries.append({"file": path.name, **prepared.entry})
+        learned.append(prepared.clip)
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sessionlab-export") as writer:
         try:
@@ -203,6 +211,7 @@ def export_tracks(
     if progress is not None:
         progress("export", len(files), total)
     manifest = _write_manifest(folder, session, options, entries, cancelled, total) if entries else None
+    _remember(store, [p for p in learned if p.track_id not in stored])
     return ExportResult(folder=folder, files=files, manifest=manifest, cancelled=cancelled, total=total)
 
 
@@ -216,11 +225,34 @@ class _Context:
 
 
 @dataclass(frozen=True)
+class _ClipFacts:
+    """What the export measured of the stored clip itself."""
+
+    track_id: uuid.UUID
+    analysis: Any  # ClipAnalysis: tempo, key, source, loudness and true peak of the stored clip
+
+
+@dataclass(frozen=True)
 class _Prepared:
     stem: str
     write: Callable[[Path], None]
     exported: ExportedFile  # its path filled in once the file has its name
     entry: dict[str, Any]  # the file's session.json entry, but its name
+    clip: _ClipFacts
+
+
+def _remember(store: Any, facts: list[_ClipFacts]) -> None:
+    """Store what the export learned about clips that had no analysis (a writable store only).
+
+    The export is done and its files are whole: a store that refuses is logged, not raised.
+    """
+    if not facts or getattr(store, "read_only", True):
+        return
+    try:
+        for fact in facts:
+            store.put_analysis(fact.track_id, fact.analysis)
+    except (SessionLabError, OSError, sqlite3.Error):
+        log.warning("could not store the analysis of exported clips", exc_info=True)
 
 
 def _prepare(context: _Context, batch: Any, track: Any, n: int) -> _Prepared:
@@ -310,6 +342,7 @@ def _prepare(context: _Context, batch: Any, track: Any, n: int) -> _Prepared:
             "max_momentary_lufs": _rounded(stats.max_momentary_lufs),
             "max_short_term_lufs": _rounded(stats.max_short_term_lufs),
             "source_lufs": _rounded(result.source_lufs),
+            "source_true_peak_dbtp": _rounded(result.source_true_peak_dbtp),
             "gain_db": round(result.gain_db, 2),
             "limiter_max_reduction_db": round(-result.limited_db, 2),
         },
@@ -335,7 +368,10 @@ def _prepare(context: _Context, batch: Any, track: Any, n: int) -> _Prepared:
         },
         "curation": curation_doc,
     }
-    return _Prepared(stem=stem, write=write, exported=exported, entry=entry)
+    facts = dataclasses.replace(
+        analysis, lufs=_rounded(result.source_lufs), true_peak_dbtp=_rounded(result.source_true_peak_dbtp)
+    )
+    return _Prepared(stem=stem, write=write, exported=exported, entry=entry, clip=_ClipFacts(track.id, facts))
 
 
 def _write_manifest(

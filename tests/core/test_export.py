@@ -122,6 +122,12 @@ def test_six_clips_at_minus_14_hold_loudness_peak_and_metadata(session, tmp_path
         assert (loop.start, loop.end, loop.loop_type) == (0, 319_999, 0)
         assert f"_{round(recipe['tempo'])}bpm_" in path.name
 
+    # What the export learned of the stored clips is kept (this store is writable).
+    learned = store.get_analysis([t.id for t in tracks])
+    for track in tracks:
+        assert learned[track.id].source == "engine" and learned[track.id].bpm == track.recipe["tempo"]
+        assert learned[track.id].lufs < -14.0  # the stored clip, quieter than its export
+
     document = json.loads(result.manifest.read_text())
     assert document["complete"] and document["options"]["loudness_target_lufs"] == -14.0
     assert [f["file"] for f in document["files"]] == [f.path.name for f in result.files]
