@@ -375,9 +375,8 @@ def normalize(
             gain_db += target_lufs - estimate  # the limiter cost loudness: more gain into it
             continue
         out = x * (gain[:, None] if x.ndim == 2 else gain)
-        stats = LoudnessStats(
-            *_loudness_parts(out, rate), true_peak_dbtp(out, rate)
-        )  # measured again, exactly
+        # The result measured again, exactly: its own K-weighting and its own oversampling.
+        stats = LoudnessStats(*_loudness_parts(out, rate), true_peak_dbtp(out, rate))
         result = Normalized(out, source, _db(peak), gain_db, _db(float(gain.min()) / scale), stats)
         if result.true_peak_dbtp <= ceiling_dbtp:
             if abs(result.lufs - target_lufs) <= LOUDNESS_TOLERANCE_LU:
