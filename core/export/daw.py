@@ -5,10 +5,11 @@ or FLAC (Vorbis comments), loudness-normalised as seed 004 asks, named
 - Names hold only letters, digits, ``_``, ``-`` and ``#`` (what sample-pack
   stores accept); ``n`` counts the clips of a cluster in this export. A name
   already taken gets ``-2``, ``-3``...: an existing file is never overwritten.
-- Each file is written to a hidden temporary name in the folder and linked to
-  its name only when whole (``os.link`` fails rather than replace); a cancel or
-  an error removes the temporary file, so a cancelled export leaves the files it
-  finished, each whole, and no partial one.
+- Two clips are measured at once (both cores) while a writer thread writes
+  the one before. Each file is written to a hidden temporary name in the
+  folder and linked to its name only when whole (``core.export.files``); a
+  cancel or an error removes the temporary file, so a cancelled export leaves
+  the files it finished, each whole, and no partial one.
 - Tempo and key: the engine's own values where it recorded them, else an
   estimate from the audio (``core.audio.analysis``).
 - The measured loudness and true peak of every file go to ``session.json`` (and
@@ -30,6 +31,7 @@ import math
 import sqlite3
 import threading
 import uuid
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -46,6 +48,7 @@ EXPORT_VERSION = 1
 MANIFEST_NAME = "session"
 
 Progress = Callable[[str, int, int], None]
+_PREPARE_THREADS = 2  # this machine's cores; more only queue
 log = logging.getLogger(__name__)
 
 
@@ -158,9 +161,14 @@ def export_tracks(
     cancelled = False
     context = _Context(session, options, labels, curations, stored)
     learned: list[_ClipFacts] = []
-    # One writer thread: clip k is encoded, synced and named while clip k + 1 is
-    # measured and limited (numpy, soxr and the disk all let go of the GIL).
+    # Two clips are read, measured and limited at once (numpy, scipy and soxr let go
+    # of the GIL: both cores work), and one writer thread encodes, syncs and names
+    # file k while later clips are measured. Files are named and listed in order.
     pending: tuple[Future[Path], _Prepared] | None = None
+    ahead: deque[Future[_Prepared]] = deque()
+
+    def stopped() -> bool:
+        return cancel is not None and cancel.is_set()
 
     def settle() -> None:
         nonlocal pending
@@ -182,29 +190,37 @@ def export_tracks(
         entries.append({"file": path.name, **prepared.entry})
         learned.append(prepared.clip)
 
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sessionlab-export") as writer:
+    with (
+        ThreadPoolExecutor(max_workers=_PREPARE_THREADS, thread_name_prefix="sessionlab-export") as workers,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="sessionlab-export-write") as writer,
+    ):
         try:
-            for index, track_id in enumerate(wanted):
-                if cancel is not None and cancel.is_set():
+            submitted = 0
+            for index in range(total):
+                while submitted < total and len(ahead) < _PREPARE_THREADS and not stopped():
+                    batch, track = found[wanted[submitted]]
+                    n = per_cluster[track.cluster_id] = per_cluster.get(track.cluster_id, 0) + 1
+                    ahead.append(workers.submit(_prepare, context, batch, track, n))
+                    submitted += 1
+                if stopped() or not ahead:
                     cancelled = True
                     break
                 if progress is not None:
                     progress("export", index, total)
-                batch, track = found[track_id]
-                n = per_cluster[track.cluster_id] = per_cluster.get(track.cluster_id, 0) + 1
-                prepared = _prepare(context, batch, track, n)
+                prepared = ahead.popleft().result()
                 settle()
-                if cancel is not None and cancel.is_set():
+                if stopped():
                     cancelled = True
                     break
+                suffix = f".{options.format}"
                 pending = (
-                    writer.submit(
-                        write_new_file, folder, prepared.stem, f".{options.format}", prepared.write
-                    ),
+                    writer.submit(write_new_file, folder, prepared.stem, suffix, prepared.write),
                     prepared,
                 )
             settle()
         finally:
+            for future in ahead:  # cancelled or failed: what is only measured is never written
+                future.cancel()
             if pending is not None:  # an error on the way: the file in flight finishes whole or not at all
                 with contextlib.suppress(Exception):
                     pending[0].result()
