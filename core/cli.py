@@ -154,8 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--json", action="store_true")
 
     from core import cli_curation
+    from core.cli_export import add_export_parser
 
     cli_curation.add_commands(commands, common)
+    add_export_parser(commands, common)
     return parser
 
 
@@ -539,6 +541,10 @@ def _run(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO)
         else:
             out.writelines(f"{shown_line(line)}\n" for line in report.lines())
         return 1 if failed else 0
+    if command == "export":
+        from core.cli_export import run_export
+
+        return run_export(args, settings, out, err)
     from core import cli_curation
 
     if command in cli_curation.COMMANDS:
