@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 
 from core.errors import CancelledError, GenerationFailedError, ProviderUnavailableError, ValidationError
-from core.providers import capabilities, registry
+from core.providers import registry
 from core.providers.base import (
     STAGE_GENERATING,
     STAGE_LOADING,
@@ -313,25 +313,6 @@ def test_ace_step_without_audio_tokenizer_cannot_cover(tmp_path: Path, settings:
     model = build_tiny_ace_step(tmp_path / "no-cover", cover=False)
     caps = make(settings, "ace_step", model).capabilities
     assert not caps.variation and caps.more_like == "prompt"
-
-
-def test_capabilities_of_every_music_engine(settings: Settings) -> None:
-    assert set(capabilities.ENGINES) == set(registry.names(registry.MUSIC))
-    sa3 = capabilities.of_engine("stable-audio")
-    assert (sa3.sample_rate, sa3.channels, sa3.stereo, sa3.needs_cuda) == (44_100, 2, True, True)
-    assert capabilities.of_engine("ace-step").sample_rate == 48_000
-    assert capabilities.of_engine("musicgen").continuation
-    assert capabilities.of_engine("sketch").more_like == "recipe"
-    assert registry.create_music(settings, "sketch").capabilities == capabilities.SKETCH
-    assert [capabilities.strength_fraction(s) for s in capabilities.VARIATION_STRENGTHS] == [
-        0,
-        0.25,
-        0.5,
-        0.75,
-        1,
-    ]
-    with pytest.raises(ValidationError, match="variation_strength must be one of"):
-        settings.replace(variation_strength="wild")
 
 
 def test_create_is_offline_imports_no_torch_and_missing_models_are_one_sentence(
