@@ -14,8 +14,9 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from core.errors import (
     CancelledError,
@@ -25,8 +26,22 @@ from core.errors import (
     disk_problem,
     storage_error,
 )
-from core.models import Batch, BriefParams, Curation, Session, SessionInfo, validate_brief, validate_num_clips
+from core.models import (
+    Batch,
+    BriefParams,
+    Curation,
+    Session,
+    SessionInfo,
+    Track,
+    validate_brief,
+    validate_num_clips,
+)
 from core.text import shown_line
+
+if TYPE_CHECKING:
+    from core.service import SessionService
+    from core.settings import Settings
+    from core.store import SessionStore
 
 EXIT_USER_ERROR = 2
 EXIT_CANCELLED = 130
@@ -149,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
 # ---------------------------------------------------------------- documents
 
 
-def _iso(value: Any) -> str | None:
+def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
@@ -187,7 +202,7 @@ def batch_document(batch: Batch, names: dict[uuid.UUID, str] | None = None) -> d
     }
 
 
-def _track_document(track: Any, marks: Curation | None = None) -> dict[str, Any]:
+def _track_document(track: Track, marks: Curation | None = None) -> dict[str, Any]:
     from core.clipcheck import clip_file_problem
 
     return {
@@ -344,13 +359,13 @@ class _ProgressBar:
 # ---------------------------------------------------------------- commands
 
 
-def _settings(args: argparse.Namespace) -> Any:
+def _settings(args: argparse.Namespace) -> Settings:
     from core.settings import load_settings
 
     return load_settings(data_dir=getattr(args, "data_dir", None))
 
 
-def _service(args: argparse.Namespace, settings: Any) -> Any:
+def _service(args: argparse.Namespace, settings: Settings) -> SessionService:
     from core.service import SessionService
 
     return SessionService.from_settings(
@@ -363,19 +378,19 @@ def _service(args: argparse.Namespace, settings: Any) -> Any:
     )
 
 
-def _store(settings: Any) -> Any:
+def _store(settings: Settings) -> SessionStore:
     """For reading commands: opened read-only, so they work on a read-only dir, a full disk or a backup."""
     from core.store import SessionStore
 
     return SessionStore(settings.data_dir, read_only=True)
 
 
-def _has_sessions(settings: Any) -> bool:
+def _has_sessions(settings: Settings) -> bool:
     """Whether the data dir holds a database at all: reading commands never create one."""
     return Path(settings.db_path).is_file()
 
 
-def _no_session(settings: Any, text: str) -> NotFoundError:
+def _no_session(settings: Settings, text: str) -> NotFoundError:
     return NotFoundError(
         f"No session matches {_one_line(text.strip(), 40)!r}: there are no sessions in {settings.data_dir} yet."
     )
@@ -395,12 +410,12 @@ def _emit(document: Any, out: TextIO) -> None:
     out.write("\n")
 
 
-def _notices(service: Any, err: TextIO) -> None:
+def _notices(service: SessionService, err: TextIO) -> None:
     for notice in service.notices:
         err.write(f"note: {' '.join(shown_line(notice).split())}\n")
 
 
-def _print_new_batch(store: Any, batch: Batch, as_json: bool, out: TextIO) -> None:
+def _print_new_batch(store: SessionStore, batch: Batch, as_json: bool, out: TextIO) -> None:
     """The session's own fields and the one batch just made: the rest of the session is not read."""
     session = store.require_session_head(batch.session_id)
     session.batches = [batch]
@@ -415,7 +430,7 @@ def _print_new_batch(store: Any, batch: Batch, as_json: bool, out: TextIO) -> No
     print_session(session, out, labels)
 
 
-def _run(args: argparse.Namespace, settings: Any, out: TextIO, err: TextIO) -> int:
+def _run(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
     command = args.command
     if command == "generate":
         # Everything checked before the service opens (and so creates) the data dir.
@@ -541,7 +556,7 @@ def main(
     argv: Sequence[str] | None = None,
     out: TextIO | None = None,
     err: TextIO | None = None,
-    open_app: Callable[[Any], None] | None = None,
+    open_app: Callable[[Settings], None] | None = None,
 ) -> int:
     """Run one command. With no command, ``open_app(settings)`` runs the app (help if None)."""
     out = out or sys.stdout

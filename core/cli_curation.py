@@ -13,12 +13,16 @@ import argparse
 import sys
 import uuid
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from core import curation
 from core.cli import _count, _emit, _has_sessions, _one_line
 from core.errors import NotFoundError, ValidationError
 from core.models import Curation, Deletion, Preference
+
+if TYPE_CHECKING:
+    from core.settings import Settings
+    from core.store import SessionStore
 
 COMMANDS = ("keep", "rate", "discard", "note", "tag", "prefer", "rename-cluster", "delete", "dataset")
 
@@ -118,7 +122,7 @@ def curation_line(marks: Curation) -> str:
     return " ".join(parts)
 
 
-def _marks_document(store: Any, track_id: uuid.UUID, marks: Curation) -> dict[str, Any]:
+def _marks_document(store: SessionStore, track_id: uuid.UUID, marks: Curation) -> dict[str, Any]:
     return {
         "track_id": str(track_id),
         "session_id": str(store.track_session_id(track_id)),
@@ -155,7 +159,7 @@ def deletion_document(gone: Deletion) -> dict[str, Any]:
 # ---------------------------------------------------------------- running
 
 
-def _writing_store(settings: Any, what: str) -> Any:
+def _writing_store(settings: Settings, what: str) -> SessionStore:
     from core.store import SessionStore
 
     if not _has_sessions(settings):
@@ -180,7 +184,7 @@ def _confirm(question: str, yes: bool, err: TextIO, stdin: TextIO) -> None:
 
 
 def run(
-    args: argparse.Namespace, settings: Any, out: TextIO, err: TextIO, stdin: TextIO | None = None
+    args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO, stdin: TextIO | None = None
 ) -> int:
     command = args.command
     stdin = stdin or sys.stdin
@@ -253,7 +257,7 @@ def run(
     return 0
 
 
-def _delete(args: argparse.Namespace, settings: Any, out: TextIO, err: TextIO, stdin: TextIO) -> int:
+def _delete(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO, stdin: TextIO) -> int:
     given = [x for x in (args.session_id, args.batch, args.track) if x is not None]
     if len(given) != 1:
         raise ValidationError("Name exactly one thing to delete: a SESSION, --batch BATCH or --track TRACK.")
@@ -304,7 +308,7 @@ def _delete(args: argparse.Namespace, settings: Any, out: TextIO, err: TextIO, s
     return 0
 
 
-def _dataset(args: argparse.Namespace, settings: Any, out: TextIO) -> int:
+def _dataset(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     from core.export.dataset import write_dataset
     from core.store import SessionStore
 

@@ -7,6 +7,7 @@ Kept apart from ``core.cli`` so the command's flags and output live in one place
 from __future__ import annotations
 
 import argparse
+import math
 import threading
 import uuid
 from pathlib import Path
@@ -35,6 +36,10 @@ def add_export_parser(commands: Any, common: list[argparse.ArgumentParser]) -> N
     )
     export.add_argument("--to", type=Path, metavar="DIR", help="folder (default: ./sessionlab-SESSION)")
     export.add_argument("--json", action="store_true", help="print what was written as one JSON document")
+
+
+def _finite(value: float) -> float | None:
+    return round(value, 2) if math.isfinite(value) else None
 
 
 def choose_tracks(store: Any, session: Any, args: argparse.Namespace) -> list[uuid.UUID]:
@@ -115,8 +120,8 @@ def run_export(args: argparse.Namespace, settings: Any, out: TextIO, err: TextIO
                         "bpm": f.bpm,
                         "key": f.key,
                         "tempo_key_source": f.tempo_key_source,
-                        "lufs": round(f.lufs, 2),
-                        "true_peak_dbtp": round(f.true_peak_dbtp, 2),
+                        "lufs": _finite(f.lufs),  # silence has no true peak: null, as in session.json
+                        "true_peak_dbtp": _finite(f.true_peak_dbtp),
                     }
                     for f in result.files
                 ],

@@ -15,7 +15,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import ValidationError
 from core.models import (
@@ -28,6 +28,9 @@ from core.models import (
     validate_rating,
     validate_tags,
 )
+
+if TYPE_CHECKING:
+    from core.store import SessionStore
 
 
 def _id(value: Any, noun: str) -> uuid.UUID:
@@ -42,76 +45,76 @@ def _flag(value: Any, what: str) -> bool:
     return value
 
 
-def keep(store: Any, track_id: uuid.UUID, kept: bool = True) -> Curation:
+def keep(store: SessionStore, track_id: uuid.UUID, kept: bool = True) -> Curation:
     """Star a clip (``kept=False`` takes the star back)."""
     kept = _flag(kept, "Kept")
     return store.update_curation(_id(track_id, "clip"), lambda c: replace(c, kept=kept))
 
 
-def rate(store: Any, track_id: uuid.UUID, rating: int | None) -> Curation:
+def rate(store: SessionStore, track_id: uuid.UUID, rating: int | None) -> Curation:
     """Rate a clip 1..5; None clears the rating."""
     rating = validate_rating(rating)
     return store.update_curation(_id(track_id, "clip"), lambda c: replace(c, rating=rating))
 
 
-def discard(store: Any, track_id: uuid.UUID, discarded: bool = True) -> Curation:
+def discard(store: SessionStore, track_id: uuid.UUID, discarded: bool = True) -> Curation:
     """Hide a clip from listings (never deletes it); ``discarded=False`` brings it back."""
     discarded = _flag(discarded, "Discarded")
     return store.update_curation(_id(track_id, "clip"), lambda c: replace(c, discarded=discarded))
 
 
-def set_note(store: Any, track_id: uuid.UUID, text: str) -> Curation:
+def set_note(store: SessionStore, track_id: uuid.UUID, text: str) -> Curation:
     """Replace a clip's note (empty text removes it)."""
     note = validate_note(text)
     return store.update_curation(_id(track_id, "clip"), lambda c: replace(c, note=note))
 
 
-def set_tags(store: Any, track_id: uuid.UUID, tags: Iterable[str]) -> Curation:
+def set_tags(store: SessionStore, track_id: uuid.UUID, tags: Iterable[str]) -> Curation:
     """Replace a clip's tags (lower-cased, unique, sorted)."""
     clean = validate_tags(tags)
     return store.update_curation(_id(track_id, "clip"), lambda c: replace(c, tags=clean))
 
 
-def add_tag(store: Any, track_id: uuid.UUID, tag: str) -> Curation:
+def add_tag(store: SessionStore, track_id: uuid.UUID, tag: str) -> Curation:
     return add_tags(store, track_id, [tag])
 
 
-def remove_tag(store: Any, track_id: uuid.UUID, tag: str) -> Curation:
+def remove_tag(store: SessionStore, track_id: uuid.UUID, tag: str) -> Curation:
     """Take a tag off a clip (a tag it does not have is a no-op)."""
     return remove_tags(store, track_id, [tag])
 
 
-def add_tags(store: Any, track_id: uuid.UUID, tags: Iterable[str]) -> Curation:
+def add_tags(store: SessionStore, track_id: uuid.UUID, tags: Iterable[str]) -> Curation:
     """Add tags to those a clip has (in the same transaction that reads them)."""
     clean = validate_tags(tags)
     return store.update_curation(_id(track_id, "clip"), lambda c: replace(c, tags=(*c.tags, *clean)))
 
 
-def remove_tags(store: Any, track_id: uuid.UUID, tags: Iterable[str]) -> Curation:
+def remove_tags(store: SessionStore, track_id: uuid.UUID, tags: Iterable[str]) -> Curation:
     clean = set(validate_tags(tags))
     return store.update_curation(
         _id(track_id, "clip"), lambda c: replace(c, tags=tuple(t for t in c.tags if t not in clean))
     )
 
 
-def rename_cluster(store: Any, session_id: uuid.UUID, cluster_id: uuid.UUID, name: str) -> None:
+def rename_cluster(store: SessionStore, session_id: uuid.UUID, cluster_id: uuid.UUID, name: str) -> None:
     """Give a cluster the musician's name; an empty name goes back to the generated label."""
     store.set_cluster_name(_id(session_id, "session"), _id(cluster_id, "cluster"), name)
 
 
-def prefer(store: Any, track_a: uuid.UUID, track_b: uuid.UUID, choice: str) -> Preference:
+def prefer(store: SessionStore, track_a: uuid.UUID, track_b: uuid.UUID, choice: str) -> Preference:
     """Record which of two clips of one session is better: "a", "b" or "same"."""
     if choice not in PREFERENCE_CHOICES:
         raise ValidationError(f"The choice must be 'a', 'b' or 'same', not {choice!r}.")
     return store.add_preference(_id(track_a, "clip"), _id(track_b, "clip"), choice)
 
 
-def delete_track(store: Any, track_id: uuid.UUID) -> Deletion:
+def delete_track(store: SessionStore, track_id: uuid.UUID) -> Deletion:
     """Delete a clip and its audio file (asked for by the musician; see the module docstring)."""
     return store.delete_track(_id(track_id, "clip"))
 
 
-def delete_batch(store: Any, batch_id: uuid.UUID) -> Deletion:
+def delete_batch(store: SessionStore, batch_id: uuid.UUID) -> Deletion:
     """Delete a batch, its clips and their audio files (and the session, if it was its last batch)."""
     return store.delete_batch(_id(batch_id, "batch"))
 

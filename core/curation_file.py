@@ -27,6 +27,8 @@ Format 1 (a JSON object, keys sorted)::
     clips          {track_id: {kept, rating, discarded, tags, note, updated_at}}
     cluster_names  {cluster_id: {name, updated_at}}      name "" = back to the generated label
     preferences    {id: {track_a, track_b, choice, created_at, brief_a, brief_b}}
+    deleted        {track_id: {updated_at}}     clips the musician deleted: recover does not
+                                                 bring them back from an older backup
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from core.safekeeping import write_atomic
 FORMAT = 1
 KIND = "sessionlab-curation"
 FILE_NAME = "curation.json"
-SECTIONS = ("clips", "cluster_names", "preferences")
+SECTIONS = ("clips", "cluster_names", "preferences", "deleted")
 
 
 class CurationFileError(ValueError):
@@ -94,13 +96,18 @@ def newer(entry: dict[str, Any], old: dict[str, Any] | None) -> bool:
     return old is None or (_stamp(entry), _order(entry)) > (_stamp(old), _order(old))
 
 
-def merge(doc: dict[str, Any], other: dict[str, Any]) -> bool:
-    """Merge ``other``'s sections into ``doc``, the newer entry winning; return whether doc changed."""
+def merge(doc: dict[str, Any], other: dict[str, Any], *, replace: bool = False) -> bool:
+    """Merge ``other``'s sections into ``doc``, the newer entry winning; return whether doc changed.
+
+    ``replace``: ``other``'s entries win whatever their times (a change just committed,
+    under the session's lock, is the latest word even if the clock went back)."""
     changed = False
     for section in SECTIONS:
         mine = doc.setdefault(section, {})
         for key, entry in other.get(section, {}).items():
-            if isinstance(entry, dict) and newer(entry, mine.get(key)):
+            if not isinstance(entry, dict) or mine.get(key) == entry:
+                continue
+            if replace or newer(entry, mine.get(key)):
                 mine[key] = entry
                 changed = True
     return changed
@@ -119,11 +126,37 @@ def drop(doc: dict[str, Any], track_ids: set[str], cluster_ids: set[str]) -> boo
     return sum(len(doc[s]) for s in SECTIONS) != before
 
 
-def encode(doc: dict[str, Any]) -> bytes:
-    return json.dumps(doc, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
-def write(root: Path, doc: dict[str, Any]) -> Path:
+Fragments = dict[tuple[str, str], tuple[dict[str, Any], str]]
+
+
+def encode(doc: dict[str, Any], fragments: Fragments | None = None) -> bytes:
+    """The document as compact JSON with sorted keys (the same bytes as ``json.dumps``).
+
+    ``fragments`` remembers each entry's text by the entry object it was made from, so a
+    change to one clip of 10,000 encodes one entry again, not all of them."""
+    fragments = {} if fragments is None else fragments
+    parts = []
+    for name in sorted(doc):
+        value = doc[name]
+        if name in SECTIONS:
+            items = []
+            for key in sorted(value):
+                entry = value[key]
+                known = fragments.get((name, key))
+                if known is None or known[0] is not entry:
+                    known = fragments[(name, key)] = (entry, f"{_json(key)}:{_json(entry)}")
+                items.append(known[1])
+            parts.append(f"{_json(name)}:{{{','.join(items)}}}")
+        else:
+            parts.append(f"{_json(name)}:{_json(value)}")
+    return f"{{{','.join(parts)}}}".encode()
+
+
+def write(root: Path, doc: dict[str, Any], fragments: Fragments | None = None) -> Path:
     path = curation_path(root, uuid.UUID(doc["session_id"]))
-    write_atomic(path, encode(doc))
+    write_atomic(path, encode(doc, fragments))
     return path

@@ -309,12 +309,15 @@ def recover(store: SessionStore, *, use_backups: bool = True) -> RecoveryReport:
         by_session.setdefault(record.session.id, []).append(record)
     gone_from_backups = 0
     index = AsideIndex()
+    deleted = deleted_tracks(root)
     for session_id, pending in sorted(by_session.items(), key=lambda kv: kv[1][0].session.created_at):
         pending.sort(key=lambda r: (r.batch.position, r.batch.created_at))
         fd = store._lock_session(session_id, blocking=True)
         try:
             for record in pending:
-                gone_from_backups += _recover_batch(store, record, report, index)
+                gone_from_backups += _recover_batch(
+                    store, record, report, index, deleted.get(session_id, set())
+                )
         finally:
             _release(fd)
     if gone_from_backups:
@@ -357,12 +360,25 @@ def _primary_space(record: BatchRecord) -> str:
 
 
 def _recover_batch(
-    store: SessionStore, record: BatchRecord, report: RecoveryReport, index: AsideIndex
+    store: SessionStore,
+    record: BatchRecord,
+    report: RecoveryReport,
+    index: AsideIndex,
+    deleted: set[str] = frozenset(),  # type: ignore[assignment]
 ) -> int:
-    """Rebuild one batch (the caller holds its session's lock); return 1 if a backup's batch had no audio."""
+    """Rebuild one batch (the caller holds its session's lock); return 1 if a backup's batch had no audio.
+
+    Clips the musician deleted (``deleted``, from the curation file) are left out quietly."""
     root = store.root
     batch = record.batch
     session_id = record.session.id
+    if deleted and any(str(t.id) in deleted for t in batch.tracks):
+        batch.tracks = [t for t in batch.tracks if str(t.id) not in deleted]
+        for cluster in batch.clusters:
+            cluster.track_ids = [t for t in cluster.track_ids if str(t) not in deleted]
+        batch.clusters = [c for c in batch.clusters if c.track_ids]
+        if not batch.tracks:
+            return 0
     with store._reading() as conn:
         if store._exists(conn, "batches", batch.id):
             return 0
@@ -592,6 +608,16 @@ def curation_files(root: Path) -> dict[uuid.UUID, list[Path]]:
             for path in kept_aside_copies(folder, curation_file.FILE_NAME):
                 if path.is_file():
                     found.setdefault(uuid.UUID(folder.name), []).append(path)
+    return found
+
+
+def deleted_tracks(root: Path) -> dict[uuid.UUID, set[str]]:
+    """The clips each session's curation files record as deleted by the musician."""
+    found: dict[uuid.UUID, set[str]] = {}
+    for session_id, files in curation_files(root).items():
+        for path in files:
+            with contextlib.suppress(curation_file.CurationFileError):
+                found.setdefault(session_id, set()).update(curation_file.read(path)["deleted"])
     return found
 
 

@@ -13,9 +13,11 @@
   is a running minimum of the gain each sample needs, smoothed by a box average
   as wide as the minimum's window (so the smoothed gain never exceeds what any
   sample needs): two such stages, a short one (the attack) and a longer one (the
-  release), all in numpy. Gain, limit and measure repeat a few times when the
-  limiting costs loudness, until both the target (within 0.2 LU) and the ceiling
-  hold.
+  release), all in numpy, on 0.5 ms blocks, then interpolated to the samples.
+  The clip is oversampled once for its block peaks (a gain scales them exactly);
+  gain, limit and measure repeat a few times when the limiting costs loudness,
+  until the target holds within 0.2 LU; the result's true peak is measured on
+  its own 4x oversampled signal, and the aim lowered if it passed the ceiling.
 """
 
 from __future__ import annotations
@@ -63,26 +65,52 @@ def _as_frames(samples: np.ndarray) -> np.ndarray:
     return x[:, None] if x.ndim == 1 else x
 
 
-def _energy(samples: np.ndarray, rate: int, min_len: int) -> np.ndarray:
-    """Cumulative K-weighted energy summed over channels (length n + 1), zero-padded to ``min_len``."""
+def _k_weighted(samples: np.ndarray, rate: int, min_sec: float) -> np.ndarray:
+    """The K-weighted signal as (frames, channels), zero-padded to ``min_sec`` (silence is gated out)."""
     from scipy.signal import sosfilt
 
+    hop = _hop(rate)
     x = _as_frames(samples)
-    if x.shape[0] < min_len:
-        x = np.vstack([x, np.zeros((min_len - x.shape[0], x.shape[1]), dtype=x.dtype)])
-    weighted = sosfilt(_k_weighting_sos(rate).astype(x.dtype), x, axis=0)
-    power = np.einsum("ij,ij->i", weighted, weighted, dtype=np.float64)  # channel weights are 1 (L, R, C)
-    energy = np.empty(power.shape[0] + 1)
-    energy[0] = 0.0
-    np.cumsum(power, out=energy[1:])
-    return energy
+    wanted = max(int(round(min_sec / 0.1)) * hop, x.shape[0])
+    if x.shape[0] < wanted:
+        x = np.vstack([x, np.zeros((wanted - x.shape[0], x.shape[1]), dtype=x.dtype)])
+    return sosfilt(_k_weighting_sos(rate).astype(x.dtype), x, axis=0)
 
 
-def _window_powers(energy: np.ndarray, rate: int, seconds: float) -> np.ndarray:
-    window = int(round(seconds * rate))
-    hop = int(round(0.1 * rate)) if seconds > 0.4 else window // 4  # 100 ms steps
-    starts = np.arange(0, energy.shape[0] - 1 - window + 1, max(1, hop))
-    return (energy[starts + window] - energy[starts]) / window
+def _hop(rate: int) -> int:
+    return max(1, int(round(0.1 * rate)))
+
+
+def _segment_energy(weighted: np.ndarray, hop: int, gain: np.ndarray | None = None) -> np.ndarray:
+    """Energy of each 100 ms segment of a K-weighted signal, summed over channels.
+
+    BS.1770's blocks start every 100 ms, so every window (400 ms momentary, 3 s
+    short-term) is a sum of whole segments; a tail shorter than a segment starts
+    no block. ``gain`` (per frame, over the unpadded part): the energy of the
+    signal so scaled.
+    """
+    count = weighted.shape[0] // hop
+    frames = weighted[: count * hop]
+    if gain is not None:
+        scale = np.ones(frames.shape[0], dtype=frames.dtype)
+        scale[: min(gain.shape[0], frames.shape[0])] = gain[: frames.shape[0]]
+        frames = frames * scale[:, None]
+    squared = np.square(frames)  # channel weights are 1 (L, R, C)
+    return np.add.reduce(squared.reshape(count, hop * frames.shape[1]), axis=1, dtype=np.float64)
+
+
+def _segments(samples: np.ndarray, rate: int, min_sec: float) -> tuple[np.ndarray, int]:
+    """(K-weighted energy of each 100 ms segment; segment length), see ``_segment_energy``."""
+    hop = _hop(rate)
+    return _segment_energy(_k_weighted(samples, rate, min_sec), hop), hop
+
+
+def _window_powers(segments: np.ndarray, hop: int, count: int) -> np.ndarray:
+    """Mean power of every window of ``count`` consecutive segments."""
+    if segments.shape[0] < count:
+        return np.zeros(0)
+    running = np.concatenate([[0.0], np.cumsum(segments)])
+    return (running[count:] - running[:-count]) / (count * hop)
 
 
 def _lufs(power: np.ndarray) -> np.ndarray:
@@ -104,8 +132,8 @@ def _gated_integrated(block_power: np.ndarray) -> float:
 
 def integrated_lufs(samples: np.ndarray, rate: int) -> float:
     """Integrated loudness in LUFS (BS.1770-4), for mono or (frames, channels); ``SILENCE_LUFS`` for silence."""
-    block = int(round(0.4 * rate))
-    return _gated_integrated(_window_powers(_energy(samples, rate, block), rate, 0.4))
+    segments, hop = _segments(samples, rate, 0.4)
+    return _gated_integrated(_window_powers(segments, hop, 4))
 
 
 integrated_loudness = integrated_lufs  # the name playback and older code use
@@ -147,15 +175,14 @@ class LoudnessStats:
     true_peak_dbtp: float
 
 
-def loudness_stats(samples: np.ndarray, rate: int, *, true_peak: float | None = None) -> LoudnessStats:
-    """Integrated loudness, loudness range (EBU Tech 3342), maximum momentary (400 ms) and
-    short-term (3 s) loudness, and true peak, from one K-weighting pass.
+def _loudness_parts(samples: np.ndarray, rate: int) -> tuple[float, float, float, float]:
+    """(integrated, loudness range, max momentary, max short-term) from one K-weighting pass."""
+    return _parts_of_segments(*_segments(samples, rate, 3.0))
 
-    ``true_peak`` (dBTP): the caller measured it already on these very samples.
-    """
-    energy = _energy(samples, rate, int(round(3.0 * rate)))
-    momentary = _window_powers(energy, rate, 0.4)
-    short_term = _window_powers(energy, rate, 3.0)
+
+def _parts_of_segments(segments: np.ndarray, hop: int) -> tuple[float, float, float, float]:
+    momentary = _window_powers(segments, hop, 4)
+    short_term = _window_powers(segments, hop, 30)
     short_loudness = _lufs(short_term)
     gated = short_term[short_loudness > SILENCE_LUFS]
     loudness_range = 0.0
@@ -164,13 +191,22 @@ def loudness_stats(samples: np.ndarray, rate: int, *, true_peak: float | None = 
         kept = short_loudness[(short_loudness > SILENCE_LUFS) & (short_loudness > relative)]
         if kept.size:
             loudness_range = float(np.percentile(kept, 95) - np.percentile(kept, 10))
-    return LoudnessStats(
-        integrated_lufs=_gated_integrated(momentary),
-        loudness_range_lu=loudness_range,
-        max_momentary_lufs=max(float(_lufs(momentary.max())), SILENCE_LUFS),
-        max_short_term_lufs=max(float(_lufs(short_term.max())), SILENCE_LUFS),
-        true_peak_dbtp=true_peak_dbtp(samples, rate) if true_peak is None else true_peak,
+    return (
+        _gated_integrated(momentary),
+        loudness_range,
+        max(float(_lufs(momentary.max())), SILENCE_LUFS),
+        max(float(_lufs(short_term.max())), SILENCE_LUFS),
     )
+
+
+def loudness_stats(samples: np.ndarray, rate: int, *, true_peak: float | None = None) -> LoudnessStats:
+    """Integrated loudness, loudness range (EBU Tech 3342), maximum momentary (400 ms) and
+    short-term (3 s) loudness, and true peak.
+
+    ``true_peak`` (dBTP): the caller measured it already on these very samples.
+    """
+    peak = true_peak_dbtp(samples, rate) if true_peak is None else true_peak
+    return LoudnessStats(*_loudness_parts(samples, rate), peak)
 
 
 def peak_dbfs(samples: np.ndarray) -> float:
@@ -230,34 +266,57 @@ def _centred_mean(x: np.ndarray, radius: int) -> np.ndarray:
     return (cumulative[width:] - cumulative[:-width]) / width
 
 
-def _limiter_gain(samples: np.ndarray, rate: int, ceiling: float) -> tuple[np.ndarray | None, float]:
-    """(per-sample gain <= 1 that keeps the 4x oversampled peak under ``ceiling``, or None when
-    none is needed; the true peak of ``samples`` as it is, linear)."""
-    up = _oversampled(samples, rate)
+def _block_size(rate: int) -> int:
+    return max(1, rate // 2000)  # 0.5 ms: the limiter's gain moves over milliseconds
+
+
+def _block_peaks(samples: np.ndarray, rate: int) -> np.ndarray:
+    """Per 0.5 ms block: the largest magnitude of the 4x oversampled signal and of the
+    samples, over all channels, in the block and the next (a peak near a block's end
+    may lie between its last sample and the next block's first)."""
+    x = _as_frames(samples)
+    n, size = x.shape[0], _block_size(rate)
+    blocks = -(-n // size)
+    up = _oversampled(x, rate)
     np.abs(up, out=up)
-    n, channels = up.shape[0] // OVERSAMPLING, up.shape[1]
-    # Pairwise maxima of strided columns: numpy reduces a short inner axis slowly.
-    grid = up[: n * OVERSAMPLING].reshape(n, OVERSAMPLING * channels)
-    per_sample = np.abs(_as_frames(samples)).max(axis=1).astype(np.float32)  # the samples count too
-    for column in range(OVERSAMPLING * channels):
-        np.maximum(per_sample, grid[:, column], out=per_sample)
-    true_peak = float(per_sample.max(initial=0.0))
-    if true_peak <= ceiling:
-        return None, true_peak
-    # A sample's gain must also cover the peak between it and the next sample.
-    peak = np.maximum(per_sample, np.concatenate([per_sample[1:], per_sample[-1:]]))
-    need = np.minimum(1.0, ceiling / np.maximum(peak, 1e-12))
-    gain = need
+    width = size * OVERSAMPLING * x.shape[1]
+    padded = np.zeros(blocks * width, dtype=np.float32)
+    padded[: up.size] = up.reshape(-1)
+    peaks = padded.reshape(blocks, width).max(axis=1)
+    own = np.zeros(blocks * size * x.shape[1], dtype=np.float32)
+    own[: x.size] = np.abs(x).reshape(-1)
+    np.maximum(peaks, own.reshape(blocks, -1).max(axis=1), out=peaks)
+    np.maximum(peaks[:-1], peaks[1:], out=peaks[:-1])
+    return peaks.astype(np.float64)
+
+
+def _limiter_gain(peaks: np.ndarray, n: int, rate: int, ceiling: float) -> np.ndarray:
+    """Per-sample gain (<= 1) under which every block peak stays under ``ceiling``.
+
+    Worked out on the 0.5 ms blocks (a sample-rate control signal would only cost
+    time), then ramped linearly across each block between its edges; an edge takes
+    the lower gain of the two blocks it joins, so no sample gets more than its own
+    block allows.
+    """
+    size = _block_size(rate)
+    gain = np.minimum(1.0, ceiling / np.maximum(peaks, 1e-12))
     for seconds in (_ATTACK_SEC, _RELEASE_SEC):
-        radius = max(1, int(round(seconds * rate)))
+        radius = max(1, int(round(seconds * rate / size)))
         gain = _centred_mean(_running_min(gain, radius), radius)
-    return np.minimum(gain, 1.0), true_peak
+    edges = np.empty(gain.shape[0] + 1, dtype=np.float32)
+    edges[0], edges[-1] = gain[0], gain[-1]
+    np.minimum(gain[:-1], gain[1:], out=edges[1:-1], casting="same_kind")
+    np.minimum(edges, 1.0, out=edges)
+    step = ((np.arange(size) + 0.5) / size).astype(np.float32)
+    ramps = edges[:-1, None] + (edges[1:] - edges[:-1])[:, None] * step[None, :]
+    return ramps.reshape(-1)[:n]
 
 
 @dataclass(frozen=True)
 class Normalized:
     samples: np.ndarray  # float32, same shape as the input
     source_lufs: float  # the input's integrated loudness
+    source_true_peak_dbtp: float  # the input's true peak
     gain_db: float  # the gain applied before the limiter
     limited_db: float  # the deepest gain reduction of the limiter (0 when it did nothing)
     stats: LoudnessStats  # measured on the result
@@ -282,36 +341,54 @@ def normalize(
     """Bring ``samples`` to ``target_lufs`` with the true peak at most ``ceiling_dbtp``.
 
     ``target_lufs`` None keeps the audio as it is (only measured). Silence stays silence.
+    The signal is oversampled once: a gain scales its block peaks exactly, so the
+    limiter's gain for any pre-gain comes from those peaks, and only the final
+    result is oversampled again, to measure its true peak.
     """
     x = np.asarray(samples, dtype=np.float32)
-    source = integrated_lufs(x, rate)
+    hop = _hop(rate)
+    weighted = _k_weighted(x, rate, 3.0)
+    segments = _segment_energy(weighted, hop)
+    source = _gated_integrated(_window_powers(segments, hop, 4))
     if target_lufs is None or source <= SILENCE_LUFS:
-        return Normalized(x, source, 0.0, 0.0, loudness_stats(x, rate))
+        stats = LoudnessStats(*_parts_of_segments(segments, hop), true_peak_dbtp(x, rate))
+        return Normalized(x, source, stats.true_peak_dbtp, 0.0, 0.0, stats)
+    peaks = _block_peaks(x, rate)
+    peak = float(peaks.max())
     gain_db = target_lufs - source
     aim = ceiling_dbtp - _MARGIN_DB
     best: Normalized | None = None
-    for _ in range(max_rounds):
-        scaled = x * np.float32(10 ** (gain_db / 20))
-        gain, peak = _limiter_gain(scaled, rate, 10 ** (aim / 20))
-        if gain is None:  # no limiting: the peak just measured is the result's
-            result = Normalized(
-                scaled, source, gain_db, 0.0, loudness_stats(scaled, rate, true_peak=_db(peak))
-            )
-        else:
-            out = scaled * (gain[:, None] if scaled.ndim == 2 else gain).astype(np.float32)
-            result = Normalized(out, source, gain_db, _db(float(gain.min())), loudness_stats(out, rate))
-        peak_ok = result.true_peak_dbtp <= ceiling_dbtp
-        if peak_ok and (best is None or abs(result.lufs - target_lufs) < abs(best.lufs - target_lufs)):
-            best = result
-        if peak_ok and abs(result.lufs - target_lufs) <= LOUDNESS_TOLERANCE_LU:
-            return result
-        if not peak_ok:  # the limited peaks moved: aim lower
-            aim -= result.true_peak_dbtp - ceiling_dbtp + _MARGIN_DB
-        else:  # the limiter cost loudness: more gain into it
+    for round_ in range(max_rounds):
+        scale = 10 ** (gain_db / 20)
+        if peak * scale <= 10 ** (aim / 20):
+            # No limiting. K-weighting and oversampling are linear: the gain scales the
+            # clip's segment energies by its square and its true peak by itself.
+            out = x * np.float32(scale)
+            parts = _parts_of_segments(segments * scale**2, hop)
+            return Normalized(out, source, _db(peak), gain_db, 0.0, LoudnessStats(*parts, _db(peak * scale)))
+        gain = _limiter_gain(peaks * scale, x.shape[0], rate, 10 ** (aim / 20))
+        gain *= np.float32(scale)
+        # The gain moves over milliseconds: applied to the K-weighted clip it gives the
+        # loudness of the limited clip closely, without filtering it again.
+        estimate = _gated_integrated(_window_powers(_segment_energy(weighted, hop, gain), hop, 4))
+        if abs(estimate - target_lufs) > LOUDNESS_TOLERANCE_LU / 2 and round_ < max_rounds - 1:
+            gain_db += target_lufs - estimate  # the limiter cost loudness: more gain into it
+            continue
+        out = x * (gain[:, None] if x.ndim == 2 else gain)
+        # The result measured again, exactly: its own K-weighting and its own oversampling.
+        stats = LoudnessStats(*_loudness_parts(out, rate), true_peak_dbtp(out, rate))
+        result = Normalized(out, source, _db(peak), gain_db, _db(float(gain.min()) / scale), stats)
+        if result.true_peak_dbtp <= ceiling_dbtp:
+            if abs(result.lufs - target_lufs) <= LOUDNESS_TOLERANCE_LU:
+                return result
+            if best is None or abs(result.lufs - target_lufs) < abs(best.lufs - target_lufs):
+                best = result
             gain_db += target_lufs - result.lufs
+        else:  # the limited peaks moved a little: aim lower
+            aim -= result.true_peak_dbtp - ceiling_dbtp + _MARGIN_DB
     if best is not None:
         return best
     # Never observed; a last resort that holds the ceiling whatever the loudness.
-    gain_db = ceiling_dbtp - _MARGIN_DB - true_peak_dbtp(x, rate)
+    gain_db = ceiling_dbtp - _MARGIN_DB - _db(peak)
     out = x * np.float32(10 ** (gain_db / 20))
-    return Normalized(out, source, gain_db, 0.0, loudness_stats(out, rate))
+    return Normalized(out, source, _db(peak), gain_db, 0.0, loudness_stats(out, rate))

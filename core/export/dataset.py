@@ -36,12 +36,15 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core import paths
 from core.errors import ValidationError, storage_error
 from core.models import Curation, Preference, Session
 from core.safekeeping import write_atomic
+
+if TYPE_CHECKING:
+    from core.store import SessionStore
 
 DATASET_VERSION = 1
 KIND = "sessionlab-dataset"
@@ -142,7 +145,7 @@ def _latest_judgements(prefs: list[Preference]) -> list[Preference]:
 
 
 def _session_rows(
-    store: Any, session: Session, result: DatasetResult
+    store: SessionStore, session: Session, result: DatasetResult
 ) -> tuple[list[tuple[dict[str, Any], Path]], list[dict[str, Any]]]:
     from core.clipcheck import clip_file_problem
 
@@ -210,9 +213,15 @@ def _session_rows(
     return rows, pairs
 
 
-def write_dataset(store: Any, session_ids: Sequence[uuid.UUID] | None, directory: Path) -> DatasetResult:
+def write_dataset(
+    store: SessionStore, session_ids: Sequence[uuid.UUID] | None, directory: Path
+) -> DatasetResult:
     """Write the dataset of ``session_ids`` (None: every session) into ``directory``; see the module docstring."""
     directory = Path(directory).expanduser().absolute()
+    if directory.resolve().is_relative_to(paths.media_root(store.root).resolve()):
+        raise ValidationError(
+            f"{directory} is inside the session folders, which Session Lab tidies; choose a folder outside them."
+        )
     previous = _previous_files(directory)
     if session_ids is None:
         session_ids = [info.id for info in store.list_sessions()]

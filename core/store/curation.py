@@ -8,47 +8,36 @@ Each change is one write transaction under the session's lock; after it commits,
 the session's curation file beside the audio is merged (core.curation_file), still
 under the lock, so recovery can bring the marks back.
 
-Deleting clips (``delete_track``, ``delete_batch``) is the one place a file goes
-because the musician asked. Rows go first, in one transaction; then the batch
-manifests are updated (or removed), then the audio files. A crash in between
-leaves files no row names, which the next start keeps aside (never deleted).
-What a delete leaves empty goes with it: a cluster without clips, a batch without
-clips, and, when its last batch goes, the session (rows and media folder): no
-empty cluster, batch or session is ever left. Batches that were made "more like"
-a removed cluster keep their (now dangling) parent id; their own clusters keep
-the inherited label.
+Explicit deletes (with their files) come from DeletionStore (core.store.deletion).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import shutil
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core import curation_file, manifest, paths
-from core.errors import NotFoundError, StorageError, ValidationError, storage_error
+from core import curation_file
+from core.errors import NotFoundError, ValidationError, storage_error
 from core.models import (
     PREFERENCE_CHOICES,
     ClipAnalysis,
     Curation,
-    Deletion,
     Preference,
     new_id,
     utcnow,
 )
-from core.safekeeping import fsync_dir, keep_aside
+from core.safekeeping import keep_aside
+from core.store.deletion import DeletionStore, _chunks
 from core.store.locks import _release
 from core.store.rows import MAX_NAME_CHARS, _dt, _ts
 
 if TYPE_CHECKING:
     from core.store import SessionStore
-
-_CHUNK = 500  # ids per IN (...) query
 
 
 def clean_cluster_name(name: Any) -> str:
@@ -96,12 +85,15 @@ def _preference_entry(row: sqlite3.Row) -> dict[str, Any]:
     return {k: row[k] for k in ("track_a", "track_b", "choice", "created_at", "brief_a", "brief_b")}
 
 
-def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
+def _signature(path: Path) -> tuple[int, int, int] | None:
+    try:
+        found = path.stat()
+    except OSError:
+        return None
+    return (found.st_ino, found.st_size, found.st_mtime_ns)
 
 
-class CurationStore:
+class CurationStore(DeletionStore):
     """Curation methods of SessionStore (see the module docstring)."""
 
     # ----------------------------------------------------------------- reads
@@ -349,11 +341,25 @@ class CurationStore:
             },
         }
 
+    def _curation_cache(self: SessionStore) -> dict[uuid.UUID, tuple[Any, dict[str, Any], Any]]:
+        """Per session: (the file's signature, its parsed document, encoded entries); see _load_curation_file."""
+        cache = self.__dict__.get("_curation_docs")
+        if cache is None:
+            cache = self.__dict__["_curation_docs"] = {}
+        return cache
+
     def _load_curation_file(self: SessionStore, session_id: uuid.UUID) -> dict[str, Any]:
         """The session's file (the caller holds its lock); missing or unreadable: rebuilt from the tables.
 
-        An unreadable file is kept aside first (never deleted)."""
+        An unreadable file is kept aside first (never deleted). The document this store
+        wrote last is kept parsed, and reused while the file is still the one it wrote
+        (same inode, size and time: another process's write renames a new file into place):
+        a session of 10,000 marked clips then costs no parse per change."""
         path = curation_file.curation_path(self.root, session_id)
+        cached = self._curation_cache().pop(session_id, None)
+        if cached is not None and cached[0] == _signature(path):
+            self._curation_cache()[session_id] = cached
+            return cached[1]
         try:
             doc = curation_file.read(path)
             if doc["session_id"] == str(session_id):
@@ -383,147 +389,24 @@ class CurationStore:
             return
         try:
             doc = self._load_curation_file(session_id)
-            changed = curation_file.merge(doc, entries)
+            changed = curation_file.merge(doc, entries, replace=not force)
             if force:
                 with self._reading() as conn:
                     changed = curation_file.merge(doc, self._curation_entries(conn, session_id)) or changed
-            changed = curation_file.drop(doc, set(drop_tracks), set(drop_clusters)) or changed
-            if changed or not curation_file.curation_path(self.root, session_id).exists():
-                curation_file.write(self.root, doc)
+            if drop_tracks or drop_clusters:
+                changed = curation_file.drop(doc, set(drop_tracks), set(drop_clusters)) or changed
+            path = curation_file.curation_path(self.root, session_id)
+            cached = self._curation_cache().pop(session_id, None)
+            fragments = cached[2] if cached is not None and cached[1] is doc else {}
+            if changed or not path.exists():
+                curation_file.write(self.root, doc, fragments)
+            self._curation_cache()[session_id] = (_signature(path), doc, fragments)
         except OSError as exc:
             raise storage_error(
                 f"update the curation file of session {session_id}",
                 exc,
                 "the change is saved in the database, but not yet in the file beside the audio",
             ) from None
-
-    # ----------------------------------------------------------------- explicit deletes
-
-    def delete_track(self: SessionStore, track_id: uuid.UUID) -> Deletion:
-        """Delete one clip with its file (and what it leaves empty; see the module docstring)."""
-        session_id = self.track_session_id(track_id)
-        return self._delete(
-            session_id, "SELECT id FROM tracks WHERE id = ?", str(track_id), f"No clip {track_id}."
-        )
-
-    def delete_batch(self: SessionStore, batch_id: uuid.UUID) -> Deletion:
-        """Delete a batch with its clips' files and its manifest (and its session, if it was the last batch)."""
-        session_id = self.batch_session_id(batch_id)
-        return self._delete(
-            session_id,
-            "SELECT id FROM tracks WHERE batch_id = ?",
-            str(batch_id),
-            f"No batch {batch_id}.",
-            batch_id,
-        )
-
-    def _delete(
-        self: SessionStore,
-        session_id: uuid.UUID,
-        query: str,
-        key: str,
-        missing: str,
-        batch_id: uuid.UUID | None = None,
-    ) -> Deletion:
-        self._require_writable()
-        sid = str(session_id)
-        fd = self._lock_session(session_id, blocking=True)
-        session_removed = False
-        try:
-            with self._writing() as conn:
-                track_ids = [r["id"] for r in conn.execute(query, (key,))]
-                if not track_ids and (batch_id is None or not self._exists(conn, "batches", batch_id)):
-                    raise NotFoundError(missing)
-                targets: list[sqlite3.Row] = []
-                for chunk in _chunks(track_ids):
-                    targets += conn.execute(
-                        f"SELECT id, batch_id, cluster_id, path FROM tracks WHERE id IN ({','.join('?' * len(chunk))})",
-                        chunk,
-                    ).fetchall()
-                batches = {r["batch_id"] for r in targets} | ({str(batch_id)} if batch_id else set())
-                clusters = {r["cluster_id"] for r in targets}
-                for chunk in _chunks(track_ids):
-                    conn.execute(f"DELETE FROM tracks WHERE id IN ({','.join('?' * len(chunk))})", chunk)
-                gone_clusters = sorted(
-                    c
-                    for c in clusters
-                    if conn.execute("SELECT 1 FROM tracks WHERE cluster_id = ?", (c,)).fetchone() is None
-                )
-                gone_batches = sorted(
-                    b
-                    for b in batches
-                    if conn.execute("SELECT 1 FROM tracks WHERE batch_id = ?", (b,)).fetchone() is None
-                )
-                conn.executemany("DELETE FROM clusters WHERE id = ?", [(c,) for c in gone_clusters])
-                conn.executemany("DELETE FROM batches WHERE id = ?", [(b,) for b in gone_batches])
-                session_removed = (
-                    conn.execute("SELECT 1 FROM batches WHERE session_id = ?", (sid,)).fetchone() is None
-                )
-                if session_removed:
-                    conn.execute("DELETE FROM sessions WHERE id = ?", (sid,))
-                else:
-                    conn.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (_ts(utcnow()), sid))
-            # The rows are gone; from here a failure leaves files no row names (kept aside at the next start).
-            left = self._remove_files(
-                session_id, targets, set(gone_batches), set(gone_clusters), session_removed
-            )
-        finally:
-            # Like delete_session: the lock file of a session that is gone goes with it.
-            media = paths.session_media_dir(self.root, session_id)
-            _release(
-                fd, self._session_lock_path(session_id) if session_removed and not media.exists() else None
-            )
-        return Deletion(
-            session_id=session_id,
-            track_ids=tuple(uuid.UUID(r["id"]) for r in targets),
-            cluster_ids=tuple(uuid.UUID(c) for c in gone_clusters),
-            batch_ids=tuple(uuid.UUID(b) for b in gone_batches),
-            session_removed=session_removed,
-            files_left=tuple(left),
-        )
-
-    def _remove_files(
-        self: SessionStore,
-        session_id: uuid.UUID,
-        targets: list[sqlite3.Row],
-        gone_batches: set[str],
-        gone_clusters: set[str],
-        session_removed: bool,
-    ) -> list[str]:
-        """After the rows committed: manifests, then the curation file, then the audio. Return what stayed."""
-        media = paths.session_media_dir(self.root, session_id)
-        if session_removed:
-            try:
-                shutil.rmtree(media)
-            except FileNotFoundError:
-                pass
-            except OSError as exc:
-                return [f"{media} ({exc.strerror or exc})"]
-            return []
-        left: list[str] = []
-        dropped = {r["id"] for r in targets}
-        for batch in sorted({r["batch_id"] for r in targets} | gone_batches):
-            path = manifest.manifest_path(self.root, session_id, uuid.UUID(batch))
-            try:
-                if batch in gone_batches:
-                    path.unlink(missing_ok=True)
-                else:
-                    manifest.drop_tracks(path, dropped)
-            except OSError as exc:
-                left.append(f"{path} ({exc.strerror or exc})")
-        try:
-            self._merge_curation_file(session_id, {}, dropped, gone_clusters)
-        except StorageError as exc:
-            left.append(str(exc))
-        for row in targets:
-            path = self._abs(row["path"])
-            try:
-                path.unlink(missing_ok=True)
-            except OSError as exc:
-                left.append(f"{path} ({exc.strerror or exc})")
-        with contextlib.suppress(OSError):
-            fsync_dir(media)
-        return left
 
     # ----------------------------------------------------------------- recovery
 

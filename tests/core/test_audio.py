@@ -225,3 +225,11 @@ def test_normalize_gains_first_and_limits_only_where_needed():
     kept = normalize(spiky, RATE, None)
     assert np.array_equal(kept.samples, spiky)
     assert kept.true_peak_dbtp >= 20 * np.log10(0.9) - 1e-4  # never under the sample peak
+
+
+def test_normalize_leaves_silence_silent():
+    from core.audio.loudness import normalize
+
+    result = normalize(np.zeros(RATE, dtype=np.float32), RATE, -14.0)
+    assert not np.any(result.samples) and result.gain_db == 0.0
+    assert result.lufs == -70.0 and result.true_peak_dbtp == -np.inf

@@ -46,6 +46,13 @@ def test_export_prints_each_file_with_its_loudness_and_peak(data_dir, generated,
         assert sf.info(path).subtype == "PCM_24"
         lufs, peak = float(rest.split("LUFS")[0]), float(rest.split("LUFS")[1].split("dBTP")[0])
         assert abs(lufs - -14.0) <= 0.5 and peak <= -1.0
+    from core.store import SessionStore
+
+    store = SessionStore(data_dir, read_only=True)
+    try:  # the CLI reads the store only
+        assert store.get_analysis([t["id"] for t in generated["tracks"]]) == {}
+    finally:
+        store.close()
 
 
 def test_export_json_of_a_cluster_and_of_clips_by_prefix(data_dir, generated, tmp_path):

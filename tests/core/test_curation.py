@@ -310,13 +310,17 @@ def test_a_missing_or_damaged_file_is_rebuilt_from_the_database_and_the_damaged_
     assert [p.read_text() for p in aside] == ["{ damaged"]
 
 
-def test_the_sweep_keeps_the_curation_file_of_a_known_session(store, data_dir):
+def test_the_sweep_and_doctor_know_the_curation_file_of_a_known_session(store, data_dir):
+    from core import doctor
+
     session_id = new_session(store, batches=1)
     curation.keep(store, store.require_session(session_id).tracks[0].id)
     store.close()
     with SessionStore(data_dir) as again:
         assert again.swept_at_open == 0
         assert curation_file.curation_path(data_dir, session_id).is_file()
+    report = doctor.examine(data_dir)
+    assert report.healthy, report.lines()
 
 
 # ----------------------------------------------------------------- deletes
@@ -421,3 +425,51 @@ def test_resolving_clip_and_batch_prefixes(store):
         store.resolve_track_id("ffffffff-0000")
     with pytest.raises(ValidationError, match="too short"):
         store.resolve_batch_id("ab")
+
+
+def test_two_stores_on_one_data_dir_never_drop_each_others_marks_from_the_file(store, data_dir):
+    """Each store keeps the file it wrote parsed; a write by the other (a new file) makes it read again."""
+    session_id = new_session(store, batches=1)
+    a, b, c = [t.id for t in store.require_session(session_id).tracks]
+    with SessionStore(data_dir) as other:
+        curation.keep(store, a)
+        curation.keep(other, b)
+        curation.keep(store, c)
+        curation.rate(other, a, 2)
+    clips = file_doc(store, session_id)["clips"]
+    assert {k: (v["kept"], v["rating"]) for k, v in clips.items()} == {
+        str(a): (True, 2),
+        str(b): (True, None),
+        str(c): (True, None),
+    }
+
+
+def test_the_file_is_the_same_bytes_as_plain_sorted_json(store):
+    session_id = new_session(store, batches=1)
+    tracks = store.require_session(session_id).tracks
+    curation.set_note(store, tracks[0].id, "ünïcode ✓")
+    curation.add_tag(store, tracks[1].id, "drums")
+    curation.prefer(store, tracks[0].id, tracks[1].id, "b")
+    raw = curation_file.curation_path(store.root, session_id).read_bytes()
+    assert (
+        raw == json.dumps(json.loads(raw), ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+    )
+
+
+def test_a_crash_between_the_rows_and_the_files_leaves_the_file_kept_aside(store, data_dir, monkeypatch):
+    """Rows committed, then the process dies before removing the file: the next start keeps it aside."""
+    session_id = new_session(store, batches=2, tracks=2)
+    track = store.require_session(session_id).tracks[0]
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt  # stands in for a kill after the commit
+
+    monkeypatch.setattr(store, "_remove_files", crash)
+    with pytest.raises(KeyboardInterrupt):
+        curation.delete_track(store, track.id)
+    assert store.get_track(session_id, track.id) is None and Path(track.path).is_file()
+    store.close()
+    with SessionStore(data_dir) as again:
+        assert again.swept_at_open == 1
+    assert not Path(track.path).exists()
+    assert (data_dir / "kept-aside" / "media" / str(session_id) / Path(track.path).name).is_file()

@@ -174,6 +174,8 @@ def test_a_folder_holding_other_things_is_refused_and_left_alone(store, tmp_path
     (foreign / "metadata.jsonl").write_text("my own\n")
     with pytest.raises(ValidationError, match="not empty"):
         write_dataset(store, [session_id], foreign)
+    with pytest.raises(ValidationError, match="inside the session folders"):
+        write_dataset(store, [session_id], store.root / "media" / str(session_id) / "ds")
     assert tree(foreign) == {"metadata.jsonl": digest(foreign / "metadata.jsonl")}
 
 

@@ -23,7 +23,8 @@ from scipy.signal import resample_poly
 from wavinfo import WavInfoReader
 
 from core.errors import NotFoundError, ValidationError
-from core.export.daw import ExportOptions, export_tracks, file_stem
+from core.export.daw import ExportOptions, export_tracks
+from core.export.files import file_stem, write_new_file
 from core.models import BriefParams
 from core.settings import Settings
 
@@ -121,6 +122,12 @@ def test_six_clips_at_minus_14_hold_loudness_peak_and_metadata(session, tmp_path
         assert (loop.start, loop.end, loop.loop_type) == (0, 319_999, 0)
         assert f"_{round(recipe['tempo'])}bpm_" in path.name
 
+    # What the export learned of the stored clips is kept (this store is writable).
+    learned = store.get_analysis([t.id for t in tracks])
+    for track in tracks:
+        assert learned[track.id].source == "engine" and learned[track.id].bpm == track.recipe["tempo"]
+        assert learned[track.id].lufs < -14.0  # the stored clip, quieter than its export
+
     document = json.loads(result.manifest.read_text())
     assert document["complete"] and document["options"]["loudness_target_lufs"] == -14.0
     assert [f["file"] for f in document["files"]] == [f.path.name for f in result.files]
@@ -200,3 +207,88 @@ def test_file_names_keep_to_what_sample_stores_accept():
     assert file_stem("Bright Driving", 120.4, "F# minor", 3) == "Bright-Driving_120bpm_F#min_3"
     assert file_stem("Café / Nuit: *", None, None, 1) == "Cafe-Nuit_1"
     assert file_stem("漢字", 90.0, "Bb major", 2) == "clip_90bpm_Bbmaj_2"
+
+
+def test_an_imported_stereo_clip_keeps_its_rate_and_channels(tmp_path):
+    """A musician's 48 kHz stereo file: exported at 48 kHz in two channels, its tempo and
+    key estimated from the audio (the engine recorded none)."""
+    from core.service import SessionService
+
+    rate = 48_000
+    t = np.arange(rate * 6) / rate
+    beat = np.exp(-((t % 0.5) * 30.0)) * np.sin(2 * np.pi * 60 * t)  # a kick every 0.5 s
+    chord = sum(np.sin(2 * np.pi * f * t) for f in (220.0, 261.63, 329.63)) / 3
+    left, right = 0.5 * beat + 0.2 * chord, 0.5 * beat + 0.1 * chord
+    source = tmp_path / "my loop.flac"
+    sf.write(source, np.stack([left, right], axis=1), rate, subtype="PCM_24")
+    service = SessionService.from_settings(Settings(data_dir=tmp_path / "data"), engine="sketch")
+    try:
+        batch = service.import_clips(None, [source])
+        (track,) = batch.tracks
+        result = export_tracks(
+            service.store, batch.session_id, [track.id], ExportOptions(to=tmp_path / "out")
+        )
+    finally:
+        service.store.close()
+    (exported,) = result.files
+    audio, got_rate = sf.read(exported.path, dtype="float64")
+    assert got_rate == rate and audio.shape == (rate * 6, 2)
+    assert not np.allclose(audio[:, 0], audio[:, 1])  # two channels, not a mono copy
+    assert abs(pyloudnorm.Meter(rate).integrated_loudness(audio) - -18.0) <= 0.5
+    assert true_peak_dbtp(audio) <= -1.0
+    assert exported.tempo_key_source in ("estimate", None)
+    entry = json.loads(result.manifest.read_text())["files"][0]
+    assert entry["sample_rate"] == rate and entry["channels"] == 2
+    assert entry["clip"]["source"] and "tempo" not in (entry["clip"]["recipe"] or {})
+
+
+def test_a_clip_without_tempo_is_a_one_shot_without_loops(tmp_path):
+    from datetime import datetime
+
+    from core.audio.wav_meta import ClipMetadata, wav_bytes
+
+    meta = ClipMetadata(
+        title="x",
+        brief="ünïcode brief",
+        session="s",
+        cluster="c",
+        take=1,
+        created=datetime(2026, 1, 2, 3, 4, 5),
+    )
+    path = tmp_path / "x.wav"
+    path.write_bytes(wav_bytes(np.zeros((1000, 3), dtype=np.float32), 44_100, meta, None))
+    info = sf.info(path)
+    assert (info.samplerate, info.channels, info.frames) == (44_100, 3, 1000)  # WAVE_FORMAT_EXTENSIBLE
+    wav = WavInfoReader(str(path))
+    assert wav.bext.description == "unicode brief"  # ASCII, as the standard asks
+    assert (wav.bext.originator_date, wav.bext.originator_time) == ("2026-01-02", "03:04:05")
+    assert wav.bext.loudness_value == 327.67  # 0x7FFF: not measured
+    assert wav.smpl.sample_loops == []
+    flags, root, beats, *_ = acid_fields(path)
+    assert flags & 0x01 and not flags & 0x02 and beats == 0  # one-shot, no root note
+
+
+def test_a_folder_without_hard_links_still_never_overwrites(tmp_path, monkeypatch):
+    """FAT and some network shares refuse os.link: the name is claimed with O_EXCL instead."""
+    import errno
+    import os
+
+    def no_links(src, dst):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    (tmp_path / "a_1.wav").write_bytes(b"the musician's own file")
+    first = write_new_file(tmp_path, "a_1", ".wav", lambda p: p.write_bytes(b"new"))
+    second = write_new_file(tmp_path, "a_1", ".wav", lambda p: p.write_bytes(b"newer"))
+    assert (first.name, second.name) == ("a_1-2.wav", "a_1-3.wav")
+    assert (tmp_path / "a_1.wav").read_bytes() == b"the musician's own file"
+    assert first.read_bytes() == b"new" and second.read_bytes() == b"newer"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_1-2.wav", "a_1-3.wav", "a_1.wav"]
+
+    def broken(path):
+        path.write_bytes(b"half")
+        raise RuntimeError("encoder failed")
+
+    with pytest.raises(RuntimeError):
+        write_new_file(tmp_path, "b_1", ".wav", broken)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_1-2.wav", "a_1-3.wav", "a_1.wav"]

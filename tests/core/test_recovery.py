@@ -542,3 +542,24 @@ def test_an_older_database_gets_the_newer_marks_back_and_loses_no_undo(data_dir,
     assert clips[0] not in marks  # the older database's star stays taken back
     assert marks[clips[2]].rating == 5 and names == {cluster: "Dawn"} and prefs == expected[2]
     assert marks[clips[3]].tags == ("vocal",) and marks[clips[3]].note == "the one"
+
+
+def test_a_clip_the_musician_deleted_does_not_come_back_from_an_older_backup(data_dir):
+    from core import curation
+    from core.recovery import recover
+
+    session_id, clips, _cluster = curated_session(data_dir)
+    with SessionStore(data_dir) as store:
+        store._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        assert backup.take(data_dir, store.db_file, force=True) is not None  # it still knows the clip
+        gone = curation.delete_track(store, clips[0])
+    assert gone.track_ids == (clips[0],)
+    wreck(data_dir, "deleted")
+    with SessionStore(data_dir) as store:
+        report = recover(store)
+    assert report.problems == [] and len(report.batches) == 2
+    marks, _names, prefs = curation_state(data_dir, session_id)
+    with SessionStore(data_dir, read_only=True) as store:
+        assert clips[0] not in {t.id for t in store.require_session(session_id).tracks}
+        assert len(store.require_session(session_id).tracks) == 4
+    assert clips[0] not in marks and prefs == []  # its star and its preference went with it
