@@ -120,6 +120,28 @@ class CountingIds:
             return uuid.UUID(f"00000000-0000-4000-8000-{next(self._next):012d}")
 
 
+def _id_holders() -> list[Any]:
+    """Every core module that took ``new_id`` from core.models (the pipeline's use cases,
+    the store): the ids they make are what a scene fixes."""
+    import importlib
+    import pkgutil
+    import sys
+
+    import core.models
+    import core.pipeline
+    import core.service  # noqa: F401
+    import core.store
+
+    for info in pkgutil.iter_modules(core.pipeline.__path__, "core.pipeline."):
+        importlib.import_module(info.name)
+    original = core.models.new_id
+    return [
+        module
+        for name, module in list(sys.modules.items())
+        if name.startswith("core.") and name != "core.models" and getattr(module, "new_id", None) is original
+    ]
+
+
 @contextlib.contextmanager
 def fixed_time() -> Iterator[None]:
     """Rows get fixed times (SteppingNow) and ids (CountingIds); dates are shown in UTC."""
@@ -127,20 +149,22 @@ def fixed_time() -> Iterator[None]:
     import core.store
 
     saved = (core.store.utcnow, core.service.utcnow, os.environ.get("TZ"))
-    saved_ids = (core.store.new_id, core.service.new_id)
+    holders = _id_holders()
+    saved_ids = [(module, module.new_id) for module in holders]
     now = SteppingNow()
     core.store.utcnow = now  # type: ignore[assignment]
     core.service.utcnow = now  # type: ignore[assignment]
     ids = CountingIds()
-    core.store.new_id = ids  # type: ignore[assignment]
-    core.service.new_id = ids  # type: ignore[assignment]
+    for module in holders:
+        module.new_id = ids
     os.environ["TZ"] = "UTC"
     time.tzset()
     try:
         yield
     finally:
         core.store.utcnow, core.service.utcnow = saved[0], saved[1]  # type: ignore[assignment]
-        core.store.new_id, core.service.new_id = saved_ids  # type: ignore[assignment]
+        for module, original in saved_ids:
+            module.new_id = original
         if saved[2] is None:
             os.environ.pop("TZ", None)
         else:
