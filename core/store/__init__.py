@@ -111,6 +111,7 @@ from core.models import (
 )
 from core.safekeeping import fsync_dir
 from core.store.locks import LOCKS_DIR, _acquire, _fsync_file, _release
+from core.store.reads import SessionReads
 from core.store.rows import (
     MAX_NAME_CHARS,
     _clean_name,
@@ -232,7 +233,7 @@ def _read_only_mount(path: Path) -> bool:
 # --------------------------------------------------------------------------- the store
 
 
-class SessionStore:
+class SessionStore(SessionReads):
     """Sessions, batches, clusters, tracks and their vectors in ``root``; see the module docstring."""
 
     def __init__(self, root: Path, *, read_only: bool | None = None) -> None:
