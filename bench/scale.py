@@ -302,7 +302,9 @@ async def main(data_dir, session_id):
         await app.push_screen(screen)
         while not screen.loaded:
             await asyncio.sleep(0.001)
-        await pilot.pause()  # drawn
+        # Drawn: the screen refreshed after the tree and list were filled. (Not
+        # pilot.pause(): it waits for the CPU to be idle, work after the draw included.)
+        await screen.wait_for_refresh()
         open_sec = time.perf_counter() - started
         open_cpu = time.process_time() - started_cpu
         # What follows the first draw (older batches read in chunks, files checked,

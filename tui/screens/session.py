@@ -650,7 +650,9 @@ class SessionScreen(Screen[uuid.UUID | None]):
 
     def _end_job(self, select: str | None = None) -> None:
         self.generating = False
-        self.app.collector.batch_ended()
+        # The young generation (all the batch made) collected in a frame of its own, not
+        # in the one that redraws the tree and the list.
+        self.app.call_after_refresh(self.app.collector.batch_ended)
         self.job = None
         self.pending_rows = {}
         self.query_one("#generation", GenerationPanel).display = False
