@@ -383,3 +383,39 @@ async def test_the_clip_last_highlighted_is_highlighted_again_once_its_batch_is_
         assert tree.highlighted.key == f"track:{clip.id}"
         table = screen.query_one(TrackTable)
         assert table.scope == f"cluster:{cluster.id}" and table.current.key == str(clip.id)
+
+
+async def test_older_batches_read_later_go_in_their_places_open_clusters_included(big: Session) -> None:
+    """The tree alone: shown from some batches, then given the rest in chunks, it is
+    the store's session node for node, more-like batches under clusters already open."""
+    from textual.app import App, ComposeResult
+
+    class TreeApp(App[None]):
+        def compose(self) -> ComposeResult:
+            yield ClusterTree(id="tree")
+
+    # Batch 5 is a more-like batch of a cluster of batch 4: read later, it goes under
+    # that cluster, already open, after its clips.
+    parent, child = big.batches[4], big.batches[5]
+    assert child.parent_cluster_id in {c.id for c in parent.clusters}
+    first_shown = [big.batches[0], parent, *big.batches[-RECENT_BATCHES - 1 :]]
+    assert all(b.parent_cluster_id is None or b.id == big.batches[-RECENT_BATCHES].id for b in first_shown)
+    start = Session(**{**big.__dict__, "batches": first_shown})
+    rest = [b for b in big.batches if b not in first_shown]
+    app = TreeApp()
+    async with app.run_test(size=(80, 30)) as pilot:
+        tree = app.query_one(ClusterTree)
+        tree.show_session(start, order=[b.id for b in big.batches])
+        assert tree.select_key(f"cluster:{child.parent_cluster_id}")
+        await pilot.pause()
+        highlighted = tree.cursor_node
+        for first in range(0, len(rest), 9):
+            tree.add_older(rest[first : first + 9])
+            await pilot.pause()
+        assert tree.cursor_node is highlighted  # the cursor stays on its node
+        open_cluster = tree.nodes_by_key[f"cluster:{child.parent_cluster_id}"]
+        assert open_cluster.children[-1].data.key == f"batch:{child.id}"
+        assert [n.data.number for n in tree.root.children] == [
+            big.batches.index(b) + 1 for b in big.batches if b.parent_cluster_id is None
+        ]
+        shows_the_store(tree, big)
