@@ -716,7 +716,7 @@ class SessionScreen(Screen[uuid.UUID | None]):
             row = table.current
             if row is None or row.pending:
                 return None
-            found = self.session.find_track(uuid.UUID(row.key))
+            found = self._find_track(uuid.UUID(row.key))
             if found is None:
                 return None
             batch, track = found
@@ -728,6 +728,16 @@ class SessionScreen(Screen[uuid.UUID | None]):
         if isinstance(data, BatchNode) and len(data.batch.clusters) == 1:
             return data.batch, data.batch.clusters[0]
         return None
+
+    def _find_track(self, track_id: uuid.UUID) -> tuple[Batch, Track] | None:
+        """A listed clip and its batch: looked for in the highlighted node's batch (the
+        list's rows are its), not through every batch of a session of thousands."""
+        data = self.query_one("#tree", ClusterTree).highlighted
+        if isinstance(data, (BatchNode, ClusterNode, TrackNode)):
+            for track in data.batch.tracks:
+                if track.id == track_id:
+                    return data.batch, track
+        return self.session.find_track(track_id) if self.session is not None else None
 
     def action_play(self) -> None:
         self._play_current()
