@@ -14,8 +14,9 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from core.errors import (
     CancelledError,
@@ -25,8 +26,22 @@ from core.errors import (
     disk_problem,
     storage_error,
 )
-from core.models import Batch, BriefParams, Session, SessionInfo, validate_brief, validate_num_clips
+from core.models import (
+    Batch,
+    BriefParams,
+    Curation,
+    Session,
+    SessionInfo,
+    Track,
+    validate_brief,
+    validate_num_clips,
+)
 from core.text import shown_line
+
+if TYPE_CHECKING:
+    from core.service import SessionService
+    from core.settings import Settings
+    from core.store import SessionStore
 
 EXIT_USER_ERROR = 2
 EXIT_CANCELLED = 130
@@ -119,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     show = commands.add_parser("show", help="show one session", parents=common)
     show.add_argument("session_id")
+    show.add_argument(
+        "--all", action="store_true", help="list discarded clips too (--json always lists them)"
+    )
     show.add_argument("--json", action="store_true")
 
     models = commands.add_parser(
@@ -134,18 +152,28 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = commands.add_parser("doctor", help="check the data dir (database, audio, kept-aside files)")
     doctor.add_argument("--repair", action="store_true", help="fix what can be fixed without losing anything")
     doctor.add_argument("--json", action="store_true")
+
+    from core import cli_curation
+    from core.cli_export import add_export_parser
+
+    cli_curation.add_commands(commands, common)
+    add_export_parser(commands, common)
     return parser
 
 
 # ---------------------------------------------------------------- documents
 
 
-def _iso(value: Any) -> str | None:
+def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def batch_document(batch: Batch) -> dict[str, Any]:
-    """A batch and its clusters; a cluster lists its clips' ids (the clips are the session document's ``tracks``)."""
+def batch_document(batch: Batch, names: dict[uuid.UUID, str] | None = None) -> dict[str, Any]:
+    """A batch and its clusters; a cluster lists its clips' ids (the clips are the session document's ``tracks``).
+
+    A cluster's ``label`` is the generated one, ``name`` the musician's (or null), and
+    ``effective_label`` what to call it: the name if there is one, else the label."""
+    names = names or {}
     return {
         "id": str(batch.id),
         "kind": batch.kind,
@@ -164,6 +192,8 @@ def batch_document(batch: Batch) -> dict[str, Any]:
             {
                 "id": str(c.id),
                 "label": c.label,
+                "name": names.get(c.id),
+                "effective_label": names.get(c.id) or c.label,
                 "parent_cluster_id": str(c.parent_cluster_id) if c.parent_cluster_id else None,
                 "track_ids": [str(t) for t in c.track_ids],
             }
@@ -172,7 +202,7 @@ def batch_document(batch: Batch) -> dict[str, Any]:
     }
 
 
-def _track_document(track: Any) -> dict[str, Any]:
+def _track_document(track: Track, marks: Curation | None = None) -> dict[str, Any]:
     from core.clipcheck import clip_file_problem
 
     return {
@@ -186,14 +216,22 @@ def _track_document(track: Any) -> dict[str, Any]:
         "source": track.source,
         "raw_prompt": track.raw_prompt,
         "file_problem": clip_file_problem(track.path),  # None, "missing" or "unreadable"
+        "curation": (marks or Curation()).to_dict(),  # kept, rating, discarded, tags, note
     }
 
 
-def session_document(session: Session) -> dict[str, Any]:
+def session_document(
+    session: Session,
+    curations: dict[uuid.UUID, Curation] | None = None,
+    names: dict[uuid.UUID, str] | None = None,
+) -> dict[str, Any]:
     """The session with the batches it holds; every clip once, in ``tracks`` (clusters name them by id).
 
     generate, more and import pass the session's head with only the batch they made.
+    Every clip carries its curation (the defaults when it has no marks), every cluster
+    the musician's name (see batch_document); discarded clips are listed too.
     """
+    curations = curations or {}
     return {
         "id": str(session.id),
         "name": session.name,
@@ -201,8 +239,8 @@ def session_document(session: Session) -> dict[str, Any]:
         "updated_at": _iso(session.updated_at),
         "brief_text": session.brief_text,
         "params": session.params.to_dict(),
-        "batches": [batch_document(b) for b in session.batches],
-        "tracks": [_track_document(t) for t in session.tracks],
+        "batches": [batch_document(b, names) for b in session.batches],
+        "tracks": [_track_document(t, curations.get(t.id)) for t in session.tracks],
     }
 
 
@@ -231,12 +269,26 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
-def print_session(session: Session, out: TextIO, labels: dict[uuid.UUID, str] | None = None) -> None:
-    """The session's batches as text; ``labels`` names parent clusters of batches not in ``session``."""
+def print_session(
+    session: Session,
+    out: TextIO,
+    labels: dict[uuid.UUID, str] | None = None,
+    curations: dict[uuid.UUID, Curation] | None = None,
+    names: dict[uuid.UUID, str] | None = None,
+    *,
+    show_discarded: bool = False,
+) -> None:
+    """The session's batches as text; ``labels`` names parent clusters of batches not in ``session``.
+
+    Each clip shows its marks; discarded clips are left out (and counted) unless ``show_discarded``."""
+    from core.cli_curation import curation_line
     from core.clipcheck import clip_file_problem
 
+    curations = curations or {}
+    names = names or {}
+    hidden = 0
     out.write(f"Session {session.id}  {_one_line(session.title)}\n")
-    labels = {**(labels or {}), **{c.id: c.label for c in session.clusters}}
+    labels = {**(labels or {}), **{c.id: names.get(c.id) or c.label for c in session.clusters}}
     for batch in session.batches:
         if batch.parent_cluster_id is not None:
             kind = f'more like "{_one_line(labels.get(batch.parent_cluster_id, "?"), 40)}"'
@@ -248,18 +300,33 @@ def print_session(session: Session, out: TextIO, labels: dict[uuid.UUID, str] | 
         out.write(f"\n  Batch {batch.id} ({kind}, {clips}{engine}{seed})\n")
         tracks = {t.id: t for t in batch.tracks}
         for cluster in batch.clusters:
+            name = names.get(cluster.id)
+            generated = f" (generated: {_one_line(cluster.label, 40)})" if name else ""
             out.write(
-                f"    Cluster {cluster.id}  {_one_line(cluster.label, 60)}  ({_count(len(cluster.track_ids), 'clip')})\n"
+                f"    Cluster {cluster.id}  {_one_line(name or cluster.label, 60)}{generated}"
+                f"  ({_count(len(cluster.track_ids), 'clip')})\n"
             )
             for track_id in cluster.track_ids:
                 track = tracks.get(track_id)
                 if track is None:
                     continue
+                marks = curations.get(track_id, Curation())
+                if marks.discarded and not show_discarded:
+                    hidden += 1
+                    continue
                 sim = f"  sim {track.similarity:.2f}" if track.similarity is not None else ""
                 src = f"  from {shown_line(track.source)}" if track.source else ""
                 problem = clip_file_problem(track.path)
                 mark = f"  [{problem}]" if problem else ""
-                out.write(f"      {track.duration_sec:5.1f}s{sim}  {shown_line(track.path)}{src}{mark}\n")
+                line = curation_line(marks)
+                marked = f"  {line}" if line else ""
+                out.write(
+                    f"      {track.duration_sec:5.1f}s{sim}  {shown_line(track.path)}{src}{mark}{marked}\n"
+                )
+    if hidden:
+        out.write(
+            f"\n  {_count(hidden, 'discarded clip')} hidden; 'sessionlab show {session.id} --all' lists them.\n"
+        )
 
 
 class _ProgressBar:
@@ -292,13 +359,13 @@ class _ProgressBar:
 # ---------------------------------------------------------------- commands
 
 
-def _settings(args: argparse.Namespace) -> Any:
+def _settings(args: argparse.Namespace) -> Settings:
     from core.settings import load_settings
 
     return load_settings(data_dir=getattr(args, "data_dir", None))
 
 
-def _service(args: argparse.Namespace, settings: Any) -> Any:
+def _service(args: argparse.Namespace, settings: Settings) -> SessionService:
     from core.service import SessionService
 
     return SessionService.from_settings(
@@ -311,19 +378,19 @@ def _service(args: argparse.Namespace, settings: Any) -> Any:
     )
 
 
-def _store(settings: Any) -> Any:
+def _store(settings: Settings) -> SessionStore:
     """For reading commands: opened read-only, so they work on a read-only dir, a full disk or a backup."""
     from core.store import SessionStore
 
     return SessionStore(settings.data_dir, read_only=True)
 
 
-def _has_sessions(settings: Any) -> bool:
+def _has_sessions(settings: Settings) -> bool:
     """Whether the data dir holds a database at all: reading commands never create one."""
     return Path(settings.db_path).is_file()
 
 
-def _no_session(settings: Any, text: str) -> NotFoundError:
+def _no_session(settings: Settings, text: str) -> NotFoundError:
     return NotFoundError(
         f"No session matches {_one_line(text.strip(), 40)!r}: there are no sessions in {settings.data_dir} yet."
     )
@@ -343,12 +410,12 @@ def _emit(document: Any, out: TextIO) -> None:
     out.write("\n")
 
 
-def _notices(service: Any, err: TextIO) -> None:
+def _notices(service: SessionService, err: TextIO) -> None:
     for notice in service.notices:
         err.write(f"note: {' '.join(shown_line(notice).split())}\n")
 
 
-def _print_new_batch(store: Any, batch: Batch, as_json: bool, out: TextIO) -> None:
+def _print_new_batch(store: SessionStore, batch: Batch, as_json: bool, out: TextIO) -> None:
     """The session's own fields and the one batch just made: the rest of the session is not read."""
     session = store.require_session_head(batch.session_id)
     session.batches = [batch]
@@ -363,7 +430,7 @@ def _print_new_batch(store: Any, batch: Batch, as_json: bool, out: TextIO) -> No
     print_session(session, out, labels)
 
 
-def _run(args: argparse.Namespace, settings: Any, out: TextIO, err: TextIO) -> int:
+def _run(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
     command = args.command
     if command == "generate":
         # Everything checked before the service opens (and so creates) the data dir.
@@ -441,7 +508,11 @@ def _run(args: argparse.Namespace, settings: Any, out: TextIO, err: TextIO) -> i
         session = store.get_session(session_id, recipes=False)  # neither output shows how a clip was made
         if session is None:
             raise NotFoundError(f"No session {session_id}.")
-        _emit(session_document(session), out) if args.json else print_session(session, out)
+        curations, names = store.get_curations(session_id), store.get_cluster_names(session_id)
+        if args.json:
+            _emit(session_document(session, curations, names), out)
+        else:
+            print_session(session, out, None, curations, names, show_discarded=args.all)
         return 0
     if command == "models":
         from core.providers.inventory import list_providers
@@ -470,6 +541,14 @@ def _run(args: argparse.Namespace, settings: Any, out: TextIO, err: TextIO) -> i
         else:
             out.writelines(f"{shown_line(line)}\n" for line in report.lines())
         return 1 if failed else 0
+    if command == "export":
+        from core.cli_export import run_export
+
+        return run_export(args, settings, out, err)
+    from core import cli_curation
+
+    if command in cli_curation.COMMANDS:
+        return cli_curation.run(args, settings, out, err)
     raise ValidationError(f"Unknown command {shown_line(command)!r}.")
 
 
@@ -477,7 +556,7 @@ def main(
     argv: Sequence[str] | None = None,
     out: TextIO | None = None,
     err: TextIO | None = None,
-    open_app: Callable[[Any], None] | None = None,
+    open_app: Callable[[Settings], None] | None = None,
 ) -> int:
     """Run one command. With no command, ``open_app(settings)`` runs the app (help if None)."""
     out = out or sys.stdout

@@ -184,3 +184,52 @@ def test_clip_file_problem_reads_a_plain_wav_header_and_agrees_with_libsndfile(t
     os.mkfifo(fifo)
     assert not _plain_wav_is_playable(fifo)  # returns at once: a pipe is never opened
     assert clip_file_problem(fifo) == "unreadable"
+
+
+def test_true_peak_finds_the_peak_between_samples():
+    from core.audio import true_peak_dbtp
+
+    # A sine at a quarter of the rate, sampled 45 degrees off its crests: every sample
+    # reads 0.707 of the true amplitude, 3 dB under the peak the signal really reaches.
+    n = np.arange(RATE)
+    x = (0.5 * np.sin(2 * np.pi * n / 4 + np.pi / 4)).astype(np.float32)
+    assert 20 * np.log10(np.max(np.abs(x))) == pytest.approx(-9.03, abs=0.05)
+    assert true_peak_dbtp(x, RATE) == pytest.approx(-6.02, abs=0.1)
+
+
+def test_normalize_gains_first_and_limits_only_where_needed():
+    from core.audio.loudness import normalize
+
+    quiet = sine(440, 0.05)
+    plain = normalize(quiet, RATE, -18.0)
+    assert plain.limited_db == 0.0  # a sine at -18 LUFS has room under -1 dBTP
+    assert np.allclose(plain.samples, quiet * 10 ** (plain.gain_db / 20), atol=1e-6)
+    # Quiet music with rare loud clicks: reaching -14 LUFS needs the limiter, on the clicks only.
+    rng = np.random.default_rng(1)
+    spiky = sine(440, 0.05) + sine(1000, 0.03)
+    clicks = rng.choice(spiky.shape[0], 20, replace=False)
+    spiky[clicks] = 0.9
+    limited = normalize(spiky, RATE, -14.0)
+    assert limited.limited_db < -6.0
+    assert abs(integrated_loudness(limited.samples, RATE) - -14.0) <= 0.2
+    assert limited.true_peak_dbtp <= -1.0
+    before = spiky * 10 ** (limited.gain_db / 20)
+    audible = np.abs(before) > 0.02  # where the ratio of after to before reads the gain
+    gain = np.where(audible, limited.samples / np.where(audible, before, 1.0), np.nan)
+    far = audible.copy()
+    for c in clicks:
+        far[max(0, c - RATE // 10) : c + RATE // 10] = False
+    assert np.allclose(gain[far], 1.0, atol=1e-4)  # untouched away from the clicks
+    steps = np.abs(np.diff(gain))
+    assert np.nanmax(steps) < 0.01  # and smooth where it works
+    kept = normalize(spiky, RATE, None)
+    assert np.array_equal(kept.samples, spiky)
+    assert kept.true_peak_dbtp >= 20 * np.log10(0.9) - 1e-4  # never under the sample peak
+
+
+def test_normalize_leaves_silence_silent():
+    from core.audio.loudness import normalize
+
+    result = normalize(np.zeros(RATE, dtype=np.float32), RATE, -14.0)
+    assert not np.any(result.samples) and result.gain_db == 0.0
+    assert result.lufs == -70.0 and result.true_peak_dbtp == -np.inf

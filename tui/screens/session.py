@@ -159,7 +159,9 @@ class SessionScreen(Screen[uuid.UUID | None]):
         self.session: Session | None = None
         self.job: GenerationJob | None = None
         self.first_job = job
-        self.last_job: GenerationJob | None = job
+        # The last job started here (None until on_mount starts first_job), so a waiter
+        # that sees it set and not generating knows that job has ended.
+        self.last_job: GenerationJob | None = None
         self.token = 0
         self.pending_rows: dict[str, TrackRow] = {}
         # track id -> why its file cannot be played ("missing", "unreadable"); checked in
