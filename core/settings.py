@@ -50,7 +50,7 @@ class Settings:
     musicgen_max_batch: int = 6
     musicgen_guidance_scale: float = 3.0
     # CLAP (transformers).
-    clap_model: str = "laion/clap-htsat-unfused"
+    clap_model: str = "laion/larger_clap_music"  # or laion/clap-htsat-unfused (general audio)
     clap_device: str = "auto"
     # OpenAI-compatible namer.
     openai_api_key: str = ""
