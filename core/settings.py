@@ -59,7 +59,7 @@ class Settings:
     # How far "more like this" may stray from each reference: close, near, balanced, far, loose.
     variation_strength: str = "balanced"
     # CLAP (transformers).
-    clap_model: str = "laion/clap-htsat-unfused"
+    clap_model: str = "laion/larger_clap_music"  # or laion/clap-htsat-unfused (general audio)
     clap_device: str = "auto"
     # OpenAI-compatible namer.
     openai_api_key: str = ""

@@ -75,6 +75,14 @@ class QuietCollector:
             gc.disable()
         self._batches += 1
 
+    def settle(self) -> None:
+        """Something big and lasting was just built (a chunk of a session read after it
+        was drawn): out of the collector's sight (``settle_memory``), so no full
+        collection scans it again. Not while a batch is made: then the young generation
+        holds all the batch made, and is collected when it ends."""
+        if self._batches == 0:
+            settle_memory()
+
     def batch_ended(self) -> None:
         if self._batches == 0:
             return

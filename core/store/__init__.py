@@ -113,6 +113,7 @@ from core.models import (
 from core.safekeeping import fsync_dir
 from core.store.curation import CurationStore
 from core.store.locks import LOCKS_DIR, _acquire, _fsync_file, _release
+from core.store.reads import SessionReads
 from core.store.rows import (
     MAX_NAME_CHARS,
     _clean_name,
@@ -234,7 +235,7 @@ def _read_only_mount(path: Path) -> bool:
 # --------------------------------------------------------------------------- the store
 
 
-class SessionStore(CurationStore):
+class SessionStore(CurationStore, SessionReads):
     """Sessions, batches, clusters, tracks and their vectors in ``root``; see the module docstring.
 
     Curation (marks, cluster names, preferences, analysis, explicit deletes) comes from

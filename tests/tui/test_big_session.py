@@ -1,18 +1,22 @@
 """A session of a few hundred clips, made through the real service (short clips, real
-SQLite and WAVs): the tree shows what the store holds, builds old batches' nodes only
+SQLite and WAVs): the tree shows what the store holds, is drawn from the session's
+start and fills in as the older batches are read, builds old batches' nodes only
 when they are opened, and grows by a batch without rebuilding what it had."""
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+import threading
+import uuid
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
 from textual.widgets import Input
 from textual.widgets.tree import TreeNode
 
-from core.models import BriefParams, Session
+import tui.screens.session as session_screen
+from core.models import Batch, BriefParams, Session
 from core.service import SessionService
 from core.settings import Settings
 from core.store import SessionStore
@@ -107,12 +111,38 @@ def shows_the_store(tree: ClusterTree, session: Session) -> None:
     assert made_lines(tree) == expected_lines(session)
 
 
-async def open_big(pilot, app: SessionLabApp) -> SessionScreen:  # type: ignore[no-untyped-def]
+async def open_big(pilot, app: SessionLabApp, *, whole: bool = True) -> SessionScreen:  # type: ignore[no-untyped-def]
+    """Enter on the session; ``whole``: and wait until its older batches are read too."""
     await wait_for(pilot, lambda: bool(getattr(app.screen, "sessions", None)), "the list")
     await pilot.press("enter")
     await wait_for(pilot, lambda: isinstance(app.screen, SessionScreen) and app.screen.loaded, "opened")
+    screen = app.screen
+    if whole:
+        await wait_for(pilot, lambda: screen.counts is None, "every batch read")
     await pilot.pause()
-    return app.screen
+    return screen
+
+
+class HeldReads:
+    """Holds the app's reads of older batches (the real store reads, in the worker's
+    thread) until released, and counts them."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.release = threading.Event()
+        self.calls: list[int] = []
+        read = SessionStore.get_batches
+
+        def held(store: SessionStore, session_id: uuid.UUID, batch_ids: Sequence[uuid.UUID]) -> list[Batch]:
+            self.calls.append(len(batch_ids))
+            while not self.release.wait(0.05):
+                pass
+            return read(store, session_id, batch_ids)
+
+        monkeypatch.setattr(SessionStore, "get_batches", held)
+
+
+def title_text(screen: SessionScreen) -> str:
+    return str(screen.query_one("#session-title").render())
 
 
 async def test_opening_makes_a_node_per_batch_and_old_batches_open_on_demand(
@@ -262,3 +292,131 @@ async def test_n_and_p_move_on_into_batches_not_made_yet(
         await pilot.press("p")
         await wait_for(pilot, lambda: app.now_playing.key == last_clip, "back to the previous clip")
         assert table.scope == f"cluster:{last_here.id}"
+
+
+async def test_a_big_session_is_drawn_from_its_start_and_fills_in_as_it_is_read(
+    make_app: Callable[..., SessionLabApp],
+    settings: Settings,
+    big: Session,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(session_screen, "OLDER_CHUNK", 7)  # several chunks
+    held = HeldReads(monkeypatch)
+    # The latest batch is a more-like one: the batch it came from is read with the start.
+    latest = big.batches[-RECENT_BATCHES]
+    assert latest.parent_cluster_id is not None
+    parent = next(b for b in big.batches if latest.parent_cluster_id in {c.id for c in b.clusters})
+    start = [big.batches[0], parent, *big.batches[-RECENT_BATCHES:]]
+    app = make_app(check_audio=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_big(pilot, app, whole=False)
+        tree = screen.query_one(ClusterTree)
+        await wait_for(pilot, lambda: bool(held.calls), "the older batches asked for")
+        # Drawn from the start alone: its batches, in the session's order and numbering.
+        assert [b.id for b in screen.session.batches] == [b.id for b in start]
+        roots = [b for b in start if b.parent_cluster_id is None]
+        assert [n.data.key for n in tree.root.children] == [f"batch:{b.id}" for b in roots]
+        assert tree.nodes_by_key[f"batch:{parent.id}"].data.number == big.batches.index(parent) + 1
+        assert (
+            tree.nodes_by_key[f"batch:{latest.id}"].parent
+            is tree.nodes_by_key[f"cluster:{latest.parent_cluster_id}"]
+        )
+        # The first cluster is highlighted and listed; the title counts the whole session.
+        first = sorted(big.batches[0].clusters, key=lambda c: c.position)[0]
+        assert tree.highlighted.key == f"cluster:{first.id}"
+        assert screen.query_one(TrackTable).scope == f"cluster:{first.id}"
+        assert f"{len(big.batches)} batches · {len(big.tracks)} clips" in title_text(screen)
+
+        # A batch made while the older ones are still being read.
+        await pilot.press("b")
+        await wait_for(pilot, lambda: isinstance(app.screen, BriefScreen), "the brief form")
+        form = app.screen
+        for field, value in (("clips", "2"), ("duration", "0.1"), ("seed", "5")):
+            form.query_one(f"#{field}", Input).value = value
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: app.screen is screen and not screen.generating, "the batch is made")
+        made = stored(settings)
+        assert len(made.batches) == len(big.batches) + 1
+        assert screen.counts is not None and held.calls == [7]  # still held
+        assert f"{len(made.batches)} batches · {len(made.tracks)} clips" in title_text(screen)
+
+        held.release.set()
+        await wait_for(pilot, lambda: screen.counts is None, "every batch read")
+        await pilot.pause()
+        missing = len(big.batches) - len(start)
+        assert sum(held.calls) == missing and len(held.calls) == -(-missing // 7)
+        # Whole now: the session held is the store's, batch for batch, and so is the tree.
+        assert screen.session.batches == made.batches
+        assert [n.data.key for n in tree.root.children] == [
+            f"batch:{b.id}" for b in made.batches if b.parent_cluster_id is None
+        ]
+        assert [tree.nodes_by_key[f"batch:{b.id}"].data.number for b in start] == [
+            made.batches.index(b) + 1 for b in start
+        ]
+        assert tree.highlighted.key == f"cluster:{made.batches[-1].clusters[0].id}"
+        assert f"{len(made.batches)} batches · {len(made.tracks)} clips" in title_text(screen)
+        shows_the_store(tree, made)
+
+
+async def test_the_clip_last_highlighted_is_highlighted_again_once_its_batch_is_read(
+    make_app: Callable[..., SessionLabApp], big: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = big.batches[12]
+    assert old in big.batches[1:-RECENT_BATCHES] and old.parent_cluster_id is None
+    cluster = sorted(old.clusters, key=lambda c: c.position)[-1]
+    clip = cluster_tracks(old, cluster)[-1]
+    app = make_app(check_audio=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_big(pilot, app)
+        tree = screen.query_one(ClusterTree)
+        assert tree.select_key(f"track:{clip.id}")
+        await pilot.press("q")
+        await wait_for(pilot, lambda: not isinstance(app.screen, SessionScreen), "back to the list")
+        held = HeldReads(monkeypatch)
+        screen = await open_big(pilot, app, whole=False)
+        tree = screen.query_one(ClusterTree)
+        await wait_for(pilot, lambda: bool(held.calls), "the older batches asked for")
+        assert f"track:{clip.id}" not in tree.nodes_by_key  # not read yet: the first cluster instead
+        assert tree.highlighted.key.startswith("cluster:")
+        held.release.set()
+        await wait_for(pilot, lambda: screen.counts is None, "every batch read")
+        await pilot.pause()
+        assert tree.highlighted.key == f"track:{clip.id}"
+        table = screen.query_one(TrackTable)
+        assert table.scope == f"cluster:{cluster.id}" and table.current.key == str(clip.id)
+
+
+async def test_older_batches_read_later_go_in_their_places_open_clusters_included(big: Session) -> None:
+    """The tree alone: shown from some batches, then given the rest in chunks, it is
+    the store's session node for node, more-like batches under clusters already open."""
+    from textual.app import App, ComposeResult
+
+    class TreeApp(App[None]):
+        def compose(self) -> ComposeResult:
+            yield ClusterTree(id="tree")
+
+    # Batch 5 is a more-like batch of a cluster of batch 4: read later, it goes under
+    # that cluster, already open, after its clips.
+    parent, child = big.batches[4], big.batches[5]
+    assert child.parent_cluster_id in {c.id for c in parent.clusters}
+    first_shown = [big.batches[0], parent, *big.batches[-RECENT_BATCHES - 1 :]]
+    assert all(b.parent_cluster_id is None or b.id == big.batches[-RECENT_BATCHES].id for b in first_shown)
+    start = Session(**{**big.__dict__, "batches": first_shown})
+    rest = [b for b in big.batches if b not in first_shown]
+    app = TreeApp()
+    async with app.run_test(size=(80, 30)) as pilot:
+        tree = app.query_one(ClusterTree)
+        tree.show_session(start, order=[b.id for b in big.batches])
+        assert tree.select_key(f"cluster:{child.parent_cluster_id}")
+        await pilot.pause()
+        highlighted = tree.cursor_node
+        for first in range(0, len(rest), 9):
+            tree.add_older(rest[first : first + 9])
+            await pilot.pause()
+        assert tree.cursor_node is highlighted  # the cursor stays on its node
+        open_cluster = tree.nodes_by_key[f"cluster:{child.parent_cluster_id}"]
+        assert open_cluster.children[-1].data.key == f"batch:{child.id}"
+        assert [n.data.number for n in tree.root.children] == [
+            big.batches.index(b) + 1 for b in big.batches if b.parent_cluster_id is None
+        ]
+        shows_the_store(tree, big)

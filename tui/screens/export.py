@@ -75,8 +75,8 @@ class ExportScreen(ModalScreen[None]):
         super().__init__()
         self.session = session
         self.folder = folder if folder is not None else default_folder(session)
-        marks = {t.id: curations.get(t.id, Curation()) for t in session.tracks}
-        kept = [t.id for t in session.tracks if marks[t.id].kept and not marks[t.id].discarded]
+        # From the marks, not the clips held here: a big session's older batches may not be read yet.
+        kept = [tid for tid, marks in curations.items() if marks.kept and not marks.discarded]
         # (id, title, clips): what can be exported, in the order offered.
         self.choices: list[tuple[str, str, list[uuid.UUID]]] = []
         if kept:

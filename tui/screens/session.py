@@ -15,12 +15,15 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.css.query import NoMatches
+from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import DataTable, Header, Static, Tree
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from core.errors import NotFoundError
 from core.models import Batch, Session, Track
 from core.providers.registry import names as provider_names
+from core.store.reads import SessionStart
 from core.text import shown_line
 from tui.formatting import plural, shorten
 from tui.jobs import GenerationJob, NowPlaying
@@ -28,6 +31,7 @@ from tui.messages import ClipRendered, GenerationProgress, WaveformReady
 from tui.screens.session_keys import SessionKeys
 from tui.waveform import file_key
 from tui.widgets.cluster_tree import (
+    RECENT_BATCHES,
     BatchNode,
     ClusterNode,
     ClusterTree,
@@ -45,6 +49,7 @@ if TYPE_CHECKING:
     from tui.app import SessionLabApp
 
 SEEK_SEC = 5.0
+OLDER_CHUNK = 100  # batches read per step, after a big session is drawn
 _tokens = itertools.count(1)
 
 
@@ -70,6 +75,20 @@ class BatchMade:
     notices: list[str]
     problems: dict[str, str]
     session: Session | None = None
+
+
+class OlderBatchesRead(Message):
+    """Batches of the open session read after it was drawn (a chunk of them), with
+    their clips' file problems; ``last`` on the final chunk."""
+
+    def __init__(
+        self, session_id: uuid.UUID, batches: list[Batch], problems: dict[str, str], *, last: bool
+    ) -> None:
+        super().__init__()
+        self.session_id = session_id
+        self.batches = batches
+        self.problems = problems
+        self.last = last
 
 
 class SessionScreen(SessionKeys):
@@ -149,6 +168,12 @@ class SessionScreen(SessionKeys):
         # the worker that read the session, never on the UI thread.
         self.clip_problems: dict[str, str] = {}
         self.loaded = False
+        # While a big session's older batches are still being read: (batches, clips) of
+        # the whole session, for the title; None once ``session`` holds every batch.
+        self.counts: tuple[int, int] | None = None
+        # (the node highlighted when the session was last left, the one highlighted
+        # instead): the first is highlighted when its batch is read, unless the cursor moved.
+        self._select_later: tuple[str, str | None] | None = None
         self._binding_state: tuple[bool | None, ...] = ()
 
     def compose(self) -> ComposeResult:
@@ -180,8 +205,53 @@ class SessionScreen(SessionKeys):
     # --------------------------------------------------------------- loading
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="load")
-    def _load(self, session_id: uuid.UUID) -> Session:
-        return self.app.store.require_session(session_id)
+    def _load(self, session_id: uuid.UUID) -> SessionStart:
+        # Its start only (the first and latest batches, the order of all): drawn at once,
+        # however big the session; the other batches are read after (_load_older).
+        start = self.app.store.get_session_start(session_id, recent=RECENT_BATCHES)
+        if start is None:
+            raise NotFoundError(f"No session {session_id}.")
+        return start
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="older", description="read older batches")
+    def _load_older(self, session_id: uuid.UUID, batch_ids: list[uuid.UUID]) -> None:
+        """The batches not read yet, a chunk at a time, each with its clips' files
+        checked: the screen puts each chunk in place between frames."""
+        worker = get_current_worker()
+        store = self.app.store
+        for start in range(0, len(batch_ids), OLDER_CHUNK):
+            if worker.is_cancelled:
+                return
+            batches = store.get_batches(session_id, batch_ids[start : start + OLDER_CHUNK])
+            problems = file_problems(t for b in batches for t in b.tracks)
+            last = start + OLDER_CHUNK >= len(batch_ids)
+            self.post_message(OlderBatchesRead(session_id, batches, problems, last=last))
+
+    @on(OlderBatchesRead)
+    def _older_read(self, event: OlderBatchesRead) -> None:
+        session = self.session
+        if session is None or session.id != event.session_id:
+            return
+        held = {b.id for b in session.batches}
+        older = [b for b in event.batches if b.id not in held]
+        session.batches[:] = sorted([*session.batches, *older], key=lambda b: b.position)
+        self.clip_problems.update(event.problems)
+        tree = self.query_one("#tree", ClusterTree)
+        tree.add_older(older, event.problems)
+        self.older_shown(older)
+        if self._select_later is not None:
+            wanted, instead = self._select_later
+            shown = tree.highlighted
+            if shown is None or shown.key != instead:
+                self._select_later = None  # the cursor moved: it stays where it was put
+            elif tree.select_key(wanted):
+                self._select_later = None
+                self._show_scope(tree.highlighted)
+        # Each chunk settled as it comes: a full collection then never scans the whole session.
+        self.app.collector.settle()
+        if event.last:
+            self.counts = None
+            self._title(session)
 
     # A description given: Textual would otherwise repr every argument (thousands of tracks).
     @work(thread=True, exclusive=True, exit_on_error=False, group="files", description="check clip files")
@@ -199,18 +269,31 @@ class SessionScreen(SessionKeys):
         if any(key in table.rows_by_key for key in problems):
             self._show_scope(self.query_one("#tree", ClusterTree).highlighted, force=True)
 
-    def _loaded(self, session: Session) -> None:
+    def _loaded(self, start: SessionStart) -> None:
+        session = start.session
         self.session = session
         self.session_id = session.id
         self.loaded = True
+        older = start.missing
+        self.counts = (len(start.order), start.clips) if older else None
         self._title(session)
         tree = self.query_one("#tree", ClusterTree)
-        tree.show_session(session, self.clip_problems)
+        tree.show_session(session, self.clip_problems, order=start.order)
         if self.generating and self.job is not None:
             self._show_pending(self.job)
-        self._reselect(self.app.selection_memory.get(session.id))
+        remembered = self.app.selection_memory.get(session.id)
+        self._reselect(remembered)
+        shown = tree.highlighted
+        if older and remembered is not None and (shown is None or shown.key != remembered):
+            self._select_later = (remembered, shown.key if shown is not None else None)
         tree.focus()
-        self._check_files(session.tracks)
+        # After the first frame: the tree and list are drawn before anything else runs.
+        self.call_after_refresh(self._after_drawn, session, older)
+
+    def _after_drawn(self, session: Session, older: list[uuid.UUID]) -> None:
+        self._check_files(list(session.tracks))
+        if older:
+            self._load_older(session.id, older)
         self.curation_shown(session)
 
     def _title(self, session: Session | None) -> None:
@@ -223,13 +306,8 @@ class SessionScreen(SessionKeys):
         parts: list[str | tuple[str, str]] = [(shorten(session.title, 80), "bold")]
         if session.name:
             parts += ["   ", (shorten(session.brief_text, 60), "dim")]
-        parts.append(
-            (
-                f"   {plural(len(session.batches), 'batch', 'batches')} · "
-                f"{plural(len(session.tracks), 'clip')}",
-                "dim",
-            )
-        )
+        batches, clips = self.counts or (len(session.batches), len(session.tracks))
+        parts.append((f"   {plural(batches, 'batch', 'batches')} · {plural(clips, 'clip')}", "dim"))
         title.update(Content.assemble(*parts), layout=False)
 
     # ------------------------------------------------------------------ tree
@@ -531,12 +609,15 @@ class SessionScreen(SessionKeys):
             # A new session (its first batch), or one this screen had not read: shown whole.
             session = made.session or self.app.store.require_session(batch.session_id)
             self.session = session
+            self.counts = None
             if self.loaded:
                 tree.show_session(session, self.clip_problems)
         else:
             # The session held here grows by the batch; the tree adds its nodes only.
             self.session.batches.append(batch)
             tree.add_batch(batch, made.problems)
+            if self.counts is not None:
+                self.counts = (self.counts[0] + 1, self.counts[1] + len(batch.tracks))
         self.session_id = batch.session_id
         self._title(self.session)
         select = None
@@ -576,7 +657,9 @@ class SessionScreen(SessionKeys):
 
     def _end_job(self, select: str | None = None) -> None:
         self.generating = False
-        self.app.collector.batch_ended()
+        # The young generation (all the batch made) collected in a frame of its own, not
+        # in the one that redraws the tree and the list.
+        self.app.call_after_refresh(self.app.collector.batch_ended)
         self.job = None
         self.pending_rows = {}
         self.query_one("#generation", GenerationPanel).display = False
@@ -640,7 +723,7 @@ class SessionScreen(SessionKeys):
             row = table.current
             if row is None or row.pending:
                 return None
-            found = self.session.find_track(uuid.UUID(row.key))
+            found = self._find_track(uuid.UUID(row.key))
             if found is None:
                 return None
             batch, track = found
@@ -652,6 +735,16 @@ class SessionScreen(SessionKeys):
         if isinstance(data, BatchNode) and len(data.batch.clusters) == 1:
             return data.batch, data.batch.clusters[0]
         return None
+
+    def _find_track(self, track_id: uuid.UUID) -> tuple[Batch, Track] | None:
+        """A listed clip and its batch: looked for in the highlighted node's batch (the
+        list's rows are its), not through every batch of a session of thousands."""
+        data = self.query_one("#tree", ClusterTree).highlighted
+        if isinstance(data, (BatchNode, ClusterNode, TrackNode)):
+            for track in data.batch.tracks:
+                if track.id == track_id:
+                    return data.batch, track
+        return self.session.find_track(track_id) if self.session is not None else None
 
     def action_play(self) -> None:
         self._play_current()

@@ -104,6 +104,14 @@ class SessionKeys(Screen[uuid.UUID | None]):
             self.generated_labels.setdefault(cluster.id, cluster.label)
         self._read_curation(session.id)
 
+    def older_shown(self, batches: list[Batch]) -> None:
+        """Older batches of a big session came in: their clusters get the names given."""
+        for batch in batches:
+            for cluster in batch.clusters:
+                self.generated_labels.setdefault(cluster.id, cluster.label)
+        if batches and self.cluster_names:
+            self._apply_names(self.cluster_names)  # their labels and the nodes the tree just made
+
     def row_curation(self, track_id: uuid.UUID) -> Curation | None:
         return self.curations.get(track_id)
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -119,6 +120,10 @@ class ClusterTree(Tree[NodeData]):
     under it, and its clusters and clips are added when it is opened (``NodeExpanded``)
     or when something under it is selected (``select_key``), so opening a session of
     thousands of clips makes a node per batch, not per clip.
+
+    A big session is shown before it is read whole: ``show_session`` takes the batches
+    read so far with the order of all of them (``order``), and ``add_older`` puts the
+    rest in their places as they are read, a chunk at a time.
     """
 
     BINDINGS = AUDITION_BINDINGS
@@ -171,21 +176,31 @@ class ClusterTree(Tree[NodeData]):
         problems: dict[str, str] | None = None,
         *,
         open_recent: int = RECENT_BATCHES,
+        order: Sequence[uuid.UUID] | None = None,
     ) -> None:
         """Show a session: a node per top-level batch; the latest ``open_recent`` batches
         open (with the nodes above them), the rest closed until opened.
 
         ``problems``: track id -> why its file cannot be played, noted on its line.
+        ``order``: every batch id of the session in the order made, when ``session``
+        holds only some of them (the others come through ``add_older``); numbers
+        batches ("Batch 12") by it.
         """
         with self._building():
-            self._show(session, problems, open_recent)
+            self._show(session, problems, open_recent, order)
 
-    def _show(self, session: Session | None, problems: dict[str, str] | None, open_recent: int) -> None:
+    def _show(
+        self,
+        session: Session | None,
+        problems: dict[str, str] | None,
+        open_recent: int,
+        order: Sequence[uuid.UUID] | None,
+    ) -> None:
         self.clear()
         self.nodes_by_key = {}
         self._filled = set()
         self._roots = []
-        self._numbers = {}
+        self._numbers = {batch_id: number for number, batch_id in enumerate(order or (), 1)}
         self._batches = {}
         self._batch_of_cluster = {}
         self._children = defaultdict(list)
@@ -221,6 +236,32 @@ class ClusterTree(Tree[NodeData]):
             self._open_with_parents(node)
         return node
 
+    def add_older(self, batches: Iterable[Batch], problems: dict[str, str] | None = None) -> None:
+        """Batches of the session shown that were not read when it was shown (given in
+        the order made, each after the batch it came from): each is put in its place,
+        closed; no other node is touched, and the highlighted one stays in view."""
+        if problems:
+            self._problems.update(problems)
+        cursor = self.cursor_node
+        line = cursor.line if cursor is not None else -1
+        with self._building():
+            for batch in batches:
+                if batch.id in self._batches:
+                    continue
+                index = self._index(batch)
+                parent_key = self._parent_key(f"batch:{batch.id}")
+                parent = self.root if parent_key is None else self.nodes_by_key.get(parent_key)
+                if parent is None or self._key_of(parent) not in self._filled:
+                    continue  # made with its parent's children, when they are
+                if parent is not self.root:  # a cluster's clips come before its more-like batches
+                    index += sum(1 for child in parent.children if isinstance(child.data, TrackNode))
+                self._add_batch_node(parent, batch, before=index)
+        if cursor is not None and line >= 0:
+            _ = self._tree_lines  # laid out now: the node's new line
+            moved = cursor.line - line  # lines added above it
+            if moved:
+                self.set_scroll(None, self.scroll_y + moved)
+
     def mark_problems(self, problems: dict[str, str]) -> None:
         """Note on their lines the clips whose files cannot be played (nodes made later
         read them as they are made)."""
@@ -248,22 +289,31 @@ class ClusterTree(Tree[NodeData]):
         if node is not None:
             node.remove()
 
-    def _index(self, batch: Batch) -> None:
-        self._numbers[batch.id] = len(self._numbers) + 1
+    def _index(self, batch: Batch) -> int:
+        """Note a batch and where it hangs; return its index among the batches there
+        (they are kept in the order made, whichever order they are read in)."""
+        number = self._numbers.setdefault(batch.id, len(self._numbers) + 1)
         self._batches[batch.id] = batch
         parent = batch.parent_cluster_id
         if parent is not None and parent in self._batch_of_cluster:
-            self._children[parent].append(batch)
+            siblings = self._children[parent]
         else:
-            self._roots.append(batch)
+            siblings = self._roots
+        index = bisect_left(siblings, number, key=lambda b: self._numbers[b.id])
+        siblings.insert(index, batch)
         for cluster in batch.clusters:
             self._batch_of_cluster[cluster.id] = batch
         if self._track_clusters is not None:
             self._track_clusters.update((t.id, t.cluster_id) for t in batch.tracks)
+        return index
 
-    def _add_batch_node(self, parent: TreeNode[NodeData], batch: Batch) -> TreeNode[NodeData]:
+    def _add_batch_node(
+        self, parent: TreeNode[NodeData], batch: Batch, *, before: int | None = None
+    ) -> TreeNode[NodeData]:
         data = BatchNode(batch, self._numbers[batch.id])
-        node = parent.add(batch_title(batch, data.number), data=data, allow_expand=bool(batch.clusters))
+        node = parent.add(
+            batch_title(batch, data.number), data=data, before=before, allow_expand=bool(batch.clusters)
+        )
         self.nodes_by_key[data.key] = node
         return node
 
