@@ -31,9 +31,9 @@ Step cost
   every step: at musicgen-small's sizes a 6 x 10 s batch copied ~1.2 GB per step
   by its end, and the step time tripled over the clip. The static cache writes
   one position in place; attention runs over the cache's full (masked) length,
-  which costs a few percent of a step at these sizes, the same at every step.
-  ``provider.kv_cache = "dynamic"`` restores transformers' default (bench/engines.py
-  compares the two in one run).
+  the same cost at every step (about a sixth of a step for a 6 x 10 s batch on
+  a CPU: bench/musicgen_steps.py). ``provider.kv_cache = "dynamic"`` restores
+  transformers' default (bench/engines.py --compare-dynamic runs both).
 
 Progress semantics
 - ``(STAGE_LOADING, 0, 1)`` then ``(STAGE_LOADING, 1, 1)`` around the load
