@@ -136,3 +136,25 @@ async def test_the_filter_applies_to_the_tree_and_follows_the_marks(
         await pilot.press("f")  # back to hiding discarded clips
         await pilot.pause()
         assert tree_clips(tree, small.id) == [order[1]]
+
+
+async def test_the_palette_and_help_offer_tags_and_note(
+    make_app: Callable[..., SessionLabApp], settings: Settings
+) -> None:
+    from tui.commands import command_actions
+    from tui.screens.help import HelpScreen
+
+    make_session(settings, clips=2, seconds=1.0)
+    app = make_app(check_audio=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_session(pilot, app)
+        assert ("Tags and note", "tags") in [(title, action) for title, action, _ in command_actions(screen)]
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), "help")
+        text = "\n".join(str(s.render()) for s in app.screen.query(".help-section"))
+        for line in (
+            "Edit the clip's tags and note",
+            "Edit the clip's note (and tags)",
+            "Save the tags and the note",
+        ):
+            assert line in text

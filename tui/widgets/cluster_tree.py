@@ -393,10 +393,12 @@ class ClusterTree(Tree[NodeData]):
                 node.set_label(self._cluster_label(batch, cluster))
                 if key not in self._filled:
                     continue  # its clips are made, filtered, when it is filled
-                for child in list(node.children):
-                    if isinstance(child.data, TrackNode):
-                        self.nodes_by_key.pop(child.data.key, None)
-                        child.remove()
+                made = [child for child in node.children if isinstance(child.data, TrackNode)]
+                if [t.id for t in self._shown_tracks(batch, cluster)] == [c.data.track.id for c in made]:  # type: ignore[union-attr]
+                    continue  # unchanged: its nodes stay as they are
+                for child in made:
+                    self.nodes_by_key.pop(child.data.key, None)  # type: ignore[union-attr]
+                    child.remove()
                 self._add_tracks(node, batch, cluster)
         if cursor is None or cursor_key is None or cursor_key == "root":
             return
