@@ -158,3 +158,29 @@ async def test_the_palette_and_help_offer_tags_and_note(
             "Save the tags and the note",
         ):
             assert line in text
+
+
+async def test_a_note_of_several_lines_left_as_shown_is_kept_as_it_was(
+    make_app: Callable[..., SessionLabApp], settings: Settings
+) -> None:
+    from core import curation
+
+    session = make_session(settings, clips=2, seconds=1.0)
+    first = sorted(session.batches[0].tracks, key=lambda t: t.position)[0]
+    with stored(settings) as store:
+        curation.set_note(store, first.id, "first line\nsecond line")
+    app = make_app(check_audio=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_session(pilot, app)
+        await pilot.press("tab")
+        screen.query_one(TrackTable).move_to(str(first.id))
+        await pilot.press("t")
+        await wait_for(pilot, lambda: isinstance(app.screen, TagsNoteScreen), "the dialog")
+        shown = app.screen.query_one("#note-input", Input).value
+        assert "\n" not in shown and shown.startswith("first line") and shown.endswith("second line")
+        app.screen.query_one("#tags-input", Input).value = "keeper"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen is screen, "saved")
+        await settle(pilot, app)
+        with stored(settings) as store:
+            assert store.get_curation(first.id) == Curation(tags=("keeper",), note="first line\nsecond line")
