@@ -396,6 +396,19 @@ async def export_dialog(pilot: Pilot[Any]) -> None:
     await _settle(pilot)
 
 
+async def tags_dialog(pilot: Pilot[Any]) -> None:
+    """t: the clip's tags and note, typed, not saved yet."""
+    from tui.screens.curation_dialogs import TagsNoteScreen
+
+    app = pilot.app
+    await _list_focused(pilot)
+    await pilot.press("t")
+    await wait_for(pilot, lambda: isinstance(app.screen, TagsNoteScreen), "the tags dialog")
+    app.screen.query_one("#tags-input", Input).value = "dusty, warm, intro"
+    app.screen.query_one("#note-input", Input).value = "before the drop; try it under the vocal"
+    await _settle(pilot)
+
+
 def generating(gate: Gate) -> Callable[[Pilot[Any]], Awaitable[None]]:
     """A new session mid-generation: three of six clips rendered and listed, held there.
 
@@ -470,6 +483,7 @@ def scenes() -> list[Scene]:
             clip_detail,
         ),
         Scene("ab", "A/B: two takes marked, a flips between them at the same position", ab_compare),
+        Scene("tags", "t edits a clip's tags and note", tags_dialog),
         Scene("export", "e exports kept clips, a cluster or one clip for a DAW", export_dialog),
         Scene(
             "no-audio",

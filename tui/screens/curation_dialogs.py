@@ -1,4 +1,4 @@
-"""Dialogs of curation: which of two clips is better."""
+"""Dialogs of curation: which of two clips is better; a clip's tags and note."""
 
 from __future__ import annotations
 
@@ -6,10 +6,13 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Button, Static
+from textual.widgets import Button, Input, Label, Static
 
+from core.errors import ValidationError
 from core.text import shown_line
+from tui.formatting import shown_lines
 from tui.jobs import NowPlaying
 
 
@@ -50,3 +53,83 @@ class PreferenceScreen(ModalScreen[str | None]):
 
     def action_choose(self, choice: str) -> None:
         self.dismiss(choice or None)
+
+
+class TagsNoteScreen(ModalScreen[tuple[tuple[str, ...], str] | None]):
+    """A clip's tags and note, checked by the core's rules before it is dismissed with
+    them; Esc dismisses with None (nothing written). ``focus_note``: the note field
+    first (``N``), else the tags (``t``)."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="tags-cancel"),
+        Binding("ctrl+s", "save", "Save", id="tags-save", tooltip="Save the tags and the note"),
+    ]
+
+    def __init__(
+        self, number: int, label: str, tags: tuple[str, ...], note: str, *, focus_note: bool = False
+    ) -> None:
+        super().__init__()
+        self.number = number
+        self.label = label
+        self.tags = tags
+        self.note = note
+        self.focus_note = focus_note
+        # A note of several lines shows on one line (its breaks as stand-ins): left as
+        # shown, it is kept as it was, not saved with the stand-ins.
+        self.note_shown = shown_line(note)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(
+                Content.assemble(
+                    ("Tags and note", "bold"), f"  clip #{self.number}  ", (shown_line(self.label), "dim")
+                ),
+                classes="dialog-title",
+            )
+            with Horizontal(classes="field-row"):
+                yield Label("Tags", classes="field-label")
+                yield Input(
+                    value=", ".join(shown_line(t) for t in self.tags),
+                    placeholder="dusty, warm, intro",
+                    id="tags-input",
+                    compact=True,
+                )
+            with Horizontal(classes="field-row"):
+                yield Label("Note", classes="field-label")
+                yield Input(
+                    value=self.note_shown,
+                    placeholder="why it works, where it goes",
+                    id="note-input",
+                    compact=True,
+                )
+            yield Static("", id="tags-error", classes="field-error")
+            yield Static(
+                "Tags: separated by commas (or by spaces if there is no comma). Enter saves, Esc cancels.",
+                classes="dialog-detail",
+            )
+
+    def on_mount(self) -> None:
+        self.app.settle_inputs(self)  # type: ignore[attr-defined]
+        self.query_one("#note-input" if self.focus_note else "#tags-input", Input).focus()
+
+    @on(Input.Submitted)
+    def _submitted(self) -> None:
+        self.action_save()
+
+    def action_save(self) -> None:
+        from core.curation import parse_tags
+        from core.models import validate_note
+
+        error = self.query_one("#tags-error", Static)
+        note_text = self.query_one("#note-input", Input).value
+        try:
+            tags = parse_tags(self.query_one("#tags-input", Input).value)
+            note = self.note if note_text == self.note_shown else validate_note(note_text)
+        except ValidationError as exc:
+            error.update(Content(shown_lines(str(exc))))
+            error.add_class("shown")
+            return
+        self.dismiss((tags, note))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

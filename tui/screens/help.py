@@ -29,7 +29,7 @@ FOLDED = ("cursor", "ends", "focus_next", "focus_previous", "rate")
 def _sections() -> list[tuple[str, list[Binding]]]:
     from tui.app import SessionLabApp
     from tui.screens.brief import BriefScreen
-    from tui.screens.curation_dialogs import PreferenceScreen
+    from tui.screens.curation_dialogs import PreferenceScreen, TagsNoteScreen
     from tui.screens.export import ExportScreen
     from tui.screens.modals import ConfirmScreen, CountScreen, TextPromptScreen
     from tui.screens.session import SessionScreen
@@ -53,7 +53,12 @@ def _sections() -> list[tuple[str, list[Binding]]]:
         ("Sessions", bindings(SessionsScreen)),
         ("Session", bindings(SessionScreen)),
         ("Brief form", bindings(BriefScreen)),
-        ("Dialogs", bindings(ConfirmScreen, TextPromptScreen, CountScreen, PreferenceScreen, ExportScreen)),
+        (
+            "Dialogs",
+            bindings(
+                ConfirmScreen, TextPromptScreen, CountScreen, PreferenceScreen, TagsNoteScreen, ExportScreen
+            ),
+        ),
     ]
 
 

@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from textual import on, work
+from textual import events, on, work
 from textual.binding import Binding
 from textual.css.query import NoMatches
 from textual.screen import Screen
@@ -28,7 +28,7 @@ from core.models import Batch, Curation, Session, Track
 from core.text import shown_line
 from tui.audition import ABPair
 from tui.jobs import NowPlaying
-from tui.widgets.cluster_tree import BatchNode, ClusterTree, cluster_title
+from tui.widgets.cluster_tree import BatchNode, ClusterTree
 from tui.widgets.detail import ClipDetail, ClipFacts
 from tui.widgets.track_table import TrackRow, TrackTable
 
@@ -61,6 +61,8 @@ class SessionKeys(Screen[uuid.UUID | None]):
         Binding("a", "ab", "A/B", id="ab", show=False, tooltip="Mark the clip A, then B; then flip between them at the same position"),
         Binding("A", "ab_clear", "Clear A/B", id="ab-clear", show=False, tooltip="Forget the A/B pair"),
         Binding("v", "prefer", "Which is better", id="prefer", show=False, tooltip="Say which of A and B is better, or the same"),
+        Binding("t", "tags", "Tags and note", id="tags", show=False, tooltip="Edit the clip's tags and note"),
+        Binding("N", "tags(True)", "Note", id="note", show=False, tooltip="Edit the clip's note (and tags)"),
         Binding("f", "filter", "Filter", id="filter", show=False, tooltip="Hide discarded clips / kept only / every clip"),
         Binding("i", "detail", "Details", id="detail", show=False, tooltip="Show or hide the selected clip's details"),
         Binding("y", "copy_path", "Copy path", id="copy-path", show=False, tooltip="Copy the clip's file path"),
@@ -74,6 +76,7 @@ class SessionKeys(Screen[uuid.UUID | None]):
         ("Keep clip (star)", "keep", "Keep the selected clip, or take the star back (s)"),
         ("Discard clip", "discard", "Hide the selected clip, or bring it back (x)"),
         ("Clear rating", "rate(0)", "Take the selected clip's rating off (0; 1-5 rate)"),
+        ("Tags and note", "tags", "Edit the selected clip's tags and note (t; N starts on the note)"),
         ("Mark A/B or flip", "ab", "Mark the clip A, then B; then flip at the same position (a)"),
         ("Clear A/B", "ab_clear", "Forget the A/B pair (A)"),
         ("Which is better: A or B", "prefer", "Store which of the A/B pair is better, or the same (v)"),
@@ -97,6 +100,13 @@ class SessionKeys(Screen[uuid.UUID | None]):
         self.filter_mode = FILTERS[0]
 
     # ----------------------------------------------------------- hooks of the screen
+
+    @on(events.Mount)
+    def _filter_the_tree(self) -> None:
+        """The tree shows the clips the filter lets through, as the list does."""
+        self.query_one("#tree", ClusterTree).set_filter(
+            lambda track_id: self._passes(self.curations.get(track_id))
+        )
 
     def curation_shown(self, session: Session) -> None:
         """The screen holds a session (read or re-read): fetch its marks and names."""
@@ -136,7 +146,7 @@ class SessionKeys(Screen[uuid.UUID | None]):
 
     def can_curate(self, action: str) -> bool | None:
         action = action.split("(")[0]  # the palette asks with the arguments ("rate(0)")
-        if action in ("keep", "discard", "rate", "detail", "copy_path"):
+        if action in ("keep", "discard", "rate", "tags", "detail", "copy_path"):
             return True if self._stored_row() is not None else None
         if action == "ab":
             row = self._current_row()  # type: ignore[attr-defined]
@@ -171,6 +181,7 @@ class SessionKeys(Screen[uuid.UUID | None]):
             state: CurationState = worker.result
             self.curations = dict(state.curations)
             self._apply_names(state.names)
+            self.query_one("#tree", ClusterTree).refilter()
             self._refresh_list()
         elif worker.group == "clip-facts":
             self._facts_ready(worker.result)
@@ -188,9 +199,7 @@ class SessionKeys(Screen[uuid.UUID | None]):
             if label == cluster.label:
                 continue
             cluster.label = label
-            node = tree.nodes_by_key.get(f"cluster:{cluster.id}")
-            if node is not None:
-                node.set_label(cluster_title(cluster, len(cluster.track_ids)))
+            tree.relabel_cluster(cluster)
 
     def _refresh_list(self, *, keep_key: str | None = None) -> None:
         """List the scope again (the filter or the marks changed), the cursor kept on
@@ -238,13 +247,33 @@ class SessionKeys(Screen[uuid.UUID | None]):
         if row is not None:
             self._curate(row.key, "rate", int(rating) or None)
 
+    def action_tags(self, note: bool = False) -> None:
+        row = self._stored_row()
+        if row is None:
+            return
+        from tui.screens.curation_dialogs import TagsNoteScreen
+
+        key = row.key
+        current = self.curations.get(uuid.UUID(key), UNTOUCHED)
+
+        def written(result: tuple[tuple[str, ...], str] | None) -> None:
+            if result is not None and result != (current.tags, current.note):
+                self._curate(key, "annotate", result)
+
+        self.app.push_screen(
+            TagsNoteScreen(row.number, row.label, current.tags, current.note, focus_note=bool(note)), written
+        )
+
     @work(thread=True, exit_on_error=False, group="curate")
     def _curate(self, key: str, what: str, value: Any) -> None:
         from core import curation
 
         track_id = uuid.UUID(key)
-        change = {"keep": curation.keep, "discard": curation.discard, "rate": curation.rate}[what]
-        marks = change(self.app.store, track_id, value)
+        if what == "annotate":
+            marks = curation.annotate(self.app.store, track_id, *value)
+        else:
+            change = {"keep": curation.keep, "discard": curation.discard, "rate": curation.rate}[what]
+            marks = change(self.app.store, track_id, value)
         self.app.call_from_thread(self._marked, key, what, marks)
 
     def _marked(self, key: str, what: str, marks: Curation) -> None:
@@ -253,6 +282,7 @@ class SessionKeys(Screen[uuid.UUID | None]):
             self.curations.pop(track_id, None)
         else:
             self.curations[track_id] = marks
+        self.query_one("#tree", ClusterTree).refilter_clip(track_id)
         table = self.query_one("#tracks", TrackTable)
         row = table.rows_by_key.get(key)
         if row is not None and not self._passes(marks):
@@ -270,6 +300,7 @@ class SessionKeys(Screen[uuid.UUID | None]):
 
     def action_filter(self) -> None:
         self.filter_mode = FILTERS[(FILTERS.index(self.filter_mode) + 1) % len(FILTERS)]
+        self.query_one("#tree", ClusterTree).refilter()
         self._refresh_list()
         self.notify(FILTER_SAID[self.filter_mode], markup=False)
 
