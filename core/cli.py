@@ -26,7 +26,16 @@ from core.errors import (
     disk_problem,
     storage_error,
 )
-from core.models import Batch, BriefParams, Session, SessionInfo, Track, validate_brief, validate_num_clips
+from core.models import (
+    Batch,
+    BriefParams,
+    Curation,
+    Session,
+    SessionInfo,
+    Track,
+    validate_brief,
+    validate_num_clips,
+)
 from core.text import shown_line
 
 if TYPE_CHECKING:
@@ -125,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     show = commands.add_parser("show", help="show one session", parents=common)
     show.add_argument("session_id")
+    show.add_argument(
+        "--all", action="store_true", help="list discarded clips too (--json always lists them)"
+    )
     show.add_argument("--json", action="store_true")
 
     models = commands.add_parser(
@@ -140,6 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = commands.add_parser("doctor", help="check the data dir (database, audio, kept-aside files)")
     doctor.add_argument("--repair", action="store_true", help="fix what can be fixed without losing anything")
     doctor.add_argument("--json", action="store_true")
+
+    from core import cli_curation
+
+    cli_curation.add_commands(commands, common)
     return parser
 
 
@@ -150,8 +166,12 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def batch_document(batch: Batch) -> dict[str, Any]:
-    """A batch and its clusters; a cluster lists its clips' ids (the clips are the session document's ``tracks``)."""
+def batch_document(batch: Batch, names: dict[uuid.UUID, str] | None = None) -> dict[str, Any]:
+    """A batch and its clusters; a cluster lists its clips' ids (the clips are the session document's ``tracks``).
+
+    A cluster's ``label`` is the generated one, ``name`` the musician's (or null), and
+    ``effective_label`` what to call it: the name if there is one, else the label."""
+    names = names or {}
     return {
         "id": str(batch.id),
         "kind": batch.kind,
@@ -170,6 +190,8 @@ def batch_document(batch: Batch) -> dict[str, Any]:
             {
                 "id": str(c.id),
                 "label": c.label,
+                "name": names.get(c.id),
+                "effective_label": names.get(c.id) or c.label,
                 "parent_cluster_id": str(c.parent_cluster_id) if c.parent_cluster_id else None,
                 "track_ids": [str(t) for t in c.track_ids],
             }
@@ -178,7 +200,7 @@ def batch_document(batch: Batch) -> dict[str, Any]:
     }
 
 
-def _track_document(track: Track) -> dict[str, Any]:
+def _track_document(track: Track, marks: Curation | None = None) -> dict[str, Any]:
     from core.clipcheck import clip_file_problem
 
     return {
@@ -192,14 +214,22 @@ def _track_document(track: Track) -> dict[str, Any]:
         "source": track.source,
         "raw_prompt": track.raw_prompt,
         "file_problem": clip_file_problem(track.path),  # None, "missing" or "unreadable"
+        "curation": (marks or Curation()).to_dict(),  # kept, rating, discarded, tags, note
     }
 
 
-def session_document(session: Session) -> dict[str, Any]:
+def session_document(
+    session: Session,
+    curations: dict[uuid.UUID, Curation] | None = None,
+    names: dict[uuid.UUID, str] | None = None,
+) -> dict[str, Any]:
     """The session with the batches it holds; every clip once, in ``tracks`` (clusters name them by id).
 
     generate, more and import pass the session's head with only the batch they made.
+    Every clip carries its curation (the defaults when it has no marks), every cluster
+    the musician's name (see batch_document); discarded clips are listed too.
     """
+    curations = curations or {}
     return {
         "id": str(session.id),
         "name": session.name,
@@ -207,8 +237,8 @@ def session_document(session: Session) -> dict[str, Any]:
         "updated_at": _iso(session.updated_at),
         "brief_text": session.brief_text,
         "params": session.params.to_dict(),
-        "batches": [batch_document(b) for b in session.batches],
-        "tracks": [_track_document(t) for t in session.tracks],
+        "batches": [batch_document(b, names) for b in session.batches],
+        "tracks": [_track_document(t, curations.get(t.id)) for t in session.tracks],
     }
 
 
@@ -237,12 +267,26 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
-def print_session(session: Session, out: TextIO, labels: dict[uuid.UUID, str] | None = None) -> None:
-    """The session's batches as text; ``labels`` names parent clusters of batches not in ``session``."""
+def print_session(
+    session: Session,
+    out: TextIO,
+    labels: dict[uuid.UUID, str] | None = None,
+    curations: dict[uuid.UUID, Curation] | None = None,
+    names: dict[uuid.UUID, str] | None = None,
+    *,
+    show_discarded: bool = False,
+) -> None:
+    """The session's batches as text; ``labels`` names parent clusters of batches not in ``session``.
+
+    Each clip shows its marks; discarded clips are left out (and counted) unless ``show_discarded``."""
+    from core.cli_curation import curation_line
     from core.clipcheck import clip_file_problem
 
+    curations = curations or {}
+    names = names or {}
+    hidden = 0
     out.write(f"Session {session.id}  {_one_line(session.title)}\n")
-    labels = {**(labels or {}), **{c.id: c.label for c in session.clusters}}
+    labels = {**(labels or {}), **{c.id: names.get(c.id) or c.label for c in session.clusters}}
     for batch in session.batches:
         if batch.parent_cluster_id is not None:
             kind = f'more like "{_one_line(labels.get(batch.parent_cluster_id, "?"), 40)}"'
@@ -254,18 +298,33 @@ def print_session(session: Session, out: TextIO, labels: dict[uuid.UUID, str] | 
         out.write(f"\n  Batch {batch.id} ({kind}, {clips}{engine}{seed})\n")
         tracks = {t.id: t for t in batch.tracks}
         for cluster in batch.clusters:
+            name = names.get(cluster.id)
+            generated = f" (generated: {_one_line(cluster.label, 40)})" if name else ""
             out.write(
-                f"    Cluster {cluster.id}  {_one_line(cluster.label, 60)}  ({_count(len(cluster.track_ids), 'clip')})\n"
+                f"    Cluster {cluster.id}  {_one_line(name or cluster.label, 60)}{generated}"
+                f"  ({_count(len(cluster.track_ids), 'clip')})\n"
             )
             for track_id in cluster.track_ids:
                 track = tracks.get(track_id)
                 if track is None:
                     continue
+                marks = curations.get(track_id, Curation())
+                if marks.discarded and not show_discarded:
+                    hidden += 1
+                    continue
                 sim = f"  sim {track.similarity:.2f}" if track.similarity is not None else ""
                 src = f"  from {shown_line(track.source)}" if track.source else ""
                 problem = clip_file_problem(track.path)
                 mark = f"  [{problem}]" if problem else ""
-                out.write(f"      {track.duration_sec:5.1f}s{sim}  {shown_line(track.path)}{src}{mark}\n")
+                line = curation_line(marks)
+                marked = f"  {line}" if line else ""
+                out.write(
+                    f"      {track.duration_sec:5.1f}s{sim}  {shown_line(track.path)}{src}{mark}{marked}\n"
+                )
+    if hidden:
+        out.write(
+            f"\n  {_count(hidden, 'discarded clip')} hidden; 'sessionlab show {session.id} --all' lists them.\n"
+        )
 
 
 class _ProgressBar:
@@ -447,7 +506,11 @@ def _run(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO)
         session = store.get_session(session_id, recipes=False)  # neither output shows how a clip was made
         if session is None:
             raise NotFoundError(f"No session {session_id}.")
-        _emit(session_document(session), out) if args.json else print_session(session, out)
+        curations, names = store.get_curations(session_id), store.get_cluster_names(session_id)
+        if args.json:
+            _emit(session_document(session, curations, names), out)
+        else:
+            print_session(session, out, None, curations, names, show_discarded=args.all)
         return 0
     if command == "models":
         from core.providers.inventory import list_providers
@@ -476,6 +539,10 @@ def _run(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO)
         else:
             out.writelines(f"{shown_line(line)}\n" for line in report.lines())
         return 1 if failed else 0
+    from core import cli_curation
+
+    if command in cli_curation.COMMANDS:
+        return cli_curation.run(args, settings, out, err)
     raise ValidationError(f"Unknown command {shown_line(command)!r}.")
 
 

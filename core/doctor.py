@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from core import backup, manifest, paths
+from core import backup, curation_file, manifest, paths
 from core.audio import clip_file_problem
 from core.errors import StorageError
 from core.safekeeping import keep_aside, kept_aside_files, kept_aside_root
@@ -219,6 +219,7 @@ def _check_files(
             " --repair writes them.",
         )
     named.update(f"media/{r['session_id']}/{r['id']}.json" for r in batches)
+    named.update(f"media/{r['session_id']}/{curation_file.FILE_NAME}" for r in batches)
     media = paths.media_root(root)
     if not media.is_dir():
         return

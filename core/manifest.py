@@ -327,3 +327,31 @@ def read(path: Path, root: Path) -> BatchRecord:
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ManifestError(f"incomplete or damaged ({type(exc).__name__}: {exc})") from None
     return BatchRecord(session=session, batch=batch, vectors=vectors, track_bytes=sizes, origin=str(path))
+
+
+def drop_tracks(path: Path, track_ids: set[str]) -> None:
+    """Rewrite one manifest without the clips the musician deleted (and clusters left without clips).
+
+    A manifest that cannot be read is left as it is (recover reports it)."""
+    try:
+        doc = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return
+    except ValueError:
+        return
+    if not isinstance(doc, dict) or doc.get("kind") != KIND:
+        return
+    tracks = [t for t in doc.get("tracks", []) if str(t.get("id")) not in track_ids]
+    if len(tracks) == len(doc.get("tracks", [])):
+        return
+    clusters = []
+    for cluster in doc.get("clusters", []):
+        cluster["track_ids"] = [t for t in cluster.get("track_ids", []) if t not in track_ids]
+        if cluster["track_ids"]:
+            clusters.append(cluster)
+    kept_clusters = {c["id"] for c in clusters}
+    for entry in doc.get("vectors", {}).values():
+        entry["centroids"] = {k: v for k, v in entry.get("centroids", {}).items() if k in kept_clusters}
+        entry["embeddings"] = {k: v for k, v in entry.get("embeddings", {}).items() if k not in track_ids}
+    doc["tracks"], doc["clusters"] = tracks, clusters
+    write_atomic(path, json.dumps(doc, ensure_ascii=False, indent=1).encode("utf-8"))

@@ -13,6 +13,11 @@ insert the session row (when missing) and the batch's rows in one transaction.
 If the insert fails, the files go back aside. A clip whose WAV is gone or
 unreadable is left out and reported; a batch with no clip left is reported.
 
+Curation comes back too: each session's curation file (``media/{session}/curation.json``
+and its kept-aside copies, core.curation_file) is merged into the curation tables
+after the batches are rebuilt, an entry winning where it is newer than the row (or
+there is no row). Marks of clips no batch brings back stay in the file.
+
 It never overwrites or deletes a file, and a second run finds nothing to do.
 """
 
@@ -30,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from core import backup, manifest, paths
+from core import backup, curation_file, manifest, paths
 from core.audio import clip_file_problem
 from core.errors import StorageError
 from core.manifest import BatchRecord, ManifestError
@@ -54,6 +59,7 @@ class RecoveryReport:
     batches: list[dict[str, Any]] = field(default_factory=list)  # batches rebuilt
     clips: int = 0
     files_restored: int = 0  # kept-aside files moved back because a row names them
+    curation: int = 0  # curation entries (marks, cluster names, preferences) brought back
     problems: list[str] = field(default_factory=list)  # what could not be brought back
     notes: list[str] = field(default_factory=list)  # worth knowing, not a problem
     seconds: float = 0.0
@@ -69,11 +75,16 @@ class RecoveryReport:
             )
         if self.files_restored:
             out.append(f"moved {self.files_restored} kept-aside files back where their rows expect them")
+        if self.curation:
+            out.append(
+                f"brought back {_count(self.curation, 'curation record')} (marks, cluster names, preferences)"
+            )
         out.extend(f"could not recover: {p}" for p in self.problems)
         out.extend(f"note: {n}" for n in self.notes)
-        if not (self.sessions or self.batches or self.files_restored or self.problems) and self.notes:
+        nothing = not (self.sessions or self.batches or self.files_restored or self.curation or self.problems)
+        if nothing and self.notes:
             out.append("Nothing to recover.")
-        elif not (self.sessions or self.batches or self.files_restored or self.problems):
+        elif nothing:
             out.append(
                 "Nothing to recover: the database knows every batch found beside the audio and in the backups."
             )
@@ -90,6 +101,7 @@ class RecoveryReport:
             "batches": self.batches,
             "clips": self.clips,
             "files_restored": self.files_restored,
+            "curation": self.curation,
             "problems": self.problems,
             "notes": self.notes,
             "seconds": round(self.seconds, 3),
@@ -113,7 +125,13 @@ def manifest_files(root: Path) -> list[Path]:
         for folder in sorted(top.iterdir()):
             if folder.is_dir() and _canonical_uuid(folder.name):
                 found.extend(
-                    sorted(p for p in folder.glob("*.json*") if p.is_file() and not p.name.startswith("."))
+                    sorted(
+                        p
+                        for p in folder.glob("*.json*")
+                        if p.is_file()
+                        and not p.name.startswith(".")
+                        and original_name(p.name) != curation_file.FILE_NAME  # not a batch's
+                    )
                 )
     return found
 
@@ -291,12 +309,15 @@ def recover(store: SessionStore, *, use_backups: bool = True) -> RecoveryReport:
         by_session.setdefault(record.session.id, []).append(record)
     gone_from_backups = 0
     index = AsideIndex()
+    deleted = deleted_tracks(root)
     for session_id, pending in sorted(by_session.items(), key=lambda kv: kv[1][0].session.created_at):
         pending.sort(key=lambda r: (r.batch.position, r.batch.created_at))
         fd = store._lock_session(session_id, blocking=True)
         try:
             for record in pending:
-                gone_from_backups += _recover_batch(store, record, report, index)
+                gone_from_backups += _recover_batch(
+                    store, record, report, index, deleted.get(session_id, set())
+                )
         finally:
             _release(fd)
     if gone_from_backups:
@@ -307,7 +328,8 @@ def recover(store: SessionStore, *, use_backups: bool = True) -> RecoveryReport:
             else f"{gone_from_backups} batches known only to the backups have no audio left anywhere "
             "(deleted sessions?), so they were left out."
         )
-    if report.batches:
+    report.curation = recover_curation(store, report)
+    if report.batches or report.curation:
         with contextlib.suppress(OSError, sqlite3.Error):
             backup.take(root, store.db_file)
     report.seconds = time.perf_counter() - started
@@ -338,12 +360,25 @@ def _primary_space(record: BatchRecord) -> str:
 
 
 def _recover_batch(
-    store: SessionStore, record: BatchRecord, report: RecoveryReport, index: AsideIndex
+    store: SessionStore,
+    record: BatchRecord,
+    report: RecoveryReport,
+    index: AsideIndex,
+    deleted: set[str] = frozenset(),  # type: ignore[assignment]
 ) -> int:
-    """Rebuild one batch (the caller holds its session's lock); return 1 if a backup's batch had no audio."""
+    """Rebuild one batch (the caller holds its session's lock); return 1 if a backup's batch had no audio.
+
+    Clips the musician deleted (``deleted``, from the curation file) are left out quietly."""
     root = store.root
     batch = record.batch
     session_id = record.session.id
+    if deleted and any(str(t.id) in deleted for t in batch.tracks):
+        batch.tracks = [t for t in batch.tracks if str(t.id) not in deleted]
+        for cluster in batch.clusters:
+            cluster.track_ids = [t for t in cluster.track_ids if str(t) not in deleted]
+        batch.clusters = [c for c in batch.clusters if c.track_ids]
+        if not batch.tracks:
+            return 0
     with store._reading() as conn:
         if store._exists(conn, "batches", batch.id):
             return 0
@@ -559,3 +594,47 @@ def restore_named_files(store: SessionStore) -> int:
         finally:
             _release(fd)
     return restored
+
+
+def curation_files(root: Path) -> dict[uuid.UUID, list[Path]]:
+    """Each session's curation files: the one in its folder, then the copies kept aside."""
+    found: dict[uuid.UUID, list[Path]] = {}
+    for top in (paths.media_root(root), kept_aside_root(root) / "media"):
+        if not top.is_dir():
+            continue
+        for folder in sorted(top.iterdir()):
+            if not folder.is_dir() or not _canonical_uuid(folder.name):
+                continue
+            for path in kept_aside_copies(folder, curation_file.FILE_NAME):
+                if path.is_file():
+                    found.setdefault(uuid.UUID(folder.name), []).append(path)
+    return found
+
+
+def deleted_tracks(root: Path) -> dict[uuid.UUID, set[str]]:
+    """The clips each session's curation files record as deleted by the musician."""
+    found: dict[uuid.UUID, set[str]] = {}
+    for session_id, files in curation_files(root).items():
+        for path in files:
+            with contextlib.suppress(curation_file.CurationFileError):
+                found.setdefault(session_id, set()).update(curation_file.read(path)["deleted"])
+    return found
+
+
+def recover_curation(store: SessionStore, report: RecoveryReport) -> int:
+    """Merge every session's curation files into the tables; return how many entries came back."""
+    applied = 0
+    for session_id, files in sorted(curation_files(store.root).items()):
+        docs = []
+        for path in files:
+            try:
+                docs.append(curation_file.read(path))
+            except curation_file.CurationFileError as exc:
+                if path.parent.parent == paths.media_root(store.root):  # kept-aside copies stay quiet
+                    report.notes.append(
+                        f"{path.relative_to(store.root)} is {exc}; the database's marks stand."
+                    )
+        docs = [d for d in docs if d["session_id"] == str(session_id)]
+        if docs:
+            applied += store.restore_curation(session_id, docs)
+    return applied

@@ -5,6 +5,7 @@ Layout under ``root`` (see core.paths)::
     sessionlab.db                       sessions, batches, clusters, tracks, vectors
     media/{session_id}/{track_id}.wav   the audio a track row names (path stored relative to root)
     media/{session_id}/{batch_id}.json  the batch's manifest (core.manifest): its rows, beside its audio
+    media/{session_id}/curation.json    the session's curation (core.curation_file), beside its audio
     media/tmp/{batch_id}/               staging dir of a batch being made
     media/tmp/{batch_id}.lock           its lock, held while the batch is being made
     locks/{session_id}.lock             the session's in-flight lock
@@ -110,6 +111,7 @@ from core.models import (
     validate_brief,
 )
 from core.safekeeping import fsync_dir
+from core.store.curation import CurationStore
 from core.store.locks import LOCKS_DIR, _acquire, _fsync_file, _release
 from core.store.rows import (
     MAX_NAME_CHARS,
@@ -232,8 +234,11 @@ def _read_only_mount(path: Path) -> bool:
 # --------------------------------------------------------------------------- the store
 
 
-class SessionStore:
-    """Sessions, batches, clusters, tracks and their vectors in ``root``; see the module docstring."""
+class SessionStore(CurationStore):
+    """Sessions, batches, clusters, tracks and their vectors in ``root``; see the module docstring.
+
+    Curation (marks, cluster names, preferences, analysis, explicit deletes) comes from
+    CurationStore (core.store.curation)."""
 
     def __init__(self, root: Path, *, read_only: bool | None = None) -> None:
         """Open the data dir ``root``.

@@ -128,10 +128,66 @@ _SCHEMA_V2 = (
     "DROP INDEX batches_by_session",  # the unique index serves the same lookups
 )
 
+# Curation: what the musician decides lives in its own tables, beside the generated
+# rows (which never change for it). A row's updated_at lets recovery tell which of
+# the database and the curation file beside the audio is newer (core.curation_file).
+_SCHEMA_V3 = (
+    """
+    CREATE TABLE curation (
+        track_id    TEXT PRIMARY KEY REFERENCES tracks(id) ON DELETE CASCADE,
+        session_id  TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        kept        INTEGER NOT NULL DEFAULT 0 CHECK (kept IN (0, 1)),
+        rating      INTEGER CHECK (rating BETWEEN 1 AND 5),
+        discarded   INTEGER NOT NULL DEFAULT 0 CHECK (discarded IN (0, 1)),
+        tags        TEXT NOT NULL DEFAULT '[]',
+        note        TEXT NOT NULL DEFAULT '',
+        updated_at  TEXT NOT NULL
+    ) WITHOUT ROWID
+    """,
+    "CREATE INDEX curation_by_session ON curation(session_id)",
+    """
+    CREATE TABLE cluster_names (
+        cluster_id  TEXT PRIMARY KEY REFERENCES clusters(id) ON DELETE CASCADE,
+        session_id  TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        name        TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+    ) WITHOUT ROWID
+    """,
+    "CREATE INDEX cluster_names_by_session ON cluster_names(session_id)",
+    """
+    CREATE TABLE preferences (
+        id          TEXT PRIMARY KEY,
+        session_id  TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+        track_a     TEXT NOT NULL REFERENCES tracks(id) ON DELETE CASCADE,
+        track_b     TEXT NOT NULL REFERENCES tracks(id) ON DELETE CASCADE,
+        choice      TEXT NOT NULL CHECK (choice IN ('a', 'b', 'same')),
+        created_at  TEXT NOT NULL,
+        brief_a     TEXT NOT NULL,
+        brief_b     TEXT NOT NULL,
+        CHECK (track_a <> track_b)
+    )
+    """,
+    "CREATE INDEX preferences_by_session ON preferences(session_id, created_at)",
+    "CREATE INDEX preferences_by_track_a ON preferences(track_a)",  # deleting a clip cascades through these
+    "CREATE INDEX preferences_by_track_b ON preferences(track_b)",
+    """
+    CREATE TABLE clip_analysis (
+        track_id        TEXT PRIMARY KEY REFERENCES tracks(id) ON DELETE CASCADE,
+        bpm             REAL,
+        key             TEXT,
+        source          TEXT NOT NULL,
+        lufs            REAL,
+        true_peak_dbtp  REAL,
+        updated_at      TEXT NOT NULL
+    ) WITHOUT ROWID
+    """,
+)
+
 # Step i takes the schema from version i to i + 1. Append; never edit a shipped step.
 MIGRATIONS: list[Migration] = [
     _run_statements(_SCHEMA_V1),
     _run_statements(_SCHEMA_V2),
+    _run_statements(_SCHEMA_V3),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

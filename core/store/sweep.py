@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core import paths
+from core import curation_file, paths
 from core.safekeeping import fsync_dir, keep_aside
 from core.store.locks import LOCKS_DIR, _acquire, _release
 from core.store.rows import _canonical_uuid
@@ -62,6 +62,7 @@ def sweep_media(store: SessionStore) -> int:
             f"media/{row['session_id']}/{row['id']}.json"
             for row in conn.execute("SELECT id, session_id FROM batches")
         )
+        known_paths.update(f"media/{sid}/{curation_file.FILE_NAME}" for sid in known_sessions)
     removed = 0
     for entry in sorted(os.scandir(media), key=lambda e: e.name):
         if not _canonical_uuid(entry.name) or not entry.is_dir(follow_symlinks=False):
@@ -89,6 +90,8 @@ def sweep_media(store: SessionStore) -> int:
                     f"media/{session_id}/{row['id']}.json"
                     for row in conn.execute("SELECT id FROM batches WHERE session_id = ?", (str(session_id),))
                 )
+                if exists:  # a known session's curation file (core.curation_file)
+                    named.add(f"media/{session_id}/{curation_file.FILE_NAME}")
             directory = Path(entry.path)
             # Never deleted: the database may be the one that forgot (see the module docstring).
             aside: set[Path] = set()

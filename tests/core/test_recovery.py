@@ -463,3 +463,103 @@ def test_an_imported_flac_comes_back_as_it_was(data_dir, tmp_path):
     assert hashlib.sha256(stored.read_bytes()).hexdigest() == digest
     info = sf.info(stored)
     assert (info.channels, info.samplerate, info.subtype) == (2, 48000, "PCM_24")
+
+
+# --------------------------------------------------------------------------- curation comes back
+
+
+def curated_session(root: Path) -> tuple[uuid.UUID, list[uuid.UUID], uuid.UUID]:
+    """A session of two batches with marks, a cluster name and a preference; (session, clips, cluster)."""
+    from core import curation
+    from core.models import BriefParams
+
+    with SessionStore(root) as store:
+        draft = store.draft_session("warm lofi piano", BriefParams(duration_sec=0.1))
+        add_one(store, draft.id, n_tracks=3, position=0, new_session=draft)
+        add_one(store, draft.id, n_tracks=2, position=1)
+        session = store.require_session(draft.id)
+        clips = [t.id for t in session.tracks]
+        curation.keep(store, clips[0])
+        curation.rate(store, clips[1], 4)
+        curation.set_tags(store, clips[1], ["Drums", "warm"])
+        curation.set_note(store, clips[3], "the one")
+        curation.discard(store, clips[4])
+        curation.rename_cluster(store, draft.id, session.clusters[0].id, "Night Drive")
+        curation.prefer(store, clips[0], clips[3], "a")
+        return draft.id, clips, session.clusters[0].id
+
+
+def curation_state(root: Path, session_id: uuid.UUID) -> tuple:
+    with SessionStore(root, read_only=True) as store:
+        prefs = [
+            (p.id, p.track_a, p.track_b, p.choice, p.created_at) for p in store.get_preferences(session_id)
+        ]
+        return store.get_curations(session_id), store.get_cluster_names(session_id), prefs
+
+
+@pytest.mark.parametrize("how", ["deleted", "emptied"])
+def test_recover_brings_curation_back_with_the_batches(data_dir, how):
+    from core.recovery import recover
+
+    session_id, _clips, _cluster = curated_session(data_dir)
+    expected = curation_state(data_dir, session_id)
+    assert len(expected[0]) == 4 and expected[1] and len(expected[2]) == 1
+    wreck(data_dir, how)
+    with SessionStore(data_dir) as store:  # the sweep sets the whole folder aside, curation file included
+        assert store.swept_at_open > 0
+        report = recover(store, use_backups=False)
+    assert len(report.batches) == 2 and report.problems == []
+    assert report.curation == 6  # four clips' marks, one name, one preference
+    assert curation_state(data_dir, session_id) == expected
+    with SessionStore(data_dir) as store:
+        again = recover(store, use_backups=False)
+    assert again.curation == 0 and again.lines()[-1].startswith("Nothing to recover")
+
+
+def test_an_older_database_gets_the_newer_marks_back_and_loses_no_undo(data_dir, tmp_path):
+    """Restored from a copy made before some marks (and before one mark was taken back)."""
+    from core import curation
+    from core.recovery import recover
+
+    session_id, clips, cluster = curated_session(data_dir)
+    with SessionStore(data_dir) as store:
+        store._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    copy_database(paths.db_path(data_dir), tmp_path / "old.db")
+    with SessionStore(data_dir) as store:
+        curation.keep(store, clips[0], kept=False)  # taken back after the copy was made
+        curation.rate(store, clips[2], 5)  # made after the copy
+        curation.rename_cluster(store, session_id, cluster, "Dawn")
+        curation.prefer(store, clips[1], clips[2], "b")
+    expected = curation_state(data_dir, session_id)
+    wreck(data_dir, "older", tmp_path / "old.db")
+    with SessionStore(data_dir) as store:
+        # A mark made on the older database before recover runs does not wipe the file's newer ones.
+        curation.add_tag(store, clips[3], "vocal")
+        report = recover(store, use_backups=False)
+    assert report.batches == [] and report.problems == []
+    assert report.curation == 4  # the unkeep, the new rating, the new name, the new preference
+    marks, names, prefs = curation_state(data_dir, session_id)
+    assert clips[0] not in marks  # the older database's star stays taken back
+    assert marks[clips[2]].rating == 5 and names == {cluster: "Dawn"} and prefs == expected[2]
+    assert marks[clips[3]].tags == ("vocal",) and marks[clips[3]].note == "the one"
+
+
+def test_a_clip_the_musician_deleted_does_not_come_back_from_an_older_backup(data_dir):
+    from core import curation
+    from core.recovery import recover
+
+    session_id, clips, _cluster = curated_session(data_dir)
+    with SessionStore(data_dir) as store:
+        store._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        assert backup.take(data_dir, store.db_file, force=True) is not None  # it still knows the clip
+        gone = curation.delete_track(store, clips[0])
+    assert gone.track_ids == (clips[0],)
+    wreck(data_dir, "deleted")
+    with SessionStore(data_dir) as store:
+        report = recover(store)
+    assert report.problems == [] and len(report.batches) == 2
+    marks, _names, prefs = curation_state(data_dir, session_id)
+    with SessionStore(data_dir, read_only=True) as store:
+        assert clips[0] not in {t.id for t in store.require_session(session_id).tracks}
+        assert len(store.require_session(session_id).tracks) == 4
+    assert clips[0] not in marks and prefs == []  # its star and its preference went with it
