@@ -956,6 +956,7 @@ class SessionStore(CurationStore):
                 str(c.label),
                 _ts(c.created_at),
                 _str_or_none(c.parent_cluster_id),
+                _str_or_none(c.second_parent_cluster_id),
             )
             for c in batch.clusters
         ]
@@ -1016,8 +1017,8 @@ class SessionStore(CurationStore):
             rows["batch"],
         )
         conn.executemany(
-            "INSERT INTO clusters (id, batch_id, session_id, position, label, created_at, parent_cluster_id)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO clusters (id, batch_id, session_id, position, label, created_at, parent_cluster_id,"
+            " second_parent_cluster_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             rows["clusters"],
         )
         conn.executemany(
@@ -1127,6 +1128,7 @@ class SessionStore(CurationStore):
             created_at=_dt(row["created_at"]),
             parent_cluster_id=_uuid_or_none(row["parent_cluster_id"]),
             position=int(row["position"]),
+            second_parent_cluster_id=_uuid_or_none(row["second_parent_cluster_id"]),
         )
 
     @staticmethod

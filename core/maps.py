@@ -1,0 +1,171 @@
+"""A two-dimensional map of a session: its clips' stored embeddings, projected.
+
+The map must not jump around between visits, and a new batch must move the old
+points as little as possible. So the projection is a pure function of what the
+session holds, fitted in *epochs* along the session's batches:
+
+- the first epoch is a PCA of the first batch (signs fixed: each axis points to
+  where its largest loading is positive), so the same session always draws the same;
+- the basis is fitted again only when the session has doubled in clips since the
+  last fit (a prefix of whole batches); the new PCA is then turned (rotation or
+  reflection) and shifted onto the previous map of the clips both fits share
+  (orthogonal Procrustes), so the old points stay where they were as far as a
+  rigid motion allows;
+- between refits a new batch is projected with the basis in force: old points do
+  not move at all.
+
+Nothing is stored, so a read-only session maps the same, and one space at a time:
+the session's own (the space most of its clips were embedded in).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from core.models import Session
+
+if TYPE_CHECKING:
+    from core.store import SessionStore
+
+
+@dataclass(frozen=True)
+class MapPoint:
+    track_id: uuid.UUID
+    cluster_id: uuid.UUID
+    x: float
+    y: float
+
+
+@dataclass(frozen=True)
+class SessionMap:
+    space: str
+    points: list[MapPoint]
+    missing: int  # clips with no stored vector in ``space`` (left off the map)
+
+    def point(self, track_id: uuid.UUID) -> MapPoint | None:
+        return next((p for p in self.points if p.track_id == track_id), None)
+
+
+def session_space(session: Session) -> str | None:
+    """The space most of the session's clips were embedded in (ties: the latest batch's)."""
+    counts: Counter[str] = Counter()
+    latest: dict[str, int] = {}
+    for i, batch in enumerate(session.batches):
+        if batch.embedder and batch.tracks:
+            counts[batch.embedder] += len(batch.tracks)
+            latest[batch.embedder] = i
+    if not counts:
+        return None
+    return max(counts, key=lambda space: (counts[space], latest[space]))
+
+
+def session_map(store: SessionStore, session: Session, space: str | None = None) -> SessionMap:
+    """Every clip of ``session`` that has a vector in ``space`` (the session's own by default), placed."""
+    space = space if space is not None else session_space(session)
+    tracks = session.tracks
+    if space is None or not tracks:
+        return SessionMap(space or "", [], len(tracks))
+    vectors = store.get_embeddings([t.id for t in tracks], space)
+    placed = [t for t in tracks if t.id in vectors]
+    if not placed:
+        return SessionMap(space, [], len(tracks))
+    batch_sizes: list[int] = []
+    for batch in session.batches:
+        count = sum(1 for t in batch.tracks if t.id in vectors)
+        if count:
+            batch_sizes.append(count)
+    matrix = np.stack([vectors[t.id] for t in placed]).astype(np.float64)
+    xy = project(matrix, batch_sizes)
+    points = [MapPoint(t.id, t.cluster_id, float(x), float(y)) for t, (x, y) in zip(placed, xy, strict=True)]
+    return SessionMap(space, points, len(tracks) - len(placed))
+
+
+def fit_prefixes(batch_sizes: Sequence[int]) -> list[int]:
+    """The clip counts (whole-batch prefixes) each epoch's basis is fitted on: the first
+    batch, then each prefix that holds at least twice the clips of the last fit."""
+    prefixes: list[int] = []
+    total = 0
+    for size in batch_sizes:
+        total += size
+        if not prefixes or total >= 2 * prefixes[-1]:
+            prefixes.append(total)
+    return prefixes
+
+
+def project(matrix: np.ndarray, batch_sizes: Sequence[int]) -> np.ndarray:
+    """(n, 2) positions of the rows of ``matrix`` (in batch order; ``batch_sizes`` sum to n)."""
+    matrix = np.asarray(matrix, dtype=np.float64)
+    if sum(batch_sizes) != len(matrix):
+        raise ValueError("batch sizes must add up to the number of rows")
+    mean, basis = _pca(matrix[: fit_prefixes(batch_sizes)[0]])
+    shift = np.zeros(2)
+    for prefix in fit_prefixes(batch_sizes)[1:]:
+        fitted = matrix[:prefix]
+        before = (fitted - mean) @ basis + shift
+        new_mean, new_basis = _pca(fitted)
+        after = (fitted - new_mean) @ new_basis
+        rotation, offset = _procrustes(after, before)
+        mean, basis, shift = new_mean, new_basis @ rotation, offset
+    return (matrix - mean) @ basis + shift
+
+
+def _pca(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and the two leading principal directions (d, 2), signs fixed; fewer than two
+    directions of spread are completed with fixed ones, so one clip still maps."""
+    mean = rows.mean(axis=0)
+    centred = rows - mean
+    dim = rows.shape[1]
+    _, singular, vt = np.linalg.svd(centred, full_matrices=False)
+    directions = [vt[i] for i in range(min(2, len(singular))) if singular[i] > 1e-9 * max(1.0, singular[0])]
+    for axis in range(dim):  # complete with coordinate axes orthogonal to what is there
+        if len(directions) >= 2:
+            break
+        candidate = np.zeros(dim)
+        candidate[axis] = 1.0
+        for d in directions:
+            candidate -= (candidate @ d) * d
+        norm = np.linalg.norm(candidate)
+        if norm > 1e-6:
+            directions.append(candidate / norm)
+    while len(directions) < 2:  # a one-dimensional space: the second axis is flat
+        directions.append(np.zeros(dim))
+    basis = np.stack(directions, axis=1)
+    for j in range(2):
+        column = basis[:, j]
+        if column[np.argmax(np.abs(column))] < 0:
+            basis[:, j] = -column
+    return mean, basis
+
+
+def _procrustes(source: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The orthogonal R and offset t that bring ``source @ R + t`` nearest to ``target``."""
+    source_mean, target_mean = source.mean(axis=0), target.mean(axis=0)
+    u, _, vt = np.linalg.svd((source - source_mean).T @ (target - target_mean))
+    rotation = u @ vt
+    return rotation, target_mean - source_mean @ rotation
+
+
+def nearest_in_direction(
+    points: Sequence[MapPoint], current: MapPoint, dx: int, dy: int, *, aspect: float = 1.0
+) -> MapPoint | None:
+    """The point nearest ``current`` among those lying in direction (dx, dy) (a 90° cone
+    around it); None when nothing lies that way. ``aspect`` stretches x before measuring."""
+    best: tuple[float, MapPoint] | None = None
+    for p in points:
+        if p.track_id == current.track_id:
+            continue
+        vx, vy = (p.x - current.x) * aspect, p.y - current.y
+        along = vx * dx + vy * dy
+        across = abs(vx * dy - vy * dx)
+        if along <= 0 or across > along:
+            continue
+        distance = along + 2.0 * across  # prefer points straight ahead
+        if best is None or distance < best[0]:
+            best = (distance, p)
+    return best[1] if best is not None else None
