@@ -169,3 +169,20 @@ def nearest_in_direction(
         if best is None or distance < best[0]:
             best = (distance, p)
     return best[1] if best is not None else None
+
+
+# Each cluster's look, in the order its batch and position put it; shared by the
+# terminal map and the picture (the terminal picks the nearest of its own colours).
+MARKERS = ("o", "s", "^", "D", "v", "P", "*", "X")
+COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
+
+
+def cluster_styles(session: Session) -> dict[uuid.UUID, int]:
+    """Each cluster's style index: its place among the session's clusters (so a new batch
+    never changes the look of the old ones); markers and colours cycle out of step."""
+    return {c.id: i for i, c in enumerate(session.clusters)}
+
+
+def style_of(index: int) -> tuple[str, str]:
+    """(marker, colour) of style ``index``: 8 markers x 8 colours, shifted so 64 differ."""
+    return MARKERS[index % len(MARKERS)], COLOURS[(index + index // len(COLOURS)) % len(COLOURS)]

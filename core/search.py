@@ -10,11 +10,15 @@ cosine of the query's text vector to each clip's stored audio vector, in the
 session's own space only:
 
 - ``clap`` was trained on text-audio pairs: its text side is honest for any words.
-- ``features`` maps a fixed list of descriptor words ("dark", "bright", "fast",
-  "sparse", "minor"...) to the measured descriptors they name and ignores every
-  other word. That is honest only for those words, so it ranks only when the
-  query holds some, and the result says which it used ("rhodes" or "808" say
-  nothing about a spectral centroid, and are never pretended to).
+- ``features`` maps a fixed list of words to offsets of its measured descriptors
+  and ignores every other word. Some of those words *name* what is measured:
+  brightness ("dark", "bright"), tempo ("fast", "slow"), mode ("minor", "happy"),
+  roughness ("distorted", "noisy"), busyness ("sparse", "busy"), level ("loud",
+  "quiet"), steadiness ("ambient", "floating"). Those rank, and the result says
+  which words it used. The others are genre and instrument words ("techno",
+  "rhodes", "guitar", "cinematic") that it maps to a stereotype of how that genre
+  measures ("rhodes" = dark and slow): ranking by them would rank any dark slow
+  clip as a Rhodes, so they never rank (they still find clips by text).
 - any other embedder (or one whose text side maps the query to nothing) does not rank.
 """
 
@@ -36,6 +40,18 @@ if TYPE_CHECKING:
     from core.store import SessionStore
 
 MAX_QUERY_CHARS = 200
+
+# The features embedder's cue words that name a descriptor it measures (see above).
+_DESCRIPTOR_TEXT = """
+    dark murky muffled gloomy bright crisp shiny sparkling airy glassy shimmering
+    warm mellow soft gentle
+    sad melancholic melancholy minor moody sombre somber happy sunny cheerful joyful major
+    fast upbeat energetic rapid slow lazy relaxed calm sleepy
+    aggressive distorted heavy gritty dirty harsh noisy raw pounding
+    ambient drone atmospheric floating
+    sparse minimal empty quiet bare busy dense complex layered full loud
+"""
+DESCRIPTOR_WORDS = frozenset(_DESCRIPTOR_TEXT.split())
 SOUNDS_LIKE_DEFAULT = 10  # clips added by sound alone, beyond the text matches
 
 
@@ -172,6 +188,6 @@ def honest_text_side(embedder: EmbeddingProvider, query: str) -> str | None:
             return None
         from core.providers.sketch import words_of
 
-        known = sorted(w for w in words_of(query) if w in cues)
+        known = sorted(w for w in words_of(query) if w in cues and w in DESCRIPTOR_WORDS)
         return f"features: {', '.join(known)}" if known else None
     return None
