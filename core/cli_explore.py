@@ -11,11 +11,10 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from core.errors import NotFoundError, SessionLabError
+from core.errors import NotFoundError
 
 if TYPE_CHECKING:
     from core.models import Session
-    from core.providers.base import EmbeddingProvider
     from core.settings import Settings
     from core.store import SessionStore
 
@@ -106,20 +105,6 @@ def _map(args: argparse.Namespace, store: SessionStore, session: Session, out: T
     return 0
 
 
-def embedder_for(
-    settings: Settings, space: str | None, name: str | None, model: str | None
-) -> tuple[EmbeddingProvider | None, str | None]:
-    """The embedder to rank with (the one of ``space`` unless named), or None and why not."""
-    from core.providers import registry
-
-    if name is None and space is not None and space.startswith("clap:"):
-        name, model = "clap", model or space.removeprefix("clap:")
-    try:
-        return registry.create_embedder(settings, name, model), None
-    except SessionLabError as exc:
-        return None, f"Not ranked by sound: {exc}"
-
-
 def _search(
     args: argparse.Namespace,
     settings: Settings,
@@ -130,7 +115,7 @@ def _search(
 ) -> int:
     from core.cli import _emit, _one_line
     from core.maps import session_space
-    from core.search import search, validate_query
+    from core.search import embedder_for, search, validate_query
 
     validate_query(args.text)
     embedder, why_not = embedder_for(settings, session_space(session), args.embedder, args.embedder_model)

@@ -152,15 +152,21 @@ def _procrustes(source: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def nearest_in_direction(
-    points: Sequence[MapPoint], current: MapPoint, dx: int, dy: int, *, aspect: float = 1.0
+    points: Sequence[MapPoint],
+    current: MapPoint,
+    dx: int,
+    dy: int,
+    *,
+    scale: tuple[float, float] = (1.0, 1.0),
 ) -> MapPoint | None:
     """The point nearest ``current`` among those lying in direction (dx, dy) (a 90° cone
-    around it); None when nothing lies that way. ``aspect`` stretches x before measuring."""
+    around it); None when nothing lies that way. ``scale`` stretches x and y before
+    measuring (distances as drawn)."""
     best: tuple[float, MapPoint] | None = None
     for p in points:
         if p.track_id == current.track_id:
             continue
-        vx, vy = (p.x - current.x) * aspect, p.y - current.y
+        vx, vy = (p.x - current.x) * scale[0], (p.y - current.y) * scale[1]
         along = vx * dx + vy * dy
         across = abs(vx * dy - vy * dx)
         if along <= 0 or across > along:

@@ -31,12 +31,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from core.errors import ValidationError
+from core.errors import SessionLabError, ValidationError
 from core.maps import session_space
 from core.models import Curation, Session
 
 if TYPE_CHECKING:
     from core.providers.base import EmbeddingProvider
+    from core.settings import Settings
     from core.store import SessionStore
 
 MAX_QUERY_CHARS = 200
@@ -191,3 +192,18 @@ def honest_text_side(embedder: EmbeddingProvider, query: str) -> str | None:
         known = sorted(w for w in words_of(query) if w in cues and w in DESCRIPTOR_WORDS)
         return f"features: {', '.join(known)}" if known else None
     return None
+
+
+def embedder_for(
+    settings: Settings, space: str | None, name: str | None, model: str | None
+) -> tuple[EmbeddingProvider | None, str | None]:
+    """The embedder to rank a session's clips with: the one of its ``space`` (a CLAP space
+    names its model) unless one is named; or None and why not, in one sentence."""
+    from core.providers import registry
+
+    if name is None and space is not None and space.startswith("clap:"):
+        name, model = "clap", model or space.removeprefix("clap:")
+    try:
+        return registry.create_embedder(settings, name, model), None
+    except SessionLabError as exc:
+        return None, f"Not ranked by sound: {exc}"

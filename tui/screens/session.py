@@ -16,7 +16,6 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.css.query import NoMatches
 from textual.reactive import reactive
-from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static, Tree
 from textual.worker import Worker, WorkerState, get_current_worker
 
@@ -26,6 +25,7 @@ from core.text import shown_line
 from tui.formatting import plural, shorten
 from tui.jobs import GenerationJob, NowPlaying
 from tui.messages import ClipRendered, GenerationProgress, WaveformReady
+from tui.screens.session_explore import SessionExplore
 from tui.waveform import file_key
 from tui.widgets.cluster_tree import (
     BatchNode,
@@ -72,7 +72,7 @@ class BatchMade:
     session: Session | None = None
 
 
-class SessionScreen(Screen[uuid.UUID | None]):
+class SessionScreen(SessionExplore):
     """Audition a session's clips and grow it, batch by batch.
 
     Dismissed with the session's id (None if nothing was stored), so the sessions
@@ -447,6 +447,11 @@ class SessionScreen(Screen[uuid.UUID | None]):
         if job.kind == "batch":
             assert job.params is not None and job.session_id is not None
             batch = service.add_brief_batch(job.session_id, job.brief, job.params, job.num_clips, **options)
+        elif job.second_cluster_id is not None:  # a blend: a more-like job with two parents
+            assert job.session_id is not None and job.cluster_id is not None
+            batch = service.blend_clusters(
+                job.session_id, job.cluster_id, job.second_cluster_id, job.num_clips, **options
+            )
         else:
             assert job.session_id is not None and job.cluster_id is not None
             batch = service.more_like_cluster(job.session_id, job.cluster_id, job.num_clips, **options)
