@@ -24,6 +24,7 @@ import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -49,7 +50,17 @@ class SessionMap:
     missing: int  # clips with no stored vector in ``space`` (left off the map)
 
     def point(self, track_id: uuid.UUID) -> MapPoint | None:
-        return next((p for p in self.points if p.track_id == track_id), None)
+        index = self.index.get(track_id)
+        return None if index is None else self.points[index]
+
+    @cached_property
+    def index(self) -> dict[uuid.UUID, int]:
+        return {p.track_id: i for i, p in enumerate(self.points)}
+
+    @cached_property
+    def xy(self) -> np.ndarray:
+        """(n, 2) positions, for drawing."""
+        return np.array([(p.x, p.y) for p in self.points], dtype=np.float64).reshape(-1, 2)
 
 
 def session_space(session: Session) -> str | None:
@@ -68,22 +79,27 @@ def session_space(session: Session) -> str | None:
 def session_map(store: SessionStore, session: Session, space: str | None = None) -> SessionMap:
     """Every clip of ``session`` that has a vector in ``space`` (the session's own by default), placed."""
     space = space if space is not None else session_space(session)
-    tracks = session.tracks
-    if space is None or not tracks:
-        return SessionMap(space or "", [], len(tracks))
-    vectors = store.get_embeddings([t.id for t in tracks], space)
-    placed = [t for t in tracks if t.id in vectors]
-    if not placed:
-        return SessionMap(space, [], len(tracks))
+    count = sum(len(b.tracks) for b in session.batches)
+    if space is None or not count:
+        return SessionMap(space or "", [], count)
+    ids, matrix = store.get_session_vectors(session.id, space)  # in batch order, as the epochs need
+    if not ids:
+        return SessionMap(space, [], count)
     batch_sizes: list[int] = []
-    for batch in session.batches:
-        count = sum(1 for t in batch.tracks if t.id in vectors)
-        if count:
-            batch_sizes.append(count)
-    matrix = np.stack([vectors[t.id] for t in placed]).astype(np.float64)
-    xy = project(matrix, batch_sizes)
-    points = [MapPoint(t.id, t.cluster_id, float(x), float(y)) for t, (x, y) in zip(placed, xy, strict=True)]
-    return SessionMap(space, points, len(tracks) - len(placed))
+    last_batch = None
+    for _, _, batch_id in ids:
+        if batch_id != last_batch:
+            batch_sizes.append(0)
+            last_batch = batch_id
+        batch_sizes[-1] += 1
+    from core.clustering import _single_threaded
+
+    # Small products (d x d): BLAS threads only spin against each other (measured here,
+    # 2 busy cores: 0.1 s per eigh threaded, under 1 ms on one thread).
+    with _single_threaded("blas"):
+        xy = project(matrix.astype(np.float64), batch_sizes).tolist()
+    points = [MapPoint(t, c, x, y) for (t, c, _), (x, y) in zip(ids, xy, strict=True)]
+    return SessionMap(space, points, count - len(points))
 
 
 def fit_prefixes(batch_sizes: Sequence[int]) -> list[int]:
@@ -103,26 +119,37 @@ def project(matrix: np.ndarray, batch_sizes: Sequence[int]) -> np.ndarray:
     matrix = np.asarray(matrix, dtype=np.float64)
     if sum(batch_sizes) != len(matrix):
         raise ValueError("batch sizes must add up to the number of rows")
-    mean, basis = _pca(matrix[: fit_prefixes(batch_sizes)[0]])
+    prefixes = fit_prefixes(batch_sizes)
+    # The prefixes are nested: their sums and Gram matrices accumulate in one pass.
+    total, gram, start = np.zeros(matrix.shape[1]), np.zeros((matrix.shape[1],) * 2), 0
+    moments = []
+    for prefix in prefixes:
+        chunk = matrix[start:prefix]
+        total, gram, start = total + chunk.sum(axis=0), gram + chunk.T @ chunk, prefix
+        moments.append((total, gram, prefix))
+    mean, basis = _pca(*moments[0])
     shift = np.zeros(2)
-    for prefix in fit_prefixes(batch_sizes)[1:]:
+    for prefix_total, prefix_gram, prefix in moments[1:]:
         fitted = matrix[:prefix]
         before = (fitted - mean) @ basis + shift
-        new_mean, new_basis = _pca(fitted)
+        new_mean, new_basis = _pca(prefix_total, prefix_gram, prefix)
         after = (fitted - new_mean) @ new_basis
         rotation, offset = _procrustes(after, before)
         mean, basis, shift = new_mean, new_basis @ rotation, offset
     return (matrix - mean) @ basis + shift
 
 
-def _pca(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and the two leading principal directions (d, 2), signs fixed; fewer than two
-    directions of spread are completed with fixed ones, so one clip still maps."""
-    mean = rows.mean(axis=0)
-    centred = rows - mean
-    dim = rows.shape[1]
-    _, singular, vt = np.linalg.svd(centred, full_matrices=False)
-    directions = [vt[i] for i in range(min(2, len(singular))) if singular[i] > 1e-9 * max(1.0, singular[0])]
+def _pca(total: np.ndarray, gram: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and the two leading principal directions (d, 2) of ``count`` rows given by their
+    sum and Gram matrix, signs fixed; fewer than two directions of spread are completed
+    with fixed ones, so one clip still maps."""
+    mean = total / count
+    dim = len(total)
+    # The covariance's eigenvectors: (d x d) work however many clips there are.
+    variances, vectors = np.linalg.eigh(gram / count - np.outer(mean, mean))
+    order = np.argsort(variances)[::-1][:2]
+    top = max(float(variances[order[0]]), 0.0)
+    directions = [vectors[:, i] for i in order if variances[i] > 1e-12 * max(1.0, top)]
     for axis in range(dim):  # complete with coordinate axes orthogonal to what is there
         if len(directions) >= 2:
             break
@@ -183,10 +210,13 @@ MARKERS = ("o", "s", "^", "D", "v", "P", "*", "X")
 COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 
 
+STYLE_COUNT = len(MARKERS) * len(COLOURS)
+
+
 def cluster_styles(session: Session) -> dict[uuid.UUID, int]:
-    """Each cluster's style index: its place among the session's clusters (so a new batch
-    never changes the look of the old ones); markers and colours cycle out of step."""
-    return {c.id: i for i, c in enumerate(session.clusters)}
+    """Each cluster's style (0..63): from its place among the session's clusters, so a new
+    batch never changes the look of the old ones; past 64 clusters the looks repeat."""
+    return {c.id: i % STYLE_COUNT for i, c in enumerate(session.clusters)}
 
 
 def style_of(index: int) -> tuple[str, str]:

@@ -20,7 +20,7 @@ from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from core.maps import MapPoint, SessionMap, cluster_styles, nearest_in_direction, session_map
-from core.models import Session
+from core.models import Session, Track
 from core.text import shown_line
 from tui.formatting import plural
 from tui.jobs import NowPlaying
@@ -61,13 +61,18 @@ class MapScreen(Screen[MapChoice]):
 
     app: SessionLabApp
 
-    def __init__(self, session: Session, selected: uuid.UUID | None = None) -> None:
+    def __init__(
+        self,
+        session: Session,
+        selected: uuid.UUID | None = None,
+        prepared: tuple[SessionMap, dict[uuid.UUID, str]] | None = None,
+    ) -> None:
         super().__init__()
         self.session = session
         self.selected = selected
+        self.prepared = prepared  # placed in the background by the session screen
         self.placed: SessionMap | None = None
         self.labels = {c.id: c.label for c in session.clusters}
-        self.tracks = {t.id: t for t in session.tracks}
 
     def compose(self) -> ComposeResult:
         yield Static(id="map-title")
@@ -83,7 +88,10 @@ class MapScreen(Screen[MapChoice]):
         )
         self.query_one("#map-title", Static).update(title)
         self.watch(self.app, "now_playing", self._now_playing_changed, init=False)
-        self._place()
+        if self.prepared is not None:
+            self._show(*self.prepared)
+        else:
+            self._place()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="map")
     def _place(self) -> tuple[SessionMap, dict[uuid.UUID, str]]:
@@ -94,7 +102,9 @@ class MapScreen(Screen[MapChoice]):
         self.app.report_worker(event)
         if event.worker.group != "map" or event.state != WorkerState.SUCCESS:
             return
-        placed, names = event.worker.result
+        self._show(*event.worker.result)
+
+    def _show(self, placed: SessionMap, names: dict[uuid.UUID, str]) -> None:
         self.placed = placed
         self.labels.update(names)
         if self.selected is None or placed.point(self.selected) is None:
@@ -129,7 +139,7 @@ class MapScreen(Screen[MapChoice]):
     def _marks(self) -> None:
         self.query_one("#map", SessionMapPlot).mark(self.selected, self._playing_id())
         status = self.query_one("#map-status", Static)
-        track = self.tracks.get(self.selected) if self.selected is not None else None
+        track = self._track(self.selected)
         if self.placed is not None and not self.placed.points:
             status.update(Content("No clip of this session has a stored vector to place it by."))
             return
@@ -142,9 +152,8 @@ class MapScreen(Screen[MapChoice]):
             f" · {label}",
             ("   arrows move · enter plays · m more like this cluster · q back", "dim"),
         ]
-        playing = self._playing_id()
-        if playing is not None and playing in self.tracks:
-            now = self.tracks[playing]
+        now = self._track(self._playing_id())
+        if now is not None:
             parts.insert(2, (f"   {PLAYING_MARKER} playing clip {now.position + 1}", "dim"))
         status.update(Content.assemble(*parts))
 
@@ -158,20 +167,23 @@ class MapScreen(Screen[MapChoice]):
         if current is None or self.placed is None:
             return
         plot = self.query_one("#map", SessionMapPlot)
-        xs = [p.x for p in self.placed.points]
-        ys = [p.y for p in self.placed.points]
+        span = self.placed.xy.max(axis=0) - self.placed.xy.min(axis=0)
         # Distances as drawn: the canvas stretches each axis to its own size, and a cell is
         # about twice as tall as it is wide.
-        width = max(1e-9, max(xs) - min(xs)) / max(1, plot.size.width)
-        height = max(1e-9, max(ys) - min(ys)) / max(1, plot.size.height) * 0.5
+        width = max(1e-9, float(span[0])) / max(1, plot.size.width)
+        height = max(1e-9, float(span[1])) / max(1, plot.size.height) * 0.5
         dx, dy = DIRECTIONS[direction]
         found = nearest_in_direction(self.placed.points, current, dx, dy, scale=(1 / width, 1 / height))
         if found is not None:
             self.selected = found.track_id
             self._marks()
 
+    def _track(self, track_id: uuid.UUID | None) -> Track | None:
+        found = self.session.find_track(track_id) if track_id is not None else None
+        return found[1] if found is not None else None
+
     def action_play(self) -> None:
-        track = self.tracks.get(self.selected) if self.selected is not None else None
+        track = self._track(self.selected)
         if track is None:
             return
         self.app.play(

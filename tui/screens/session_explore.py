@@ -26,11 +26,13 @@ from tui.formatting import plural
 from tui.jobs import GenerationJob
 
 if TYPE_CHECKING:
+    from core.maps import SessionMap
     from core.search import SearchResult
     from tui.app import SessionLabApp
     from tui.widgets.track_table import TrackRow
 
 SEARCH_SCOPE = "search"
+PreparedMap = tuple["SessionMap", dict[uuid.UUID, str], int]
 
 
 class SearchBar(Input):
@@ -62,6 +64,9 @@ class SessionExplore(Screen[uuid.UUID | None]):
     generating: bool
     blend_first: tuple[Batch, ClusterSummary] | None = None
     search_result: SearchResult | None = None
+    # The map, placed in the background once the session is read (and after each batch),
+    # so M draws at once: (the map, the musician's cluster names, the clip count it covers).
+    prepared_map: PreparedMap | None = None
 
     # ------------------------------------------------------------------ map
 
@@ -76,6 +81,10 @@ class SessionExplore(Screen[uuid.UUID | None]):
             with contextlib.suppress(ValueError):
                 selected = uuid.UUID(row.key)
 
+        prepared = self.prepared_map
+        count = sum(len(b.tracks) for b in self.session.batches)
+        ready = prepared if prepared is not None and prepared[2] == count else None
+
         def chosen(choice: MapChoice | None) -> None:
             if choice is None or choice.track_id is None:
                 return
@@ -85,7 +94,14 @@ class SessionExplore(Screen[uuid.UUID | None]):
             if choice.more_like:
                 self.action_more_like()  # type: ignore[attr-defined]
 
-        self.app.push_screen(MapScreen(self.session, selected), chosen)
+        self.app.push_screen(MapScreen(self.session, selected, ready[:2] if ready else None), chosen)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="map-prepare", description="place the map")
+    def _prepare_map(self, session: Session) -> PreparedMap:
+        from core.maps import session_map
+
+        count = sum(len(b.tracks) for b in session.batches)
+        return session_map(self.app.store, session), self.app.store.get_cluster_names(session.id), count
 
     # --------------------------------------------------------------- search
 
@@ -121,10 +137,21 @@ class SessionExplore(Screen[uuid.UUID | None]):
         return result
 
     @on(Worker.StateChanged)
-    def _search_done(self, event: Worker.StateChanged) -> None:
-        if event.worker.group != "search" or event.state != WorkerState.SUCCESS:
+    def _explore_worker_done(self, event: Worker.StateChanged) -> None:
+        if event.state != WorkerState.SUCCESS:
             return
-        self.show_search(event.worker.result)
+        group = event.worker.group
+        if group == "search":
+            self.show_search(event.worker.result)
+        elif group == "map-prepare":
+            self.prepared_map = event.worker.result
+        elif group in ("load", "generate"):
+            # After the screen has taken the session (or the new batch) in.
+            self.call_after_refresh(self._prepare_current_map)
+
+    def _prepare_current_map(self) -> None:
+        if self.session is not None and self.session.tracks:
+            self._prepare_map(self.session)
 
     def show_search(self, result: SearchResult) -> None:
         """The hits in the track list (text matches first), with what they matched on."""

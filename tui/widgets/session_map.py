@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from textual_plotext import PlotextPlot
 
-from core.maps import MapPoint, SessionMap, style_of
+from core.maps import SessionMap, style_of
 from core.text import shown_line
 
 # plotext markers, one character each, matching core.maps.MARKERS in spirit.
@@ -54,11 +54,11 @@ def _rgb(colour: str) -> tuple[int, int, int]:
     return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
 
 
-def thin_to_cells(points: list[MapPoint], width: int, height: int) -> list[int]:
-    """Indices of the points to draw: the last (newest) one of each of ``width`` x ``height`` cells."""
-    if not points:
+def thin_to_cells(xy: np.ndarray, width: int, height: int) -> list[int]:
+    """Indices of the points (rows of ``xy``) to draw: the last (newest) one of each of
+    ``width`` x ``height`` cells."""
+    if not len(xy):
         return []
-    xy = np.array([(p.x, p.y) for p in points], dtype=np.float64)
     low, high = xy.min(axis=0), xy.max(axis=0)
     span = np.where(high - low > 0, high - low, 1.0)
     cx = np.round((xy[:, 0] - low[0]) / span[0] * max(1, width - 1)).astype(np.int64)
@@ -102,7 +102,7 @@ class SessionMapPlot(PlotextPlot):
         if self.session_map is None:
             return []
         points = self.session_map.points
-        keep = thin_to_cells(points, width, height)
+        keep = thin_to_cells(self.session_map.xy, width, height)
         by_style: dict[int, MapLayer] = {}
         for i in keep:
             p = points[i]
@@ -127,13 +127,12 @@ class SessionMapPlot(PlotextPlot):
             marker, colour = terminal_style(layer.style)
             plt.scatter(layer.xs, layer.ys, marker=marker, color=_rgb(colour))
         if self.session_map is not None and self.session_map.points:
-            xs = [p.x for p in self.session_map.points]
-            ys = [p.y for p in self.session_map.points]
+            low, high = self.session_map.xy.min(axis=0), self.session_map.xy.max(axis=0)
             # A margin, so no clip sits on the frame.
-            pad_x = (max(xs) - min(xs)) * 0.04 or 1.0
-            pad_y = (max(ys) - min(ys)) * 0.06 or 1.0
-            plt.xlim(min(xs) - pad_x, max(xs) + pad_x)
-            plt.ylim(min(ys) - pad_y, max(ys) + pad_y)
+            pad_x = float(high[0] - low[0]) * 0.04 or 1.0
+            pad_y = float(high[1] - low[1]) * 0.06 or 1.0
+            plt.xlim(float(low[0]) - pad_x, float(high[0]) + pad_x)
+            plt.ylim(float(low[1]) - pad_y, float(high[1]) + pad_y)
             for track_id, marker in ((self.playing, PLAYING_MARKER), (self.selected, SELECTED_MARKER)):
                 point = self.session_map.point(track_id) if track_id is not None else None
                 if point is not None:
