@@ -83,6 +83,10 @@ def session_map(store: SessionStore, session: Session, space: str | None = None)
     if space is None or not count:
         return SessionMap(space or "", [], count)
     ids, matrix = store.get_session_vectors(session.id, space)  # in batch order, as the epochs need
+    held = {b.id for b in session.batches}
+    if any(batch_id not in held for _, _, batch_id in ids):  # the store has batches this copy has not
+        rows = [i for i, (_, _, batch_id) in enumerate(ids) if batch_id in held]
+        ids, matrix = [ids[i] for i in rows], matrix[rows]
     if not ids:
         return SessionMap(space, [], count)
     batch_sizes: list[int] = []

@@ -155,9 +155,8 @@ def _sound_scores(
         return {}
     honest = honest_text_side(embedder, query)
     if honest is None:
-        result.notes.append(
-            f"Not ranked by sound: the {embedder.name} embedder has no text side for these words."
-        )
+        why = "measures nothing these words name" if embedder.name == "features" else "has no text side"
+        result.notes.append(f"Not ranked by sound: the {embedder.name} embedder {why}.")
         return {}
     vector = np.asarray(embedder.embed_text(query), dtype=np.float64).ravel()
     norm = float(np.linalg.norm(vector))
