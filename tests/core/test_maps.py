@@ -92,7 +92,9 @@ def service(data_dir: Path):
     store.close()
 
 
-def test_the_map_of_a_stored_session_is_the_same_on_every_visit(service: SessionService, data_dir: Path) -> None:
+def test_the_map_of_a_stored_session_is_the_same_on_every_visit(
+    service: SessionService, data_dir: Path
+) -> None:
     session = service.create_initial_batch("dusty keys", PARAMS, 6, seed=1)
     service.add_brief_batch(session.id, "bright bells", PARAMS, 2, seed=2)  # 8 < 12: no refit
     stored = service.store.require_session(session.id)
@@ -108,7 +110,9 @@ def test_the_map_of_a_stored_session_is_the_same_on_every_visit(service: Session
     only_first = stored.batches[0].tracks
     stored.batches = stored.batches[:1]
     alone = session_map(service.store, stored)
-    assert [(p.x, p.y) for p in alone.points] == [(first.point(t.id).x, first.point(t.id).y) for t in only_first]
+    assert [(p.x, p.y) for p in alone.points] == [
+        (first.point(t.id).x, first.point(t.id).y) for t in only_first
+    ]
 
 
 def test_clips_without_a_vector_in_the_space_are_counted_not_placed(service: SessionService) -> None:

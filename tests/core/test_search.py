@@ -27,7 +27,9 @@ class TextAudioEmbedder(FakeEmbedder):
     name = "clap"
 
     def embed_text(self, text: str) -> np.ndarray:
-        return np.asarray([0.0, 0.2, 1.0] if "high" in text or "bells" in text else [0.0, 0.0, 0.0], dtype=np.float32)
+        return np.asarray(
+            [0.0, 0.2, 1.0] if "high" in text or "bells" in text else [0.0, 0.0, 0.0], dtype=np.float32
+        )
 
 
 @pytest.fixture
@@ -93,7 +95,9 @@ def test_an_embedder_with_a_text_side_ranks_clips_by_sound(made) -> None:  # typ
     by_track = {t.id: t for t in session.tracks}
     stored = store.get_embeddings(list(by_track), "fake-v1")
     best = [h.track_id for h in result.hits]
-    assert all(np.argmax(stored[t]) == 2 for t in best[: sum(1 for v in stored.values() if np.argmax(v) == 2)])
+    assert all(
+        np.argmax(stored[t]) == 2 for t in best[: sum(1 for v in stored.values() if np.argmax(v) == 2)]
+    )
     assert [h.score for h in result.hits] == sorted((h.score for h in result.hits), reverse=True)
     # Words still come first, ranked by sound among themselves.
     worded = search(store, session, "bells", TextAudioEmbedder(VECTORS), sounds_like=0)
