@@ -25,8 +25,10 @@ FOLDED = ("cursor", "ends", "focus_next", "focus_previous")
 def _sections() -> list[tuple[str, list[Binding]]]:
     from tui.app import SessionLabApp
     from tui.screens.brief import BriefScreen
+    from tui.screens.map import MapScreen
     from tui.screens.modals import ConfirmScreen, CountScreen, TextPromptScreen
     from tui.screens.session import SessionScreen
+    from tui.screens.session_explore import SessionExplore
     from tui.screens.sessions import SessionsScreen
 
     def bindings(*owners: type) -> list[Binding]:
@@ -40,7 +42,8 @@ def _sections() -> list[tuple[str, list[Binding]]]:
     return [
         ("Everywhere", bindings(SessionLabApp)),
         ("Sessions", bindings(SessionsScreen)),
-        ("Session", bindings(SessionScreen)),
+        ("Session", bindings(SessionScreen, SessionExplore)),
+        ("Map", bindings(MapScreen)),
         ("Brief form", bindings(BriefScreen)),
         ("Dialogs", bindings(ConfirmScreen, TextPromptScreen, CountScreen)),
     ]

@@ -48,8 +48,8 @@ class SearchBar(Input):
 
 class SessionExplore(Screen[uuid.UUID | None]):
     BINDINGS = [
-        Binding("M", "map", "Map", id="map", tooltip="The session on a map: every clip by how it sounds"),
-        Binding("slash", "search", "Search", id="search", tooltip="Find clips by words: labels, briefs, notes, tags (and sound)"),
+        Binding("M", "map", "Map", id="map", show=False, tooltip="The session on a map: every clip by how it sounds"),
+        Binding("slash", "search", "Search", id="search", show=False, tooltip="Find clips by words: labels, briefs, notes, tags (and sound)"),
         Binding("B", "blend", "Blend", id="blend", show=False, tooltip="Mark a cluster, then press B on another to blend them"),
     ]  # fmt: skip
 
