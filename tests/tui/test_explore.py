@@ -80,6 +80,30 @@ async def test_the_map_moves_plays_and_hands_the_clip_back(
         assert cluster.label in app.screen.prompt_title
 
 
+async def test_b_on_the_map_marks_two_clips_clusters_and_asks_for_their_blend(
+    make_app: Callable[..., SessionLabApp], settings: Settings
+) -> None:
+    session = make_split_session(settings, clips=4)
+    first, second = sorted(session.batches[0].clusters, key=lambda c: c.position)
+    app = make_app(check_audio=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await open_only_session(pilot, app)
+        await pilot.press("M")
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, MapScreen) and app.screen.placed is not None, "map"
+        )
+        chart = app.screen
+        cluster_of = {p.track_id: p.cluster_id for p in chart.placed.points}
+        chart.selected = first.track_ids[0]
+        await pilot.press("B")
+        assert chart.blend_first == first.id
+        chart.selected = next(t for t, c in cluster_of.items() if c == second.id)
+        await pilot.press("B")
+        await wait_for(pilot, lambda: isinstance(app.screen, CountScreen), "how many clips")
+        assert first.label in app.screen.prompt_title and second.label in app.screen.prompt_title
+        assert app.screen.prompt_title.index(first.label) < app.screen.prompt_title.rindex(second.label)
+
+
 async def test_slash_filters_the_list_by_words_and_escape_brings_it_back(
     make_app: Callable[..., SessionLabApp], settings: Settings
 ) -> None:

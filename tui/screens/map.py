@@ -38,6 +38,7 @@ class MapChoice:
 
     track_id: uuid.UUID | None
     more_like: bool = False
+    blend: tuple[uuid.UUID, uuid.UUID] | None = None  # two clusters to blend (the first marked first)
 
 
 DIRECTIONS = {"left": (-1, 0), "right": (1, 0), "up": (0, 1), "down": (0, -1)}
@@ -56,6 +57,7 @@ class MapScreen(Screen[MapChoice]):
         Binding("enter", "play", "Play", id="map-play", tooltip="Play the selected clip"),
         Binding("space", "pause", "Pause", id="map-pause", tooltip="Pause or resume"),
         Binding("m", "more_like", "More like", id="map-more-like", tooltip="More like the selected clip's cluster"),
+        Binding("B", "blend", "Blend", id="map-blend", tooltip="Mark the clip's cluster; B on a clip of another asks for a blend"),
         Binding("q,escape,M", "back", "Back", id="map-back", tooltip="Back to the session, on the selected clip"),
     ]  # fmt: skip
 
@@ -71,6 +73,7 @@ class MapScreen(Screen[MapChoice]):
         self.session = session
         self.selected = selected
         self.prepared = prepared  # placed in the background by the session screen
+        self.blend_first: uuid.UUID | None = None  # a cluster marked for a blend
         self.placed: SessionMap | None = None
         self.labels = {c.id: c.label for c in session.clusters}
 
@@ -150,7 +153,7 @@ class MapScreen(Screen[MapChoice]):
         parts: list[str | tuple[str, str]] = [
             (f"{SELECTED_MARKER} clip {track.position + 1}", "bold"),
             f" · {label}",
-            ("   arrows move · enter plays · m more like this cluster · q back", "dim"),
+            ("   arrows move · enter plays · m more like this cluster · B blend · q back", "dim"),
         ]
         now = self._track(self._playing_id())
         if now is not None:
@@ -194,6 +197,21 @@ class MapScreen(Screen[MapChoice]):
 
     def action_pause(self) -> None:
         self.app.toggle_pause()
+
+    def action_blend(self) -> None:
+        track = self._track(self.selected)
+        if track is None:
+            return
+        cluster_id = track.cluster_id
+        label = shown_line(self.labels.get(cluster_id, ""))
+        if self.blend_first is None:
+            self.blend_first = cluster_id
+            self.notify(f"“{label}” marked: select a clip of another cluster and press B.", markup=False)
+        elif self.blend_first == cluster_id:
+            self.blend_first = None
+            self.notify(f"“{label}” is no longer marked for a blend.", markup=False)
+        else:
+            self.dismiss(MapChoice(self.selected, blend=(self.blend_first, cluster_id)))
 
     def action_more_like(self) -> None:
         if self.selected is not None:

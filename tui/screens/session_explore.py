@@ -93,6 +93,11 @@ class SessionExplore(Screen[uuid.UUID | None]):
             self.query_one("#tree").focus()
             if choice.more_like:
                 self.action_more_like()  # type: ignore[attr-defined]
+            elif choice.blend is not None and self.session is not None:
+                first = self.session.find_cluster(choice.blend[0])
+                second = self.session.find_cluster(choice.blend[1])
+                if first is not None and second is not None and not self.generating:
+                    self._ask_blend(first[0], first[1], second[1])
 
         self.app.push_screen(MapScreen(self.session, selected, ready[:2] if ready else None), chosen)
 
