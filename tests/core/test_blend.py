@@ -74,6 +74,22 @@ def test_a_blend_keeps_clips_nearer_the_middle_and_records_both_parents(service:
     assert SCHEMA_VERSION == 4
 
 
+def test_migration_4_gives_a_version_3_database_the_second_parent_column(tmp_path: Path) -> None:
+    import sqlite3
+
+    from core.store import MIGRATIONS, migrate
+
+    conn = sqlite3.connect(tmp_path / "old.db", isolation_level=None)
+    migrate(conn, MIGRATIONS[:3])
+    conn.execute("INSERT INTO sessions VALUES ('s', 't', 't', 'brief', '{}', '')")
+    before = [r[1] for r in conn.execute("PRAGMA table_info(clusters)")]
+    assert "second_parent_cluster_id" not in before
+    assert migrate(conn, MIGRATIONS) == 4
+    after = [r[1] for r in conn.execute("PRAGMA table_info(clusters)")]
+    assert after == [*before, "second_parent_cluster_id"]
+    assert conn.execute("SELECT brief_text FROM sessions").fetchone()[0] == "brief"
+
+
 def test_when_no_clip_lands_in_the_middle_the_nearest_are_kept_and_said_so(service: SessionService) -> None:
     session, first, second = two_clusters(service)
     service.music = FakeMusic((800,))
