@@ -161,10 +161,11 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--repair", action="store_true", help="fix what can be fixed without losing anything")
     doctor.add_argument("--json", action="store_true")
 
-    from core import cli_curation
+    from core import cli_curation, cli_explore
     from core.cli_export import add_export_parser
 
     cli_curation.add_commands(commands, common)
+    cli_explore.add_commands(commands, common)
     add_export_parser(commands, common)
     return parser
 
@@ -203,6 +204,9 @@ def batch_document(batch: Batch, names: dict[uuid.UUID, str] | None = None) -> d
                 "name": names.get(c.id),
                 "effective_label": names.get(c.id) or c.label,
                 "parent_cluster_id": str(c.parent_cluster_id) if c.parent_cluster_id else None,
+                "second_parent_cluster_id": (
+                    str(c.second_parent_cluster_id) if c.second_parent_cluster_id else None
+                ),
                 "track_ids": [str(t) for t in c.track_ids],
             }
             for c in batch.clusters
@@ -575,10 +579,12 @@ def _run(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO)
         from core.cli_export import run_export
 
         return run_export(args, settings, out, err)
-    from core import cli_curation
+    from core import cli_curation, cli_explore
 
     if command in cli_curation.COMMANDS:
         return cli_curation.run(args, settings, out, err)
+    if command in cli_explore.COMMANDS:
+        return cli_explore.run(args, settings, out, err)
     raise ValidationError(f"Unknown command {shown_line(command)!r}.")
 
 

@@ -145,6 +145,8 @@ class ClusterSummary:
     created_at: datetime
     parent_cluster_id: uuid.UUID | None = None
     position: int = 0
+    # A blend's second parent (the first is parent_cluster_id, the one it sits under).
+    second_parent_cluster_id: uuid.UUID | None = None
 
 
 @dataclass

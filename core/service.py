@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from core import clustering
 from core.errors import SessionLabError
 from core.models import Batch, BriefParams, Session, utcnow
-from core.pipeline import generate, import_clips, more_like
+from core.pipeline import blend, generate, import_clips, more_like
 from core.pipeline.generate import random_seed
 from core.pipeline.run import ClipReadyFn, Run, StageTimer
 from core.pipeline.tools import ClusterFn, Tools
@@ -158,6 +158,28 @@ class SessionService:
         run = Run(progress, cancel, on_clip)
         return self._call(
             run, lambda tools: more_like.more_like(tools, run, session_id, cluster_id, num_clips, seed=seed)
+        )
+
+    def blend_clusters(
+        self,
+        session_id: uuid.UUID,
+        first_cluster_id: uuid.UUID,
+        second_cluster_id: uuid.UUID,
+        num_clips: int,
+        *,
+        seed: int | None = None,
+        progress: ProgressFn | None = None,
+        cancel: threading.Event | None = None,
+        on_clip: ClipReadyFn | None = None,
+    ) -> Batch:
+        """Generate between two clusters, keep clips nearer the middle than either, store a child
+        batch under the first (its cluster records both parents)."""
+        run = Run(progress, cancel, on_clip)
+        return self._call(
+            run,
+            lambda tools: blend.blend(
+                tools, run, session_id, first_cluster_id, second_cluster_id, num_clips, seed=seed
+            ),
         )
 
     def import_clips(

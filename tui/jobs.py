@@ -24,10 +24,13 @@ class GenerationJob:
     namer: str | None = None
     session_id: uuid.UUID | None = None
     cluster_id: uuid.UUID | None = None
-    label: str = ""  # the parent cluster's label, for a more-like job
+    label: str = ""  # the parent cluster's label, for a more-like job ("A + B" for a blend)
+    second_cluster_id: uuid.UUID | None = None  # a blend: the second parent (cluster_id is the first)
 
     @property
     def title(self) -> str:
+        if self.kind == "more" and self.second_cluster_id is not None:
+            return f"Blend {self.label}"
         if self.kind == "more":
             return f"More like {self.label}"
         if self.kind == "batch":

@@ -59,6 +59,7 @@ def generate(
     offset: int = 0,
     total: int | None = None,
     allow_empty: bool = False,
+    blend_with: Sequence[ReferenceClip] = (),
 ) -> list[GeneratedClip]:
     """Up to ``num_clips`` clips from the engine into ``out_dir``; clip i is shown as ``offset + i`` of ``total``."""
     run.check_cancel()
@@ -90,6 +91,7 @@ def generate(
         progress=generation_progress,
         cancel=run.cancel,
         on_clip=clip_ready,
+        blend_with=blend_with,
     )
     started = time.perf_counter()
     try:

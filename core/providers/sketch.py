@@ -528,6 +528,36 @@ def vary_recipe(parent: dict[str, Any], seed: int) -> dict[str, Any]:
     return child
 
 
+# Numbers a blend takes between its parents; everything else comes whole from one of them.
+_BLENDED_NUMBERS = ("tempo", "energy", "density", "brightness", "drive", "lowpass_hz", "echo")
+
+
+def blend_recipes(a: dict[str, Any], b: dict[str, Any], seed: int) -> dict[str, Any]:
+    """A recipe between ``a`` and ``b``: its numbers (tempo, energy, brightness, drive...)
+    part way between theirs (40-60%), each whole part (style and groove, harmony, each
+    instrument) from one parent or the other, so it is always a recipe the engine renders."""
+    rng = _rng(seed, "blend", int(a.get("seed") or 0), int(b.get("seed") or 0))
+    t = float(rng.uniform(0.4, 0.6))
+    first, second = (a, b) if rng.random() < 0.5 else (b, a)
+    child = copy.deepcopy(first)
+    for name in _BLENDED_NUMBERS:
+        value = (1 - t) * float(a[name]) + t * float(b[name])
+        child[name] = round(value, 3)
+    child["tempo"] = round(float(child["tempo"]), 2)
+    child["lowpass_hz"] = round(float(child["lowpass_hz"]), 1)
+    harmony = second if rng.random() < 0.5 else first  # key, mode and progression belong together
+    for name in ("key", "key_name", "mode", "progression", "chord_bars", "sevenths"):
+        child[name] = copy.deepcopy(harmony[name])
+    for part in ("drums", "bass", "chords", "pad", "lead"):
+        child["timbre"][part] = (a if rng.random() < 0.5 else b)["timbre"][part]
+    child["layers"] = sorted(set(a["layers"]) | set(b["layers"]), key=list(LAYERS).index)
+    child["groove"]["swing"] = round(
+        (1 - t) * float(a["groove"]["swing"]) + t * float(b["groove"]["swing"]), 3
+    )
+    child["blend_of"] = [a.get("seed"), b.get("seed")]
+    return child
+
+
 @functools.lru_cache(maxsize=1)
 def style_prototypes() -> dict[str, np.ndarray]:
     """Each style's place in the features-v1 space: the mean embedding of two short
@@ -1445,6 +1475,7 @@ class SketchEngine:
     name = ENGINE
     model: str | None = None
     capabilities = SKETCH_CAPABILITIES
+    blends = True  # takes GenerationRequest.blend_with: blends two references' recipes
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings
@@ -1458,20 +1489,33 @@ class SketchEngine:
         references: Sequence[ReferenceClip] = (),
         reference_index: int = 0,
         derived: dict[Path, dict[str, Any] | None] | None = None,
+        blend_with: Sequence[ReferenceClip] = (),
     ) -> dict[str, Any]:
-        """The recipe of one clip: fresh, or a variation of one of ``references``."""
+        """The recipe of one clip: fresh, a variation of one of ``references``, or (with
+        ``blend_with``) a variation of a blend of one of each."""
         if not references:
             return design_recipe(brief, params.energy, params.density, seed)
-        reference = references[reference_index % len(references)]
-        parent = reference.recipe if is_sketch_recipe(reference.recipe) else None
-        if parent is None:
-            derived = {} if derived is None else derived
-            if reference.audio_path not in derived:
-                derived[reference.audio_path] = self._recipe_from_audio(reference)
-            parent = derived[reference.audio_path]
+        derived = {} if derived is None else derived
+        parent = self._parent_recipe(references[reference_index % len(references)], derived)
+        if blend_with:
+            other = self._parent_recipe(blend_with[reference_index % len(blend_with)], derived)
+            if parent is not None and other is not None:
+                parent = blend_recipes(parent, other, seed)
+            else:
+                parent = parent if parent is not None else other
         if parent is None:  # unreadable reference: start from the brief
             return design_recipe(brief, params.energy, params.density, seed)
         return vary_recipe(parent, seed)
+
+    def _parent_recipe(
+        self, reference: ReferenceClip, derived: dict[Path, dict[str, Any] | None]
+    ) -> dict[str, Any] | None:
+        """The reference's own recipe, or one imitating its audio (None when unreadable)."""
+        if is_sketch_recipe(reference.recipe):
+            return reference.recipe
+        if reference.audio_path not in derived:
+            derived[reference.audio_path] = self._recipe_from_audio(reference)
+        return derived[reference.audio_path]
 
     @staticmethod
     def _recipe_from_audio(reference: ReferenceClip) -> dict[str, Any] | None:
@@ -1506,6 +1550,7 @@ class SketchEngine:
         params = params_of(prompt, request, duration_sec)
         batch_seed = request.seed if request is not None else 0
         references = tuple(request.references) if request is not None else ()
+        blend_with = tuple(request.blend_with) if request is not None else ()
         cancel = request.cancel if request is not None else None
         progress = request.progress if request is not None else None
         on_clip = request.on_clip if request is not None else None
@@ -1523,7 +1568,7 @@ class SketchEngine:
             check_cancel(cancel)
             seed = clip_seed(batch_seed, i)
             try:
-                recipe = self.recipe_for(brief, params, seed, references, batch_seed + i, derived)
+                recipe = self.recipe_for(brief, params, seed, references, batch_seed + i, derived, blend_with)
                 samples = render_recipe(recipe, duration_sec, cancel)
                 path = write_wav_atomic(out_dir / f"sketch-{batch_seed}-{i:02d}-{seed}.wav", samples, SR)
             except OSError as exc:  # a full or read-only disk: skip this clip, as the contract says

@@ -110,7 +110,15 @@ def test_show_json_lists_each_clip_once(data_dir, generated):
     assert out.count(doc["tracks"][0]["path"]) == 1  # a clip's fields appear once in the document
     for batch in doc["batches"]:
         for c in batch["clusters"]:
-            assert set(c) == {"id", "label", "name", "effective_label", "parent_cluster_id", "track_ids"}
+            assert set(c) == {
+                "id",
+                "label",
+                "name",
+                "effective_label",
+                "parent_cluster_id",
+                "second_parent_cluster_id",  # a blend's second parent, else null
+                "track_ids",
+            }
             assert {t["cluster_id"] for t in doc["tracks"] if t["id"] in c["track_ids"]} == {c["id"]}
 
 

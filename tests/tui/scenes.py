@@ -325,6 +325,32 @@ async def more_like_dialog(pilot: Pilot[Any]) -> None:
     await _settle(pilot)
 
 
+async def map_view(pilot: Pilot[Any]) -> None:
+    """M: every clip of the session on the map, one step right of the first clip selected
+    (nothing plays: a position in the player bar would not be the same twice)."""
+    from tui.screens.map import MapScreen
+
+    app = pilot.app
+    await _open_first_session(pilot)
+    await pilot.press("M")
+    await wait_for(pilot, lambda: isinstance(app.screen, MapScreen) and app.screen.placed is not None, "map")
+    await pilot.press("right")
+    await _settle(pilot)
+
+
+async def search_view(pilot: Pilot[Any]) -> None:
+    """/ dark: the clips whose words say dark, then those that measure darkest."""
+    app = pilot.app
+    await _open_first_session(pilot)
+    await pilot.press("slash", *"dark", "enter")
+    table = app.screen.query_one("#tracks")
+    await wait_for(pilot, lambda: table.scope == "search", "the hits")
+    await wait_for(
+        pilot, lambda: all(r.path in app.waveforms for r in table.rows_by_key.values()), "waveforms"
+    )
+    await _settle(pilot)
+
+
 async def help_screen(pilot: Pilot[Any]) -> None:
     await _open_first_session(pilot)
     await pilot.press("question_mark")
@@ -474,6 +500,12 @@ def scenes() -> list[Scene]:
             snapshot=False,
         ),
         Scene("more-like", "m asks how many clips to make near a cluster", more_like_dialog),
+        Scene(
+            "map",
+            "M: the session map, each cluster its own colour and shape; arrows move, Enter plays",
+            map_view,
+        ),
+        Scene("search", "/ filters the clips by words, and by sound where the embedder can", search_view),
         Scene("delete", "Deleting asks first", delete_confirm),
         Scene("rename", "r renames a session", rename_dialog),
         Scene("help", "? lists every key binding", help_screen),

@@ -78,7 +78,13 @@ async def wait_generated(pilot, app: SessionLabApp) -> SessionScreen:  # type: i
     screen = app.screen
     assert isinstance(screen, SessionScreen)
     # The screen is current before it has mounted and started its job: wait for the job itself.
-    await wait_for(pilot, lambda: screen.last_job is not None and not screen.generating, "the batch is made")
+    # (A screen given its first job has last_job from the start: wait until it has started it.)
+    started = lambda: screen.first_job is None or screen.token > 0  # noqa: E731
+    await wait_for(
+        pilot,
+        lambda: started() and screen.last_job is not None and not screen.generating,
+        "the batch is made",
+    )
     await pilot.pause()
     return screen
 

@@ -31,8 +31,10 @@ def _sections() -> list[tuple[str, list[Binding]]]:
     from tui.screens.brief import BriefScreen
     from tui.screens.curation_dialogs import PreferenceScreen, TagsNoteScreen
     from tui.screens.export import ExportScreen
+    from tui.screens.map import MapScreen
     from tui.screens.modals import ConfirmScreen, CountScreen, TextPromptScreen
     from tui.screens.session import SessionScreen
+    from tui.screens.session_explore import SessionExplore
     from tui.screens.sessions import SessionsScreen
 
     def bindings(*owners: type) -> list[Binding]:
@@ -51,7 +53,8 @@ def _sections() -> list[tuple[str, list[Binding]]]:
     return [
         ("Everywhere", bindings(SessionLabApp)),
         ("Sessions", bindings(SessionsScreen)),
-        ("Session", bindings(SessionScreen)),
+        ("Session", bindings(SessionScreen, SessionExplore)),
+        ("Map", bindings(MapScreen)),
         ("Brief form", bindings(BriefScreen)),
         (
             "Dialogs",

@@ -29,6 +29,7 @@ from tui.formatting import plural, shorten
 from tui.jobs import GenerationJob, NowPlaying
 from tui.messages import ClipRendered, GenerationProgress, WaveformReady
 from tui.screens.session_keys import SessionKeys
+from tui.screens.session_explore import SessionExplore
 from tui.waveform import file_key
 from tui.widgets.cluster_tree import (
     RECENT_BATCHES,
@@ -91,7 +92,7 @@ class OlderBatchesRead(Message):
         self.last = last
 
 
-class SessionScreen(SessionKeys):
+class SessionScreen(SessionExplore, SessionKeys):
     """Audition a session's clips and grow it, batch by batch.
 
     Dismissed with the session's id (None if nothing was stored), so the sessions
@@ -531,6 +532,11 @@ class SessionScreen(SessionKeys):
         if job.kind == "batch":
             assert job.params is not None and job.session_id is not None
             batch = service.add_brief_batch(job.session_id, job.brief, job.params, job.num_clips, **options)
+        elif job.second_cluster_id is not None:  # a blend: a more-like job with two parents
+            assert job.session_id is not None and job.cluster_id is not None
+            batch = service.blend_clusters(
+                job.session_id, job.cluster_id, job.second_cluster_id, job.num_clips, **options
+            )
         else:
             assert job.session_id is not None and job.cluster_id is not None
             batch = service.more_like_cluster(job.session_id, job.cluster_id, job.num_clips, **options)
