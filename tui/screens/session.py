@@ -28,8 +28,8 @@ from core.text import shown_line
 from tui.formatting import plural, shorten
 from tui.jobs import GenerationJob, NowPlaying
 from tui.messages import ClipRendered, GenerationProgress, WaveformReady
-from tui.screens.session_keys import SessionKeys
 from tui.screens.session_explore import SessionExplore
+from tui.screens.session_keys import SessionKeys
 from tui.waveform import file_key
 from tui.widgets.cluster_tree import (
     RECENT_BATCHES,
