@@ -49,6 +49,15 @@ class Settings:
     musicgen_device: str = "auto"
     musicgen_max_batch: int = 6
     musicgen_guidance_scale: float = 3.0
+    # Engines through diffusers (stable-audio, ace-step).
+    # "": Stable Audio 3 medium where a CUDA GPU is visible, Stable Audio Open Small elsewhere.
+    stable_audio_model: str = ""
+    ace_step_model: str = "ACE-Step/acestep-v15-xl-turbo-diffusers"
+    diffusers_device: str = "auto"
+    diffusers_max_batch: int = 4  # clips per batched pipeline call
+    diffusers_steps: int = 0  # denoising steps; 0: the model's own default
+    # How far "more like this" may stray from each reference: close, near, balanced, far, loose.
+    variation_strength: str = "balanced"
     # CLAP (transformers).
     clap_model: str = "laion/clap-htsat-unfused"
     clap_device: str = "auto"
@@ -76,6 +85,21 @@ class Settings:
             raise ValidationError("more_like_candidate_factor must be at least 1.")
         if self.musicgen_max_batch < 1:
             raise ValidationError("musicgen_max_batch must be at least 1.")
+        if self.diffusers_max_batch < 1:
+            raise ValidationError("diffusers_max_batch must be at least 1.")
+        if not 0 <= self.diffusers_steps <= 1000:
+            raise ValidationError(f"diffusers_steps must be between 0 and 1000, not {self.diffusers_steps}.")
+        from core.providers.capabilities import strength_fraction
+
+        try:
+            strength_fraction(self.variation_strength)
+        except ValueError:
+            from core.providers.capabilities import VARIATION_STRENGTHS
+
+            raise ValidationError(
+                f"variation_strength must be one of {', '.join(VARIATION_STRENGTHS)}, "
+                f"not {shown(self.variation_strength)!r}."
+            ) from None
         if self.hf_concurrency < 1:
             raise ValidationError("hf_concurrency must be at least 1.")
         from core.logs import LEVELS

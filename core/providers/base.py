@@ -15,6 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from core.models import BriefParams
+from core.providers.capabilities import Capabilities
 
 # (stage, done, total): "loading model", "generating", "embedding", ...
 ProgressFn = Callable[[str, int, int], None]
@@ -90,6 +91,7 @@ def check_cancel(cancel: threading.Event | None) -> None:
 class MusicProvider(Protocol):
     name: str  # registry name, e.g. "sketch"
     model: str | None  # model id or path, None for the embedded engine
+    capabilities: Capabilities  # what it can do (core.providers.capabilities)
 
     def generate_batch(
         self,

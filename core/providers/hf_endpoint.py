@@ -55,6 +55,7 @@ from core.providers.base import (
     check_cancel,
     clip_seed,
 )
+from core.providers.capabilities import HF_ENDPOINT
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,7 @@ class HfEndpointProvider:
     """MusicProvider that asks a remote MusicGen endpoint for each clip."""
 
     name = NAME
+    capabilities = HF_ENDPOINT
 
     def __init__(self, settings: Settings, url: str) -> None:
         self.settings = settings

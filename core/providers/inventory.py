@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.providers import _torch
+from core.providers import _diffusers, _torch
 from core.providers.registry import EMBEDDING, MUSIC, NAMING, SPECS, ProviderSpec
 from core.settings import Settings
 
@@ -21,6 +21,8 @@ PACKAGES: dict[str, tuple[str, ...]] = {
     "clap": ("torch", "transformers", "huggingface_hub"),
     "openai": ("openai",),
     "hf-endpoint": ("soundfile",),
+    "stable-audio": _diffusers.REQUIRED_PACKAGES,
+    "ace-step": _diffusers.REQUIRED_PACKAGES,
 }
 
 
@@ -46,7 +48,16 @@ def _model_setting(name: str, settings: Settings) -> str | None:
         "clap": settings.clap_model,
         "openai": settings.openai_model,
         "hf-endpoint": settings.hf_endpoint_url or None,
+        "stable-audio": settings.stable_audio_model or _default_stable_audio(settings),
+        "ace-step": settings.ace_step_model,
     }.get(name)
+
+
+def _default_stable_audio(settings: Settings) -> str:
+    from core.providers.stable_audio import default_models
+
+    candidates = default_models(settings.diffusers_device)
+    return next((m for m in candidates if _diffusers.find_pipeline(m) is not None), candidates[0])
 
 
 def _status(spec: ProviderSpec, settings: Settings, model: str | None) -> ProviderStatus:
@@ -76,6 +87,16 @@ def _status(spec: ProviderSpec, settings: Settings, model: str | None) -> Provid
                 detail = f"Model directory {location.ref}."
             else:
                 detail = f"In the Hugging Face cache ({_torch.hub_cache_dir()})."
+    elif spec.name in ("stable-audio", "ace-step"):
+        location = _diffusers.find_pipeline(model or "") if installed else None
+        present = location is not None
+        if installed:
+            if location is None:
+                detail = _absent_sentence(model or "", "a model_index.json and the weights of each component")
+            elif location.local:
+                detail = f"Pipeline directory {location.ref} ({location.class_name})."
+            else:
+                detail = f"In the Hugging Face cache ({_torch.hub_cache_dir()}), {location.class_name}."
     elif spec.name == "openai":
         configured = bool(settings.openai_api_key or settings.openai_base_url)
         if installed:
@@ -106,12 +127,12 @@ def _status(spec: ProviderSpec, settings: Settings, model: str | None) -> Provid
     )
 
 
-def _absent_sentence(model: str) -> str:
+def _absent_sentence(model: str, needs: str = "config.json and weights") -> str:
     if not model:
         return "No model is set."
     path = Path(model).expanduser()
     if path.is_dir():
-        return f"{model} has no config.json and weights."
+        return f"{model} has no {needs}."
     if _torch.looks_like_path(model):
         return f"The directory {model} does not exist."
     return f"Not in the Hugging Face cache; download it once with `hf download {model}`."

@@ -71,6 +71,7 @@ from core.providers.base import (
     check_cancel,
     clip_seed,
 )
+from core.providers.capabilities import MUSICGEN, Capabilities
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -141,6 +142,7 @@ class MusicGenProvider:
         self.location = location
         self.model: str | None = location.model
         self.device_setting = device
+        self.capabilities = capabilities_of(location.config)
         # Seconds spent in each part of the last generate_batch call (see bench/musicgen.py).
         self.last_timings: dict[str, float] = {}
         # None: float16 on CUDA, float32 elsewhere; or "float16" / "float32" / "bfloat16".
@@ -453,6 +455,18 @@ class MusicGenProvider:
             log.warning("reference clips are too short to continue; generating from the prompt alone")
             return []
         return [(reference, c[:, -length:]) for reference, c in clips]
+
+
+def capabilities_of(config: dict[str, Any]) -> Capabilities:
+    """MusicGen's declaration, with the rate and channels of this checkpoint's config.json."""
+    audio = config.get("audio_encoder") or {}
+    decoder = config.get("decoder") or {}
+    rate = audio.get("sampling_rate")
+    channels = decoder.get("audio_channels")
+    return MUSICGEN.with_changes(
+        sample_rate=int(rate) if isinstance(rate, int) and rate > 0 else MUSICGEN.sample_rate,
+        channels=int(channels) if isinstance(channels, int) and channels > 0 else MUSICGEN.channels,
+    )
 
 
 def _first_line(exc: BaseException) -> str:

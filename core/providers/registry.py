@@ -37,6 +37,10 @@ SPECS: tuple[ProviderSpec, ...] = (
         MUSIC, "hf-endpoint", "core.providers.hf_endpoint", "create", "remote MusicGen endpoint over HTTP"
     ),
     ProviderSpec(
+        MUSIC, "stable-audio", "core.providers.stable_audio", "create", "Stable Audio 3 / Open via diffusers"
+    ),
+    ProviderSpec(MUSIC, "ace-step", "core.providers.ace_step", "create", "ACE-Step 1.5 via diffusers"),
+    ProviderSpec(
         EMBEDDING, "features", "core.providers.features", "create", "embedded audio descriptors", True
     ),
     ProviderSpec(EMBEDDING, "clap", "core.providers.clap", "create", "CLAP via transformers"),

@@ -63,6 +63,7 @@ from core.providers.base import (
     check_cancel,
     clip_seed,
 )
+from core.providers.capabilities import SKETCH as SKETCH_CAPABILITIES
 from core.settings import Settings
 
 SR = SAMPLE_RATE
@@ -1443,6 +1444,7 @@ class SketchEngine:
 
     name = ENGINE
     model: str | None = None
+    capabilities = SKETCH_CAPABILITIES
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings

@@ -105,3 +105,36 @@ def loopback() -> Iterator[object]:
     yield start
     for server in servers:
         server.stop()
+
+
+HAVE_DIFFUSERS = HAVE_TORCH and _installed("diffusers")
+needs_diffusers = pytest.mark.skipif(
+    not HAVE_DIFFUSERS, reason="needs torch, transformers and diffusers: pip install 'sessionlab[ml]'"
+)
+
+
+def _tiny_pipeline(tmp_path_factory: pytest.TempPathFactory, kind: str) -> Path:
+    if not HAVE_DIFFUSERS:
+        pytest.skip("needs torch, transformers and diffusers: pip install 'sessionlab[ml]'")
+    from tests.ml import tiny_diffusers
+
+    _one_thread()
+    logging.getLogger("diffusers").setLevel(logging.ERROR)
+    logging.getLogger("transformers").setLevel(logging.ERROR)
+    build = getattr(tiny_diffusers, f"build_tiny_{kind}")
+    return build(tmp_path_factory.mktemp(f"tiny-{kind}"))
+
+
+@pytest.fixture(scope="session")
+def tiny_stable_audio_3(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _tiny_pipeline(tmp_path_factory, "stable_audio_3")
+
+
+@pytest.fixture(scope="session")
+def tiny_stable_audio_open(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _tiny_pipeline(tmp_path_factory, "stable_audio_open")
+
+
+@pytest.fixture(scope="session")
+def tiny_ace_step(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _tiny_pipeline(tmp_path_factory, "ace_step")

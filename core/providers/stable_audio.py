@@ -1,0 +1,229 @@
+"""Stable Audio through diffusers: Stable Audio 3 on a CUDA GPU, Stable Audio Open on a CPU.
+
+The model: ``stable_audio_model`` or ``--model`` (any hub id or directory); when
+unset, ``stabilityai/stable-audio-3-medium`` where a CUDA GPU is visible and
+``stabilityai/stable-audio-open-small`` elsewhere (the first of them that is in
+the cache). The pipeline class follows the model's ``model_index.json``:
+``StableAudio3Pipeline`` (or its audio-to-audio / inpaint siblings, which load
+the same components) or ``StableAudioPipeline`` (Stable Audio Open 1.0 and
+Small).
+
+More like this:
+- Stable Audio 3: a true variation of each reference clip (clip i varies
+  reference i mod k) through ``StableAudio3AudioToAudioPipeline``, which
+  shares the loaded components. ``init_noise_level`` follows the
+  ``variation_strength`` setting: close 0.3 ... loose 0.9.
+- Stable Audio Open has no audio-to-audio: its ``initial_audio_waveforms``
+  only adds the encoded audio to noise at the sampler's full noise level, where
+  it is drowned. It makes the brief again with new seeds and the similarity
+  filter keeps the clips near the cluster; its capabilities say so
+  (``more_like == "prompt"``).
+
+Everything else (chunks, seeds, progress, cancel, out of memory, lengths) is
+``core.providers._diffusers``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from core.errors import ProviderUnavailableError, ValidationError
+from core.providers import _diffusers, _torch
+from core.providers.base import GeneratedClip, GenerationRequest, ProgressFn, check_batch_args, check_cancel
+from core.providers.capabilities import STABLE_AUDIO_3, STABLE_AUDIO_OPEN, Capabilities, strength_fraction
+from core.settings import Settings
+
+NAME = "stable-audio"
+LABEL = "Stable Audio"
+SA3_MEDIUM = "stabilityai/stable-audio-3-medium"
+OPEN_SMALL = "stabilityai/stable-audio-open-small"
+SA3_CLASSES = ("StableAudio3Pipeline", "StableAudio3AudioToAudioPipeline", "StableAudio3InpaintPipeline")
+OPEN_CLASSES = ("StableAudioPipeline",)
+# Checkpoints too large to be of use without a CUDA GPU.
+CUDA_ONLY = ("stabilityai/stable-audio-3-medium", "stabilityai/stable-audio-3-medium-base")
+NOISE_CLOSE, NOISE_LOOSE = 0.3, 0.9
+
+
+def capabilities_of(location: _diffusers.PipelineLocation) -> Capabilities:
+    """What this checkpoint can do, from its JSON files (offline)."""
+    vae = location.config("vae")
+    rate = int(vae.get("sampling_rate") or 44_100)
+    channels = int(vae.get("audio_channels") or 2)
+    if location.class_name in OPEN_CLASSES:
+        hop = math.prod(vae.get("downsampling_ratios") or [2048])
+        frames = int(location.config("transformer").get("sample_size") or 1024)
+        return STABLE_AUDIO_OPEN.with_changes(
+            sample_rate=rate, channels=channels, longest_sec=round(frames * hop / rate, 2)
+        )
+    longest = float(location.config("duration_embedder").get("max_val") or STABLE_AUDIO_3.longest_sec)
+    return STABLE_AUDIO_3.with_changes(
+        sample_rate=rate, channels=channels, longest_sec=longest, needs_cuda=location.model in CUDA_ONLY
+    )
+
+
+def _rate_and_channels(pipe: Any) -> tuple[int, int]:
+    return int(pipe.vae.config.sampling_rate), int(pipe.vae.config.audio_channels)
+
+
+class StableAudioProvider:
+    """MusicProvider over diffusers' Stable Audio 3 and Stable Audio Open pipelines."""
+
+    name = NAME
+
+    def __init__(self, settings: Settings, location: _diffusers.PipelineLocation, device: str) -> None:
+        self.settings = settings
+        self.location = location
+        self.model: str | None = location.model
+        self.device_setting = device
+        self.capabilities = capabilities_of(location)
+        self.is_open = location.class_name in OPEN_CLASSES
+        self.dtype: str | None = None  # None: half precision on CUDA, float32 elsewhere
+        self.last_timings: dict[str, float] = {}
+        self.last_warning: str | None = None
+
+    def load(self, progress: ProgressFn | None = None) -> _diffusers.LoadedPipeline:
+        device = _torch.resolve_device(self.device_setting)
+        if self.capabilities.needs_cuda and not device.startswith("cuda"):
+            raise ProviderUnavailableError(
+                f"{self.location.model} needs a CUDA GPU and this machine runs on {device}; set "
+                f"stable_audio_model to {OPEN_SMALL} here."
+            )
+        return _diffusers.load_pipeline(
+            LABEL,
+            self.location,
+            self.device_setting,
+            progress,
+            dtype=self.dtype,
+            rate_and_channels=_rate_and_channels,
+        )
+
+    def steps(self, pipe: Any) -> int:
+        """Denoising steps: the setting, else the model's own default."""
+        if self.settings.diffusers_steps:
+            return self.settings.diffusers_steps
+        if self.is_open:  # Open Small is distilled for 8 steps; Open 1.0 wants 100
+            return 8 if "small" in self.location.model.lower() else 100
+        # Stable Audio 3: 8 ping-pong steps for the distilled checkpoint, 100 Euler steps for the base.
+        return 8 if pipe.scheduler.config.get("stochastic_sampling") else 100
+
+    def noise_level(self) -> float:
+        return NOISE_CLOSE + (NOISE_LOOSE - NOISE_CLOSE) * strength_fraction(self.settings.variation_strength)
+
+    def generate_batch(
+        self,
+        prompt: str,
+        num_clips: int,
+        duration_sec: float,
+        request: GenerationRequest | None = None,
+    ) -> list[GeneratedClip]:
+        request = request or GenerationRequest()
+        check_batch_args(num_clips, duration_sec)
+        if duration_sec > self.capabilities.longest_sec:
+            raise ValidationError(
+                f"{self.location.model} makes clips of at most {self.capabilities.longest_sec:g} s, "
+                f"not {duration_sec:g} s."
+            )
+        check_cancel(request.cancel)
+        self.last_warning = None
+        loaded = self.load(request.progress)
+        check_cancel(request.cancel)
+        pipe = loaded.pipe
+        import torch
+
+        steps = self.steps(pipe)
+        target = int(round(duration_sec * loaded.sample_rate))
+        references = []
+        if request.references and self.capabilities.variation:
+            references = _diffusers.readable_references(
+                request.references, loaded.sample_rate, loaded.channels, target
+            )
+        level = self.noise_level()
+
+        def call(seeds: list[int], rows: list[int], watch: _diffusers.StepWatch) -> np.ndarray:
+            prompts = [prompt] * len(seeds)
+            generator = _diffusers.generators(seeds)
+            if self.is_open:
+                out = pipe(
+                    prompts,
+                    audio_end_in_s=duration_sec,
+                    num_inference_steps=steps,
+                    generator=generator,
+                    callback=watch.legacy,
+                    callback_steps=1,
+                ).audios
+            elif references:
+                variation = loaded.extra.get("a2a")
+                if variation is None:
+                    from diffusers import StableAudio3AudioToAudioPipeline
+
+                    variation = StableAudio3AudioToAudioPipeline(**pipe.components)
+                    variation.set_progress_bar_config(disable=True)
+                    loaded.extra["a2a"] = variation
+                audio = np.stack([references[index % len(references)][1] for index in rows])
+                out = variation(
+                    prompts,
+                    duration=duration_sec,
+                    audio=torch.from_numpy(audio).to(loaded.device),
+                    init_noise_level=level,
+                    num_inference_steps=steps,
+                    generator=generator,
+                    callback_on_step_end=watch.on_step_end,
+                ).audios
+            else:
+                out = pipe(
+                    prompts,
+                    duration=duration_sec,
+                    num_inference_steps=steps,
+                    generator=generator,
+                    callback_on_step_end=watch.on_step_end,
+                ).audios
+            return _diffusers.as_numpy(out)
+
+        def recipe(index: int) -> dict[str, Any]:
+            fields: dict[str, Any] = {"steps": steps}
+            if references:
+                fields["reference"] = str(references[index % len(references)][0].audio_path)
+                fields["init_noise_level"] = level
+                fields["variation_strength"] = self.settings.variation_strength
+            return fields
+
+        result = _diffusers.generate_clips(
+            name=NAME,
+            label=LABEL,
+            loaded=loaded,
+            prompt=prompt,
+            num_clips=num_clips,
+            duration_sec=duration_sec,
+            request=request,
+            max_batch=self.settings.diffusers_max_batch,
+            steps_per_chunk=steps,
+            call=call,
+            recipe=recipe,
+        )
+        self.last_timings = result.timings
+        self.last_warning = result.warning
+        return result.clips
+
+
+def default_models(device_setting: str) -> list[str]:
+    """The models to try when none is set, best first for this machine."""
+    cuda = device_setting.startswith("cuda") or (device_setting == "auto" and _diffusers.nvidia_visible())
+    return [SA3_MEDIUM, OPEN_SMALL] if cuda else [OPEN_SMALL]
+
+
+def create(settings: Settings, model: str | None = None) -> StableAudioProvider:
+    """Check, offline and without importing torch, that Stable Audio can run here; load nothing yet."""
+    _torch.require_packages(NAME, *_diffusers.REQUIRED_PACKAGES)
+    device = _torch.check_device("diffusers_device", settings.diffusers_device)
+    chosen = (model or settings.stable_audio_model or "").strip()
+    if not chosen:
+        candidates = default_models(device)
+        chosen = next((m for m in candidates if _diffusers.find_pipeline(m) is not None), candidates[0])
+    location = _diffusers.locate_pipeline(LABEL, chosen, SA3_CLASSES + OPEN_CLASSES)
+    scheduler = location.components().get("scheduler", ("", ""))[1]
+    if scheduler == "CosineDPMSolverMultistepScheduler":  # Stable Audio Open's own sampler
+        _torch.require_packages(NAME, "torchsde")
+    return StableAudioProvider(settings, location, device)
