@@ -16,13 +16,16 @@ from typing import Any
 from core.errors import ValidationError
 
 MAX_BRIEF_CHARS = 2000
-MAX_DURATION_SEC = 30.0
+# The longest clip any engine may be asked for (ten minutes); each engine's own limit,
+# from its capabilities, is checked where it generates (core.pipeline.generate).
+MAX_DURATION_SEC = 600.0
 MIN_DURATION_SEC = 0.1  # anything shorter rounds to no audio at some engines' frame rates
 
 BATCH_INITIAL = "initial"
 BATCH_MORE = "more"
 BATCH_IMPORT = "import"
-BATCH_KINDS = (BATCH_INITIAL, BATCH_MORE, BATCH_IMPORT)
+BATCH_EXTEND = "extend"  # one clip continued past its end, beside its source's cluster
+BATCH_KINDS = (BATCH_INITIAL, BATCH_MORE, BATCH_IMPORT, BATCH_EXTEND)
 
 
 def new_id() -> uuid.UUID:
@@ -81,7 +84,7 @@ def validate_num_clips(num_clips: Any, max_batch_size: int) -> int:
 
 @dataclass(frozen=True)
 class BriefParams:
-    """Music control parameters: energy and density in [0, 1], duration in [0.1, 30] s."""
+    """Music control parameters: energy and density in [0, 1], duration in [0.1, 600] s (engines limit it further)."""
 
     energy: float = 0.5
     density: float = 0.5

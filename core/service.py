@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from core import clustering
 from core.errors import SessionLabError
 from core.models import Batch, BriefParams, Session, utcnow
-from core.pipeline import generate, import_clips, more_like
+from core.pipeline import extend, generate, import_clips, more_like
 from core.pipeline.generate import random_seed
 from core.pipeline.run import ClipReadyFn, Run, StageTimer
 from core.pipeline.tools import ClusterFn, Tools
@@ -159,6 +159,27 @@ class SessionService:
         return self._call(
             run, lambda tools: more_like.more_like(tools, run, session_id, cluster_id, num_clips, seed=seed)
         )
+
+    def extend_track(
+        self,
+        track_id: uuid.UUID,
+        to_sec: float,
+        *,
+        seed: int | None = None,
+        progress: ProgressFn | None = None,
+        cancel: threading.Event | None = None,
+        on_clip: ClipReadyFn | None = None,
+    ) -> Batch:
+        """A new clip that continues ``track_id`` to ``to_sec`` seconds, stored as a batch beside its cluster.
+
+        Progress counts windows; cancel stores nothing.
+        """
+        run = Run(progress, cancel, on_clip)
+        return self._call(run, lambda tools: extend.extend(tools, run, track_id, to_sec, seed=seed))
+
+    def extend_limit(self) -> float:
+        """The longest clip ``extend_track`` makes with this engine (0: it cannot extend)."""
+        return extend.extend_limit(self._tools())
 
     def import_clips(
         self,

@@ -55,6 +55,7 @@ def check_brief(
     """A from-scratch batch's input, checked before anything runs."""
     if not isinstance(params, BriefParams):
         raise ValidationError("Params must be BriefParams (energy, density, duration).")
+    steps.check_duration(tools, params.duration_sec)
     return validate_brief(brief), params, validate_num_clips(num_clips, tools.settings.max_batch_size)
 
 

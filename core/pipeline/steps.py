@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -20,6 +21,7 @@ from core.errors import (
     CancelledError,
     GenerationFailedError,
     SessionLabError,
+    ValidationError,
     disk_problem,
     storage_error,
 )
@@ -36,6 +38,8 @@ from core.providers.base import (
 )
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -93,15 +97,11 @@ def generate(
     )
     started = time.perf_counter()
     try:
-        clips = list(music.generate_batch(prompt, num_clips, params.duration_sec, request))
-    except (SessionLabError, KeyboardInterrupt):
-        raise
-    except Exception as exc:  # a provider bug or library failure: one sentence, nothing stored
-        problem = disk_problem(exc)
-        if problem is not None:  # not the engine's fault: the disk refused its clip
-            raise storage_error(f"write a clip into {out_dir}", problem) from exc
-        log.exception("music provider failed", extra={"stage": STAGE_GENERATING, "reported": True})
-        raise GenerationFailedError(f"The {music.name} engine failed: {sentence(exc)}") from exc
+        clips = list(
+            call_engine(
+                tools, lambda: music.generate_batch(prompt, num_clips, params.duration_sec, request), out_dir
+            )
+        )
     finally:
         run.timer.add(STAGE_GENERATING, time.perf_counter() - started)
     warning = getattr(music, "last_warning", None)
@@ -112,6 +112,33 @@ def generate(
     if not clips and not allow_empty:
         raise GenerationFailedError(f"The {music.name} engine produced no clip; nothing was stored.")
     return clips
+
+
+def call_engine(tools: Tools, call: Callable[[], T], out_dir: Path | None) -> T:
+    """The music engine's ``call``; a provider bug or library failure becomes one sentence."""
+    try:
+        return call()
+    except (SessionLabError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # a provider bug or library failure: one sentence, nothing stored
+        problem = disk_problem(exc)
+        if problem is not None:  # not the engine's fault: the disk refused its clip
+            raise storage_error(f"write a clip into {out_dir}", problem) from exc
+        log.exception("music provider failed", extra={"stage": STAGE_GENERATING, "reported": True})
+        raise GenerationFailedError(f"The {tools.music.name} engine failed: {sentence(exc)}") from exc
+
+
+def check_duration(tools: Tools, seconds: float) -> None:
+    """One clear sentence when ``seconds`` is longer than the engine makes in one clip."""
+    capabilities = getattr(tools.music, "capabilities", None)
+    if capabilities is None:  # a provider that declares nothing is trusted with its own check
+        return
+    limit = float(capabilities.longest_sec)
+    if seconds > limit + 1e-9:
+        raise ValidationError(
+            f"The {tools.music.name} engine makes clips of at most {limit:g} seconds, not {seconds:g};"
+            " choose a shorter duration or another engine."
+        )
 
 
 def embed(tools: Tools, run: Run, clips: Sequence[GeneratedClip]) -> list[Candidate]:

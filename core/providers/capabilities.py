@@ -41,6 +41,7 @@ class Capabilities:
     lyrics_input: bool = False  # sings lyrics
     needs_cuda: bool = False  # cannot run in useful time without a CUDA GPU
     variation_strength: bool = False  # honours the variation_strength setting
+    extend_sec: float = 0.0  # the longest clip "extend" can make from one of its clips; 0: it cannot
 
     def __post_init__(self) -> None:
         if self.more_like not in MORE_LIKE_KINDS:
@@ -74,6 +75,7 @@ SKETCH = Capabilities(
     sample_rate=32_000,
     channels=1,
     more_like="recipe",
+    extend_sec=600.0,  # the recipe rendered longer
 )
 MUSICGEN = Capabilities(
     longest_sec=30.0,  # 1500 decoder steps at 50 frames/s, the model's trained context
@@ -81,6 +83,7 @@ MUSICGEN = Capabilities(
     channels=1,
     more_like="continuation",
     continuation=True,
+    extend_sec=600.0,  # windowed continuation (core.windowed)
 )
 HF_ENDPOINT = Capabilities(longest_sec=30.0, sample_rate=32_000, channels=1, more_like="prompt")
 # Stable Audio 3 medium (CUDA); the provider refines it for Stable Audio Open.

@@ -57,6 +57,7 @@ from core.errors import AudioFileError, GenerationFailedError
 from core.models import BriefParams
 from core.providers.base import (
     STAGE_GENERATING,
+    ExtendRequest,
     GeneratedClip,
     GenerationRequest,
     ReferenceClip,
@@ -105,9 +106,11 @@ PROGRESSIONS: dict[str, tuple[tuple[int, ...], ...]] = {
 STEPS_PER_BAR = 16  # the grid is in sixteenth notes
 TABLE_SIZE = 2048
 _PHASE_BITS = 32 - 11  # uint32 phase: 11 bits of table index, 21 of fraction
-_MAX_SAMPLES = int(31 * SR)
-_PHASE_RAMP = np.arange(_MAX_SAMPLES + SR, dtype=np.uint32)
-_TIME = (np.arange(_MAX_SAMPLES + SR, dtype=np.float32)) / np.float32(SR)
+_MAX_SAMPLES = int(SKETCH_CAPABILITIES.extend_sec * SR)  # the longest clip it renders (ten minutes)
+# Tables for one sounding note (notes and their envelopes are at most this long, whatever the clip).
+_NOTE_SAMPLES = int(32 * SR)
+_PHASE_RAMP = np.arange(_NOTE_SAMPLES, dtype=np.uint32)
+_TIME = (np.arange(_NOTE_SAMPLES, dtype=np.float32)) / np.float32(SR)
 
 # ---------------------------------------------------------------------------
 # Styles and the words that ask for them
@@ -1548,6 +1551,35 @@ class SketchEngine:
                 f"{len(clips)} of {num_clips} clips were made; one could not be written ({errors[0]})."
             )
         return clips
+
+    def extend_clip(self, request: ExtendRequest) -> GeneratedClip:
+        """The source's recipe rendered to ``request.to_sec``: one window, no seam to hide."""
+        from core.errors import ValidationError
+
+        recipe = request.source.recipe
+        if not is_sketch_recipe(recipe):
+            raise ValidationError(
+                "The sketch engine can only extend its own clips (this one has no sketch recipe);"
+                " choose the engine that made it."
+            )
+        assert recipe is not None
+        out_dir = Path(request.out_dir) if request.out_dir is not None else Path(tempfile.mkdtemp())
+        if request.progress is not None:
+            request.progress(STAGE_GENERATING, 0, 1)
+        check_cancel(request.cancel)
+        samples = render_recipe(recipe, request.to_sec, request.cancel)
+        check_cancel(request.cancel)
+        seed = request.source.seed if request.source.seed is not None else int(recipe["seed"])
+        path = write_wav_atomic(out_dir / f"sketch-extend-{seed}-{samples.shape[0]}.wav", samples, SR)
+        if request.progress is not None:
+            request.progress(STAGE_GENERATING, 1, 1)
+        return GeneratedClip(
+            audio_path=path,
+            duration_sec=samples.shape[0] / SR,
+            raw_prompt=request.prompt,
+            seed=seed,
+            recipe=copy.deepcopy(recipe),
+        )
 
 
 def create(settings: Settings, model: str | None = None) -> SketchEngine:
