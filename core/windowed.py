@@ -4,8 +4,8 @@ Each window gives the engine the end of what is made so far (its context) and
 asks for ``stride`` new samples after it; the engine returns audio that ENDS
 with those new samples and starts with its own take on (the end of) the
 context. The two takes of the last ``overlap`` samples of the context are
-joined with an equal-power crossfade in the waveform domain
-(``core.audio.equal_power_crossfade``), and the new samples follow: so each
+joined with an equal-power crossfade in the waveform domain (``join``: constant
+power, whatever the two takes' correlation), and the new samples follow: so each
 seam sits where both sides are the engine's music, never at a hard cut.
 
 Audio here is ``(channels, samples)`` float32, as the engines give it.
@@ -35,12 +35,42 @@ def window_count(have: int, target: int, stride: int) -> int:
 
 
 def join(head: np.ndarray, tail: np.ndarray, overlap: int) -> np.ndarray:
-    """``head`` then ``tail``, their ``overlap`` common samples crossfaded at equal power, per channel."""
+    """``head`` then ``tail``, their ``overlap`` common samples crossfaded at constant power, per channel.
+
+    Where the two takes are unrelated (correlation 0, the usual case) this is the
+    equal-power crossfade (``core.audio.equal_power_crossfade``: cos and sin
+    gains). Where the engine re-made the context faithfully its take is
+    correlated with the clip, and cos + sin gains would swell by up to 3 dB
+    mid-seam; so the fade-out gain is solved from the measured correlation
+    ``rho`` for constant power, ``a^2 + b^2 + 2 rho a b = 1`` with ``b = sin``,
+    which is cos at ``rho = 0`` and the linear (equal-gain) fade at ``rho = 1``.
+    """
     if head.shape[0] != tail.shape[0]:
         raise ValueError(f"Cannot join {head.shape[0]} channel(s) to {tail.shape[0]}.")
-    return np.stack(
-        [equal_power_crossfade(h, t, overlap).astype(np.float32) for h, t in zip(head, tail, strict=True)]
+    overlap = max(0, min(overlap, head.shape[1], tail.shape[1]))
+    if overlap == 0:
+        return np.concatenate([head, tail], axis=1).astype(np.float32, copy=False)
+    a_part = head[:, -overlap:].astype(np.float64)
+    b_part = tail[:, :overlap].astype(np.float64)
+    rho = correlation(a_part, b_part)
+    if rho <= 1e-3:
+        return np.stack(
+            [equal_power_crossfade(h, t, overlap).astype(np.float32) for h, t in zip(head, tail, strict=True)]
+        )
+    fade_in = np.sin(np.linspace(0.0, np.pi / 2, overlap))
+    fade_out = -rho * fade_in + np.sqrt(np.maximum(0.0, 1.0 - fade_in**2 * (1.0 - rho**2)))
+    mixed = a_part * fade_out + b_part * fade_in
+    return np.concatenate([head[:, :-overlap], mixed.astype(np.float32), tail[:, overlap:]], axis=1).astype(
+        np.float32, copy=False
     )
+
+
+def correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """The normalised correlation of two equally long takes, clipped to [0, 1] (0 for silence)."""
+    energy = float(np.sqrt(np.sum(a * a) * np.sum(b * b)))
+    if energy <= 1e-12:
+        return 0.0
+    return float(min(1.0, max(0.0, np.sum(a * b) / energy)))
 
 
 def extend_windowed(
