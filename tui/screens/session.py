@@ -26,6 +26,7 @@ from core.text import shown_line
 from tui.formatting import plural, shorten
 from tui.jobs import GenerationJob, NowPlaying
 from tui.messages import ClipRendered, GenerationProgress, WaveformReady
+from tui.screens.extend import ExtendActions, run_extend
 from tui.waveform import file_key
 from tui.widgets.cluster_tree import (
     BatchNode,
@@ -72,7 +73,7 @@ class BatchMade:
     session: Session | None = None
 
 
-class SessionScreen(Screen[uuid.UUID | None]):
+class SessionScreen(ExtendActions, Screen[uuid.UUID | None]):
     """Audition a session's clips and grow it, batch by batch.
 
     Dismissed with the session's id (None if nothing was stored), so the sessions
@@ -235,7 +236,7 @@ class SessionScreen(Screen[uuid.UUID | None]):
 
     def _show_pending(self, job: GenerationJob) -> None:
         """The batch being made: one node (under its parent cluster for more-like)."""
-        under = f"cluster:{job.cluster_id}" if job.kind == "more" else None
+        under = f"cluster:{job.cluster_id}" if job.kind in ("more", "extend") else None
         self.query_one("#tree", ClusterTree).set_pending(job.title, under)
 
     def _reselect(self, select: str | None = None) -> None:
@@ -449,6 +450,8 @@ class SessionScreen(Screen[uuid.UUID | None]):
         if job.kind == "batch":
             assert job.params is not None and job.session_id is not None
             batch = service.add_brief_batch(job.session_id, job.brief, job.params, job.num_clips, **options)
+        elif job.kind == "extend":
+            batch = run_extend(service, job, options)
         else:
             assert job.session_id is not None and job.cluster_id is not None
             batch = service.more_like_cluster(job.session_id, job.cluster_id, job.num_clips, **options)
@@ -582,7 +585,7 @@ class SessionScreen(Screen[uuid.UUID | None]):
 
     # --------------------------------------------------------------- actions
 
-    _GATED = ("play", "pause", "seek", "step", "more_like", "new_batch", "cancel")
+    _GATED = ("play", "pause", "seek", "step", "more_like", "new_batch", "extend", "cancel")
 
     def _sync_bindings(self) -> None:
         """Refresh the footer only when what it shows changes (a refresh recomposes it)."""
@@ -615,6 +618,8 @@ class SessionScreen(Screen[uuid.UUID | None]):
             return True if chosen else None
         if action == "new_batch":
             return None if self.generating else True
+        if action == "extend":
+            return self.can_extend()
         return True
 
     def _current_row(self) -> TrackRow | None:
