@@ -95,6 +95,7 @@ STABLE_AUDIO_3 = Capabilities(
     variation=True,
     needs_cuda=True,
     variation_strength=True,
+    extend_sec=600.0,  # inpainting past the end, window by window past the longest clip
 )
 STABLE_AUDIO_OPEN = Capabilities(
     longest_sec=11.0,  # Open Small: 256 latent frames of 2048 samples at 44.1 kHz (1.0: 47.55 s)
@@ -112,6 +113,7 @@ ACE_STEP = Capabilities(
     key_input=True,
     lyrics_input=True,
     variation_strength=True,
+    extend_sec=600.0,  # repaint from the end
 )
 
 # The declaration of each registered music engine, by registry name.

@@ -272,3 +272,22 @@ def test_settings_check_stride_and_overlap():
         Settings(extend_stride_sec=1.0, extend_overlap_sec=2.0)
     with pytest.raises(ValidationError, match="extend_overlap_sec"):
         Settings(extend_overlap_sec=-1.0)
+
+
+def test_a_duration_past_the_engines_longest_clip_is_one_sentence(store):
+    from core.providers.capabilities import MUSICGEN
+
+    music = FakeMusic()
+    music.capabilities = MUSICGEN.with_changes(sample_rate=8_000)  # 30 s at most
+    service = SessionService(
+        store,
+        music,
+        FakeEmbedder({200: [1, 0, 0], 400: [0, 1, 0], 800: [0, 0, 1]}),
+        FakeNamer(),
+        settings=Settings(data_dir=store.root),
+    )
+    with pytest.raises(ValidationError, match="The fake engine makes clips of at most 30 seconds, not 45"):
+        service.create_initial_batch("x", BriefParams(duration_sec=45.0), 1)
+    assert store.list_sessions() == [] and music.calls == []
+    # A stored 10-minute brief (old sessions and long ones open as they are) is fine as data.
+    assert BriefParams(duration_sec=600.0).duration_sec == 600.0
