@@ -141,6 +141,16 @@ def check_duration(tools: Tools, seconds: float) -> None:
         )
 
 
+def check_inputs(tools: Tools, params: BriefParams) -> None:
+    """One clear sentence when the brief gives lyrics to an engine that does not sing."""
+    capabilities = getattr(tools.music, "capabilities", None)
+    if params.lyrics and capabilities is not None and not capabilities.lyrics_input:
+        raise ValidationError(
+            f"The {tools.music.name} engine does not sing: remove the lyrics or choose an engine that"
+            " sings (ace-step)."
+        )
+
+
 def embed(tools: Tools, run: Run, clips: Sequence[GeneratedClip]) -> list[Candidate]:
     """Each clip with its embedding; a clip the embedder fails on is left out with a notice."""
     embedder = tools.embedder

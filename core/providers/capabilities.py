@@ -75,6 +75,8 @@ SKETCH = Capabilities(
     sample_rate=32_000,
     channels=1,
     more_like="recipe",
+    tempo_input=True,  # the recipe takes the tempo and key exactly
+    key_input=True,
     extend_sec=600.0,  # the recipe rendered longer
 )
 MUSICGEN = Capabilities(

@@ -374,8 +374,12 @@ def _driven(names: Sequence[str]) -> Sequence[str]:
     return driven or names
 
 
-def design_recipe(brief: str, energy: float, density: float, seed: int) -> dict[str, Any]:
-    """A fresh recipe for ``brief`` from its words, energy, density and ``seed``."""
+def design_recipe(
+    brief: str, energy: float, density: float, seed: int, *, bpm: float | None = None, key: str | None = None
+) -> dict[str, Any]:
+    """A fresh recipe for ``brief`` from its words, energy, density and ``seed``; a given
+    tempo (``bpm``) and key (``"A minor"``, as ``core.models.validate_key`` writes it) exactly."""
+    wanted_key = key
     cues = read_cues(brief)
     rng = _rng(seed, brief.strip().lower())
     style = STYLES[_pick_style(cues, energy, rng)]
@@ -412,6 +416,13 @@ def design_recipe(brief: str, energy: float, density: float, seed: int) -> dict[
     lowpass = style.lowpass_hz * 2 ** (cues.brightness * 0.8)
     if cues.brightness < 0 or cues.mood < 0:
         lowpass = min(lowpass, 5000.0 * 2 ** (cues.brightness * 0.5))
+    if bpm is not None:
+        tempo = float(bpm)
+    if wanted_key is not None:  # that tonic, in that plain major or minor scale
+        from core.models import key_pitch_class
+
+        key, mode = key_pitch_class(wanted_key)
+        progression = [int(d) for d in _choose(rng, PROGRESSIONS[mode])]
     recipe: dict[str, Any] = {
         "engine": ENGINE,
         "version": RECIPE_VERSION,
@@ -1464,7 +1475,7 @@ class SketchEngine:
     ) -> dict[str, Any]:
         """The recipe of one clip: fresh, or a variation of one of ``references``."""
         if not references:
-            return design_recipe(brief, params.energy, params.density, seed)
+            return design_recipe(brief, params.energy, params.density, seed, bpm=params.bpm, key=params.key)
         reference = references[reference_index % len(references)]
         parent = reference.recipe if is_sketch_recipe(reference.recipe) else None
         if parent is None:
