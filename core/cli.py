@@ -107,6 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds per clip (the engine's limit: sessionlab models); default 10",
     )
     gen.add_argument("--clips", type=int, default=None, help="number of clips (default: the max batch size)")
+    gen.add_argument(
+        "--bpm", type=float, help="tempo in beats per minute (30 to 300); default: the engine's choice"
+    )
+    gen.add_argument("--key", help="key, e.g. 'A minor' or 'F#'; default: the engine's choice")
+    gen.add_argument("--lyrics", help="lyrics to sing (engines that sing: ace-step)")
     gen.add_argument("--seed", type=int, help="batch seed, to make a batch again exactly")
     gen.add_argument("--json", action="store_true", help="print the session as one JSON document")
     _provider_flags(gen)
@@ -451,7 +456,14 @@ def _run(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO)
     command = args.command
     if command == "generate":
         # Everything checked before the service opens (and so creates) the data dir.
-        params = BriefParams(energy=args.energy, density=args.density, duration_sec=args.duration)
+        params = BriefParams(
+            energy=args.energy,
+            density=args.density,
+            duration_sec=args.duration,
+            bpm=args.bpm,
+            key=args.key,
+            lyrics=args.lyrics or "",
+        )
         clips = args.clips if args.clips is not None else settings.max_batch_size
         validate_brief(args.brief)
         validate_num_clips(clips, settings.max_batch_size)

@@ -152,7 +152,9 @@ def test_empty_sessions_list_says_how_to_start(data_dir):
     [
         (["generate", "--brief", "   "], "brief is empty"),
         (["generate", "--brief", "x", "--energy", "2"], "Energy must be between 0 and 1"),
-        (["generate", "--brief", "x", "--duration", "31"], "at most 30 seconds"),
+        (["generate", "--brief", "x", "--duration", "601"], "at most 600 seconds"),
+        (["generate", "--brief", "x", "--bpm", "400"], "Tempo must be between 30 and 300"),
+        (["generate", "--brief", "x", "--lyrics", "la"], "sketch engine does not sing"),
         (["generate", "--brief", "x", "--clips", "9"], "between 1 and 6"),
         (["generate", "--brief", "x" * 2001], "limit is 2000"),
         (["generate", "--brief", "x", "--clips", "two"], "invalid int value"),
