@@ -58,6 +58,10 @@ class Settings:
     diffusers_steps: int = 0  # denoising steps; 0: the model's own default
     # How far "more like this" may stray from each reference: close, near, balanced, far, loose.
     variation_strength: str = "balanced"
+    # Engines to try, in order, when the chosen one cannot run here (no CUDA for a CUDA-only
+    # model, missing weights or packages): names separated by commas, e.g. "stable-audio, sketch".
+    # Empty (the default): no fallback; the batch says why the engine cannot run.
+    fallback_engines: str = ""
     # Extending a clip window by window (core.windowed, seed 004): the new seconds each
     # window adds, and the seconds crossfaded (equal power) where two windows meet.
     extend_stride_sec: float = 18.0
@@ -123,6 +127,12 @@ class Settings:
                 f"log_level must be one of {', '.join(LEVELS)}, not {shown(self.log_level)!r}."
             )
         object.__setattr__(self, "log_level", level)
+
+    @property
+    def fallback_order(self) -> tuple[str, ...]:
+        """``fallback_engines`` as names, in order, without repeats."""
+        names = [n.strip() for n in str(self.fallback_engines).replace(";", ",").split(",")]
+        return tuple(dict.fromkeys(n for n in names if n))
 
     @property
     def db_path(self) -> Path:

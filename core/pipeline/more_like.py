@@ -120,6 +120,7 @@ def more_like(
             num_requested=num_clips,
             seed=batch_seed,
             parent_cluster_id=parent.id,
+            run=run,
         )
         tracks = [
             steps.make_track(
