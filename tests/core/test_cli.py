@@ -689,3 +689,18 @@ def test_delete_asks_at_a_terminal(data_dir, generated, answer, deleted):
     assert (clip not in clip_ids(shown(generated["id"]))) is deleted
     if not deleted:
         assert "Nothing was deleted." in err
+
+
+def test_extend_makes_a_longer_clip_beside_its_source(data_dir, generated):
+    track = generated["tracks"][0]
+    code, out, err = run("extend", track["id"][:8], "--to", "9.5", "--seed", "2", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    (batch,) = doc["batches"]
+    assert batch["kind"] == "extend" and batch["parent_cluster_id"] == track["cluster_id"]
+    (made,) = doc["tracks"]
+    assert made["duration_sec"] == 9.5
+    code, out, err = run("extend", track["id"][:8], "--to", "1")
+    assert code == 2 and "already 2.0 s long" in err and out == ""
+    code, out, err = run("extend", track["id"][:8], "--to", "9.5")
+    assert code == 0 and "extended from" in out
