@@ -58,6 +58,14 @@ class Settings:
     diffusers_steps: int = 0  # denoising steps; 0: the model's own default
     # How far "more like this" may stray from each reference: close, near, balanced, far, loose.
     variation_strength: str = "balanced"
+    # Engines to try, in order, when the chosen one cannot run here (no CUDA for a CUDA-only
+    # model, missing weights or packages): names separated by commas, e.g. "stable-audio, sketch".
+    # Empty (the default): no fallback; the batch says why the engine cannot run.
+    fallback_engines: str = ""
+    # Extending a clip window by window (core.windowed, seed 004): the new seconds each
+    # window adds, and the seconds crossfaded (equal power) where two windows meet.
+    extend_stride_sec: float = 18.0
+    extend_overlap_sec: float = 2.0
     # CLAP (transformers).
     clap_model: str = "laion/larger_clap_music"  # or laion/clap-htsat-unfused (general audio)
     clap_device: str = "auto"
@@ -104,6 +112,15 @@ class Settings:
                 f"variation_strength must be one of {', '.join(VARIATION_STRENGTHS)}, "
                 f"not {shown(self.variation_strength)!r}."
             ) from None
+        if not 0.0 <= self.extend_overlap_sec <= 10.0:
+            raise ValidationError(
+                f"extend_overlap_sec must be between 0 and 10 seconds, not {self.extend_overlap_sec}."
+            )
+        if not self.extend_overlap_sec < self.extend_stride_sec <= 600.0:
+            raise ValidationError(
+                "extend_stride_sec must be longer than extend_overlap_sec and at most 600 seconds,"
+                f" not {self.extend_stride_sec}."
+            )
         if self.hf_concurrency < 1:
             raise ValidationError("hf_concurrency must be at least 1.")
         if not -60.0 <= self.volume_db <= 0.0:
@@ -116,6 +133,12 @@ class Settings:
                 f"log_level must be one of {', '.join(LEVELS)}, not {shown(self.log_level)!r}."
             )
         object.__setattr__(self, "log_level", level)
+
+    @property
+    def fallback_order(self) -> tuple[str, ...]:
+        """``fallback_engines`` as names, in order, without repeats."""
+        names = [n.strip() for n in str(self.fallback_engines).replace(";", ",").split(",")]
+        return tuple(dict.fromkeys(n for n in names if n))
 
     @property
     def db_path(self) -> Path:

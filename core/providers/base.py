@@ -66,6 +66,27 @@ class GenerationRequest:
     blend_with: Sequence[ReferenceClip] = ()
 
 
+@dataclass
+class ExtendRequest:
+    """One clip continued past its end to ``to_sec`` (a provider's optional ``extend_clip``).
+
+    The provider writes ONE clip of exactly ``round(to_sec * rate)`` samples into
+    ``out_dir`` at its own rate and channels, reports ``(STAGE_GENERATING, windows
+    done, windows)`` and leaves nothing behind when cancelled.
+    """
+
+    source: ReferenceClip
+    to_sec: float
+    prompt: str = ""
+    params: BriefParams = field(default_factory=BriefParams)
+    seed: int = 0
+    out_dir: Path | None = None
+    stride_sec: float = 18.0  # new seconds each window adds (settings.extend_stride_sec)
+    overlap_sec: float = 2.0  # seconds crossfaded at each seam (settings.extend_overlap_sec)
+    progress: ProgressFn | None = None
+    cancel: threading.Event | None = None
+
+
 def clip_seed(batch_seed: int, index: int) -> int:
     """The seed of clip ``index`` of a batch: stable and distinct per clip."""
     return (batch_seed * 1_000_003 + index * 7919 + 17) % (2**31 - 1)

@@ -57,6 +57,7 @@ from core.errors import AudioFileError, GenerationFailedError
 from core.models import BriefParams
 from core.providers.base import (
     STAGE_GENERATING,
+    ExtendRequest,
     GeneratedClip,
     GenerationRequest,
     ReferenceClip,
@@ -105,9 +106,11 @@ PROGRESSIONS: dict[str, tuple[tuple[int, ...], ...]] = {
 STEPS_PER_BAR = 16  # the grid is in sixteenth notes
 TABLE_SIZE = 2048
 _PHASE_BITS = 32 - 11  # uint32 phase: 11 bits of table index, 21 of fraction
-_MAX_SAMPLES = int(31 * SR)
-_PHASE_RAMP = np.arange(_MAX_SAMPLES + SR, dtype=np.uint32)
-_TIME = (np.arange(_MAX_SAMPLES + SR, dtype=np.float32)) / np.float32(SR)
+_MAX_SAMPLES = int(SKETCH_CAPABILITIES.extend_sec * SR)  # the longest clip it renders (ten minutes)
+# Tables for one sounding note (notes and their envelopes are at most this long, whatever the clip).
+_NOTE_SAMPLES = int(32 * SR)
+_PHASE_RAMP = np.arange(_NOTE_SAMPLES, dtype=np.uint32)
+_TIME = (np.arange(_NOTE_SAMPLES, dtype=np.float32)) / np.float32(SR)
 
 # ---------------------------------------------------------------------------
 # Styles and the words that ask for them
@@ -371,8 +374,12 @@ def _driven(names: Sequence[str]) -> Sequence[str]:
     return driven or names
 
 
-def design_recipe(brief: str, energy: float, density: float, seed: int) -> dict[str, Any]:
-    """A fresh recipe for ``brief`` from its words, energy, density and ``seed``."""
+def design_recipe(
+    brief: str, energy: float, density: float, seed: int, *, bpm: float | None = None, key: str | None = None
+) -> dict[str, Any]:
+    """A fresh recipe for ``brief`` from its words, energy, density and ``seed``; a given
+    tempo (``bpm``) and key (``"A minor"``, as ``core.models.validate_key`` writes it) exactly."""
+    wanted_key = key
     cues = read_cues(brief)
     rng = _rng(seed, brief.strip().lower())
     style = STYLES[_pick_style(cues, energy, rng)]
@@ -409,6 +416,13 @@ def design_recipe(brief: str, energy: float, density: float, seed: int) -> dict[
     lowpass = style.lowpass_hz * 2 ** (cues.brightness * 0.8)
     if cues.brightness < 0 or cues.mood < 0:
         lowpass = min(lowpass, 5000.0 * 2 ** (cues.brightness * 0.5))
+    if bpm is not None:
+        tempo = float(bpm)
+    if wanted_key is not None:  # that tonic, in that plain major or minor scale
+        from core.models import key_pitch_class
+
+        key, mode = key_pitch_class(wanted_key)
+        progression = [int(d) for d in _choose(rng, PROGRESSIONS[mode])]
     recipe: dict[str, Any] = {
         "engine": ENGINE,
         "version": RECIPE_VERSION,
@@ -1494,7 +1508,7 @@ class SketchEngine:
         """The recipe of one clip: fresh, a variation of one of ``references``, or (with
         ``blend_with``) a variation of a blend of one of each."""
         if not references:
-            return design_recipe(brief, params.energy, params.density, seed)
+            return design_recipe(brief, params.energy, params.density, seed, bpm=params.bpm, key=params.key)
         derived = {} if derived is None else derived
         parent = self._parent_recipe(references[reference_index % len(references)], derived)
         if blend_with:
@@ -1594,6 +1608,35 @@ class SketchEngine:
                 f"{len(clips)} of {num_clips} clips were made; one could not be written ({errors[0]})."
             )
         return clips
+
+    def extend_clip(self, request: ExtendRequest) -> GeneratedClip:
+        """The source's recipe rendered to ``request.to_sec``: one window, no seam to hide."""
+        from core.errors import ValidationError
+
+        recipe = request.source.recipe
+        if not is_sketch_recipe(recipe):
+            raise ValidationError(
+                "The sketch engine can only extend its own clips (this one has no sketch recipe);"
+                " choose the engine that made it."
+            )
+        assert recipe is not None
+        out_dir = Path(request.out_dir) if request.out_dir is not None else Path(tempfile.mkdtemp())
+        if request.progress is not None:
+            request.progress(STAGE_GENERATING, 0, 1)
+        check_cancel(request.cancel)
+        samples = render_recipe(recipe, request.to_sec, request.cancel)
+        check_cancel(request.cancel)
+        seed = request.source.seed if request.source.seed is not None else int(recipe["seed"])
+        path = write_wav_atomic(out_dir / f"sketch-extend-{seed}-{samples.shape[0]}.wav", samples, SR)
+        if request.progress is not None:
+            request.progress(STAGE_GENERATING, 1, 1)
+        return GeneratedClip(
+            audio_path=path,
+            duration_sec=samples.shape[0] / SR,
+            raw_prompt=request.prompt,
+            seed=seed,
+            recipe=copy.deepcopy(recipe),
+        )
 
 
 def create(settings: Settings, model: str | None = None) -> SketchEngine:

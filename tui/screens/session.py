@@ -28,6 +28,7 @@ from core.text import shown_line
 from tui.formatting import plural, shorten
 from tui.jobs import GenerationJob, NowPlaying
 from tui.messages import ClipRendered, GenerationProgress, WaveformReady
+from tui.screens.extend import ExtendActions, run_extend
 from tui.screens.session_explore import SessionExplore
 from tui.screens.session_keys import SessionKeys
 from tui.waveform import file_key
@@ -92,7 +93,7 @@ class OlderBatchesRead(Message):
         self.last = last
 
 
-class SessionScreen(SessionExplore, SessionKeys):
+class SessionScreen(ExtendActions, SessionExplore, SessionKeys):
     """Audition a session's clips and grow it, batch by batch.
 
     Dismissed with the session's id (None if nothing was stored), so the sessions
@@ -315,7 +316,7 @@ class SessionScreen(SessionExplore, SessionKeys):
 
     def _show_pending(self, job: GenerationJob) -> None:
         """The batch being made: one node (under its parent cluster for more-like)."""
-        under = f"cluster:{job.cluster_id}" if job.kind == "more" else None
+        under = f"cluster:{job.cluster_id}" if job.kind in ("more", "extend") else None
         self.query_one("#tree", ClusterTree).set_pending(job.title, under)
 
     def _reselect(self, select: str | None = None) -> None:
@@ -537,6 +538,8 @@ class SessionScreen(SessionExplore, SessionKeys):
             batch = service.blend_clusters(
                 job.session_id, job.cluster_id, job.second_cluster_id, job.num_clips, **options
             )
+        elif job.kind == "extend":
+            batch = run_extend(service, job, options)
         else:
             assert job.session_id is not None and job.cluster_id is not None
             batch = service.more_like_cluster(job.session_id, job.cluster_id, job.num_clips, **options)
@@ -675,7 +678,7 @@ class SessionScreen(SessionExplore, SessionKeys):
 
     # --------------------------------------------------------------- actions
 
-    _GATED = ("play", "pause", "seek", "step", "more_like", "new_batch", "cancel")
+    _GATED = ("play", "pause", "seek", "step", "more_like", "new_batch", "extend", "cancel")
 
     def _sync_bindings(self) -> None:
         """Refresh the footer only when what it shows changes (a refresh recomposes it)."""
@@ -708,6 +711,8 @@ class SessionScreen(SessionExplore, SessionKeys):
             return True if chosen else None
         if action == "new_batch":
             return None if self.generating else True
+        if action == "extend":
+            return self.can_extend()
         return self.can_curate(action)
 
     def _current_row(self) -> TrackRow | None:

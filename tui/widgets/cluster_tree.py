@@ -14,7 +14,7 @@ from rich.text import Text
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from core.models import BATCH_IMPORT, BATCH_MORE, Batch, ClusterSummary, Session, Track
+from core.models import BATCH_EXTEND, BATCH_IMPORT, BATCH_MORE, Batch, ClusterSummary, Session, Track
 from core.text import shown_line
 from tui.formatting import duration, plural, shorten, similarity
 from tui.widgets.audition_keys import AUDITION_BINDINGS
@@ -77,6 +77,10 @@ def batch_title(batch: Batch, number: int) -> Text:
         # It hangs under its parent cluster, whose label it repeats below.
         label.append("More like this", style="bold")
         label.append(f"  {count}", style="dim")
+    elif batch.kind == BATCH_EXTEND:
+        # It hangs under the cluster of the clip it continues.
+        label.append("Extended", style="bold")
+        label.append(f"  {duration(batch.params.duration_sec)}", style="dim")
     elif batch.kind == BATCH_IMPORT:
         label.append(f"Batch {number}", style="bold")
         label.append(f"  imported · {count}", style="dim")
