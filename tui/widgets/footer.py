@@ -93,9 +93,8 @@ class QuietFooter(Footer):
         mine = self.is_attached and screen is self.screen
         if mine and self._bindings_ready and self._recompose_queued:
             return
-        if mine and self._bindings_ready and self._keys is not None:
-            if self._update(self._state(screen)):
-                return
+        if mine and self._bindings_ready and self._keys is not None and self._update(self._state(screen)):
+            return
         super().bindings_changed(screen)
         if mine and screen.app.app_focus:
             self._recompose_queued = True
