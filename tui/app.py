@@ -216,6 +216,12 @@ class SessionLabApp(App[None]):
             if worker.is_cancelled:  # the app is closing
                 return
             time.sleep(0.1)
+        # The session screen's styles, parsed now rather than while its first one is built.
+        from tui.styles import preload_default_css, session_screen_classes
+
+        classes = session_screen_classes()
+        with contextlib.suppress(Exception):  # the app is closing
+            self.call_from_thread(preload_default_css, self, classes)
         settle_memory()
 
     def on_unmount(self) -> None:
