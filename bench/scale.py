@@ -31,7 +31,9 @@ Measured for each size, each in the copy:
 Targets (issue 8, this 2-core machine): at 10k, adding a batch and more-like
 within 20% of the same at 1k; the app opens in under 0.3 s with no stall over 50 ms.
 
-Prints one JSON object. Usage: python bench/scale.py [--sizes 1000,10000] [--repeat 3] [--cache DIR] [--no-app]
+--app-only measures only the app, --repeat times each (one working copy per size).
+
+Prints one JSON object. Usage: python bench/scale.py [--sizes 1000,10000] [--repeat 3] [--cache DIR] [--no-app | --app-only]
 """
 
 from __future__ import annotations
@@ -380,6 +382,9 @@ def main() -> None:
         help="where the built sessions are kept between runs",
     )
     parser.add_argument("--no-app", action="store_true", help="leave out the app's open and stall times")
+    parser.add_argument(
+        "--app-only", action="store_true", help="only the app's open and stall times (--repeat runs of each)"
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     os.environ.setdefault("SESSIONLAB_CONFIG_DIR", tempfile.mkdtemp(prefix="sessionlab-bench-config-"))
@@ -391,13 +396,17 @@ def main() -> None:
             tmp = Path(tmp_name)
             work = working_copy(data, tmp)
             entry: dict[str, object] = {"build_sec": None if built is None else round(built, 1)}
+            if args.app_only:
+                entry["app_runs"] = [measure_app(work, session_id, tmp) for _ in range(args.repeat)]
+                results[str(size)] = entry
+                continue
             entry.update(measure_core(work, session_id, args.repeat))
             entry.update(measure_commands(work, session_id, str(entry["cluster_id"]), args.repeat, tmp))
             if not args.no_app:
                 entry["app"] = measure_app(work, session_id, tmp)
             results[str(size)] = entry
     summary: dict[str, object] = {"sizes": results, "repeat": args.repeat, "clip_sec": CLIP_SEC}
-    if len(sizes) >= 2:
+    if len(sizes) >= 2 and not args.app_only:
         small, big = results[str(min(sizes))], results[str(max(sizes))]
         assert isinstance(small, dict) and isinstance(big, dict)
         ratios = {
