@@ -139,6 +139,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     show.add_argument("--json", action="store_true")
 
+    reembed = commands.add_parser(
+        "reembed", help="embed a session's clips in the chosen embedder's space", parents=common
+    )
+    reembed.add_argument("session_id")
+    reembed.add_argument("--embedder", help="embedder: features (default), clap")
+    reembed.add_argument("--embedder-model", help="model id, local path or features version (v1, v2)")
+    reembed.add_argument("--json", action="store_true")
+
     models = commands.add_parser(
         "models", help="list engines, embedders and namers and whether they can run", parents=common
     )
@@ -513,6 +521,28 @@ def _run(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO)
             _emit(session_document(session, curations, names), out)
         else:
             print_session(session, out, None, curations, names, show_discarded=args.all)
+        return 0
+    if command == "reembed":
+        from core.providers import registry
+        from core.reembed import reembed_session
+        from core.store import SessionStore
+
+        if not _has_sessions(settings):
+            raise _no_session(settings, args.session_id)
+        embedder = registry.create_embedder(settings, args.embedder, args.embedder_model)
+        store = SessionStore(settings.data_dir)
+        try:
+            result = reembed_session(store, store.resolve_session_id(args.session_id), embedder)
+        finally:
+            store.close()
+        if args.json:
+            _emit(result.document(), out)
+        else:
+            out.write(
+                f"{result.embedded} clips embedded in {shown_line(result.space)} ({result.already} already were),"
+                f" {result.centroids} cluster centroids.\n"
+            )
+            out.writelines(f"not embedded: {shown_line(line)}\n" for line in result.unreadable)
         return 0
     if command == "models":
         from core.providers.inventory import list_providers

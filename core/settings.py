@@ -59,7 +59,7 @@ class Settings:
     # How far "more like this" may stray from each reference: close, near, balanced, far, loose.
     variation_strength: str = "balanced"
     # CLAP (transformers).
-    clap_model: str = "laion/clap-htsat-unfused"
+    clap_model: str = "laion/larger_clap_music"  # or laion/clap-htsat-unfused (general audio)
     clap_device: str = "auto"
     # OpenAI-compatible namer.
     openai_api_key: str = ""
@@ -71,6 +71,10 @@ class Settings:
     hf_token: str = ""
     hf_concurrency: int = 3
     hf_timeout_sec: float = 120.0
+    # Audition: the output device by name ("" = the system's default) and the listener's
+    # volume in dB on top of the loudness match (0 at most; the app saves both).
+    output_device: str = ""
+    volume_db: float = 0.0
     # What goes to the log file (see core.logs): DEBUG, INFO, WARNING, ERROR or CRITICAL.
     log_level: str = "INFO"
 
@@ -102,6 +106,8 @@ class Settings:
             ) from None
         if self.hf_concurrency < 1:
             raise ValidationError("hf_concurrency must be at least 1.")
+        if not -60.0 <= self.volume_db <= 0.0:
+            raise ValidationError(f"volume_db must be between -60 and 0, not {self.volume_db:g}.")
         from core.logs import LEVELS
 
         level = str(self.log_level).strip().upper()
@@ -183,3 +189,50 @@ def load_settings(
             raise ValidationError(f"Unknown setting {key!r}.")
         values[key] = _coerce(key, types[key], raw)
     return Settings(**values)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    import json
+
+    return json.dumps(str(value), ensure_ascii=False)  # a JSON string is a TOML basic string
+
+
+def save_settings(changes: dict[str, Any], config_path: Path | None = None) -> Path:
+    """Write ``changes`` into the config file (the app remembers a device or a volume).
+
+    Each value is checked as ``load_settings`` would check it; the other lines of the
+    file, comments included, stay as they are; the file is replaced atomically.
+    Raises ValidationError with one sentence (unknown name, bad value, unreadable file).
+    """
+    import re
+
+    from core.safekeeping import write_atomic
+
+    types = {f.name: f.type for f in fields(Settings)}
+    for key, raw in changes.items():
+        if key not in types:
+            raise ValidationError(f"Unknown setting {key!r}.")
+        Settings(**{key: _coerce(key, types[key], raw)})  # the same checks as at load time
+    path = config_path if config_path is not None else paths.config_file()
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValidationError(f"Cannot update the config file {shown(path)}: {shown(exc)}.") from None
+    # Settings are top-level keys: only lines before the first [table] are theirs.
+    top = next((i for i, line in enumerate(lines) if line.lstrip().startswith("[")), len(lines))
+    remaining = dict(changes)
+    for i in range(top):
+        match = re.match(r"\s*([A-Za-z0-9_]+)\s*=", lines[i])
+        if match and match.group(1) in remaining:
+            key = match.group(1)
+            lines[i] = f"{key} = {_toml_value(remaining.pop(key))}"
+    lines[top:top] = [f"{key} = {_toml_value(value)}" for key, value in remaining.items()]
+    try:
+        write_atomic(path, ("\n".join(lines) + "\n").encode("utf-8"))
+    except OSError as exc:
+        raise ValidationError(f"Cannot write the config file {shown(path)}: {exc.strerror or exc}.") from None
+    return path

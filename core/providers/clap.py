@@ -1,4 +1,5 @@
-"""CLAP embeddings through transformers (``laion/clap-htsat-unfused`` by default).
+"""CLAP embeddings through transformers (``laion/larger_clap_music`` by default: trained on music;
+``laion/clap-htsat-unfused`` and other CLAP checkpoints load through the same classes).
 
 - Space ``clap:{model}``: vectors from another CLAP checkpoint are another space.
 - Audio is read mono, resampled with ``core.audio.resample`` (polyphase) to the

@@ -23,6 +23,18 @@ How a batch is made
   resampled to the model's rate; the output, which starts with the prompt
   audio, is cut so each clip has exactly the requested length of new music.
 
+Step cost
+- Each generate call gets its own key/value cache, a transformers
+  ``StaticCache`` sized to exactly the positions that call fills (prompt codes,
+  start token and new tokens). The default ``DynamicCache`` appends each step's
+  keys and values with ``torch.cat``, copying the whole cache of every layer at
+  every step: at musicgen-small's sizes a 6 x 10 s batch copied ~1.2 GB per step
+  by its end, and the step time tripled over the clip. The static cache writes
+  one position in place; attention runs over the cache's full (masked) length,
+  the same cost at every step (about a sixth of a step for a 6 x 10 s batch on
+  a CPU: bench/musicgen_steps.py). ``provider.kv_cache = "dynamic"`` restores
+  transformers' default (bench/engines.py --compare-dynamic runs both).
+
 Progress semantics
 - ``(STAGE_LOADING, 0, 1)`` then ``(STAGE_LOADING, 1, 1)`` around the load
   (both even when the model is already loaded).
@@ -110,12 +122,14 @@ class _StepWatch:
         self.on_step = on_step
         self.steps = 0
         self.last_step_at: float | None = None
+        self.step_ends: list[float] = []  # perf_counter() at the end of each step
 
     def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
         import torch
 
         self.steps += 1
         self.last_step_at = time.perf_counter()
+        self.step_ends.append(self.last_step_at)
         if self.cancel is not None and self.cancel.is_set():
             raise CancelledError("Generation was cancelled.")
         self.on_step()
@@ -150,6 +164,10 @@ class MusicGenProvider:
         self._half_failed = False  # float16 gave NaNs once: float32 from then on
         # Why the last batch has fewer clips than asked (e.g. out of memory), else None.
         self.last_warning: str | None = None
+        # "static": one preallocated key/value cache per call (see "Step cost"); "dynamic": transformers' default.
+        self.kv_cache = "static"
+        # Seconds of each decoder step of the last generate call (the first step includes the prompt's pass).
+        self.last_step_sec: list[float] = []
 
     # -- loading -----------------------------------------------------------------
 
@@ -195,22 +213,7 @@ class MusicGenProvider:
                     "set musicgen_device to cpu or use a smaller model."
                 ) from None
             raise
-        model.eval()
-        audio_config = model.config.audio_encoder
-        sampling_rate = int(audio_config.sampling_rate)
-        hop_length = int(np.prod(audio_config.upsampling_ratios))
-        frame_rate = float(getattr(audio_config, "frame_rate", None) or sampling_rate / hop_length)
-        return LoadedMusicgen(
-            model=model,
-            processor=processor,
-            device=device,
-            dtype=dtype,
-            sampling_rate=sampling_rate,
-            frame_rate=frame_rate,
-            hop_length=hop_length,
-            num_codebooks=int(model.config.decoder.num_codebooks),
-            channels=int(getattr(model.config.decoder, "audio_channels", 1) or 1),
-        )
+        return loaded_from(model, processor, device, dtype)
 
     # -- generating --------------------------------------------------------------
 
@@ -369,14 +372,21 @@ class MusicGenProvider:
             with loaded.lock:
                 torch.manual_seed(seed)
                 guidance = self.settings.musicgen_guidance_scale
-                output = loaded.model.generate(
-                    **inputs,
-                    do_sample=True,
-                    guidance_scale=guidance if guidance > 1 else None,
-                    max_new_tokens=max_new_tokens,
-                    stopping_criteria=_as_criteria(watch),
-                )
+                cache = {}
+                if self.kv_cache == "static":
+                    prompt_frames = prompts[0].shape[-1] // loaded.hop_length if prompts else 0
+                    cache["cache"] = _static_cache(loaded, prompt_frames, max_new_tokens)
+                with _prefill_once(loaded.model):
+                    output = loaded.model.generate(
+                        **inputs,
+                        **cache,
+                        do_sample=True,
+                        guidance_scale=guidance if guidance > 1 else None,
+                        max_new_tokens=max_new_tokens,
+                        stopping_criteria=_as_criteria(watch),
+                    )
             finished = time.perf_counter()
+            self.last_step_sec = list(np.diff([generate_started, *watch.step_ends]))
             last_step = watch.last_step_at or finished
             timings["generate"] += last_step - generate_started
             timings["decode"] += finished - last_step
@@ -466,6 +476,78 @@ def capabilities_of(config: dict[str, Any]) -> Capabilities:
     return MUSICGEN.with_changes(
         sample_rate=int(rate) if isinstance(rate, int) and rate > 0 else MUSICGEN.sample_rate,
         channels=int(channels) if isinstance(channels, int) and channels > 0 else MUSICGEN.channels,
+    )
+
+
+@contextlib.contextmanager
+def _prefill_once(model: Any) -> Any:
+    """Run the decoder's prefill once per generate call.
+
+    transformers 5.x's ``MusicgenForConditionalGeneration.generate`` runs
+    ``_prefill`` itself, drops the result, and then ``_sample`` runs it again on
+    the same inputs. With the decoder's own throw-away cache that only wastes a
+    pass over the prompt; with a cache passed in, the second pass would append
+    the prompt to it a second time. Here the second call on the same inputs and
+    cache gets the first call's outputs. Where a transformers release prefills
+    once, nothing is ever reused.
+    """
+    real = getattr(type(model), "_prefill", None)
+    if real is None:
+        yield
+        return
+    last: list[Any] = []  # [(inputs' id, cache's id), outputs] of the prefill just run, once
+
+    def prefill(input_ids: Any, generation_config: Any, model_kwargs: Any, *args: Any, **kwargs: Any) -> Any:
+        key = (id(input_ids), id(model_kwargs.get("cache")))
+        if last and last[0] == key:
+            outputs = last[1]
+            last.clear()  # reused once only
+            return outputs
+        outputs = real(model, input_ids, generation_config, model_kwargs, *args, **kwargs)
+        last[:] = [key, outputs]
+        return outputs
+
+    model._prefill = prefill
+    try:
+        yield
+    finally:
+        del model._prefill
+
+
+def _static_cache(loaded: LoadedMusicgen, prompt_frames: int, max_new_tokens: int) -> Any:
+    """A key/value cache for one generate call, preallocated to the positions the call fills.
+
+    The decoder sees the start token and ``prompt_frames`` codes of audio prompt,
+    then feeds back every new token but the last: ``1 + prompt_frames +
+    max_new_tokens - 1`` positions, the prefill run once (``_prefill_once``).
+    The cross-attention cache (the text, computed once) stays dynamic.
+    """
+    from transformers.cache_utils import DynamicCache, EncoderDecoderCache, StaticCache
+
+    config = loaded.model.config.decoder
+    return EncoderDecoderCache(
+        StaticCache(config=config, max_cache_len=prompt_frames + max_new_tokens),
+        DynamicCache(config=config),
+    )
+
+
+def loaded_from(model: Any, processor: Any, device: str, dtype: str) -> LoadedMusicgen:
+    """Wrap a MusicGen model already on ``device`` (put in eval mode) with the numbers the provider uses."""
+    model.eval()
+    audio_config = model.config.audio_encoder
+    sampling_rate = int(audio_config.sampling_rate)
+    hop_length = int(np.prod(audio_config.upsampling_ratios))
+    frame_rate = float(getattr(audio_config, "frame_rate", None) or sampling_rate / hop_length)
+    return LoadedMusicgen(
+        model=model,
+        processor=processor,
+        device=device,
+        dtype=dtype,
+        sampling_rate=sampling_rate,
+        frame_rate=frame_rate,
+        hop_length=hop_length,
+        num_codebooks=int(model.config.decoder.num_codebooks),
+        channels=int(getattr(model.config.decoder, "audio_channels", 1) or 1),
     )
 
 

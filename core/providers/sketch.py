@@ -1482,7 +1482,8 @@ class SketchEngine:
 
         try:
             descriptors = describe_audio(reference.audio_path)
-            embedding = FeatureEmbedder().embed_audio(reference.audio_path)  # the same analysis, cached
+            # The features-v1 space whatever the session's embedder: the style prototypes live there.
+            embedding = FeatureEmbedder(version="v1").embed_audio(reference.audio_path)
         except AudioFileError:
             return None
         fingerprint = ",".join(f"{k}={descriptors[k]:.4g}" for k in sorted(descriptors))

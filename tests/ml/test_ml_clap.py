@@ -141,10 +141,15 @@ def test_hub_id_from_the_cache_and_missing_models(
 
     with pytest.raises(ProviderUnavailableError) as err:
         clap.create(settings)
-    assert "laion/clap-htsat-unfused is not in the Hugging Face cache" in str(err.value)
+    assert "laion/larger_clap_music is not in the Hugging Face cache" in str(err.value)
     with pytest.raises(ProviderUnavailableError, match="not a CLAP model"):
         clap.create(settings, model=str(tiny_musicgen))
-    install_in_hub_cache(tiny_clap, hub_cache, "laion/clap-htsat-unfused")
+    install_in_hub_cache(tiny_clap, hub_cache, "laion/larger_clap_music")
     embedder = registry.create_embedder(settings, "clap")
-    assert embedder.space == "clap:laion/clap-htsat-unfused"
+    assert embedder.space == "clap:laion/larger_clap_music"
     assert embedder.embed_audio(clips["tone"]).shape == (CLAP_DIM,)
+    # The general-audio checkpoint stays selectable, in a space of its own.
+    install_in_hub_cache(tiny_clap, hub_cache, "laion/clap-htsat-unfused")
+    general = registry.create_embedder(settings, "clap", "laion/clap-htsat-unfused")
+    assert general.space == "clap:laion/clap-htsat-unfused"
+    assert general.embed_audio(clips["tone"]).shape == (CLAP_DIM,)

@@ -36,7 +36,7 @@ def test_every_registered_provider_is_listed_in_order(settings: Settings) -> Non
 def test_models_absent_from_the_cache(settings: Settings) -> None:
     statuses = by_name(list_providers(settings))
     musicgen, clap = statuses["musicgen"], statuses["clap"]
-    assert musicgen.model == "facebook/musicgen-small" and clap.model == "laion/clap-htsat-unfused"
+    assert musicgen.model == "facebook/musicgen-small" and clap.model == "laion/larger_clap_music"
     assert musicgen.installed is HAVE_TORCH
     assert musicgen.present is False and clap.present is False
     assert not musicgen.usable
@@ -74,7 +74,7 @@ def test_models_present_in_a_directory_or_the_cache(
     statuses = by_name(list_providers(settings, {"musicgen": str(tiny_musicgen)}))
     assert statuses["musicgen"].present is True and statuses["musicgen"].usable
     assert str(tiny_musicgen.resolve()) in statuses["musicgen"].detail
-    install_in_hub_cache(tiny_clap, hub_cache, "laion/clap-htsat-unfused")
+    install_in_hub_cache(tiny_clap, hub_cache, "laion/larger_clap_music")
     statuses = by_name(list_providers(settings))
     assert statuses["clap"].present is True
     assert "Hugging Face cache" in statuses["clap"].detail

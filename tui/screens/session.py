@@ -17,7 +17,6 @@ from textual.content import Content
 from textual.css.query import NoMatches
 from textual.message import Message
 from textual.reactive import reactive
-from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static, Tree
 from textual.worker import Worker, WorkerState, get_current_worker
 
@@ -29,6 +28,7 @@ from core.text import shown_line
 from tui.formatting import plural, shorten
 from tui.jobs import GenerationJob, NowPlaying
 from tui.messages import ClipRendered, GenerationProgress, WaveformReady
+from tui.screens.session_keys import SessionKeys
 from tui.waveform import file_key
 from tui.widgets.cluster_tree import (
     RECENT_BATCHES,
@@ -91,7 +91,7 @@ class OlderBatchesRead(Message):
         self.last = last
 
 
-class SessionScreen(Screen[uuid.UUID | None]):
+class SessionScreen(SessionKeys):
     """Audition a session's clips and grow it, batch by batch.
 
     Dismissed with the session's id (None if nothing was stored), so the sessions
@@ -238,6 +238,7 @@ class SessionScreen(Screen[uuid.UUID | None]):
         self.clip_problems.update(event.problems)
         tree = self.query_one("#tree", ClusterTree)
         tree.add_older(older, event.problems)
+        self.older_shown(older)
         if self._select_later is not None:
             wanted, instead = self._select_later
             shown = tree.highlighted
@@ -293,6 +294,7 @@ class SessionScreen(Screen[uuid.UUID | None]):
         self._check_files(list(session.tracks))
         if older:
             self._load_older(session.id, older)
+        self.curation_shown(session)
         self.call_after_refresh(self._premount_panel)  # in a frame of its own, before a batch needs it
 
     def _premount_panel(self) -> None:
@@ -416,8 +418,10 @@ class SessionScreen(Screen[uuid.UUID | None]):
                 ),
             )
         if force or table.scope != scope:
-            table.show(rows, scope, self.app.waveforms)
-            scope_title.update(title, layout=False)
+            shown = self.visible_rows(rows)
+            table.show(shown, scope, self.app.waveforms)
+            scope_title.update(Content.assemble(title, (self.scope_note(rows, shown), "dim")), layout=False)
+            rows = shown
             now = self.app.now_playing
             table.mark_playing(now.key if now is not None else None)
             self._request_waveforms(rows)
@@ -437,6 +441,7 @@ class SessionScreen(Screen[uuid.UUID | None]):
             duration_sec=track.duration_sec,
             similarity=track.similarity,
             problem=self.clip_problems.get(str(track.id)),
+            curation=self.row_curation(track.id),
         )
 
     # ------------------------------------------------------------- waveforms
@@ -711,7 +716,7 @@ class SessionScreen(Screen[uuid.UUID | None]):
             return True if chosen else None
         if action == "new_batch":
             return None if self.generating else True
-        return True
+        return self.can_curate(action)
 
     def _current_row(self) -> TrackRow | None:
         tree = self.query_one("#tree", ClusterTree)

@@ -1,4 +1,4 @@
-"""``features``: the embedded embedder, a vector of audio descriptors (space ``features-v1``).
+"""Space ``features-v1``: a vector of audio descriptors, and the named descriptors the namer reads.
 
 No model, no weights: numpy only, about 10 ms for a 10 s clip on one core.
 
@@ -63,7 +63,6 @@ from pathlib import Path
 import numpy as np
 
 from core.audio import SAMPLE_RATE, moving_average, read_audio, resample
-from core.settings import Settings
 
 SPACE = "features-v1"
 SR = SAMPLE_RATE
@@ -684,38 +683,3 @@ def text_scores(text: str) -> np.ndarray:
         for name, weight in (("onset_rate", 1.0), ("chroma_entropy", 0.4)):
             scores[_INDEX[name]] += weight * push
     return np.clip(scores, -Z_CLIP, Z_CLIP)
-
-
-# ---------------------------------------------------------------------------
-# The provider
-# ---------------------------------------------------------------------------
-
-
-class FeatureEmbedder:
-    """The embedded embedding provider (``EmbeddingProvider``)."""
-
-    name = "features"
-    space = SPACE
-    dimension = DIMENSION
-
-    def __init__(self, settings: Settings | None = None) -> None:
-        self.settings = settings
-
-    def embed_audio(self, audio_path: Path) -> np.ndarray:
-        raw, _ = _analyse_file(audio_path)
-        return vector_from_scores(standard_scores(raw))
-
-    def embed_text(self, text: str) -> np.ndarray:
-        return vector_from_scores(text_scores(text))
-
-    def describe(self, audio_path: Path) -> dict[str, float]:
-        return describe_audio(audio_path)
-
-
-def create(settings: Settings, model: str | None = None) -> FeatureEmbedder:
-    """Registry factory. The embedded embedder has no model to choose."""
-    if model:
-        from core.errors import ValidationError
-
-        raise ValidationError(f"The features embedder has no models to choose from (got {model!r}).")
-    return FeatureEmbedder(settings)

@@ -1,0 +1,246 @@
+"""How well each embedder that can run here tells real music apart; prints one JSON object.
+
+    .venv/bin/python bench/music_set.py      # once: fetch and cut the set (outside the repository)
+    .venv/bin/python bench/embedders.py      # figures per embedder, tuning and held-out parts apart
+    .venv/bin/python bench/embedders.py --calibrate   # the features-v2 constants, from the tuning part
+
+The set (``bench/music_set.py``): excerpts of real game-music tracks, several per
+track, at varying start offsets and gains. The features-v2 constants were learned
+on the ``tuning`` part only; the ``held-out`` figures are the honest ones.
+
+Per embedder and part:
+
+- ``p_at_1``: share of excerpts whose nearest other excerpt (cosine) is from the same track;
+- ``map``: mean average precision of the same-track excerpts in each excerpt's ranking;
+- ``ari_product``: adjusted Rand index of the product's clustering
+  (``core.clustering.cluster_embeddings``, k <= 3, singletons merged) against the
+  tracks, over every three-track subset of the part: mean and worst;
+- ``ari_kmeans3``: the same with plain k-means, k = 3, the product's constants;
+- ``ms_per_10s_clip``: embedding time of one 10 s excerpt from its file (read
+  included), median and min wall-clock (noisy on a shared machine);
+  ``first_call_ms``: a fresh process importing the embedder and embedding one
+  clip, minus the interpreter start.
+
+Embedders: ``features-v1``, ``features-v2``, the ``mfcc-baseline`` (20 MFCCs of a
+40-band mel spectrum, 64 ms frames with hop 32 ms, mean and standard deviation,
+each dimension standardised over the part being scored: the textbook vector) and
+``clap`` when its weights are in the local Hugging Face cache (else reported as
+not runnable, with the reason).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+from bench.music_set import load_manifest, set_dir  # noqa: E402
+
+
+def mfcc_raw(samples: np.ndarray, rate: int) -> np.ndarray:
+    """20 MFCCs (mean, std) of a 40-band mel log spectrum at 32 kHz: the textbook baseline, unstandardised."""
+    from core.audio import resample
+    from core.providers.features import v1
+
+    x = np.asarray(samples, dtype=np.float64)
+    if rate != 32_000:
+        x = resample(x, rate, 32_000)
+    frames = np.lib.stride_tricks.sliding_window_view(x, 2048)[::1024]
+    power = np.abs(np.fft.rfft(frames * np.hanning(2048), axis=1)) ** 2
+    mel = v1._Bank._mel_matrix(np.fft.rfftfreq(2048, 1 / 32_000), 40, 30.0, 15_000.0)
+    log_mel = 10 * np.log10(power @ mel + 1e-10)
+    k = np.arange(40)
+    dct = np.cos(np.pi / 40 * (k[:, None] + 0.5) * np.arange(20)[None, :])
+    cepstrum = log_mel @ dct
+    return np.concatenate([cepstrum.mean(axis=0), cepstrum.std(axis=0)])
+
+
+def standardised(raw: np.ndarray) -> np.ndarray:
+    z = (raw - raw.mean(axis=0)) / (raw.std(axis=0) + 1e-9)
+    return z / np.linalg.norm(z, axis=1, keepdims=True)
+
+
+def retrieval(unit: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    sims = unit @ unit.T
+    np.fill_diagonal(sims, -np.inf)
+    hits, precisions = 0, []
+    for i in range(len(labels)):
+        order = np.argsort(-sims[i], kind="stable")[:-1]
+        relevant = labels[order] == labels[i]
+        hits += int(relevant[0])
+        ranks = np.flatnonzero(relevant) + 1
+        precisions.append(float(np.mean(np.arange(1, len(ranks) + 1) / ranks)) if len(ranks) else 0.0)
+    return {"p_at_1": round(hits / len(labels), 4), "map": round(float(np.mean(precisions)), 4)}
+
+
+def clustering(unit: np.ndarray, labels: np.ndarray) -> dict[str, dict[str, float]]:
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import adjusted_rand_score
+
+    from core import clustering as product
+
+    tracks = sorted(set(labels.tolist()))
+    product_scores, plain_scores = [], []
+    for subset in itertools.combinations(tracks, 3):
+        rows = np.flatnonzero(np.isin(labels, subset))
+        truth = labels[rows]
+        groups = product.cluster_embeddings([unit[i] for i in rows], max_k=3)
+        found = np.empty(len(rows), dtype=int)
+        for g, members in enumerate(groups):
+            found[members] = g
+        product_scores.append(adjusted_rand_score(truth, found))
+        model = KMeans(n_clusters=3, random_state=product.KMEANS_RANDOM_STATE, n_init=product.KMEANS_N_INIT)
+        with product._single_threaded():
+            plain_scores.append(adjusted_rand_score(truth, model.fit_predict(unit[rows])))
+
+    def summary(scores: list[float]) -> dict[str, float]:
+        return {"mean": round(float(np.mean(scores)), 4), "worst": round(float(np.min(scores)), 4)}
+
+    return {
+        "ari_product": summary(product_scores),
+        "ari_kmeans3": summary(plain_scores),
+        "subsets": len(product_scores),
+    }
+
+
+def calibrate(paths: list[Path], labels: np.ndarray) -> dict[str, list[float]]:
+    """features-v2's (centre, scale, weight) per descriptor, as in ``v2_constants.py``."""
+    import soundfile as sf
+
+    from core.providers.features import v2
+
+    raw = np.array([v2.raw_features(*sf.read(str(p), dtype="float32")) for p in paths])
+    centres = np.array([float(f"{c:.4g}") for c in np.median(raw, axis=0)])
+    q75, q25 = np.percentile(raw, [75, 25], axis=0)
+    scales = np.array([float(f"{s:.4g}") for s in np.maximum((q75 - q25) / 1.349, 1e-3)])
+    z = np.clip((raw - centres) / scales, -v2.Z_CLIP, v2.Z_CLIP)
+    within = np.mean([z[labels == t].var(axis=0) for t in sorted(set(labels.tolist()))], axis=0)
+    fisher = z.var(axis=0) / np.maximum(within, 1e-3)
+    weights = [float(f"{w:.3g}") for w in np.sqrt(fisher)]
+    return {
+        "names": list(v2.NAMES),
+        "centres": centres.tolist(),
+        "scales": scales.tolist(),
+        "weights": weights,
+    }
+
+
+def first_call_ms(version: str, path: Path) -> float:
+    code = (
+        "import time; t=time.perf_counter();"
+        "from core.providers.features import FeatureEmbedder;"
+        f"FeatureEmbedder(version={version!r}).embed_audio({str(path)!r});"
+        "print((time.perf_counter()-t)*1000)"
+    )
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+    return round(float(out.stdout.strip()), 1)
+
+
+def clap_status() -> dict:
+    from core.settings import Settings
+
+    model = Settings().clap_model
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(model, "config.json")
+    except ImportError:
+        cached = None
+    if not isinstance(cached, str):
+        return {
+            "runnable": False,
+            "model": model,
+            "reason": f"{model} is not in the local Hugging Face cache",
+        }
+    return {"runnable": True, "model": model}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--calibrate", action="store_true", help="print features-v2 centres and scales (tuning part)"
+    )
+    parser.add_argument("--no-speed", action="store_true", help="skip the timings")
+    args = parser.parse_args()
+
+    import soundfile as sf
+
+    from core.providers.features import FeatureEmbedder
+
+    manifest = load_manifest()
+    rows = manifest["excerpts"]
+    paths = [set_dir() / row["path"] for row in rows]
+    labels = np.array([row["track"] for row in rows])
+    parts = {part: np.array([row["part"] == part for row in rows]) for part in ("tuning", "held-out")}
+
+    if args.calibrate:
+        print(
+            json.dumps(
+                calibrate(
+                    [p for p, t in zip(paths, parts["tuning"], strict=True) if t], labels[parts["tuning"]]
+                )
+            )
+        )
+        return
+
+    vectors: dict[str, np.ndarray] = {}
+    timings: dict[str, list[float]] = {}
+    for version in ("v1", "v2"):
+        embedder = FeatureEmbedder(version=version)
+        out, times = [], []
+        for path in paths:
+            started = time.perf_counter()
+            out.append(embedder.embed_audio(path))
+            times.append((time.perf_counter() - started) * 1000)
+        vectors[embedder.space] = np.array(out, dtype=np.float64)
+        timings[embedder.space] = times
+    baseline, times = [], []
+    for path in paths:
+        started = time.perf_counter()
+        baseline.append(mfcc_raw(*sf.read(str(path), dtype="float32")))
+        times.append((time.perf_counter() - started) * 1000)
+    timings["mfcc-baseline"] = times
+
+    result: dict = {
+        "set": {"dir": str(set_dir()), "packages": manifest["packages"], "excerpts": len(rows)},
+        "embedders": {},
+        "clap": clap_status(),
+    }
+    for name in ("features-v1", "features-v2", "mfcc-baseline"):
+        entry: dict = {}
+        for part, mask in parts.items():
+            part_labels = labels[mask]
+            if name == "mfcc-baseline":
+                unit = standardised(np.array(baseline)[mask])
+            else:
+                unit = vectors[name][mask]
+                unit = unit / np.maximum(np.linalg.norm(unit, axis=1, keepdims=True), 1e-12)
+            entry[part] = {
+                "tracks": len(set(part_labels.tolist())),
+                "excerpts": int(mask.sum()),
+                **retrieval(unit, part_labels),
+                **clustering(unit, part_labels),
+            }
+        if not args.no_speed:
+            entry["ms_per_10s_clip"] = {
+                "median": round(statistics.median(timings[name]), 1),
+                "min": round(min(timings[name]), 1),
+            }
+            if name.startswith("features"):
+                entry["first_call_ms"] = first_call_ms(name.removeprefix("features-"), paths[0])
+        result["embedders"][name] = entry
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
