@@ -27,6 +27,7 @@ from core.errors import (
     storage_error,
 )
 from core.models import (
+    BATCH_EXTEND,
     Batch,
     BriefParams,
     Curation,
@@ -99,8 +100,18 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--brief", required=True, help="what the music should be (at most 2,000 characters)")
     gen.add_argument("--energy", type=float, default=0.5, help="0 (calm) to 1 (intense); default 0.5")
     gen.add_argument("--density", type=float, default=0.5, help="0 (sparse) to 1 (busy); default 0.5")
-    gen.add_argument("--duration", type=float, default=10.0, help="seconds per clip, at most 30; default 10")
+    gen.add_argument(
+        "--duration",
+        type=float,
+        default=10.0,
+        help="seconds per clip (the engine's limit: sessionlab models); default 10",
+    )
     gen.add_argument("--clips", type=int, default=None, help="number of clips (default: the max batch size)")
+    gen.add_argument(
+        "--bpm", type=float, help="tempo in beats per minute (30 to 300); default: the engine's choice"
+    )
+    gen.add_argument("--key", help="key, e.g. 'A minor' or 'F#'; default: the engine's choice")
+    gen.add_argument("--lyrics", help="lyrics to sing (engines that sing: ace-step)")
     gen.add_argument("--seed", type=int, help="batch seed, to make a batch again exactly")
     gen.add_argument("--json", action="store_true", help="print the session as one JSON document")
     _provider_flags(gen)
@@ -112,6 +123,17 @@ def build_parser() -> argparse.ArgumentParser:
     more.add_argument("--seed", type=int, help="batch seed")
     more.add_argument("--json", action="store_true")
     _provider_flags(more)
+
+    ext = commands.add_parser(
+        "extend", help="continue a clip past its end: a new, longer clip beside it", parents=common
+    )
+    ext.add_argument("track", metavar="TRACK", help="clip id (or a unique prefix)")
+    ext.add_argument(
+        "--to", type=float, required=True, metavar="SECONDS", help="length of the new clip, in seconds"
+    )
+    ext.add_argument("--seed", type=int, help="seed, to extend again exactly")
+    ext.add_argument("--json", action="store_true")
+    _provider_flags(ext)
 
     imp = commands.add_parser(
         "import",
@@ -161,10 +183,11 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--repair", action="store_true", help="fix what can be fixed without losing anything")
     doctor.add_argument("--json", action="store_true")
 
-    from core import cli_curation
+    from core import cli_curation, cli_explore
     from core.cli_export import add_export_parser
 
     cli_curation.add_commands(commands, common)
+    cli_explore.add_commands(commands, common)
     add_export_parser(commands, common)
     return parser
 
@@ -203,6 +226,9 @@ def batch_document(batch: Batch, names: dict[uuid.UUID, str] | None = None) -> d
                 "name": names.get(c.id),
                 "effective_label": names.get(c.id) or c.label,
                 "parent_cluster_id": str(c.parent_cluster_id) if c.parent_cluster_id else None,
+                "second_parent_cluster_id": (
+                    str(c.second_parent_cluster_id) if c.second_parent_cluster_id else None
+                ),
                 "track_ids": [str(t) for t in c.track_ids],
             }
             for c in batch.clusters
@@ -298,7 +324,9 @@ def print_session(
     out.write(f"Session {session.id}  {_one_line(session.title)}\n")
     labels = {**(labels or {}), **{c.id: names.get(c.id) or c.label for c in session.clusters}}
     for batch in session.batches:
-        if batch.parent_cluster_id is not None:
+        if batch.kind == BATCH_EXTEND:
+            kind = f'extended from "{_one_line(labels.get(batch.parent_cluster_id, "?"), 40)}"'
+        elif batch.parent_cluster_id is not None:
             kind = f'more like "{_one_line(labels.get(batch.parent_cluster_id, "?"), 40)}"'
         else:
             kind = shown_line(batch.kind)
@@ -442,7 +470,14 @@ def _run(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO)
     command = args.command
     if command == "generate":
         # Everything checked before the service opens (and so creates) the data dir.
-        params = BriefParams(energy=args.energy, density=args.density, duration_sec=args.duration)
+        params = BriefParams(
+            energy=args.energy,
+            density=args.density,
+            duration_sec=args.duration,
+            bpm=args.bpm,
+            key=args.key,
+            lyrics=args.lyrics or "",
+        )
         clips = args.clips if args.clips is not None else settings.max_batch_size
         validate_brief(args.brief)
         validate_num_clips(clips, settings.max_batch_size)
@@ -465,6 +500,21 @@ def _run(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO)
         bar = _ProgressBar(err)
         try:
             batch = service.more_like_cluster(session_id, cluster_id, clips, seed=args.seed, progress=bar)
+        finally:
+            bar.close()
+        _notices(service, err)
+        _print_new_batch(service.store, batch, args.json, out)
+        return 0
+    if command == "extend":
+        if not _has_sessions(settings):
+            raise NotFoundError(
+                f"No clip matches {_one_line(args.track.strip(), 40)!r}: there are no sessions yet."
+            )
+        service = _service(args, settings)
+        track_id = service.store.resolve_track_id(args.track)
+        bar = _ProgressBar(err)
+        try:
+            batch = service.extend_track(track_id, args.to, seed=args.seed, progress=bar)
         finally:
             bar.close()
         _notices(service, err)
@@ -575,10 +625,12 @@ def _run(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO)
         from core.cli_export import run_export
 
         return run_export(args, settings, out, err)
-    from core import cli_curation
+    from core import cli_curation, cli_explore
 
     if command in cli_curation.COMMANDS:
         return cli_curation.run(args, settings, out, err)
+    if command in cli_explore.COMMANDS:
+        return cli_explore.run(args, settings, out, err)
     raise ValidationError(f"Unknown command {shown_line(command)!r}.")
 
 

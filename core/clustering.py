@@ -71,8 +71,8 @@ def _import_kmeans():
 _controller = None
 
 
-def _single_threaded():
-    """A context that runs OpenMP on one thread.
+def _single_threaded(user_api: str = "openmp"):
+    """A context that runs OpenMP (or, asked for, BLAS) on one thread.
 
     A batch is a handful of points: KMeans' OpenMP workers only fight numpy's
     spinning BLAS threads for the two cores (measured: 150 ms warm with two
@@ -84,7 +84,7 @@ def _single_threaded():
         from threadpoolctl import ThreadpoolController
 
         _controller = ThreadpoolController()
-    return _controller.limit(limits=1, user_api="openmp")
+    return _controller.limit(limits=1, user_api=user_api)
 
 
 def normalise_rows(embeddings: Sequence[np.ndarray]) -> np.ndarray:

@@ -75,6 +75,21 @@ def set_tags(store: SessionStore, track_id: uuid.UUID, tags: Iterable[str]) -> C
     return store.update_curation(_id(track_id, "clip"), lambda c: replace(c, tags=clean))
 
 
+def parse_tags(text: str) -> tuple[str, ...]:
+    """Tags as a musician types them: separated by commas (a tag may then hold spaces,
+    "dusty drums, warm"), else by spaces ("dusty warm"); checked like ``set_tags``."""
+    if not isinstance(text, str):
+        raise ValidationError(f"Tags must be typed as text, not {type(text).__name__}.")
+    parts = text.split(",") if "," in text else text.split()
+    return validate_tags(p for p in parts if p.strip())
+
+
+def annotate(store: SessionStore, track_id: uuid.UUID, tags: Iterable[str], note: str) -> Curation:
+    """Replace a clip's tags and note together (one transaction; both checked first)."""
+    clean, text = validate_tags(tags), validate_note(note)
+    return store.update_curation(_id(track_id, "clip"), lambda c: replace(c, tags=clean, note=text))
+
+
 def add_tag(store: SessionStore, track_id: uuid.UUID, tag: str) -> Curation:
     return add_tags(store, track_id, [tag])
 

@@ -19,7 +19,8 @@ Format 1 (a JSON object)::
     session      {id, created_at, updated_at, brief_text, params, name}
     batch        {id, kind, position, created_at, prompt_text, params, seed, engine,
                   model, embedder, namer, parent_cluster_id, num_requested, num_generated}
-    clusters     [{id, label, position, created_at, parent_cluster_id, track_ids}]   in order
+    clusters     [{id, label, position, created_at, parent_cluster_id,
+                   second_parent_cluster_id (a blend's only), track_ids}]             in order
     tracks       [{id, file, bytes, cluster_id, position, cluster_position, duration_sec,
                    created_at, seed, similarity, source, recipe, raw_prompt}]      in order
     vectors      {space: {"centroids": {cluster_id: b64}, "embeddings": {track_id: b64}}}
@@ -171,6 +172,11 @@ def document(
                 "position": int(c.position),
                 "created_at": _ts(c.created_at),
                 "parent_cluster_id": _str_or_none(c.parent_cluster_id),
+                **(
+                    {"second_parent_cluster_id": str(c.second_parent_cluster_id)}
+                    if c.second_parent_cluster_id is not None
+                    else {}
+                ),
                 "track_ids": [str(t) for t in c.track_ids],
             }
             for c in batch.clusters
@@ -268,6 +274,7 @@ def read(path: Path, root: Path) -> BatchRecord:
                 created_at=_dt(c["created_at"]),
                 parent_cluster_id=_opt_uuid(c.get("parent_cluster_id")),
                 position=int(c["position"]),
+                second_parent_cluster_id=_opt_uuid(c.get("second_parent_cluster_id")),
             )
             for c in doc["clusters"]
         ]

@@ -16,13 +16,16 @@ from typing import Any
 from core.errors import ValidationError
 
 MAX_BRIEF_CHARS = 2000
-MAX_DURATION_SEC = 30.0
+# The longest clip any engine may be asked for (ten minutes); each engine's own limit,
+# from its capabilities, is checked where it generates (core.pipeline.generate).
+MAX_DURATION_SEC = 600.0
 MIN_DURATION_SEC = 0.1  # anything shorter rounds to no audio at some engines' frame rates
 
 BATCH_INITIAL = "initial"
 BATCH_MORE = "more"
 BATCH_IMPORT = "import"
-BATCH_KINDS = (BATCH_INITIAL, BATCH_MORE, BATCH_IMPORT)
+BATCH_EXTEND = "extend"  # one clip continued past its end, beside its source's cluster
+BATCH_KINDS = (BATCH_INITIAL, BATCH_MORE, BATCH_IMPORT, BATCH_EXTEND)
 
 
 def new_id() -> uuid.UUID:
@@ -79,13 +82,59 @@ def validate_num_clips(num_clips: Any, max_batch_size: int) -> int:
     return num_clips
 
 
+MIN_BPM = 30.0
+MAX_BPM = 300.0
+MAX_LYRICS_CHARS = 4000
+_TONICS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+_SHARP_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+_FLAT_NAMES = ("C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B")
+
+
+def validate_key(key: Any) -> str | None:
+    """A key as "A minor" / "F# major" (tonic A-G with # or b, then major or minor), or None for none.
+
+    Accepts "am", "A min", "f#", "Bb major", "c# minor"; a bare tonic is major.
+    """
+    if key is None:
+        return None
+    if not isinstance(key, str):
+        raise ValidationError(f"The key must be text such as 'A minor', not {key!r}.")
+    text = " ".join(key.strip().split())
+    if not text:
+        return None
+    head, mode_text = text[0].upper(), text[1:].strip()
+    accidental = ""
+    if mode_text[:1] in ("#", "b", "♯", "♭") and not mode_text.lower().startswith(("maj", "min")):
+        accidental, mode_text = mode_text[0], mode_text[1:].strip()
+    mode_word = mode_text.lower()
+    if head not in _TONICS or mode_word not in ("", "m", "maj", "major", "min", "minor"):
+        raise ValidationError(
+            f"The key must be a tonic A to G (with # or b) and major or minor, such as 'F# minor', not {key!r}."
+        )
+    pitch = (_TONICS[head] + {"": 0, "#": 1, "♯": 1, "b": -1, "♭": -1}[accidental]) % 12
+    names = _FLAT_NAMES if accidental in ("b", "♭") else _SHARP_NAMES
+    mode = "minor" if mode_word in ("m", "min", "minor") else "major"
+    return f"{names[pitch]} {mode}"
+
+
+def key_pitch_class(key: str) -> tuple[int, str]:
+    """A validated key's tonic as a pitch class (C = 0) and its mode ("major" or "minor")."""
+    tonic, mode = key.split(" ")
+    pitch = (_TONICS[tonic[0]] + (1 if tonic[1:] == "#" else -1 if tonic[1:] == "b" else 0)) % 12
+    return pitch, mode
+
+
 @dataclass(frozen=True)
 class BriefParams:
-    """Music control parameters: energy and density in [0, 1], duration in [0.1, 30] s."""
+    """Music control parameters: energy and density in [0, 1], duration in [0.1, 600] s (engines limit it
+    further), and optionally a tempo (BPM), a key ("A minor") and lyrics (for engines that sing)."""
 
     energy: float = 0.5
     density: float = 0.5
     duration_sec: float = 10.0
+    bpm: float | None = None
+    key: str | None = None
+    lyrics: str = ""
 
     def __post_init__(self) -> None:
         energy = _number("Energy", self.energy)
@@ -100,12 +149,38 @@ class BriefParams:
                 f"Duration must be at least {MIN_DURATION_SEC:g} and at most {MAX_DURATION_SEC:g} seconds,"
                 f" not {duration:g}."
             )
+        bpm = None if self.bpm is None else _number("Tempo", self.bpm)
+        if bpm is not None and not MIN_BPM <= bpm <= MAX_BPM:
+            raise ValidationError(f"Tempo must be between {MIN_BPM:g} and {MAX_BPM:g} BPM, not {bpm:g}.")
+        lyrics = self.lyrics if self.lyrics is not None else ""
+        if not isinstance(lyrics, str):
+            raise ValidationError("Lyrics must be text.")
+        lyrics = lyrics.strip()
+        if len(lyrics) > MAX_LYRICS_CHARS:
+            raise ValidationError(
+                f"The lyrics are {len(lyrics)} characters long; the limit is {MAX_LYRICS_CHARS}."
+            )
         object.__setattr__(self, "energy", energy)
         object.__setattr__(self, "density", density)
         object.__setattr__(self, "duration_sec", duration)
+        object.__setattr__(self, "bpm", bpm)
+        object.__setattr__(self, "key", validate_key(self.key))
+        object.__setattr__(self, "lyrics", lyrics)
 
-    def to_dict(self) -> dict[str, float]:
-        return {"energy": self.energy, "density": self.density, "duration_sec": self.duration_sec}
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "energy": self.energy,
+            "density": self.density,
+            "duration_sec": self.duration_sec,
+        }
+        # Only what was given: a brief without them is stored exactly as before.
+        if self.bpm is not None:
+            data["bpm"] = self.bpm
+        if self.key is not None:
+            data["key"] = self.key
+        if self.lyrics:
+            data["lyrics"] = self.lyrics
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BriefParams:
@@ -113,6 +188,9 @@ class BriefParams:
             energy=data.get("energy", 0.5),
             density=data.get("density", 0.5),
             duration_sec=data.get("duration_sec", 10.0),
+            bpm=data.get("bpm"),
+            key=data.get("key"),
+            lyrics=data.get("lyrics") or "",
         )
 
 
@@ -145,6 +223,8 @@ class ClusterSummary:
     created_at: datetime
     parent_cluster_id: uuid.UUID | None = None
     position: int = 0
+    # A blend's second parent (the first is parent_cluster_id, the one it sits under).
+    second_parent_cluster_id: uuid.UUID | None = None
 
 
 @dataclass

@@ -33,8 +33,18 @@ Failures
     playing, and the next ``play`` opens a fresh stream (re-scanning PortAudio's
     device list first when no other stream is open).
 
-``sounddevice`` is imported inside functions only: importing it loads PortAudio
-(and raises OSError when the library is missing) and enumerates devices.
+Audition habits
+    ``switch(path)`` puts another clip in at the position the current one has
+    reached (A/B between two takes): same stream, same paused or playing state, no
+    gap when both clips share a rate. ``volume_db`` (at most 0 dB, so the ceiling
+    holds) scales what reaches the device on top of the loudness match, at once,
+    even mid-clip. A device asked for that is not there: a ``PlaybackError``, or,
+    with ``fallback_to_default``, the default device plays and ``take_notice()``
+    returns one sentence saying so (once).
+
+``sounddevice`` is imported inside functions only (core.audio_output, which also
+lists devices and checks one): importing it loads PortAudio (and raises OSError
+when the library is missing) and enumerates devices.
 """
 
 from __future__ import annotations
@@ -44,9 +54,6 @@ import contextlib
 import functools
 import logging
 import math
-import os
-import re
-import sys
 import threading
 import weakref
 from collections.abc import Callable
@@ -58,27 +65,49 @@ from typing import Any
 import numpy as np
 
 from core.audio import limit_peak, loudness_gain, read_audio, resample
+from core.audio_output import (
+    LATENCY,
+    MAX_CHANNELS,
+    NO_PORTAUDIO,
+    PA_LOCK,
+    OutputDevice,
+    check_audio_output,
+    describe,
+    detail,
+    import_sounddevice,
+    output_devices,
+    query_output,
+    refresh_portaudio,
+    streams,
+)
 from core.errors import AudioFileError, PlaybackError
 from core.settings import TARGET_LUFS
+
+# The device side lives in core.audio_output; these names stay here for callers.
+__all__ = [
+    "CEILING_DBFS",
+    "DEVICE_LOST",
+    "MAX_VOLUME_DB",
+    "MIN_VOLUME_DB",
+    "NO_PORTAUDIO",
+    "OutputDevice",
+    "Player",
+    "PlayerState",
+    "check_audio_output",
+    "clamp_volume_db",
+    "output_devices",
+]
 
 log = logging.getLogger(__name__)
 
 CEILING_DBFS = -1.0  # sample-peak ceiling of what reaches the device
+MIN_VOLUME_DB = -60.0  # the quietest volume step above silence; lower means muted
+MAX_VOLUME_DB = 0.0  # never above the loudness match: the peak ceiling must hold
 BLOCKSIZE = 1024  # frames per callback: 21-32 ms at 48-32 kHz
-LATENCY = "high"  # audition, not performance: favour no dropouts
-MAX_CHANNELS = 2
 _GAIN_CACHE_SIZE = 4096
 
-NO_PORTAUDIO = (
-    "Audio playback is unavailable: the PortAudio library is not installed "
-    "(on Debian or Ubuntu: apt-get install libportaudio2)."
-)
 DEVICE_LOST = "Playback stopped: the audio output device stopped working or was disconnected."
 
-# PortAudio is process-wide: opening, closing and re-scanning go through one lock, and
-# a re-scan (Pa_Terminate + Pa_Initialize) only happens while no stream of ours is open.
-_PA_LOCK = threading.RLock()
-_open_streams = 0
 STOP_TIMEOUT = 2.0  # seconds to wait for the callback to end a run before aborting the stream
 _PLAYERS: weakref.WeakSet[Player] = weakref.WeakSet()
 _exit_hook_registered = False
@@ -100,6 +129,7 @@ class PlayerState:
     paused: bool
     loop: bool
     gain_db: float  # the loudness-matching gain applied to this clip
+    volume_db: float = 0.0  # the listener's volume, on top of the loudness match
 
 
 @dataclass(frozen=True)
@@ -110,105 +140,23 @@ class _Clip:
     gain_db: float
 
 
-def _detail(exc: BaseException) -> str:
-    """The first line of an exception's message, without a trailing period."""
-    arg = exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
-    text = (arg.strip().splitlines() or [""])[0].strip().rstrip(".")
-    return text[:200] or type(exc).__name__
-
-
-def _alsa_config_problem() -> str | None:
-    """alsa-lib aborts the whole process (SIGABRT) when ALSA_CONFIG_PATH names no file."""
-    if not sys.platform.startswith("linux"):
-        return None
-    value = os.environ.get("ALSA_CONFIG_PATH", "")
-    entries = [entry for entry in re.split(r"[:\s]+", value) if entry]
-    if not entries or any(os.path.isfile(e) and os.access(e, os.R_OK) for e in entries):
-        return None
-    return "Audio playback is disabled: ALSA_CONFIG_PATH names no readable ALSA configuration file."
-
-
 def _import_sounddevice() -> ModuleType:
-    problem = _alsa_config_problem()
-    if problem:
-        raise PlaybackError(problem)
-    try:
-        import sounddevice
-    except OSError:
-        raise PlaybackError(NO_PORTAUDIO) from None
-    except ImportError:
-        raise PlaybackError(
-            "Audio playback is unavailable: the sounddevice package is not installed."
-        ) from None
-    except Exception as exc:  # PortAudioError from Pa_Initialize, e.g. a broken ~/.asoundrc
-        raise PlaybackError(
-            f"Audio playback is unavailable: the audio system could not be started ({_detail(exc)})."
-        ) from None
+    sd = import_sounddevice()
     global _exit_hook_registered
     if not _exit_hook_registered:
         # atexit runs last-registered first: after sounddevice's import, so ours runs before its.
         atexit.register(_close_all_players)
         _exit_hook_registered = True
-    return sounddevice
+    return sd
 
 
-def _describe(device: int | str | None) -> str:
-    return "the default audio output device" if device is None else f"the audio output device {device!r}"
-
-
-def _query_output(sd: ModuleType, device: int | str | None) -> dict[str, Any]:
-    try:
-        with _PA_LOCK:  # never while another player re-scans the device list
-            info = dict(sd.query_devices(device, kind="output"))
-    except (ValueError, sd.PortAudioError):
-        if device is None:
-            raise PlaybackError("No audio output device was found.") from None
-        raise PlaybackError(f"The audio output device {device!r} was not found.") from None
-    if int(info.get("max_output_channels", 0)) < 1:
-        raise PlaybackError(f"{_describe(device).capitalize()} has no output channels.")
-    return info
-
-
-def _refresh_portaudio(sd: ModuleType) -> bool:
-    """Re-scan the device list (a device plugged in or back); only with no stream of ours open."""
-    with _PA_LOCK:
-        if _open_streams:
-            return False
-        with contextlib.suppress(Exception):  # already terminated by an earlier failed re-scan
-            sd._terminate()
-        try:
-            sd._initialize()
-        except Exception as exc:
-            log.warning("PortAudio could not be re-initialised: %s", exc)
-            return False
-        return True
-
-
-def check_audio_output(device: int | str | None = None) -> str | None:
-    """None when an output stream can be opened on ``device``, else one readable sentence.
-
-    Opens and closes a stream without starting it. Call it when nothing is playing:
-    a device without a mixer cannot be opened twice.
-    """
-    try:
-        sd = _import_sounddevice()
-        info = _query_output(sd, device)
-    except PlaybackError as exc:
-        return str(exc)
-    channels = min(MAX_CHANNELS, int(info["max_output_channels"]))
-    with _PA_LOCK:
-        try:
-            stream = sd.OutputStream(
-                device=info["index"],
-                channels=channels,
-                dtype="float32",
-                samplerate=float(info["default_samplerate"]),
-                latency=LATENCY,
-            )
-            stream.close()
-        except Exception as exc:
-            return f"{_describe(device).capitalize()} could not be opened ({_detail(exc)})."
-    return None
+def clamp_volume_db(volume_db: float) -> float:
+    """A volume in dB held to [MIN_VOLUME_DB, MAX_VOLUME_DB] (anything lower is muted: -inf)."""
+    if not math.isfinite(volume_db) and volume_db > 0:
+        return MAX_VOLUME_DB
+    if volume_db < MIN_VOLUME_DB or math.isnan(volume_db):
+        return -math.inf
+    return min(MAX_VOLUME_DB, float(volume_db))
 
 
 class Player:
@@ -221,12 +169,17 @@ class Player:
         device: int | str | None = None,
         on_finished: Callable[[Path], None] | None = None,
         on_error: Callable[[str], None] | None = None,
+        volume_db: float = 0.0,
+        fallback_to_default: bool = False,
     ) -> None:
         self.target_lufs = target_lufs
         self.on_finished = on_finished
         self.on_error = on_error
         self.monitor: Callable[[np.ndarray, Path | None, float], None] | None = None
         self._device = device
+        self._notice: str | None = None  # a device asked for was missing: said once
+        self._fell_back = False
+        self.fallback_to_default = fallback_to_default
         self._gains: dict[tuple[str, int, int], float] = {}
         self._gains_lock = threading.Lock()  # prepare() may run on a worker while play() runs
         self._op_lock = threading.RLock()  # serialises play/stop/... (never taken by PortAudio's thread)
@@ -243,6 +196,8 @@ class Player:
         self._playing = False
         self._paused = False
         self._loop = False
+        self._volume_db = clamp_volume_db(volume_db)
+        self._volume = self._amplitude(self._volume_db)
         self._gen = 0
         self._want_active = False
         self._abort_requested = False
@@ -264,6 +219,32 @@ class Player:
             self._halt(unload=True)
             self._discard_stream()
             self._device = value
+            self._fell_back = False
+            self._notice = None
+
+    @property
+    def volume_db(self) -> float:
+        with self._lock:
+            return self._volume_db
+
+    @volume_db.setter
+    def volume_db(self, value: float) -> None:
+        """Takes effect from the next block the device asks for (mid-clip too)."""
+        level = clamp_volume_db(value)
+        with self._lock:
+            self._volume_db = level
+            self._volume = self._amplitude(level)
+
+    @staticmethod
+    def _amplitude(volume_db: float) -> float:
+        return 0.0 if volume_db == -math.inf else 10 ** (volume_db / 20)
+
+    def take_notice(self) -> str | None:
+        """A sentence the listener should read once (the chosen device was missing and the
+        default one plays instead), or None; cleared by reading it."""
+        with self._lock:
+            notice, self._notice = self._notice, None
+            return notice
 
     def play(self, path: Path | str, *, loop: bool | None = None) -> None:
         """Stop the current clip, then play ``path`` from the start.
@@ -286,19 +267,67 @@ class Player:
                 self._discard_stream()
                 rescanned = self._rescan(sd)
                 self._broken = False
-            try:
-                info = _query_output(sd, self._device)
-            except PlaybackError:
-                self._discard_stream()
-                if rescanned or not self._rescan(sd):
-                    raise
-                info = _query_output(sd, self._device)
+            info = self._output_info(sd, rescanned)
             clip = self._load(sd, path, info)
             start = int(min(max(round(position_sec * clip.rate), 0), clip.buffer.shape[0] - 1))
             self._start(sd, info, clip, position=start)
 
+    def _output_info(self, sd: ModuleType, rescanned: bool) -> dict[str, Any]:
+        """The device to play on: the one asked for, else (it is missing) the default one."""
+        device = None if self._fell_back else self._device
+        try:
+            return query_output(sd, device)
+        except PlaybackError as missing:
+            self._discard_stream()
+            if not rescanned and self._rescan(sd):
+                with contextlib.suppress(PlaybackError):
+                    return query_output(sd, device)
+            if device is None or not self.fallback_to_default:
+                raise
+            info = query_output(sd, None)  # no default either: that sentence is the one to read
+            self._fell_back = True
+            with self._lock:
+                self._notice = (
+                    f"{str(missing).rstrip('.')}; playing on the default audio output device instead."
+                )
+            return info
+
+    def switch(self, path: Path | str) -> None:
+        """A/B: play ``path`` from the position the current clip has reached, keeping
+        its paused or playing state (a clip that ended, or none: from the start).
+
+        With both clips at the stream's rate, the new clip takes over at the next
+        block on the same stream: no gap, no click from a restart. Raises
+        PlaybackError like ``play``.
+        """
+        path = Path(path)
+        with self._op_lock:
+            with self._lock:
+                clip, pos, paused = self._clip, self._pos, self._paused
+                running = self._want_active and (self._playing or self._paused)
+            if clip is None:
+                self._play(path, loop=None, position_sec=0.0)
+                return
+            seconds = pos / clip.rate if pos < clip.buffer.shape[0] else 0.0
+            if running and self._stream is not None and not self._broken and self._sd is not None:
+                info = query_output(self._sd, None if self._fell_back else self._device)
+                new = self._load(self._sd, path, info)
+                key = (int(info["index"]), new.rate, int(new.buffer.shape[1]))
+                with self._lock:
+                    if key == self._stream_key and self._want_active and self._clip is clip:
+                        # Where the old clip is now (it went on playing while the new one loaded).
+                        seconds = self._pos / clip.rate
+                        self._clip = new
+                        self._pos = int(min(max(round(seconds * new.rate), 0), new.buffer.shape[0] - 1))
+                        self._end = None
+                        self._gen += 1
+                        return
+            self._play(path, loop=None, position_sec=seconds)
+            if paused:
+                self.pause()
+
     def _rescan(self, sd: ModuleType) -> bool:
-        if not _refresh_portaudio(sd):
+        if not refresh_portaudio(sd):
             return False
         self._rates_refused.clear()  # device indices may have changed
         return True
@@ -368,7 +397,9 @@ class Player:
         with self._lock:
             clip = self._clip
             if clip is None:
-                return PlayerState(None, 0.0, 0.0, self._playing, self._paused, self._loop, 0.0)
+                return PlayerState(
+                    None, 0.0, 0.0, self._playing, self._paused, self._loop, 0.0, self._volume_db
+                )
             return PlayerState(
                 path=clip.path,
                 position_sec=self._pos / clip.rate,
@@ -377,6 +408,7 @@ class Player:
                 paused=self._paused,
                 loop=self._loop,
                 gain_db=clip.gain_db,
+                volume_db=self._volume_db,
             )
 
     def close(self) -> None:
@@ -426,7 +458,7 @@ class Player:
         key = (index, rate, channels)
         if key not in self._rates_refused:
             try:
-                with _PA_LOCK:
+                with PA_LOCK:
                     sd.check_output_settings(
                         device=index, channels=channels, dtype="float32", samplerate=rate
                     )
@@ -485,13 +517,12 @@ class Player:
                 self._want_active = False
             self._discard_stream()
             raise PlaybackError(
-                f"{_describe(self._device).capitalize()} could not be started ({_detail(exc)})."
+                f"{describe(self._device).capitalize()} could not be started ({detail(exc)})."
             ) from None
 
     def _open_stream(self, sd: ModuleType, info: dict[str, Any], key: tuple[int, int, int]) -> None:
-        global _open_streams
         index, rate, channels = key
-        with _PA_LOCK:
+        with PA_LOCK:
             self._stream_token += 1
             try:
                 stream = sd.OutputStream(
@@ -506,9 +537,9 @@ class Player:
                 )
             except Exception as exc:
                 raise PlaybackError(
-                    f"{_describe(self._device).capitalize()} could not be opened ({_detail(exc)})."
+                    f"{describe(self._device).capitalize()} could not be opened ({detail(exc)})."
                 ) from None
-            _open_streams += 1
+            streams.open += 1
         self._stream = stream
         self._stream_key = key
 
@@ -553,17 +584,16 @@ class Player:
             return False
 
     def _discard_stream(self) -> None:
-        global _open_streams
         stream, self._stream, self._stream_key = self._stream, None, None
         if stream is None:
             return
         self._stop_stream(stream)
-        with _PA_LOCK:
+        with PA_LOCK:
             try:
                 stream.close(ignore_errors=True)
             except Exception:
                 log.debug("closing a broken stream failed", exc_info=True)
-            _open_streams -= 1
+            streams.open -= 1
 
     def _callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         """PortAudio's thread: copy the next block; never blocks on anything but self._lock."""
@@ -600,6 +630,8 @@ class Player:
                             break
                     if written < frames:
                         outdata[written:] = 0
+                    if self._volume != 1.0:
+                        outdata[:written] *= np.float32(self._volume)
                     self._pos = pos
                     if pos >= total and not self._loop:
                         self._playing = False
@@ -619,7 +651,7 @@ class Player:
                 self._playing = False
                 self._paused = False
                 self._want_active = False
-                self._end = ("error", gen, f"Playback stopped because of an internal error ({_detail(exc)}).")
+                self._end = ("error", gen, f"Playback stopped because of an internal error ({detail(exc)}).")
             outdata.fill(0)
             raise sd.CallbackAbort from None
         if finished:

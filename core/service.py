@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from core import clustering
-from core.errors import SessionLabError
+from core.errors import ProviderUnavailableError, SessionLabError
 from core.models import Batch, BriefParams, Session, utcnow
-from core.pipeline import generate, import_clips, more_like
+from core.pipeline import blend, extend, generate, import_clips, more_like
 from core.pipeline.generate import random_seed
 from core.pipeline.run import ClipReadyFn, Run, StageTimer
 from core.pipeline.tools import ClusterFn, Tools
@@ -45,6 +45,23 @@ T = TypeVar("T")
 def _now() -> datetime:
     # Read at each call, so a test that fixes the clock (core.service.utcnow) fixes the rows' times.
     return utcnow()
+
+
+def _fallback_music(settings: Settings, chosen: str, why: ProviderUnavailableError) -> tuple[Any, str]:
+    """The first engine of ``settings.fallback_engines`` that can be built when ``chosen`` cannot;
+    re-raises ``why`` when none is allowed or none can."""
+    from core.pipeline.steps import sentence
+    from core.providers import registry
+
+    for name in settings.fallback_order:
+        if name == chosen:
+            continue
+        try:
+            music = registry.create_music(settings, name)
+        except SessionLabError:
+            continue
+        return music, f"{sentence(why).rstrip('.')}. The {name} engine makes this batch instead."
+    raise why
 
 
 class SessionService:
@@ -74,6 +91,8 @@ class SessionService:
         # stored) and its one-line remarks for the user (e.g. a namer fell back).
         self.last_timings: dict[str, Any] = {}
         self.notices: list[str] = []
+        # Why the chosen engine could not be built and which fallback stands in (from_settings).
+        self.startup_notice: str | None = None
 
     @classmethod
     def from_settings(
@@ -90,14 +109,21 @@ class SessionService:
         """Build providers by name (cheap: models load in the first batch) and open the store."""
         from core.providers import registry
 
-        music = registry.create_music(settings, engine, model)
+        try:
+            music = registry.create_music(settings, engine, model)
+        except ProviderUnavailableError as exc:  # it cannot run here: the first allowed fallback that can
+            music, remark = _fallback_music(settings, engine or settings.engine, exc)
+        else:
+            remark = None
         embed = registry.create_embedder(settings, embedder, embedder_model)
         name = registry.create_namer(settings, namer)
         if store is None:
             from core.store import SessionStore
 
             store = SessionStore(settings.data_dir)
-        return cls(store, music, embed, name, settings=settings)
+        service = cls(store, music, embed, name, settings=settings)
+        service.startup_notice = remark
+        return service
 
     # ------------------------------------------------------------------ public
 
@@ -160,6 +186,49 @@ class SessionService:
             run, lambda tools: more_like.more_like(tools, run, session_id, cluster_id, num_clips, seed=seed)
         )
 
+    def blend_clusters(
+        self,
+        session_id: uuid.UUID,
+        first_cluster_id: uuid.UUID,
+        second_cluster_id: uuid.UUID,
+        num_clips: int,
+        *,
+        seed: int | None = None,
+        progress: ProgressFn | None = None,
+        cancel: threading.Event | None = None,
+        on_clip: ClipReadyFn | None = None,
+    ) -> Batch:
+        """Generate between two clusters, keep clips nearer the middle than either, store a child
+        batch under the first (its cluster records both parents)."""
+        run = Run(progress, cancel, on_clip)
+        return self._call(
+            run,
+            lambda tools: blend.blend(
+                tools, run, session_id, first_cluster_id, second_cluster_id, num_clips, seed=seed
+            ),
+        )
+
+    def extend_track(
+        self,
+        track_id: uuid.UUID,
+        to_sec: float,
+        *,
+        seed: int | None = None,
+        progress: ProgressFn | None = None,
+        cancel: threading.Event | None = None,
+        on_clip: ClipReadyFn | None = None,
+    ) -> Batch:
+        """A new clip that continues ``track_id`` to ``to_sec`` seconds, stored as a batch beside its cluster.
+
+        Progress counts windows; cancel stores nothing.
+        """
+        run = Run(progress, cancel, on_clip)
+        return self._call(run, lambda tools: extend.extend(tools, run, track_id, to_sec, seed=seed))
+
+    def extend_limit(self) -> float:
+        """The longest clip ``extend_track`` makes with this engine (0: it cannot extend)."""
+        return extend.extend_limit(self._tools())
+
     def import_clips(
         self,
         session_id: uuid.UUID | None,
@@ -184,6 +253,8 @@ class SessionService:
         """Run one use case: its notices show in ``notices`` as they come (even if it fails),
         its timings in ``last_timings`` once its batch is stored."""
         self.notices = run.notices
+        if self.startup_notice:
+            run.notice(self.startup_notice)
         result = use_case(self._tools())
         if run.timings is not None:
             self.last_timings = run.timings

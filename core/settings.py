@@ -58,6 +58,14 @@ class Settings:
     diffusers_steps: int = 0  # denoising steps; 0: the model's own default
     # How far "more like this" may stray from each reference: close, near, balanced, far, loose.
     variation_strength: str = "balanced"
+    # Engines to try, in order, when the chosen one cannot run here (no CUDA for a CUDA-only
+    # model, missing weights or packages): names separated by commas, e.g. "stable-audio, sketch".
+    # Empty (the default): no fallback; the batch says why the engine cannot run.
+    fallback_engines: str = ""
+    # Extending a clip window by window (core.windowed, seed 004): the new seconds each
+    # window adds, and the seconds crossfaded (equal power) where two windows meet.
+    extend_stride_sec: float = 18.0
+    extend_overlap_sec: float = 2.0
     # CLAP (transformers).
     clap_model: str = "laion/larger_clap_music"  # or laion/clap-htsat-unfused (general audio)
     clap_device: str = "auto"
@@ -71,6 +79,10 @@ class Settings:
     hf_token: str = ""
     hf_concurrency: int = 3
     hf_timeout_sec: float = 120.0
+    # Audition: the output device by name ("" = the system's default) and the listener's
+    # volume in dB on top of the loudness match (0 at most; the app saves both).
+    output_device: str = ""
+    volume_db: float = 0.0
     # What goes to the log file (see core.logs): DEBUG, INFO, WARNING, ERROR or CRITICAL.
     log_level: str = "INFO"
 
@@ -100,8 +112,19 @@ class Settings:
                 f"variation_strength must be one of {', '.join(VARIATION_STRENGTHS)}, "
                 f"not {shown(self.variation_strength)!r}."
             ) from None
+        if not 0.0 <= self.extend_overlap_sec <= 10.0:
+            raise ValidationError(
+                f"extend_overlap_sec must be between 0 and 10 seconds, not {self.extend_overlap_sec}."
+            )
+        if not self.extend_overlap_sec < self.extend_stride_sec <= 600.0:
+            raise ValidationError(
+                "extend_stride_sec must be longer than extend_overlap_sec and at most 600 seconds,"
+                f" not {self.extend_stride_sec}."
+            )
         if self.hf_concurrency < 1:
             raise ValidationError("hf_concurrency must be at least 1.")
+        if not -60.0 <= self.volume_db <= 0.0:
+            raise ValidationError(f"volume_db must be between -60 and 0, not {self.volume_db:g}.")
         from core.logs import LEVELS
 
         level = str(self.log_level).strip().upper()
@@ -110,6 +133,12 @@ class Settings:
                 f"log_level must be one of {', '.join(LEVELS)}, not {shown(self.log_level)!r}."
             )
         object.__setattr__(self, "log_level", level)
+
+    @property
+    def fallback_order(self) -> tuple[str, ...]:
+        """``fallback_engines`` as names, in order, without repeats."""
+        names = [n.strip() for n in str(self.fallback_engines).replace(";", ",").split(",")]
+        return tuple(dict.fromkeys(n for n in names if n))
 
     @property
     def db_path(self) -> Path:
@@ -183,3 +212,50 @@ def load_settings(
             raise ValidationError(f"Unknown setting {key!r}.")
         values[key] = _coerce(key, types[key], raw)
     return Settings(**values)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    import json
+
+    return json.dumps(str(value), ensure_ascii=False)  # a JSON string is a TOML basic string
+
+
+def save_settings(changes: dict[str, Any], config_path: Path | None = None) -> Path:
+    """Write ``changes`` into the config file (the app remembers a device or a volume).
+
+    Each value is checked as ``load_settings`` would check it; the other lines of the
+    file, comments included, stay as they are; the file is replaced atomically.
+    Raises ValidationError with one sentence (unknown name, bad value, unreadable file).
+    """
+    import re
+
+    from core.safekeeping import write_atomic
+
+    types = {f.name: f.type for f in fields(Settings)}
+    for key, raw in changes.items():
+        if key not in types:
+            raise ValidationError(f"Unknown setting {key!r}.")
+        Settings(**{key: _coerce(key, types[key], raw)})  # the same checks as at load time
+    path = config_path if config_path is not None else paths.config_file()
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValidationError(f"Cannot update the config file {shown(path)}: {shown(exc)}.") from None
+    # Settings are top-level keys: only lines before the first [table] are theirs.
+    top = next((i for i, line in enumerate(lines) if line.lstrip().startswith("[")), len(lines))
+    remaining = dict(changes)
+    for i in range(top):
+        match = re.match(r"\s*([A-Za-z0-9_]+)\s*=", lines[i])
+        if match and match.group(1) in remaining:
+            key = match.group(1)
+            lines[i] = f"{key} = {_toml_value(remaining.pop(key))}"
+    lines[top:top] = [f"{key} = {_toml_value(value)}" for key, value in remaining.items()]
+    try:
+        write_atomic(path, ("\n".join(lines) + "\n").encode("utf-8"))
+    except OSError as exc:
+        raise ValidationError(f"Cannot write the config file {shown(path)}: {exc.strerror or exc}.") from None
+    return path

@@ -30,6 +30,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from core.errors import CancelledError, SessionLabError
 from core.settings import Settings
 from core.text import shown_line
+from tui.audition import ABPair, AuditionControls
 from tui.commands import SessionLabCommands
 from tui.formatting import shown_lines
 from tui.jobs import NowPlaying
@@ -103,7 +104,7 @@ def error_line(error: BaseException) -> str:
     return f"Something went wrong ({type(error).__name__}{': ' + detail if detail else ''})."
 
 
-class SessionLabApp(App[None]):
+class SessionLabApp(AuditionControls, App[None]):
     """Write a brief, hear the clips grouped by sound, ask for more like a group."""
 
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses elsewhere find it too
@@ -116,6 +117,8 @@ class SessionLabApp(App[None]):
         # the focused field gets round to it: "Tab 0 . 7 Tab 0 . 6" filled one field).
         Binding("tab", "focus_next", "Next field", show=False, priority=True),
         Binding("shift+tab", "focus_previous", "Previous field", show=False, priority=True),
+        Binding("plus,equals_sign", "volume(3)", "Vol +", show=False, tooltip="Volume up 3 dB"),
+        Binding("minus", "volume(-3)", "Vol −", show=False, tooltip="Volume down 3 dB"),
     ]
 
     # What the player is doing; the player bar of every screen follows these.
@@ -123,6 +126,11 @@ class SessionLabApp(App[None]):
     player_state: reactive[PlayerState | None] = reactive(None)
     audio_problem: reactive[str] = reactive("")
     loop_playback: reactive[bool] = reactive(False)
+    # Audition habits (tui/audition.py): two clips marked for A/B, the listener's volume
+    # on top of the loudness match, and whether the next clip plays when one ends.
+    ab_pair: reactive[ABPair] = reactive(ABPair)
+    volume_db: reactive[float] = reactive(0.0)
+    auto_advance: reactive[bool] = reactive(True)
 
     def __init__(
         self,
@@ -140,7 +148,15 @@ class SessionLabApp(App[None]):
         # was told; benchmarks and tests observe (or hold) a batch through it.
         self.generation_observer: Callable[[str, int, int], None] | None = None
         self.settings = settings if settings is not None else Settings()
-        self.audio_device = audio_device
+        # A device named by the caller must be there; the one in the settings (chosen in
+        # the app) falls back to the default device, with one line, when it is missing.
+        self.device_fallback = audio_device is None
+        self.audio_device = (
+            audio_device if audio_device is not None else (self.settings.output_device or None)
+        )
+        self.told_missing_device: int | str | None = None  # said once that it is missing
+        self.started_clip: NowPlaying | None = None  # the clip the player last started
+        self.set_reactive(SessionLabApp.volume_db, self.settings.volume_db)
         self.clock = clock  # drives ETAs; tests fix it
         self.now = now if now is not None else (lambda: datetime.now(UTC))  # "today" in dates; tests fix it
         self.check_audio = check_audio
@@ -200,6 +216,18 @@ class SessionLabApp(App[None]):
             from core.playback import check_audio_output
 
             problem = check_audio_output(self.audio_device)
+            fallback = problem and self.device_fallback and self.audio_device is not None
+            if fallback and check_audio_output(None) is None:
+                # The chosen device is missing: the default one plays instead; say so once.
+                self.told_missing_device = self.audio_device
+                self.call_from_thread(
+                    self.notify,
+                    f"{problem.rstrip('.')}; clips play on the default audio output device instead.",
+                    severity="warning",
+                    markup=False,
+                    timeout=8,
+                )
+                problem = None
             if problem:
                 self.post_message(PlaybackProblem(problem, announce=False))
         worker = get_current_worker()
@@ -293,11 +321,15 @@ class SessionLabApp(App[None]):
                 return
             try:
                 player = self._ensure_player()
+                # Named before it starts: a short clip may end (and its end be handled)
+                # before this thread runs again.
+                self.started_clip = now
                 player.play(Path(now.path), loop=self.loop_playback)
                 state = player.state
             except PlaybackError as exc:
                 self.post_message(PlaybackProblem(str(exc)))
                 return
+            self._tell_notice(player)
         self.call_from_thread(self._clip_started, now, state)
 
     def clip_unplayable(self, number: int, problem: str) -> None:
@@ -316,6 +348,8 @@ class SessionLabApp(App[None]):
                     device=self.audio_device,
                     on_finished=self._on_player_finished,
                     on_error=self._on_player_error,
+                    volume_db=self.volume_db,
+                    fallback_to_default=self.device_fallback,
                 )
             return self._player
 
@@ -367,6 +401,7 @@ class SessionLabApp(App[None]):
     def stop_playback(self) -> None:
         player = self._player
         self.now_playing = None
+        self.ab_pair = ABPair()
         self.player_state = None
         if self._position_timer is not None:
             self._position_timer.pause()
@@ -396,6 +431,7 @@ class SessionLabApp(App[None]):
     @on(PlaybackFinished)
     def _playback_finished(self, event: PlaybackFinished) -> None:
         self._poll_player()
+        self._advance_after(event.path)
 
     @on(PlaybackProblem)
     def _playback_problem(self, event: PlaybackProblem) -> None:

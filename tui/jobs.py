@@ -8,7 +8,7 @@ from typing import Literal
 
 from core.models import BriefParams
 
-JobKind = Literal["new", "batch", "more"]
+JobKind = Literal["new", "batch", "more", "extend"]
 
 
 @dataclass(frozen=True)
@@ -24,12 +24,19 @@ class GenerationJob:
     namer: str | None = None
     session_id: uuid.UUID | None = None
     cluster_id: uuid.UUID | None = None
-    label: str = ""  # the parent cluster's label, for a more-like job
+    label: str = ""  # the parent cluster's label, for a more-like or extend job ("A + B" for a blend)
+    second_cluster_id: uuid.UUID | None = None  # a blend: the second parent (cluster_id is the first)
+    track_id: uuid.UUID | None = None  # the clip an extend job continues
+    to_sec: float | None = None  # and the length it is extended to
 
     @property
     def title(self) -> str:
+        if self.kind == "more" and self.second_cluster_id is not None:
+            return f"Blend {self.label}"
         if self.kind == "more":
             return f"More like {self.label}"
+        if self.kind == "extend":
+            return f"Extending to {self.to_sec or 0:g} s"
         if self.kind == "batch":
             return "New batch"
         return "First batch"

@@ -4,6 +4,8 @@
   batch in a session (``add_brief``).
 - ``more_like``: more like a cluster -> a child batch.
 - ``import_clips``: the musician's files -> a batch (in a new session or not).
+- ``blend``: between two clusters -> a child batch under the first, its cluster
+  recording both parents.
 
 Shared: ``run.Run`` (one call's state: progress, cancel, on_clip, timings, notices),
 ``tools.Tools`` (store, providers, settings, clusterer, clock), ``steps`` (generate,

@@ -55,6 +55,8 @@ def check_brief(
     """A from-scratch batch's input, checked before anything runs."""
     if not isinstance(params, BriefParams):
         raise ValidationError("Params must be BriefParams (energy, density, duration).")
+    steps.check_duration(tools, params.duration_sec)
+    steps.check_inputs(tools, params)
     return validate_brief(brief), params, validate_num_clips(num_clips, tools.settings.max_batch_size)
 
 
@@ -71,7 +73,7 @@ def _from_scratch(
 ) -> Batch:
     clustering.warm_up()
     run.start_clock()
-    prompt = render_prompt(brief, params)
+    prompt = render_prompt(brief, params, getattr(tools.music, "capabilities", None))
     batch_seed = random_seed() if seed is None else int(seed)
     batch_id = new_id()
     with tools.store.staging_dir(batch_id) as staging:

@@ -52,6 +52,7 @@ def more_like(
     if found is None:
         raise NotFoundError(f"No cluster {cluster_id} in session {session_id}.")
     parent_batch, parent = found
+    steps.check_duration(tools, _params(session, parent_batch).duration_sec)
     clustering.warm_up()
     run.start_clock()
     members = [t for t in parent_batch.tracks if t.id in set(parent.track_ids)]
@@ -119,6 +120,7 @@ def more_like(
             num_requested=num_clips,
             seed=batch_seed,
             parent_cluster_id=parent.id,
+            run=run,
         )
         tracks = [
             steps.make_track(

@@ -46,7 +46,15 @@ def cluster_and_name(
     run.report(STAGE_CLUSTERING, 1, 1)
     run.timer.add(STAGE_CLUSTERING, time.perf_counter() - started)
     batch = build_batch(
-        tools, batch_id, session_id, prompt, params, kind=kind, num_requested=num_requested, seed=seed
+        tools,
+        batch_id,
+        session_id,
+        prompt,
+        params,
+        kind=kind,
+        num_requested=num_requested,
+        seed=seed,
+        run=run,
     )
     started = time.perf_counter()
     named_by: list[str] = []  # who named each cluster ("" = nobody)

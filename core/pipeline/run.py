@@ -56,6 +56,9 @@ class Run:
     notices: list[str] = field(default_factory=list)  # one-line remarks for the user (a namer fell back)
     timer: StageTimer = field(default_factory=StageTimer)
     timings: dict[str, Any] | None = None  # the timer's reading once the batch is stored
+    # The engine that made this call's clips when a fallback stood in for the chosen one
+    # (settings.fallback_engines); None: the chosen engine made them.
+    music: Any = None
 
     def start_clock(self) -> None:
         """The batch's clock starts here: input checked, the parent found, sklearn warming up."""

@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -19,7 +20,9 @@ from core import clustering, paths
 from core.errors import (
     CancelledError,
     GenerationFailedError,
+    ProviderUnavailableError,
     SessionLabError,
+    ValidationError,
     disk_problem,
     storage_error,
 )
@@ -36,6 +39,8 @@ from core.providers.base import (
 )
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -59,6 +64,7 @@ def generate(
     offset: int = 0,
     total: int | None = None,
     allow_empty: bool = False,
+    blend_with: Sequence[ReferenceClip] = (),
 ) -> list[GeneratedClip]:
     """Up to ``num_clips`` clips from the engine into ``out_dir``; clip i is shown as ``offset + i`` of ``total``."""
     run.check_cancel()
@@ -67,7 +73,7 @@ def generate(
     except OSError as exc:
         raise storage_error(f"create the staging dir {out_dir}", exc) from None
     shown_total = total if total is not None else num_clips
-    music = tools.music
+    music = run.music if run.music is not None else tools.music  # a fallback stays for the whole call
 
     def clip_ready(index: int, clip: GeneratedClip) -> None:
         run.timer.clip_ready()
@@ -90,18 +96,25 @@ def generate(
         progress=generation_progress,
         cancel=run.cancel,
         on_clip=clip_ready,
+        blend_with=blend_with,
     )
     started = time.perf_counter()
+    tried: list[str] = []
     try:
-        clips = list(music.generate_batch(prompt, num_clips, params.duration_sec, request))
-    except (SessionLabError, KeyboardInterrupt):
-        raise
-    except Exception as exc:  # a provider bug or library failure: one sentence, nothing stored
-        problem = disk_problem(exc)
-        if problem is not None:  # not the engine's fault: the disk refused its clip
-            raise storage_error(f"write a clip into {out_dir}", problem) from exc
-        log.exception("music provider failed", extra={"stage": STAGE_GENERATING, "reported": True})
-        raise GenerationFailedError(f"The {music.name} engine failed: {sentence(exc)}") from exc
+        while True:
+            try:
+                clips = list(
+                    call_engine(
+                        tools,
+                        lambda m=music: m.generate_batch(prompt, num_clips, params.duration_sec, request),
+                        out_dir,
+                        music,
+                    )
+                )
+                break
+            except ProviderUnavailableError as exc:  # it cannot run here: the next allowed engine, if any
+                tried.append(music.name)
+                music = fallback_engine(tools, run, exc, tried, params.duration_sec)
     finally:
         run.timer.add(STAGE_GENERATING, time.perf_counter() - started)
     warning = getattr(music, "last_warning", None)
@@ -112,6 +125,78 @@ def generate(
     if not clips and not allow_empty:
         raise GenerationFailedError(f"The {music.name} engine produced no clip; nothing was stored.")
     return clips
+
+
+def call_engine(tools: Tools, call: Callable[[], T], out_dir: Path | None, music: Any = None) -> T:
+    """The music engine's ``call``; a provider bug or library failure becomes one sentence."""
+    name = (music or tools.music).name
+    try:
+        return call()
+    except (SessionLabError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # a provider bug or library failure: one sentence, nothing stored
+        problem = disk_problem(exc)
+        if problem is not None:  # not the engine's fault: the disk refused its clip
+            raise storage_error(f"write a clip into {out_dir}", problem) from exc
+        log.exception("music provider failed", extra={"stage": STAGE_GENERATING, "reported": True})
+        raise GenerationFailedError(f"The {name} engine failed: {sentence(exc)}") from exc
+
+
+def fallback_engine(
+    tools: Tools, run: Run, why: ProviderUnavailableError, tried: list[str], seconds: float
+) -> Any:
+    """The next engine of ``settings.fallback_engines`` that can be built (and make ``seconds``-long
+    clips), after the engines ``tried`` could not run.
+
+    Re-raises ``why`` (one line: why the engine cannot run) when no fallback is allowed or none is
+    left; otherwise says in one notice why the chosen engine could not run and which one stands in,
+    and records it on ``run.music`` so the batch names the engine that made its clips.
+    """
+    from core.providers import registry
+
+    for name in tools.settings.fallback_order:
+        if name in tried:
+            continue
+        try:
+            music = registry.create_music(tools.settings, name)
+        except SessionLabError as exc:
+            tried.append(name)
+            run.notice(f"The fallback engine {name} cannot run either: {sentence(exc)}")
+            continue
+        limit = getattr(getattr(music, "capabilities", None), "longest_sec", seconds)
+        if seconds > limit:
+            tried.append(name)
+            run.notice(
+                f"The fallback engine {name} makes clips of at most {limit:g} seconds, not {seconds:g}."
+            )
+            continue
+        run.notice(f"{sentence(why).rstrip('.')}. The {name} engine made this batch instead.")
+        run.music = music
+        return music
+    raise why
+
+
+def check_duration(tools: Tools, seconds: float) -> None:
+    """One clear sentence when ``seconds`` is longer than the engine makes in one clip."""
+    capabilities = getattr(tools.music, "capabilities", None)
+    if capabilities is None:  # a provider that declares nothing is trusted with its own check
+        return
+    limit = float(capabilities.longest_sec)
+    if seconds > limit + 1e-9:
+        raise ValidationError(
+            f"The {tools.music.name} engine makes clips of at most {limit:g} seconds, not {seconds:g};"
+            " choose a shorter duration or another engine."
+        )
+
+
+def check_inputs(tools: Tools, params: BriefParams) -> None:
+    """One clear sentence when the brief gives lyrics to an engine that does not sing."""
+    capabilities = getattr(tools.music, "capabilities", None)
+    if params.lyrics and capabilities is not None and not capabilities.lyrics_input:
+        raise ValidationError(
+            f"The {tools.music.name} engine does not sing: remove the lyrics or choose an engine that"
+            " sings (ace-step)."
+        )
 
 
 def embed(tools: Tools, run: Run, clips: Sequence[GeneratedClip]) -> list[Candidate]:
@@ -155,9 +240,14 @@ def build_batch(
     num_requested: int,
     seed: int | None,
     parent_cluster_id: uuid.UUID | None = None,
+    run: Run | None = None,
 ) -> Batch:
-    """An empty batch row. Its position is a placeholder: the store gives the session's next as it commits."""
+    """An empty batch row. Its position is a placeholder: the store gives the session's next as it commits.
+
+    It records the engine that made its clips: the chosen one, or the fallback that stood in (``run.music``).
+    """
     imported = kind == BATCH_IMPORT
+    music = run.music if run is not None and run.music is not None else tools.music
     return Batch(
         id=batch_id,
         session_id=session_id,
@@ -169,8 +259,8 @@ def build_batch(
         kind=kind,
         params=params,
         seed=seed,
-        engine="import" if imported else tools.music.name,
-        model=None if imported else tools.music.model,
+        engine="import" if imported else music.name,
+        model=None if imported else music.model,
         embedder=tools.embedder.space,
         namer=tools.namer.name,
         parent_cluster_id=parent_cluster_id,

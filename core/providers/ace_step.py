@@ -27,7 +27,14 @@ import numpy as np
 
 from core.errors import ValidationError
 from core.providers import _diffusers, _torch
-from core.providers.base import GeneratedClip, GenerationRequest, ProgressFn, check_batch_args, check_cancel
+from core.providers.base import (
+    ExtendRequest,
+    GeneratedClip,
+    GenerationRequest,
+    ProgressFn,
+    check_batch_args,
+    check_cancel,
+)
 from core.providers.capabilities import ACE_STEP, Capabilities, strength_fraction
 from core.settings import Settings
 
@@ -176,6 +183,36 @@ class AceStepProvider:
         self.last_timings = result.timings
         self.last_warning = result.warning
         return result.clips
+
+    def extend_clip(self, request: ExtendRequest) -> GeneratedClip:
+        """ACE-Step: the clip continued by repainting past its end (core.providers.diffusers_extend)."""
+        from core.providers import diffusers_extend
+
+        steps = self.settings.diffusers_steps or DEFAULT_STEPS
+        inputs = brief_inputs(request.params)
+
+        def call(
+            loaded: Any, audio: np.ndarray, start: float, total: float, seed: int, watch: Any
+        ) -> np.ndarray:
+            import torch
+
+            torch.manual_seed(seed)  # repaint draws some of its noise outside the generator
+            out = loaded.pipe(
+                prompt=[request.prompt],
+                audio_duration=total,
+                num_inference_steps=steps,
+                generator=_diffusers.generators([seed]),
+                callback_on_step_end=watch.on_step_end,
+                task_type="repaint",
+                src_audio=torch.from_numpy(audio[None]).to(loaded.device),
+                repainting_start=start,
+                repainting_end=total,
+                **{k: v for k, v in inputs.items() if k != "lyrics"},
+                lyrics=[inputs.get("lyrics", "")],
+            ).audios
+            return _diffusers.as_numpy(out)[0]
+
+        return diffusers_extend.extend_clip(self, request, name=NAME, label=LABEL, mode="repaint", call=call)
 
 
 def create(settings: Settings, model: str | None = None) -> AceStepProvider:

@@ -61,6 +61,30 @@ class GenerationRequest:
     # Called as soon as each clip is on disk, so it can be auditioned before the
     # batch is clustered.
     on_clip: Callable[[int, GeneratedClip], None] | None = None
+    # A blend (given only to an engine whose ``blends`` attribute is true): clip i
+    # starts from references[i] and blend_with[i] together (each list taken in turn).
+    blend_with: Sequence[ReferenceClip] = ()
+
+
+@dataclass
+class ExtendRequest:
+    """One clip continued past its end to ``to_sec`` (a provider's optional ``extend_clip``).
+
+    The provider writes ONE clip of exactly ``round(to_sec * rate)`` samples into
+    ``out_dir`` at its own rate and channels, reports ``(STAGE_GENERATING, windows
+    done, windows)`` and leaves nothing behind when cancelled.
+    """
+
+    source: ReferenceClip
+    to_sec: float
+    prompt: str = ""
+    params: BriefParams = field(default_factory=BriefParams)
+    seed: int = 0
+    out_dir: Path | None = None
+    stride_sec: float = 18.0  # new seconds each window adds (settings.extend_stride_sec)
+    overlap_sec: float = 2.0  # seconds crossfaded at each seam (settings.extend_overlap_sec)
+    progress: ProgressFn | None = None
+    cancel: threading.Event | None = None
 
 
 def clip_seed(batch_seed: int, index: int) -> int:

@@ -41,6 +41,7 @@ class Capabilities:
     lyrics_input: bool = False  # sings lyrics
     needs_cuda: bool = False  # cannot run in useful time without a CUDA GPU
     variation_strength: bool = False  # honours the variation_strength setting
+    extend_sec: float = 0.0  # the longest clip "extend" can make from one of its clips; 0: it cannot
 
     def __post_init__(self) -> None:
         if self.more_like not in MORE_LIKE_KINDS:
@@ -74,6 +75,9 @@ SKETCH = Capabilities(
     sample_rate=32_000,
     channels=1,
     more_like="recipe",
+    tempo_input=True,  # the recipe takes the tempo and key exactly
+    key_input=True,
+    extend_sec=600.0,  # the recipe rendered longer
 )
 MUSICGEN = Capabilities(
     longest_sec=30.0,  # 1500 decoder steps at 50 frames/s, the model's trained context
@@ -81,6 +85,7 @@ MUSICGEN = Capabilities(
     channels=1,
     more_like="continuation",
     continuation=True,
+    extend_sec=600.0,  # windowed continuation (core.windowed)
 )
 HF_ENDPOINT = Capabilities(longest_sec=30.0, sample_rate=32_000, channels=1, more_like="prompt")
 # Stable Audio 3 medium (CUDA); the provider refines it for Stable Audio Open.
@@ -92,6 +97,7 @@ STABLE_AUDIO_3 = Capabilities(
     variation=True,
     needs_cuda=True,
     variation_strength=True,
+    extend_sec=600.0,  # inpainting past the end, window by window past the longest clip
 )
 STABLE_AUDIO_OPEN = Capabilities(
     longest_sec=11.0,  # Open Small: 256 latent frames of 2048 samples at 44.1 kHz (1.0: 47.55 s)
@@ -109,6 +115,7 @@ ACE_STEP = Capabilities(
     key_input=True,
     lyrics_input=True,
     variation_strength=True,
+    extend_sec=600.0,  # repaint from the end
 )
 
 # The declaration of each registered music engine, by registry name.

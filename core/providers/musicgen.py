@@ -23,6 +23,18 @@ How a batch is made
   resampled to the model's rate; the output, which starts with the prompt
   audio, is cut so each clip has exactly the requested length of new music.
 
+Step cost
+- Each generate call gets its own key/value cache, a transformers
+  ``StaticCache`` sized to exactly the positions that call fills (prompt codes,
+  start token and new tokens). The default ``DynamicCache`` appends each step's
+  keys and values with ``torch.cat``, copying the whole cache of every layer at
+  every step: at musicgen-small's sizes a 6 x 10 s batch copied ~1.2 GB per step
+  by its end, and the step time tripled over the clip. The static cache writes
+  one position in place; attention runs over the cache's full (masked) length,
+  the same cost at every step (about a sixth of a step for a 6 x 10 s batch on
+  a CPU: bench/musicgen_steps.py). ``provider.kv_cache = "dynamic"`` restores
+  transformers' default (bench/engines.py --compare-dynamic runs both).
+
 Progress semantics
 - ``(STAGE_LOADING, 0, 1)`` then ``(STAGE_LOADING, 1, 1)`` around the load
   (both even when the model is already loaded).
@@ -63,6 +75,7 @@ from core.providers import _torch
 from core.providers.base import (
     STAGE_GENERATING,
     STAGE_LOADING,
+    ExtendRequest,
     GeneratedClip,
     GenerationRequest,
     ProgressFn,
@@ -110,12 +123,14 @@ class _StepWatch:
         self.on_step = on_step
         self.steps = 0
         self.last_step_at: float | None = None
+        self.step_ends: list[float] = []  # perf_counter() at the end of each step
 
     def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
         import torch
 
         self.steps += 1
         self.last_step_at = time.perf_counter()
+        self.step_ends.append(self.last_step_at)
         if self.cancel is not None and self.cancel.is_set():
             raise CancelledError("Generation was cancelled.")
         self.on_step()
@@ -150,6 +165,10 @@ class MusicGenProvider:
         self._half_failed = False  # float16 gave NaNs once: float32 from then on
         # Why the last batch has fewer clips than asked (e.g. out of memory), else None.
         self.last_warning: str | None = None
+        # "static": one preallocated key/value cache per call (see "Step cost"); "dynamic": transformers' default.
+        self.kv_cache = "static"
+        # Seconds of each decoder step of the last generate call (the first step includes the prompt's pass).
+        self.last_step_sec: list[float] = []
 
     # -- loading -----------------------------------------------------------------
 
@@ -195,22 +214,7 @@ class MusicGenProvider:
                     "set musicgen_device to cpu or use a smaller model."
                 ) from None
             raise
-        model.eval()
-        audio_config = model.config.audio_encoder
-        sampling_rate = int(audio_config.sampling_rate)
-        hop_length = int(np.prod(audio_config.upsampling_ratios))
-        frame_rate = float(getattr(audio_config, "frame_rate", None) or sampling_rate / hop_length)
-        return LoadedMusicgen(
-            model=model,
-            processor=processor,
-            device=device,
-            dtype=dtype,
-            sampling_rate=sampling_rate,
-            frame_rate=frame_rate,
-            hop_length=hop_length,
-            num_codebooks=int(model.config.decoder.num_codebooks),
-            channels=int(getattr(model.config.decoder, "audio_channels", 1) or 1),
-        )
+        return loaded_from(model, processor, device, dtype)
 
     # -- generating --------------------------------------------------------------
 
@@ -369,14 +373,21 @@ class MusicGenProvider:
             with loaded.lock:
                 torch.manual_seed(seed)
                 guidance = self.settings.musicgen_guidance_scale
-                output = loaded.model.generate(
-                    **inputs,
-                    do_sample=True,
-                    guidance_scale=guidance if guidance > 1 else None,
-                    max_new_tokens=max_new_tokens,
-                    stopping_criteria=_as_criteria(watch),
-                )
+                cache = {}
+                if self.kv_cache == "static":
+                    prompt_frames = prompts[0].shape[-1] // loaded.hop_length if prompts else 0
+                    cache["cache"] = _static_cache(loaded, prompt_frames, max_new_tokens)
+                with _prefill_once(loaded.model):
+                    output = loaded.model.generate(
+                        **inputs,
+                        **cache,
+                        do_sample=True,
+                        guidance_scale=guidance if guidance > 1 else None,
+                        max_new_tokens=max_new_tokens,
+                        stopping_criteria=_as_criteria(watch),
+                    )
             finished = time.perf_counter()
+            self.last_step_sec = list(np.diff([generate_started, *watch.step_ends]))
             last_step = watch.last_step_at or finished
             timings["generate"] += last_step - generate_started
             timings["decode"] += finished - last_step
@@ -456,6 +467,100 @@ class MusicGenProvider:
             return []
         return [(reference, c[:, -length:]) for reference, c in clips]
 
+    # -- extend (windowed continuation) --------------------------------------------
+
+    def extend_clip(self, request: ExtendRequest) -> GeneratedClip:
+        """The source continued to ``request.to_sec`` window by window (``core.windowed``).
+
+        Like audiocraft's extend stride: each window is prompted with the end of
+        what is made so far (``window - stride`` seconds of it, in whole codec
+        frames) and adds ``stride`` seconds; MusicGen's output starts with its own
+        decoding of the prompt, whose last ``overlap`` seconds are crossfaded with
+        the clip's. Window ``w`` runs after ``torch.manual_seed(clip_seed(seed, w))``.
+        """
+        from core.windowed import extend_windowed
+
+        check_cancel(request.cancel)
+        loaded = self.load(request.progress)
+        rate, hop = loaded.sampling_rate, loaded.hop_length
+        try:
+            samples, source_rate = read_audio(request.source.audio_path, mono=loaded.channels == 1)
+        except AudioFileError as exc:
+            raise GenerationFailedError(f"{LABEL} cannot read the clip to extend: {exc}") from None
+        samples = resample(samples, source_rate, rate)
+        source = samples[None, :] if samples.ndim == 1 else samples.T
+        if source.shape[0] != loaded.channels:
+            source = np.repeat(source.mean(axis=0, keepdims=True), loaded.channels, axis=0)
+        target = int(round(request.to_sec * rate))
+        # One window: what the model makes in one call (its trained context, or fewer
+        # positions in a small checkpoint), in whole codec frames.
+        positions = int(getattr(loaded.model.decoder.config, "max_position_embeddings", 0) or 0)
+        frames = int(self.capabilities.longest_sec * loaded.frame_rate)
+        if positions:
+            frames = min(frames, positions - loaded.num_codebooks - 2)
+        window = frames * hop
+        stride = int(round(request.stride_sec * rate))
+        overlap = int(round(request.overlap_sec * rate))
+        timings: dict[str, float] = {"prepare": 0.0, "generate": 0.0, "decode": 0.0}
+        quiet = GenerationRequest(cancel=request.cancel)
+
+        def continue_window(context: np.ndarray, new: int, index: int) -> np.ndarray:
+            kept = context.shape[-1] - context.shape[-1] % hop  # whole frames, from the end
+            prompts = [context[:, context.shape[-1] - kept :]] if kept else []
+            max_new_tokens = math.ceil(new / hop) + 1 + loaded.num_codebooks - 1
+            audio, _ = self._generate_chunk(
+                loaded,
+                request.prompt,
+                1,
+                0,
+                clip_seed(request.seed, index),
+                max_new_tokens,
+                prompts,
+                quiet,
+                lambda: check_cancel(request.cancel),
+                timings,
+            )
+            return audio[0, :, : kept + new]
+
+        extended = extend_windowed(
+            source,
+            target,
+            window=window,
+            stride=stride,
+            overlap=overlap,
+            continue_fn=continue_window,
+            progress=request.progress,
+            cancel=request.cancel,
+        )
+        out_dir = (
+            Path(request.out_dir) if request.out_dir else Path(tempfile.mkdtemp(prefix="sessionlab-mg-"))
+        )
+        path = write_wav_atomic(
+            out_dir / f"musicgen-extend-{uuid.uuid4().hex[:8]}.wav",
+            extended.T if loaded.channels > 1 else extended[0],
+            rate,
+        )
+        return GeneratedClip(
+            audio_path=path,
+            duration_sec=audio_duration(path),
+            raw_prompt=request.prompt,
+            seed=request.seed,
+            recipe={
+                "engine": NAME,
+                "model": self.location.model,
+                "extended_from": str(request.source.audio_path),
+                "extend_seed": request.seed,
+                "to_sec": request.to_sec,
+                "window_sec": window / rate,
+                "stride_sec": min(stride, window - overlap) / rate,
+                "overlap_sec": overlap / rate,
+                "guidance_scale": self.settings.musicgen_guidance_scale,
+                "device": loaded.device,
+                "dtype": loaded.dtype,
+                "sampling_rate": rate,
+            },
+        )
+
 
 def capabilities_of(config: dict[str, Any]) -> Capabilities:
     """MusicGen's declaration, with the rate and channels of this checkpoint's config.json."""
@@ -466,6 +571,78 @@ def capabilities_of(config: dict[str, Any]) -> Capabilities:
     return MUSICGEN.with_changes(
         sample_rate=int(rate) if isinstance(rate, int) and rate > 0 else MUSICGEN.sample_rate,
         channels=int(channels) if isinstance(channels, int) and channels > 0 else MUSICGEN.channels,
+    )
+
+
+@contextlib.contextmanager
+def _prefill_once(model: Any) -> Any:
+    """Run the decoder's prefill once per generate call.
+
+    transformers 5.x's ``MusicgenForConditionalGeneration.generate`` runs
+    ``_prefill`` itself, drops the result, and then ``_sample`` runs it again on
+    the same inputs. With the decoder's own throw-away cache that only wastes a
+    pass over the prompt; with a cache passed in, the second pass would append
+    the prompt to it a second time. Here the second call on the same inputs and
+    cache gets the first call's outputs. Where a transformers release prefills
+    once, nothing is ever reused.
+    """
+    real = getattr(type(model), "_prefill", None)
+    if real is None:
+        yield
+        return
+    last: list[Any] = []  # [(inputs' id, cache's id), outputs] of the prefill just run, once
+
+    def prefill(input_ids: Any, generation_config: Any, model_kwargs: Any, *args: Any, **kwargs: Any) -> Any:
+        key = (id(input_ids), id(model_kwargs.get("cache")))
+        if last and last[0] == key:
+            outputs = last[1]
+            last.clear()  # reused once only
+            return outputs
+        outputs = real(model, input_ids, generation_config, model_kwargs, *args, **kwargs)
+        last[:] = [key, outputs]
+        return outputs
+
+    model._prefill = prefill
+    try:
+        yield
+    finally:
+        del model._prefill
+
+
+def _static_cache(loaded: LoadedMusicgen, prompt_frames: int, max_new_tokens: int) -> Any:
+    """A key/value cache for one generate call, preallocated to the positions the call fills.
+
+    The decoder sees the start token and ``prompt_frames`` codes of audio prompt,
+    then feeds back every new token but the last: ``1 + prompt_frames +
+    max_new_tokens - 1`` positions, the prefill run once (``_prefill_once``).
+    The cross-attention cache (the text, computed once) stays dynamic.
+    """
+    from transformers.cache_utils import DynamicCache, EncoderDecoderCache, StaticCache
+
+    config = loaded.model.config.decoder
+    return EncoderDecoderCache(
+        StaticCache(config=config, max_cache_len=prompt_frames + max_new_tokens),
+        DynamicCache(config=config),
+    )
+
+
+def loaded_from(model: Any, processor: Any, device: str, dtype: str) -> LoadedMusicgen:
+    """Wrap a MusicGen model already on ``device`` (put in eval mode) with the numbers the provider uses."""
+    model.eval()
+    audio_config = model.config.audio_encoder
+    sampling_rate = int(audio_config.sampling_rate)
+    hop_length = int(np.prod(audio_config.upsampling_ratios))
+    frame_rate = float(getattr(audio_config, "frame_rate", None) or sampling_rate / hop_length)
+    return LoadedMusicgen(
+        model=model,
+        processor=processor,
+        device=device,
+        dtype=dtype,
+        sampling_rate=sampling_rate,
+        frame_rate=frame_rate,
+        hop_length=hop_length,
+        num_codebooks=int(model.config.decoder.num_codebooks),
+        channels=int(getattr(model.config.decoder, "audio_channels", 1) or 1),
     )
 
 

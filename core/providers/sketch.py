@@ -57,6 +57,7 @@ from core.errors import AudioFileError, GenerationFailedError
 from core.models import BriefParams
 from core.providers.base import (
     STAGE_GENERATING,
+    ExtendRequest,
     GeneratedClip,
     GenerationRequest,
     ReferenceClip,
@@ -105,9 +106,11 @@ PROGRESSIONS: dict[str, tuple[tuple[int, ...], ...]] = {
 STEPS_PER_BAR = 16  # the grid is in sixteenth notes
 TABLE_SIZE = 2048
 _PHASE_BITS = 32 - 11  # uint32 phase: 11 bits of table index, 21 of fraction
-_MAX_SAMPLES = int(31 * SR)
-_PHASE_RAMP = np.arange(_MAX_SAMPLES + SR, dtype=np.uint32)
-_TIME = (np.arange(_MAX_SAMPLES + SR, dtype=np.float32)) / np.float32(SR)
+_MAX_SAMPLES = int(SKETCH_CAPABILITIES.extend_sec * SR)  # the longest clip it renders (ten minutes)
+# Tables for one sounding note (notes and their envelopes are at most this long, whatever the clip).
+_NOTE_SAMPLES = int(32 * SR)
+_PHASE_RAMP = np.arange(_NOTE_SAMPLES, dtype=np.uint32)
+_TIME = (np.arange(_NOTE_SAMPLES, dtype=np.float32)) / np.float32(SR)
 
 # ---------------------------------------------------------------------------
 # Styles and the words that ask for them
@@ -371,8 +374,12 @@ def _driven(names: Sequence[str]) -> Sequence[str]:
     return driven or names
 
 
-def design_recipe(brief: str, energy: float, density: float, seed: int) -> dict[str, Any]:
-    """A fresh recipe for ``brief`` from its words, energy, density and ``seed``."""
+def design_recipe(
+    brief: str, energy: float, density: float, seed: int, *, bpm: float | None = None, key: str | None = None
+) -> dict[str, Any]:
+    """A fresh recipe for ``brief`` from its words, energy, density and ``seed``; a given
+    tempo (``bpm``) and key (``"A minor"``, as ``core.models.validate_key`` writes it) exactly."""
+    wanted_key = key
     cues = read_cues(brief)
     rng = _rng(seed, brief.strip().lower())
     style = STYLES[_pick_style(cues, energy, rng)]
@@ -409,6 +416,13 @@ def design_recipe(brief: str, energy: float, density: float, seed: int) -> dict[
     lowpass = style.lowpass_hz * 2 ** (cues.brightness * 0.8)
     if cues.brightness < 0 or cues.mood < 0:
         lowpass = min(lowpass, 5000.0 * 2 ** (cues.brightness * 0.5))
+    if bpm is not None:
+        tempo = float(bpm)
+    if wanted_key is not None:  # that tonic, in that plain major or minor scale
+        from core.models import key_pitch_class
+
+        key, mode = key_pitch_class(wanted_key)
+        progression = [int(d) for d in _choose(rng, PROGRESSIONS[mode])]
     recipe: dict[str, Any] = {
         "engine": ENGINE,
         "version": RECIPE_VERSION,
@@ -525,6 +539,36 @@ def vary_recipe(parent: dict[str, Any], seed: int) -> dict[str, Any]:
     style = STYLES[parent["style"]]
     if rng.random() < 0.3 and len(style.chord_patterns) > 1:
         child["groove"]["chord_pattern"] = _choose(rng, style.chord_patterns)
+    return child
+
+
+# Numbers a blend takes between its parents; everything else comes whole from one of them.
+_BLENDED_NUMBERS = ("tempo", "energy", "density", "brightness", "drive", "lowpass_hz", "echo")
+
+
+def blend_recipes(a: dict[str, Any], b: dict[str, Any], seed: int) -> dict[str, Any]:
+    """A recipe between ``a`` and ``b``: its numbers (tempo, energy, brightness, drive...)
+    part way between theirs (40-60%), each whole part (style and groove, harmony, each
+    instrument) from one parent or the other, so it is always a recipe the engine renders."""
+    rng = _rng(seed, "blend", int(a.get("seed") or 0), int(b.get("seed") or 0))
+    t = float(rng.uniform(0.4, 0.6))
+    first, second = (a, b) if rng.random() < 0.5 else (b, a)
+    child = copy.deepcopy(first)
+    for name in _BLENDED_NUMBERS:
+        value = (1 - t) * float(a[name]) + t * float(b[name])
+        child[name] = round(value, 3)
+    child["tempo"] = round(float(child["tempo"]), 2)
+    child["lowpass_hz"] = round(float(child["lowpass_hz"]), 1)
+    harmony = second if rng.random() < 0.5 else first  # key, mode and progression belong together
+    for name in ("key", "key_name", "mode", "progression", "chord_bars", "sevenths"):
+        child[name] = copy.deepcopy(harmony[name])
+    for part in ("drums", "bass", "chords", "pad", "lead"):
+        child["timbre"][part] = (a if rng.random() < 0.5 else b)["timbre"][part]
+    child["layers"] = sorted(set(a["layers"]) | set(b["layers"]), key=list(LAYERS).index)
+    child["groove"]["swing"] = round(
+        (1 - t) * float(a["groove"]["swing"]) + t * float(b["groove"]["swing"]), 3
+    )
+    child["blend_of"] = [a.get("seed"), b.get("seed")]
     return child
 
 
@@ -1445,6 +1489,7 @@ class SketchEngine:
     name = ENGINE
     model: str | None = None
     capabilities = SKETCH_CAPABILITIES
+    blends = True  # takes GenerationRequest.blend_with: blends two references' recipes
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings
@@ -1458,20 +1503,33 @@ class SketchEngine:
         references: Sequence[ReferenceClip] = (),
         reference_index: int = 0,
         derived: dict[Path, dict[str, Any] | None] | None = None,
+        blend_with: Sequence[ReferenceClip] = (),
     ) -> dict[str, Any]:
-        """The recipe of one clip: fresh, or a variation of one of ``references``."""
+        """The recipe of one clip: fresh, a variation of one of ``references``, or (with
+        ``blend_with``) a variation of a blend of one of each."""
         if not references:
-            return design_recipe(brief, params.energy, params.density, seed)
-        reference = references[reference_index % len(references)]
-        parent = reference.recipe if is_sketch_recipe(reference.recipe) else None
-        if parent is None:
-            derived = {} if derived is None else derived
-            if reference.audio_path not in derived:
-                derived[reference.audio_path] = self._recipe_from_audio(reference)
-            parent = derived[reference.audio_path]
+            return design_recipe(brief, params.energy, params.density, seed, bpm=params.bpm, key=params.key)
+        derived = {} if derived is None else derived
+        parent = self._parent_recipe(references[reference_index % len(references)], derived)
+        if blend_with:
+            other = self._parent_recipe(blend_with[reference_index % len(blend_with)], derived)
+            if parent is not None and other is not None:
+                parent = blend_recipes(parent, other, seed)
+            else:
+                parent = parent if parent is not None else other
         if parent is None:  # unreadable reference: start from the brief
             return design_recipe(brief, params.energy, params.density, seed)
         return vary_recipe(parent, seed)
+
+    def _parent_recipe(
+        self, reference: ReferenceClip, derived: dict[Path, dict[str, Any] | None]
+    ) -> dict[str, Any] | None:
+        """The reference's own recipe, or one imitating its audio (None when unreadable)."""
+        if is_sketch_recipe(reference.recipe):
+            return reference.recipe
+        if reference.audio_path not in derived:
+            derived[reference.audio_path] = self._recipe_from_audio(reference)
+        return derived[reference.audio_path]
 
     @staticmethod
     def _recipe_from_audio(reference: ReferenceClip) -> dict[str, Any] | None:
@@ -1506,6 +1564,7 @@ class SketchEngine:
         params = params_of(prompt, request, duration_sec)
         batch_seed = request.seed if request is not None else 0
         references = tuple(request.references) if request is not None else ()
+        blend_with = tuple(request.blend_with) if request is not None else ()
         cancel = request.cancel if request is not None else None
         progress = request.progress if request is not None else None
         on_clip = request.on_clip if request is not None else None
@@ -1523,7 +1582,7 @@ class SketchEngine:
             check_cancel(cancel)
             seed = clip_seed(batch_seed, i)
             try:
-                recipe = self.recipe_for(brief, params, seed, references, batch_seed + i, derived)
+                recipe = self.recipe_for(brief, params, seed, references, batch_seed + i, derived, blend_with)
                 samples = render_recipe(recipe, duration_sec, cancel)
                 path = write_wav_atomic(out_dir / f"sketch-{batch_seed}-{i:02d}-{seed}.wav", samples, SR)
             except OSError as exc:  # a full or read-only disk: skip this clip, as the contract says
@@ -1549,6 +1608,35 @@ class SketchEngine:
                 f"{len(clips)} of {num_clips} clips were made; one could not be written ({errors[0]})."
             )
         return clips
+
+    def extend_clip(self, request: ExtendRequest) -> GeneratedClip:
+        """The source's recipe rendered to ``request.to_sec``: one window, no seam to hide."""
+        from core.errors import ValidationError
+
+        recipe = request.source.recipe
+        if not is_sketch_recipe(recipe):
+            raise ValidationError(
+                "The sketch engine can only extend its own clips (this one has no sketch recipe);"
+                " choose the engine that made it."
+            )
+        assert recipe is not None
+        out_dir = Path(request.out_dir) if request.out_dir is not None else Path(tempfile.mkdtemp())
+        if request.progress is not None:
+            request.progress(STAGE_GENERATING, 0, 1)
+        check_cancel(request.cancel)
+        samples = render_recipe(recipe, request.to_sec, request.cancel)
+        check_cancel(request.cancel)
+        seed = request.source.seed if request.source.seed is not None else int(recipe["seed"])
+        path = write_wav_atomic(out_dir / f"sketch-extend-{seed}-{samples.shape[0]}.wav", samples, SR)
+        if request.progress is not None:
+            request.progress(STAGE_GENERATING, 1, 1)
+        return GeneratedClip(
+            audio_path=path,
+            duration_sec=samples.shape[0] / SR,
+            raw_prompt=request.prompt,
+            seed=seed,
+            recipe=copy.deepcopy(recipe),
+        )
 
 
 def create(settings: Settings, model: str | None = None) -> SketchEngine:

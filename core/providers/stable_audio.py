@@ -32,7 +32,14 @@ import numpy as np
 
 from core.errors import ProviderUnavailableError, ValidationError
 from core.providers import _diffusers, _torch
-from core.providers.base import GeneratedClip, GenerationRequest, ProgressFn, check_batch_args, check_cancel
+from core.providers.base import (
+    ExtendRequest,
+    GeneratedClip,
+    GenerationRequest,
+    ProgressFn,
+    check_batch_args,
+    check_cancel,
+)
 from core.providers.capabilities import STABLE_AUDIO_3, STABLE_AUDIO_OPEN, Capabilities, strength_fraction
 from core.settings import Settings
 
@@ -59,8 +66,17 @@ def capabilities_of(location: _diffusers.PipelineLocation) -> Capabilities:
             sample_rate=rate, channels=channels, longest_sec=round(frames * hop / rate, 2)
         )
     longest = float(location.config("duration_embedder").get("max_val") or STABLE_AUDIO_3.longest_sec)
+    # Inpainting (extend) feeds the DiT the mask and the masked latents: a checkpoint
+    # built without that pathway cannot extend.
+    transformer = location.config("transformer")
+    latent = int(vae.get("latent_dim") or transformer.get("io_channels") or 0)
+    can_inpaint = int(transformer.get("local_add_cond_dim") or 0) == latent + 1
     return STABLE_AUDIO_3.with_changes(
-        sample_rate=rate, channels=channels, longest_sec=longest, needs_cuda=location.model in CUDA_ONLY
+        sample_rate=rate,
+        channels=channels,
+        longest_sec=longest,
+        needs_cuda=location.model in CUDA_ONLY,
+        extend_sec=STABLE_AUDIO_3.extend_sec if can_inpaint else 0.0,
     )
 
 
@@ -206,6 +222,39 @@ class StableAudioProvider:
         self.last_timings = result.timings
         self.last_warning = result.warning
         return result.clips
+
+    def extend_clip(self, request: ExtendRequest) -> GeneratedClip:
+        """Stable Audio 3: the clip continued by inpainting past its end (core.providers.diffusers_extend)."""
+        from core.providers import diffusers_extend
+
+        if not self.capabilities.extend_sec:
+            raise ValidationError(f"{self.location.model} cannot extend clips (it has no inpainting).")
+
+        def call(
+            loaded: Any, audio: np.ndarray, start: float, total: float, seed: int, watch: Any
+        ) -> np.ndarray:
+            import torch
+
+            inpaint = loaded.extra.get("inpaint")
+            if inpaint is None:
+                from diffusers import StableAudio3InpaintPipeline
+
+                inpaint = StableAudio3InpaintPipeline(**loaded.pipe.components)
+                inpaint.set_progress_bar_config(disable=True)
+                loaded.extra["inpaint"] = inpaint
+            out = inpaint(
+                [request.prompt],
+                duration=total,
+                audio=torch.from_numpy(audio[None]).to(loaded.device),
+                mask_start_seconds=start,
+                mask_end_seconds=total,
+                num_inference_steps=self.steps(loaded.pipe),
+                generator=_diffusers.generators([seed]),
+                callback_on_step_end=watch.on_step_end,
+            ).audios
+            return _diffusers.as_numpy(out)[0]
+
+        return diffusers_extend.extend_clip(self, request, name=NAME, label=LABEL, mode="inpaint", call=call)
 
 
 def default_models(device_setting: str) -> list[str]:

@@ -115,6 +115,7 @@ from core.store.curation import CurationStore
 from core.store.locks import LOCKS_DIR, _acquire, _fsync_file, _release
 from core.store.reads import SessionReads
 from core.store.rows import (
+    _VECTOR_DTYPE,
     MAX_NAME_CHARS,
     _clean_name,
     _dt,
@@ -957,6 +958,7 @@ class SessionStore(CurationStore, SessionReads):
                 str(c.label),
                 _ts(c.created_at),
                 _str_or_none(c.parent_cluster_id),
+                _str_or_none(c.second_parent_cluster_id),
             )
             for c in batch.clusters
         ]
@@ -1017,8 +1019,8 @@ class SessionStore(CurationStore, SessionReads):
             rows["batch"],
         )
         conn.executemany(
-            "INSERT INTO clusters (id, batch_id, session_id, position, label, created_at, parent_cluster_id)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO clusters (id, batch_id, session_id, position, label, created_at, parent_cluster_id,"
+            " second_parent_cluster_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             rows["clusters"],
         )
         conn.executemany(
@@ -1083,6 +1085,39 @@ class SessionStore(CurationStore, SessionReads):
                     found[uuid.UUID(row["track_id"])] = _vector(row["vector"], row["dim"])
         return found
 
+    def get_session_vectors(
+        self, session_id: uuid.UUID, space: str
+    ) -> tuple[list[tuple[uuid.UUID, uuid.UUID, uuid.UUID]], np.ndarray]:
+        """Every stored vector of ``space`` among the session's clips in one read, in the
+        session's order (batch, then clip): ((track, cluster, batch) ids, one float32 matrix).
+        What a map of 10,000 clips needs. A vector of another length than the first is left
+        out (a space has one length)."""
+        import numpy as np
+
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT t.id, t.cluster_id, t.batch_id, e.dim, e.vector FROM tracks t"
+                " JOIN batches b ON b.id = t.batch_id"
+                " JOIN embeddings e ON e.track_id = t.id AND e.space = ?"
+                " WHERE t.session_id = ? ORDER BY b.position, b.created_at, b.rowid, t.position, t.created_at",
+                (space, str(session_id)),
+            ).fetchall()
+        if not rows:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        dim = int(rows[0][3])
+        kept = [r for r in rows if int(r[3]) == dim and len(r[4]) == dim * 4]
+        matrix = np.frombuffer(b"".join(r[4] for r in kept), dtype=_VECTOR_DTYPE).reshape(len(kept), dim)
+        parse: dict[str, uuid.UUID] = {}  # clusters and batches repeat: parse each once
+        ids = [
+            (
+                uuid.UUID(r[0]),
+                parse.get(r[1]) or parse.setdefault(r[1], uuid.UUID(r[1])),
+                parse.get(r[2]) or parse.setdefault(r[2], uuid.UUID(r[2])),
+            )
+            for r in kept
+        ]
+        return ids, matrix.astype(np.float32)
+
     def put_embeddings(self, space: str, embeddings: dict[uuid.UUID, np.ndarray]) -> None:
         """Store (or replace) vectors of ``space`` for existing tracks."""
         space = _space_name(space)
@@ -1128,6 +1163,7 @@ class SessionStore(CurationStore, SessionReads):
             created_at=_dt(row["created_at"]),
             parent_cluster_id=_uuid_or_none(row["parent_cluster_id"]),
             position=int(row["position"]),
+            second_parent_cluster_id=_uuid_or_none(row["second_parent_cluster_id"]),
         )
 
     @staticmethod

@@ -183,11 +183,16 @@ _SCHEMA_V3 = (
     """,
 )
 
+# Blends: a cluster made between two clusters records both; the first stays in
+# parent_cluster_id (the tree puts the blend under it).
+_SCHEMA_V4 = ("ALTER TABLE clusters ADD COLUMN second_parent_cluster_id TEXT",)
+
 # Step i takes the schema from version i to i + 1. Append; never edit a shipped step.
 MIGRATIONS: list[Migration] = [
     _run_statements(_SCHEMA_V1),
     _run_statements(_SCHEMA_V2),
     _run_statements(_SCHEMA_V3),
+    _run_statements(_SCHEMA_V4),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

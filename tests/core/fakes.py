@@ -21,6 +21,7 @@ from core.providers.base import (
     check_cancel,
     clip_seed,
 )
+from core.providers.capabilities import Capabilities
 
 RATE = 8_000
 
@@ -36,6 +37,7 @@ class FakeMusic:
 
     name = "fake"
     model = None
+    capabilities = Capabilities(longest_sec=600.0, sample_rate=RATE, channels=1)
 
     def __init__(self, pitches: Sequence[int] = (200, 400, 800), *, produce: int | None = None) -> None:
         self.pitches = list(pitches)

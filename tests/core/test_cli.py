@@ -110,7 +110,15 @@ def test_show_json_lists_each_clip_once(data_dir, generated):
     assert out.count(doc["tracks"][0]["path"]) == 1  # a clip's fields appear once in the document
     for batch in doc["batches"]:
         for c in batch["clusters"]:
-            assert set(c) == {"id", "label", "name", "effective_label", "parent_cluster_id", "track_ids"}
+            assert set(c) == {
+                "id",
+                "label",
+                "name",
+                "effective_label",
+                "parent_cluster_id",
+                "second_parent_cluster_id",  # a blend's second parent, else null
+                "track_ids",
+            }
             assert {t["cluster_id"] for t in doc["tracks"] if t["id"] in c["track_ids"]} == {c["id"]}
 
 
@@ -152,7 +160,9 @@ def test_empty_sessions_list_says_how_to_start(data_dir):
     [
         (["generate", "--brief", "   "], "brief is empty"),
         (["generate", "--brief", "x", "--energy", "2"], "Energy must be between 0 and 1"),
-        (["generate", "--brief", "x", "--duration", "31"], "at most 30 seconds"),
+        (["generate", "--brief", "x", "--duration", "601"], "at most 600 seconds"),
+        (["generate", "--brief", "x", "--bpm", "400"], "Tempo must be between 30 and 300"),
+        (["generate", "--brief", "x", "--lyrics", "la"], "sketch engine does not sing"),
         (["generate", "--brief", "x", "--clips", "9"], "between 1 and 6"),
         (["generate", "--brief", "x" * 2001], "limit is 2000"),
         (["generate", "--brief", "x", "--clips", "two"], "invalid int value"),
@@ -687,3 +697,18 @@ def test_delete_asks_at_a_terminal(data_dir, generated, answer, deleted):
     assert (clip not in clip_ids(shown(generated["id"]))) is deleted
     if not deleted:
         assert "Nothing was deleted." in err
+
+
+def test_extend_makes_a_longer_clip_beside_its_source(data_dir, generated):
+    track = generated["tracks"][0]
+    code, out, err = run("extend", track["id"][:8], "--to", "9.5", "--seed", "2", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    (batch,) = doc["batches"]
+    assert batch["kind"] == "extend" and batch["parent_cluster_id"] == track["cluster_id"]
+    (made,) = doc["tracks"]
+    assert made["duration_sec"] == 9.5
+    code, out, err = run("extend", track["id"][:8], "--to", "1")
+    assert code == 2 and "already 2.0 s long" in err and out == ""
+    code, out, err = run("extend", track["id"][:8], "--to", "9.5")
+    assert code == 0 and "extended from" in out

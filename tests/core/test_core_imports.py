@@ -13,7 +13,16 @@ import pytest
 import core
 
 FORBIDDEN_ALWAYS = ("textual", "rich", "tui")
-FORBIDDEN_AT_IMPORT = ("torch", "transformers", "sklearn", "openai", "scipy.signal", "librosa", "sounddevice")
+FORBIDDEN_AT_IMPORT = (
+    "torch",
+    "transformers",
+    "sklearn",
+    "openai",
+    "scipy.signal",
+    "librosa",
+    "sounddevice",
+    "matplotlib",
+)
 
 MODULES = sorted(
     name for _, name, _ in pkgutil.walk_packages([str(Path(core.__file__).parent)], prefix="core.")

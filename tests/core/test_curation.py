@@ -248,7 +248,7 @@ def test_the_migration_brings_a_version_2_database_forward(tmp_path):
     conn = sqlite3.connect(tmp_path / "old.db", isolation_level=None)
     migrate(conn, MIGRATIONS[:2])
     conn.execute("INSERT INTO sessions VALUES ('s', 't', 't', 'brief', '{}', '')")
-    assert migrate(conn, MIGRATIONS) == 3
+    assert migrate(conn, MIGRATIONS) == len(MIGRATIONS)
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"curation", "cluster_names", "preferences", "clip_analysis"} <= tables
     assert conn.execute("SELECT brief_text FROM sessions").fetchone()[0] == "brief"
@@ -473,3 +473,27 @@ def test_a_crash_between_the_rows_and_the_files_leaves_the_file_kept_aside(store
         assert again.swept_at_open == 1
     assert not Path(track.path).exists()
     assert (data_dir / "kept-aside" / "media" / str(session_id) / Path(track.path).name).is_file()
+
+
+def test_typed_tags_split_on_commas_else_on_spaces():
+    assert curation.parse_tags("Dusty Drums, warm,, warm ") == ("dusty drums", "warm")
+    assert curation.parse_tags("intro  Outro intro") == ("intro", "outro")
+    assert curation.parse_tags("   ") == ()
+    with pytest.raises(ValidationError) as caught:
+        curation.parse_tags("ok, " + "x" * 41)
+    assert str(caught.value) == "The tag 'xxxxxxxxxxxxxxxxxxxx'... is 41 characters long; the limit is 40."
+
+
+def test_tags_and_note_are_replaced_together_or_not_at_all(store):
+    session_id = new_session(store, batches=1)
+    track = store.require_session(session_id).tracks[0].id
+    curation.keep(store, track)
+    marks = curation.annotate(store, track, ["Warm", "intro"], "  before the drop\nsecond line ")
+    assert marks == Curation(kept=True, tags=("intro", "warm"), note="before the drop\nsecond line")
+    assert store.get_curation(track) == marks
+    before = curation_file.curation_path(store.root, session_id).read_bytes()
+    for tags, note in ((["fine"], "n" * 3000), (["x" * 41], "fine"), ("one string", "fine")):
+        with pytest.raises(ValidationError):
+            curation.annotate(store, track, tags, note)
+    assert store.get_curation(track) == marks
+    assert curation_file.curation_path(store.root, session_id).read_bytes() == before

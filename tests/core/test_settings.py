@@ -82,3 +82,36 @@ def test_log_level_is_a_setting_and_is_normalised(tmp_path):
     config.write_text('log_level = "debug"\n')
     assert load_settings(config_path=config, env={}).log_level == "DEBUG"
     assert load_settings(config_path=config, env={"SESSIONLAB_LOG_LEVEL": "error"}).log_level == "ERROR"
+
+
+def test_save_settings_keeps_the_rest_of_the_file(tmp_path):
+    from core.settings import save_settings
+
+    config = tmp_path / "config.toml"
+    config.write_text('# my studio\nengine = "sketch"\nvolume_db = -3.0\n\n[extra]\nvolume_db = 1\n')
+    save_settings({"volume_db": -9.0, "output_device": 'USB "Headphones"'}, config)
+    text = config.read_text()
+    assert text.startswith('# my studio\nengine = "sketch"\n')
+    assert "[extra]\nvolume_db = 1\n" in text  # a table's key is not ours
+    assert text.count("volume_db = -9.0") == 1
+    # It reads back through the loader: the same values, the rest untouched.
+    config.write_text(text.split("[extra]")[0])
+    settings = load_settings(config_path=config, env={})
+    assert (settings.volume_db, settings.output_device, settings.engine) == (
+        -9.0,
+        'USB "Headphones"',
+        "sketch",
+    )
+
+
+def test_save_settings_refuses_a_bad_value_and_writes_nothing(tmp_path):
+    from core.settings import save_settings
+
+    config = tmp_path / "config.toml"
+    with pytest.raises(ValidationError, match="volume_db must be between -60 and 0"):
+        save_settings({"volume_db": 6.0}, config)
+    with pytest.raises(ValidationError, match="Unknown setting"):
+        save_settings({"volume": 6.0}, config)
+    assert not config.exists()
+    save_settings({"output_device": "default"}, config)
+    assert load_settings(config_path=config, env={}).output_device == "default"

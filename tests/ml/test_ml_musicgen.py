@@ -126,6 +126,43 @@ def test_one_batched_generate_call_per_chunk(
     assert seen == [{"rows": 4, "num_return_sequences": None}]
 
 
+def test_each_call_fills_its_own_preallocated_cache_exactly(
+    settings: Settings, tiny_musicgen: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A static cache written in place keeps the step cost flat (no per-step copy of the
+    # whole cache); sized to the call, it neither overflows nor leaves slots unused.
+    provider = make(settings, tiny_musicgen, musicgen_max_batch=2)
+    loaded = provider.load()
+    caches: list[Any] = []
+    real_generate = loaded.model.generate
+
+    def recording_generate(**kwargs: Any) -> Any:
+        caches.append(kwargs.get("cache"))
+        return real_generate(**kwargs)
+
+    monkeypatch.setattr(loaded.model, "generate", recording_generate)
+    parents = provider.generate_batch(PROMPT, 3, 0.7, GenerationRequest(seed=4, out_dir=tmp_path / "a"))
+    references = [ReferenceClip(parents[0].audio_path)]
+    clips = provider.generate_batch(
+        PROMPT, 1, 0.5, GenerationRequest(seed=4, out_dir=tmp_path / "b", references=references)
+    )
+    assert samples_of(clips[0]).shape == (round(0.5 * MUSICGEN_RATE),)
+    assert len(caches) == 3 and len({id(c) for c in caches}) == 3  # two chunks, one continuation
+    steps = [parents[0].recipe["max_new_tokens"]] * 2 + [clips[0].recipe["max_new_tokens"]]
+    prompt_frames = [0, 0, round(clips[0].recipe["prompt_sec"] * MUSICGEN_RATE) // 160]
+    for cache, new_tokens, frames in zip(caches, steps, prompt_frames, strict=True):
+        layers = cache.self_attention_cache.layers
+        assert {type(layer).__name__ for layer in layers} == {"StaticLayer"}
+        assert {layer.max_cache_len for layer in layers} == {frames + new_tokens}
+        assert {int(layer.get_seq_length()) for layer in layers} == {frames + new_tokens}
+    assert len(provider.last_step_sec) == clips[0].recipe["max_new_tokens"]
+
+    # transformers' default cache, for comparison in bench/engines.py, still works.
+    provider.kv_cache = "dynamic"
+    (clip,) = provider.generate_batch(PROMPT, 1, 0.3, GenerationRequest(seed=4, out_dir=tmp_path / "c"))
+    assert caches[-1] is None and samples_of(clip).shape == (round(0.3 * MUSICGEN_RATE),)
+
+
 def test_same_seed_same_audio_and_other_seeds_differ(
     settings: Settings, tiny_musicgen: Path, tmp_path: Path
 ) -> None:

@@ -60,7 +60,7 @@ def _wake(seed: int, *modules) -> None:  # type: ignore[no-untyped-def]
                     parameter.copy_(torch.randn(parameter.shape, generator=generator) * 0.2)
 
 
-def build_tiny_stable_audio_3(path: Path, seed: int = 0) -> Path:
+def build_tiny_stable_audio_3(path: Path, seed: int = 0, inpaint: bool = False) -> Path:
     import torch
     from diffusers import (
         AutoencoderSAME,
@@ -86,7 +86,7 @@ def build_tiny_stable_audio_3(path: Path, seed: int = 0) -> Path:
         num_heads=4,
         cond_token_dim=COND_DIM,
         global_cond_dim=COND_DIM,
-        local_add_cond_dim=5,
+        local_add_cond_dim=9 if inpaint else 5,  # inpainting: the mask and the 8 latent channels
         timestep_features_dim=16,
         ff_mult=2,
         num_memory_tokens=3,

@@ -103,22 +103,68 @@ class SteppingNow:
         return FIXED_NOW + timedelta(seconds=37 * self.calls)
 
 
+class CountingIds:
+    """Ids 00000000-0000-4000-8000-000000000001, ...2, ...: file paths in a picture are fixed."""
+
+    def __init__(self) -> None:
+        import itertools
+        import threading
+
+        self._next = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def __call__(self) -> Any:
+        import uuid
+
+        with self._lock:
+            return uuid.UUID(f"00000000-0000-4000-8000-{next(self._next):012d}")
+
+
+def _id_holders() -> list[Any]:
+    """Every core module that took ``new_id`` from core.models (the pipeline's use cases,
+    the store): the ids they make are what a scene fixes."""
+    import importlib
+    import pkgutil
+    import sys
+
+    import core.models
+    import core.pipeline
+    import core.service  # noqa: F401
+    import core.store
+
+    for info in pkgutil.iter_modules(core.pipeline.__path__, "core.pipeline."):
+        importlib.import_module(info.name)
+    original = core.models.new_id
+    return [
+        module
+        for name, module in list(sys.modules.items())
+        if name.startswith("core.") and name != "core.models" and getattr(module, "new_id", None) is original
+    ]
+
+
 @contextlib.contextmanager
 def fixed_time() -> Iterator[None]:
-    """Rows get fixed times (SteppingNow) and dates are shown in UTC."""
+    """Rows get fixed times (SteppingNow) and ids (CountingIds); dates are shown in UTC."""
     import core.service
     import core.store
 
     saved = (core.store.utcnow, core.service.utcnow, os.environ.get("TZ"))
+    holders = _id_holders()
+    saved_ids = [(module, module.new_id) for module in holders]
     now = SteppingNow()
     core.store.utcnow = now  # type: ignore[assignment]
     core.service.utcnow = now  # type: ignore[assignment]
+    ids = CountingIds()
+    for module in holders:
+        module.new_id = ids
     os.environ["TZ"] = "UTC"
     time.tzset()
     try:
         yield
     finally:
         core.store.utcnow, core.service.utcnow = saved[0], saved[1]  # type: ignore[assignment]
+        for module, original in saved_ids:
+            module.new_id = original
         if saved[2] is None:
             os.environ.pop("TZ", None)
         else:
@@ -279,6 +325,32 @@ async def more_like_dialog(pilot: Pilot[Any]) -> None:
     await _settle(pilot)
 
 
+async def map_view(pilot: Pilot[Any]) -> None:
+    """M: every clip of the session on the map, one step right of the first clip selected
+    (nothing plays: a position in the player bar would not be the same twice)."""
+    from tui.screens.map import MapScreen
+
+    app = pilot.app
+    await _open_first_session(pilot)
+    await pilot.press("M")
+    await wait_for(pilot, lambda: isinstance(app.screen, MapScreen) and app.screen.placed is not None, "map")
+    await pilot.press("right")
+    await _settle(pilot)
+
+
+async def search_view(pilot: Pilot[Any]) -> None:
+    """/ dark: the clips whose words say dark, then those that measure darkest."""
+    app = pilot.app
+    await _open_first_session(pilot)
+    await pilot.press("slash", *"dark", "enter")
+    table = app.screen.query_one("#tracks")
+    await wait_for(pilot, lambda: table.scope == "search", "the hits")
+    await wait_for(
+        pilot, lambda: all(r.path in app.waveforms for r in table.rows_by_key.values()), "waveforms"
+    )
+    await _settle(pilot)
+
+
 async def help_screen(pilot: Pilot[Any]) -> None:
     await _open_first_session(pilot)
     await pilot.press("question_mark")
@@ -301,6 +373,65 @@ async def no_audio_device(pilot: Pilot[Any]) -> None:
     app = pilot.app
     await wait_for(pilot, lambda: bool(app.audio_problem), "the audio check")
     await _open_first_session(pilot)
+    await _settle(pilot)
+
+
+async def _list_focused(pilot: Pilot[Any]) -> None:
+    await _open_first_session(pilot)
+    await pilot.press("tab")
+    await _settle(pilot)
+
+
+async def clip_detail(pilot: Pilot[Any]) -> None:
+    """i: the selected clip's details, its tempo, key and loudness computed and stored."""
+    from tui.widgets.detail import ClipDetail
+
+    await _list_focused(pilot)
+    await pilot.press("i")
+    detail = pilot.app.screen.query_one(ClipDetail)
+    await wait_for(pilot, lambda: detail.facts is not None, "the clip's facts")
+    await _settle(pilot)
+
+
+async def ab_compare(pilot: Pilot[Any]) -> None:
+    """Two clips marked A and B; B is in at 2 s, paused, where A was."""
+    app = pilot.app
+    await _list_focused(pilot)
+    await pilot.press("l", "s", "4", "a", "j", "a")  # loop on; keep and rate A; mark A, then B: A plays
+    await wait_for(pilot, lambda: app.player_state is not None and app.player_state.playing, "A plays")
+    await pilot.press("space")
+    await wait_for(pilot, lambda: app.player_state.paused, "paused")
+    app._player.seek(2.0, relative=False)
+    await pilot.press("a")
+    await wait_for(
+        pilot, lambda: app.now_playing.key == app.ab_pair.b.key and app.player_state.paused, "B is in"
+    )
+    await _settle(pilot)
+    app._poll_player()
+    await _settle(pilot)
+
+
+async def export_dialog(pilot: Pilot[Any]) -> None:
+    from tui.screens.export import ExportScreen
+
+    app = pilot.app
+    await _list_focused(pilot)
+    await pilot.press("s", "j", "s", "e")
+    await wait_for(pilot, lambda: isinstance(app.screen, ExportScreen), "the export dialog")
+    app.screen.query_one("#export-folder", Input).value = "~/Music/Session Lab/warm-lofi-loop"
+    await _settle(pilot)
+
+
+async def tags_dialog(pilot: Pilot[Any]) -> None:
+    """t: the clip's tags and note, typed, not saved yet."""
+    from tui.screens.curation_dialogs import TagsNoteScreen
+
+    app = pilot.app
+    await _list_focused(pilot)
+    await pilot.press("t")
+    await wait_for(pilot, lambda: isinstance(app.screen, TagsNoteScreen), "the tags dialog")
+    app.screen.query_one("#tags-input", Input).value = "dusty, warm, intro"
+    app.screen.query_one("#note-input", Input).value = "before the drop; try it under the vocal"
     await _settle(pilot)
 
 
@@ -369,9 +500,23 @@ def scenes() -> list[Scene]:
             snapshot=False,
         ),
         Scene("more-like", "m asks how many clips to make near a cluster", more_like_dialog),
+        Scene(
+            "map",
+            "M: the session map, each cluster its own colour and shape; arrows move, Enter plays",
+            map_view,
+        ),
+        Scene("search", "/ filters the clips by words, and by sound where the embedder can", search_view),
         Scene("delete", "Deleting asks first", delete_confirm),
         Scene("rename", "r renames a session", rename_dialog),
         Scene("help", "? lists every key binding", help_screen),
+        Scene(
+            "detail",
+            "i shows a clip's brief, prompt, seed, engine, tempo, key, loudness and file",
+            clip_detail,
+        ),
+        Scene("ab", "A/B: two takes marked, a flips between them at the same position", ab_compare),
+        Scene("tags", "t edits a clip's tags and note", tags_dialog),
+        Scene("export", "e exports kept clips, a cluster or one clip for a DAW", export_dialog),
         Scene(
             "no-audio",
             "No audio device: one line in the player bar, everything else works",

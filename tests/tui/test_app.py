@@ -78,7 +78,13 @@ async def wait_generated(pilot, app: SessionLabApp) -> SessionScreen:  # type: i
     screen = app.screen
     assert isinstance(screen, SessionScreen)
     # The screen is current before it has mounted and started its job: wait for the job itself.
-    await wait_for(pilot, lambda: screen.last_job is not None and not screen.generating, "the batch is made")
+    # (A screen given its first job has last_job from the start: wait until it has started it.)
+    started = lambda: screen.first_job is None or screen.token > 0  # noqa: E731
+    await wait_for(
+        pilot,
+        lambda: started() and screen.last_job is not None and not screen.generating,
+        "the batch is made",
+    )
     await pilot.pause()
     return screen
 
@@ -152,10 +158,13 @@ async def test_the_whole_loop(make_app: Callable[..., SessionLabApp], settings: 
         assert app.player_state is not None and app.player_state.paused
         await pilot.press("space")
         await wait_for(pilot, lambda: "playing" in text_of(bar), "playing again")
-        # Loop off: the clip runs to its end (the null device is not clocked: at once).
+        # Loop off and auto-advance off (c): the clip runs to its end and stops there
+        # (the null device is not clocked: at once).
+        await pilot.press("c")
+        assert not app.auto_advance
         await pilot.press("l")
         await wait_for(pilot, lambda: "stopped" in text_of(bar), "the clip ends")
-        assert "loop off" in text_of(bar)
+        assert "loop off" in text_of(bar) and "then stop" in text_of(bar)
 
         # n plays the next clip of the list (tab to the list first).
         await pilot.press("tab")
@@ -741,6 +750,7 @@ async def test_n_and_p_move_on_across_clusters_and_stop_at_the_ends(
     session = make_split_session(settings, clips=4)
     first, second = sorted(session.batches[0].clusters, key=lambda c: c.position)
     app = make_app()
+    app.auto_advance = False  # clips end at once on the null device: only n and p move here
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_only_session(pilot, app)
         tree = screen.query_one(ClusterTree)

@@ -272,6 +272,7 @@ async def test_n_and_p_move_on_into_batches_not_made_yet(
     assert not [b for b in big.batches if b.parent_cluster_id == last_here.id]
     first_next = sorted(following.clusters, key=lambda c: c.position)[0]
     app = make_app()
+    app.auto_advance = False  # clips end at once on the null device: only n and p move here
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_big(pilot, app)
         tree = screen.query_one(ClusterTree)

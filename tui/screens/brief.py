@@ -21,7 +21,7 @@ from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
 from textual.worker import Worker, WorkerState
 
 from core.errors import ValidationError
-from core.models import BriefParams, validate_brief, validate_num_clips
+from core.models import BriefParams, validate_brief, validate_key, validate_num_clips
 from core.text import shown_line
 from tui.formatting import shown_lines
 from tui.jobs import GenerationJob
@@ -33,7 +33,10 @@ ROLES = (("engine", "music", "Engine"), ("embedder", "embedding", "Embedder"), (
 HINTS = {
     "energy": "0 calm … 1 intense",
     "density": "0 sparse … 1 busy",
-    "duration": "seconds per clip, at most 30",
+    "duration": "seconds per clip",
+    "bpm": "tempo in BPM; blank: the engine's choice",
+    "key": "e.g. A minor, F#; blank: the engine's choice",
+    "lyrics": "words to sing; blank for none",
     "seed": "blank for a random batch; a number makes the batch again exactly",
 }
 
@@ -120,6 +123,13 @@ class BriefScreen(Screen[GenerationJob | None]):
                 "clips", "Clips", str(clips), hint=f"1 to {settings.max_batch_size} clips in the batch"
             )
             yield from self._number_field("seed", "Seed", "")
+            yield from self._number_field("bpm", "Tempo", "" if params.bpm is None else f"{params.bpm:g}")
+            yield from self._number_field("key", "Key", params.key or "")
+            with Horizontal(classes="field-row", id="lyrics-row"):
+                yield Label("Lyrics", classes="field-label")
+                yield Input(value=params.lyrics, id="lyrics", select_on_focus=True, compact=True)
+                yield Static(HINTS["lyrics"], classes="field-hint")
+            yield Static(id="lyrics-error", classes="field-error")
             for key, _role, title in ROLES:
                 current = self.initial_providers.get(key) or getattr(settings, key)
                 with Horizontal(classes="field-row"):
@@ -148,7 +158,31 @@ class BriefScreen(Screen[GenerationJob | None]):
     def on_mount(self) -> None:
         self.app.settle_inputs(self)
         self.query_one("#brief", TextArea).focus()
+        self._offer_inputs()
         self._inventory()
+
+    def _capabilities(self) -> Any:
+        """What the chosen engine declares (core.providers.capabilities), or None if unknown."""
+        from core.providers.capabilities import ENGINES
+
+        value = self.query_one("#engine", Select).value
+        return ENGINES.get(value) if isinstance(value, str) else None
+
+    @on(Select.Changed, "#engine")
+    def _offer_inputs(self) -> None:
+        """Only what the chosen engine supports: lyrics for engines that sing; its longest clip."""
+        capabilities = self._capabilities()
+        sings = capabilities is None or capabilities.lyrics_input
+        self.query_one("#lyrics-row").display = sings
+        self.query_one("#lyrics-error").display = sings
+        hint = HINTS["duration"]
+        if capabilities is not None:
+            hint += f", at most {capabilities.longest_sec:g}"
+        duration_row = self.query_one("#duration").parent
+        if duration_row is not None:
+            duration_row.query_one(".field-hint", Static).update(Content(hint))
+        if self.attempted:
+            self._validate()
 
     # ------------------------------------------------------------- providers
 
@@ -209,7 +243,10 @@ class BriefScreen(Screen[GenerationJob | None]):
             "brief": lambda: validate_brief(self._field("brief")),
             "energy": lambda: BriefParams(energy=self._field("energy")).energy,
             "density": lambda: BriefParams(density=self._field("density")).density,
-            "duration": lambda: BriefParams(duration_sec=self._field("duration")).duration_sec,
+            "duration": lambda: self._check_duration(self._field("duration")),
+            "bpm": lambda: BriefParams(bpm=self._field("bpm").strip() or None).bpm,
+            "key": lambda: validate_key(self._field("key")),
+            "lyrics": lambda: self._check_lyrics(self._field("lyrics")),
             "clips": lambda: validate_num_clips(self._field("clips").strip(), max_batch),
             "seed": lambda: _check_seed(self._field("seed")),
         }
@@ -234,13 +271,35 @@ class BriefScreen(Screen[GenerationJob | None]):
             kind="new" if self.session_id is None else "batch",
             num_clips=values["clips"],
             brief=values["brief"],
-            params=BriefParams(values["energy"], values["density"], values["duration"]),
+            params=BriefParams(
+                values["energy"],
+                values["density"],
+                values["duration"],
+                bpm=values["bpm"],
+                key=values["key"],
+                lyrics=values["lyrics"],
+            ),
             seed=values["seed"],
             engine=str(providers["engine"]),
             embedder=str(providers["embedder"]),
             namer=str(providers["namer"]),
             session_id=self.session_id,
         )
+
+    def _check_duration(self, text: str) -> float:
+        seconds = BriefParams(duration_sec=text).duration_sec
+        capabilities = self._capabilities()
+        if capabilities is not None and seconds > capabilities.longest_sec:
+            raise ValidationError(
+                f"This engine makes clips of at most {capabilities.longest_sec:g} seconds, not {seconds:g}."
+            )
+        return seconds
+
+    def _check_lyrics(self, text: str) -> str:
+        capabilities = self._capabilities()
+        if capabilities is not None and not capabilities.lyrics_input:
+            return ""  # not offered for this engine: nothing to send
+        return BriefParams(lyrics=text).lyrics
 
     @on(Input.Changed)
     @on(TextArea.Changed)

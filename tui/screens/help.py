@@ -16,33 +16,52 @@ EXTRA = {
         ("tab  shift+tab", "Next / previous: the tree, the list, the fields"),
     ],
     "Sessions": [MOVES],
-    "Session": [MOVES, ("⏎ on a cluster", "Plays the clip highlighted in the list")],
+    "Session": [
+        MOVES,
+        ("⏎ on a cluster", "Plays the clip highlighted in the list"),
+        ("1 … 5  0", "Rate the clip 1 to 5; 0 clears the rating"),
+    ],
 }
 # Bindings folded into the MOVES and tab lines above.
-FOLDED = ("cursor", "ends", "focus_next", "focus_previous")
+FOLDED = ("cursor", "ends", "focus_next", "focus_previous", "rate")
 
 
 def _sections() -> list[tuple[str, list[Binding]]]:
     from tui.app import SessionLabApp
     from tui.screens.brief import BriefScreen
+    from tui.screens.curation_dialogs import PreferenceScreen, TagsNoteScreen
+    from tui.screens.export import ExportScreen
+    from tui.screens.map import MapScreen
     from tui.screens.modals import ConfirmScreen, CountScreen, TextPromptScreen
     from tui.screens.session import SessionScreen
+    from tui.screens.session_explore import SessionExplore
     from tui.screens.sessions import SessionsScreen
 
     def bindings(*owners: type) -> list[Binding]:
+        """Each owner's bindings with those of its own classes (a screen's mixins), the
+        owner's first; Textual's own base classes are left out."""
         found: list[Binding] = []
         for owner in owners:
-            for binding in owner.BINDINGS:
-                if isinstance(binding, Binding):
-                    found.append(binding)
+            for cls in owner.__mro__:
+                if not cls.__module__.startswith("tui."):
+                    continue
+                for binding in cls.__dict__.get("BINDINGS", ()):
+                    if isinstance(binding, Binding):
+                        found.append(binding)
         return found
 
     return [
         ("Everywhere", bindings(SessionLabApp)),
         ("Sessions", bindings(SessionsScreen)),
-        ("Session", bindings(SessionScreen)),
+        ("Session", bindings(SessionScreen, SessionExplore)),
+        ("Map", bindings(MapScreen)),
         ("Brief form", bindings(BriefScreen)),
-        ("Dialogs", bindings(ConfirmScreen, TextPromptScreen, CountScreen)),
+        (
+            "Dialogs",
+            bindings(
+                ConfirmScreen, TextPromptScreen, CountScreen, PreferenceScreen, TagsNoteScreen, ExportScreen
+            ),
+        ),
     ]
 
 

@@ -17,7 +17,6 @@ from textual.content import Content
 from textual.css.query import NoMatches
 from textual.message import Message
 from textual.reactive import reactive
-from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static, Tree
 from textual.worker import Worker, WorkerState, get_current_worker
 
@@ -29,6 +28,9 @@ from core.text import shown_line
 from tui.formatting import plural, shorten
 from tui.jobs import GenerationJob, NowPlaying
 from tui.messages import ClipRendered, GenerationProgress, WaveformReady
+from tui.screens.extend import ExtendActions, run_extend
+from tui.screens.session_explore import SessionExplore
+from tui.screens.session_keys import SessionKeys
 from tui.waveform import file_key
 from tui.widgets.cluster_tree import (
     RECENT_BATCHES,
@@ -91,7 +93,7 @@ class OlderBatchesRead(Message):
         self.last = last
 
 
-class SessionScreen(Screen[uuid.UUID | None]):
+class SessionScreen(ExtendActions, SessionExplore, SessionKeys):
     """Audition a session's clips and grow it, batch by batch.
 
     Dismissed with the session's id (None if nothing was stored), so the sessions
@@ -238,6 +240,7 @@ class SessionScreen(Screen[uuid.UUID | None]):
         self.clip_problems.update(event.problems)
         tree = self.query_one("#tree", ClusterTree)
         tree.add_older(older, event.problems)
+        self.older_shown(older)
         if self._select_later is not None:
             wanted, instead = self._select_later
             shown = tree.highlighted
@@ -293,6 +296,7 @@ class SessionScreen(Screen[uuid.UUID | None]):
         self._check_files(list(session.tracks))
         if older:
             self._load_older(session.id, older)
+        self.curation_shown(session)
 
     def _title(self, session: Session | None) -> None:
         title = self.query_one("#session-title", Static)
@@ -312,7 +316,7 @@ class SessionScreen(Screen[uuid.UUID | None]):
 
     def _show_pending(self, job: GenerationJob) -> None:
         """The batch being made: one node (under its parent cluster for more-like)."""
-        under = f"cluster:{job.cluster_id}" if job.kind == "more" else None
+        under = f"cluster:{job.cluster_id}" if job.kind in ("more", "extend") else None
         self.query_one("#tree", ClusterTree).set_pending(job.title, under)
 
     def _reselect(self, select: str | None = None) -> None:
@@ -400,8 +404,10 @@ class SessionScreen(Screen[uuid.UUID | None]):
                 ),
             )
         if force or table.scope != scope:
-            table.show(rows, scope, self.app.waveforms)
-            scope_title.update(title, layout=False)
+            shown = self.visible_rows(rows)
+            table.show(shown, scope, self.app.waveforms)
+            scope_title.update(Content.assemble(title, (self.scope_note(rows, shown), "dim")), layout=False)
+            rows = shown
             now = self.app.now_playing
             table.mark_playing(now.key if now is not None else None)
             self._request_waveforms(rows)
@@ -421,6 +427,7 @@ class SessionScreen(Screen[uuid.UUID | None]):
             duration_sec=track.duration_sec,
             similarity=track.similarity,
             problem=self.clip_problems.get(str(track.id)),
+            curation=self.row_curation(track.id),
         )
 
     # ------------------------------------------------------------- waveforms
@@ -526,6 +533,13 @@ class SessionScreen(Screen[uuid.UUID | None]):
         if job.kind == "batch":
             assert job.params is not None and job.session_id is not None
             batch = service.add_brief_batch(job.session_id, job.brief, job.params, job.num_clips, **options)
+        elif job.second_cluster_id is not None:  # a blend: a more-like job with two parents
+            assert job.session_id is not None and job.cluster_id is not None
+            batch = service.blend_clusters(
+                job.session_id, job.cluster_id, job.second_cluster_id, job.num_clips, **options
+            )
+        elif job.kind == "extend":
+            batch = run_extend(service, job, options)
         else:
             assert job.session_id is not None and job.cluster_id is not None
             batch = service.more_like_cluster(job.session_id, job.cluster_id, job.num_clips, **options)
@@ -664,7 +678,7 @@ class SessionScreen(Screen[uuid.UUID | None]):
 
     # --------------------------------------------------------------- actions
 
-    _GATED = ("play", "pause", "seek", "step", "more_like", "new_batch", "cancel")
+    _GATED = ("play", "pause", "seek", "step", "more_like", "new_batch", "extend", "cancel")
 
     def _sync_bindings(self) -> None:
         """Refresh the footer only when what it shows changes (a refresh recomposes it)."""
@@ -697,7 +711,9 @@ class SessionScreen(Screen[uuid.UUID | None]):
             return True if chosen else None
         if action == "new_batch":
             return None if self.generating else True
-        return True
+        if action == "extend":
+            return self.can_extend()
+        return self.can_curate(action)
 
     def _current_row(self) -> TrackRow | None:
         tree = self.query_one("#tree", ClusterTree)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -14,7 +14,7 @@ from rich.text import Text
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from core.models import BATCH_IMPORT, BATCH_MORE, Batch, ClusterSummary, Session, Track
+from core.models import BATCH_EXTEND, BATCH_IMPORT, BATCH_MORE, Batch, ClusterSummary, Session, Track
 from core.text import shown_line
 from tui.formatting import duration, plural, shorten, similarity
 from tui.widgets.audition_keys import AUDITION_BINDINGS
@@ -77,6 +77,10 @@ def batch_title(batch: Batch, number: int) -> Text:
         # It hangs under its parent cluster, whose label it repeats below.
         label.append("More like this", style="bold")
         label.append(f"  {count}", style="dim")
+    elif batch.kind == BATCH_EXTEND:
+        # It hangs under the cluster of the clip it continues.
+        label.append("Extended", style="bold")
+        label.append(f"  {duration(batch.params.duration_sec)}", style="dim")
     elif batch.kind == BATCH_IMPORT:
         label.append(f"Batch {number}", style="bold")
         label.append(f"  imported · {count}", style="dim")
@@ -86,10 +90,16 @@ def batch_title(batch: Batch, number: int) -> Text:
     return label
 
 
-def cluster_title(cluster: ClusterSummary, count: int) -> Text:
+def cluster_title(cluster: ClusterSummary, count: int, shown: int | None = None) -> Text:
+    """``shown``: how many of its ``count`` clips the filter lets through (None: all);
+    a cluster with none shown is dimmed (it stays, for its more-like batches and m)."""
     label = Text(no_wrap=True)
+    if shown is not None and shown == 0:
+        label.append(shown_line(cluster.label), style="dim")
+        label.append(f" (0 of {count} shown)", style="dim")
+        return label
     label.append(shown_line(cluster.label), style="bold")
-    label.append(f" ({count})")
+    label.append(f" ({count})" if shown is None or shown == count else f" ({shown} of {count})")
     return label
 
 
@@ -142,6 +152,7 @@ class ClusterTree(Tree[NodeData]):
         self._batch_of_cluster: dict[uuid.UUID, Batch] = {}
         self._children: dict[uuid.UUID, list[Batch]] = defaultdict(list)  # cluster id -> more-like batches
         self._track_clusters: dict[uuid.UUID, uuid.UUID] | None = None  # built on the first track lookup
+        self._visible: Callable[[uuid.UUID], bool] | None = None  # the clip filter (None: every clip)
 
     # ------------------------------------------------------- laying it out
 
@@ -332,19 +343,89 @@ class ClusterTree(Tree[NodeData]):
         if isinstance(data, BatchNode):
             for cluster in sorted(data.batch.clusters, key=lambda c: c.position):
                 cluster_data = ClusterNode(data.batch, cluster)
-                count = len(cluster.track_ids)
-                cluster_node = node.add(cluster_title(cluster, count), data=cluster_data)
+                cluster_node = node.add(self._cluster_label(data.batch, cluster), data=cluster_data)
                 self.nodes_by_key[cluster_data.key] = cluster_node
                 self._fill(cluster_node)
                 cluster_node.expand()
         elif isinstance(data, ClusterNode):
             batch, cluster = data.batch, data.cluster
-            for track in cluster_tracks(batch, cluster):
-                track_data = TrackNode(batch, cluster, track)
-                label = track_title(track, self._problems.get(str(track.id)))
-                self.nodes_by_key[track_data.key] = node.add_leaf(label, data=track_data)
+            self._add_tracks(node, batch, cluster)
             for child in self._children.get(cluster.id, ()):
                 self._add_batch_node(node, child)
+
+    def _shown_tracks(self, batch: Batch, cluster: ClusterSummary) -> list[Track]:
+        tracks = cluster_tracks(batch, cluster)
+        visible = self._visible
+        return tracks if visible is None else [t for t in tracks if visible(t.id)]
+
+    def _cluster_label(self, batch: Batch, cluster: ClusterSummary) -> Text:
+        count = len(cluster.track_ids)
+        if self._visible is None:
+            return cluster_title(cluster, count)
+        return cluster_title(cluster, count, len(self._shown_tracks(batch, cluster)))
+
+    def _add_tracks(self, node: TreeNode[NodeData], batch: Batch, cluster: ClusterSummary) -> None:
+        """A cluster's clips that the filter lets through, first under its node, in order."""
+        for index, track in enumerate(self._shown_tracks(batch, cluster)):
+            track_data = TrackNode(batch, cluster, track)
+            label = track_title(track, self._problems.get(str(track.id)))
+            self.nodes_by_key[track_data.key] = node.add_leaf(label, data=track_data, before=index)
+
+    # ------------------------------------------------------------- filtering
+
+    def set_filter(self, visible: Callable[[uuid.UUID], bool] | None) -> None:
+        """Which clips the tree shows (by track id); applied to the nodes made now by
+        ``refilter``, and to those made later as they are made."""
+        self._visible = visible
+
+    def refilter(self, cluster_ids: Iterable[uuid.UUID] | None = None) -> None:
+        """Show again the clips of the clusters given (None: every cluster made) as the
+        filter says, and their titles; nothing else is touched. The cursor, if it was on
+        a clip now hidden, moves to its cluster."""
+        if cluster_ids is None:
+            keys = [k for k in self.nodes_by_key if k.startswith("cluster:")]
+        else:
+            keys = [f"cluster:{c}" for c in cluster_ids]
+        cursor = self.cursor_node
+        cursor_key = self._key_of(cursor) if cursor is not None else None
+        with self._building():
+            for key in keys:
+                node = self.nodes_by_key.get(key)
+                if node is None or not isinstance(node.data, ClusterNode):
+                    continue
+                batch, cluster = node.data.batch, node.data.cluster
+                node.set_label(self._cluster_label(batch, cluster))
+                if key not in self._filled:
+                    continue  # its clips are made, filtered, when it is filled
+                made = [child for child in node.children if isinstance(child.data, TrackNode)]
+                if [t.id for t in self._shown_tracks(batch, cluster)] == [c.data.track.id for c in made]:  # type: ignore[union-attr]
+                    continue  # unchanged: its nodes stay as they are
+                for child in made:
+                    self.nodes_by_key.pop(child.data.key, None)  # type: ignore[union-attr]
+                    child.remove()
+                self._add_tracks(node, batch, cluster)
+        if cursor is None or cursor_key is None or cursor_key == "root":
+            return
+        # Back on the same clip's new node, or its cluster when the clip is hidden.
+        node = self.nodes_by_key.get(cursor_key)
+        if node is None:
+            parent = self._parent_key(cursor_key)
+            node = self.nodes_by_key.get(parent) if parent is not None else None
+        if node is not None and node is not cursor:
+            _ = self._tree_lines
+            self.move_cursor(node)
+
+    def refilter_clip(self, track_id: uuid.UUID) -> None:
+        """One clip's marks changed: its cluster shows its clips again (if made)."""
+        cluster = self._parent_key(f"track:{track_id}")
+        if cluster is not None:
+            self.refilter([uuid.UUID(cluster.partition(":")[2])])
+
+    def relabel_cluster(self, cluster: ClusterSummary) -> None:
+        """The cluster's title again (it was renamed), if its node is made."""
+        node = self.nodes_by_key.get(f"cluster:{cluster.id}")
+        if node is not None and isinstance(node.data, ClusterNode):
+            node.set_label(self._cluster_label(node.data.batch, cluster))
 
     def _open_with_parents(self, node: TreeNode[NodeData]) -> None:
         opened: TreeNode[NodeData] | None = node

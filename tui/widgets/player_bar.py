@@ -15,7 +15,15 @@ class PlayerBar(Static):
     """One line bound to the app's playback reactives, redrawn when they change."""
 
     def on_mount(self) -> None:
-        for name in ("now_playing", "player_state", "audio_problem", "loop_playback"):
+        for name in (
+            "now_playing",
+            "player_state",
+            "audio_problem",
+            "loop_playback",
+            "volume_db",
+            "auto_advance",
+            "ab_pair",
+        ):
             self.watch(self.app, name, self._redraw, init=False)
         self._redraw()
 
@@ -50,6 +58,33 @@ class PlayerBar(Static):
         else:
             icon, status = (" ■ ", "bold"), "stopped"
         seek_hint = ("  ·  ←/→ seek", "dim") if state is not None and (state.playing or state.paused) else ""
+        then: str | tuple[str, str] = ""
+        if not loop:
+            then = (
+                ("  ·  then next", "dim")
+                if getattr(app, "auto_advance", False)
+                else ("  ·  then stop", "dim")
+            )
+        volume = float(getattr(app, "volume_db", 0.0))
+        volume_part = (
+            ("  ·  muted", "bold $text-warning")
+            if volume == float("-inf")
+            else (
+                f"  ·  vol {volume:+.0f} dB".replace("+0 ", "0 ").replace("-", "−"),
+                "dim" if volume == 0 else "",
+            )
+        )
+        pair = getattr(app, "ab_pair", None)
+        ab_part: list[str | tuple[str, str]] = []
+        if pair is not None and pair.a is not None:
+            side = pair.side(now.key)
+            seek_hint = ""  # room for the pair
+            ab_part.append("  ·  ")
+            for name, clip in (("A", pair.a), ("B", pair.b)):
+                text = f"{name} #{clip.number}" if clip is not None else f"{name} ?"
+                ab_part.append((text, "reverse bold" if side == name else "bold"))
+                if name == "A":
+                    ab_part.append(" ⇄ ")
         position = state.position_sec if state is not None else 0.0
         length = state.duration_sec if state is not None else 0.0
         filled = 0 if length <= 0 else round(BAR_WIDTH * min(1.0, max(0.0, position / length)))
@@ -63,5 +98,8 @@ class PlayerBar(Static):
             ("─" * (BAR_WIDTH - filled), "dim"),
             f"  {status}",
             loop_part,
+            then,
+            volume_part,
+            *ab_part,
             seek_hint,
         )

@@ -10,13 +10,15 @@ from rich.text import Text
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
+from core.models import Curation
 from core.text import shown_line
 from tui.formatting import WAVEFORM_WIDTH, duration, similarity
 from tui.widgets.audition_keys import AUDITION_BINDINGS
 
 COLUMNS = (
     ("num", "#", 4),
-    ("cluster", "Cluster", 18),
+    ("marks", "Marks", 7),
+    ("cluster", "Cluster", 14),
     ("length", "Length", 7),
     ("sim", "Similarity", 10),
     ("wave", "Waveform", WAVEFORM_WIDTH),
@@ -35,10 +37,26 @@ class TrackRow:
     duration_sec: float | None
     similarity: float | None
     problem: str | None = None  # why its file cannot be played ("missing", "unreadable")
+    curation: Curation | None = None  # the musician's marks (None: none yet)
 
     @property
     def pending(self) -> bool:
         return self.key.startswith("pending-")
+
+
+def marks_cell(curation: Curation | None) -> Text:
+    """★ for a kept clip, the rating as five dots, ✕ for a discarded one."""
+    text = Text(no_wrap=True)
+    if curation is None:
+        return text
+    if curation.discarded:
+        text.append("✕ ", style="dim")
+    else:
+        text.append("★ " if curation.kept else "  ", style="bold yellow")
+    if curation.rating is not None:
+        text.append("●" * curation.rating, style="dim" if curation.discarded else "")
+        text.append("○" * (5 - curation.rating), style="dim")
+    return text
 
 
 class TrackTable(DataTable[Text | str]):
@@ -86,6 +104,7 @@ class TrackTable(DataTable[Text | str]):
         )
         self.add_row(
             self._number_cell(row),
+            marks_cell(row.curation),
             self._label_cell(row),
             Text(duration(seconds), justify="right"),
             Text(similarity(row.similarity), justify="right"),
@@ -95,7 +114,23 @@ class TrackTable(DataTable[Text | str]):
 
     @staticmethod
     def _label_cell(row: TrackRow) -> Text:
-        return Text(shown_line(row.label), no_wrap=True, overflow="ellipsis")
+        discarded = row.curation is not None and row.curation.discarded
+        return Text(
+            shown_line(row.label), no_wrap=True, overflow="ellipsis", style="dim strike" if discarded else ""
+        )
+
+    def set_curation(self, key: str, curation: Curation) -> None:
+        """New marks for a row: its cells change in place."""
+        row = self.rows_by_key.get(key)
+        if row is None:
+            return
+        from dataclasses import replace
+
+        row = replace(row, curation=curation)
+        self.rows_by_key[key] = row
+        with contextlib.suppress(CellDoesNotExist, RowDoesNotExist):
+            self.update_cell(key, "marks", marks_cell(curation))
+            self.update_cell(key, "cluster", self._label_cell(row))
 
     @staticmethod
     def _wave_cell(row: TrackRow, spark: str | None) -> Text:

@@ -1,0 +1,228 @@
+"""A two-dimensional map of a session: its clips' stored embeddings, projected.
+
+The map must not jump around between visits, and a new batch must move the old
+points as little as possible. So the projection is a pure function of what the
+session holds, fitted in *epochs* along the session's batches:
+
+- the first epoch is a PCA of the first batch (signs fixed: each axis points to
+  where its largest loading is positive), so the same session always draws the same;
+- the basis is fitted again only when the session has doubled in clips since the
+  last fit (a prefix of whole batches); the new PCA is then turned (rotation or
+  reflection) and shifted onto the previous map of the clips both fits share
+  (orthogonal Procrustes), so the old points stay where they were as far as a
+  rigid motion allows;
+- between refits a new batch is projected with the basis in force: old points do
+  not move at all.
+
+Nothing is stored, so a read-only session maps the same, and one space at a time:
+the session's own (the space most of its clips were embedded in).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from core.models import Session
+
+if TYPE_CHECKING:
+    from core.store import SessionStore
+
+
+@dataclass(frozen=True)
+class MapPoint:
+    track_id: uuid.UUID
+    cluster_id: uuid.UUID
+    x: float
+    y: float
+
+
+@dataclass(frozen=True)
+class SessionMap:
+    space: str
+    points: list[MapPoint]
+    missing: int  # clips with no stored vector in ``space`` (left off the map)
+
+    def point(self, track_id: uuid.UUID) -> MapPoint | None:
+        index = self.index.get(track_id)
+        return None if index is None else self.points[index]
+
+    @cached_property
+    def index(self) -> dict[uuid.UUID, int]:
+        return {p.track_id: i for i, p in enumerate(self.points)}
+
+    @cached_property
+    def xy(self) -> np.ndarray:
+        """(n, 2) positions, for drawing."""
+        return np.array([(p.x, p.y) for p in self.points], dtype=np.float64).reshape(-1, 2)
+
+
+def session_space(session: Session) -> str | None:
+    """The space most of the session's clips were embedded in (ties: the latest batch's)."""
+    counts: Counter[str] = Counter()
+    latest: dict[str, int] = {}
+    for i, batch in enumerate(session.batches):
+        if batch.embedder and batch.tracks:
+            counts[batch.embedder] += len(batch.tracks)
+            latest[batch.embedder] = i
+    if not counts:
+        return None
+    return max(counts, key=lambda space: (counts[space], latest[space]))
+
+
+def session_map(store: SessionStore, session: Session, space: str | None = None) -> SessionMap:
+    """Every clip of ``session`` that has a vector in ``space`` (the session's own by default), placed."""
+    space = space if space is not None else session_space(session)
+    count = sum(len(b.tracks) for b in session.batches)
+    if space is None or not count:
+        return SessionMap(space or "", [], count)
+    ids, matrix = store.get_session_vectors(session.id, space)  # in batch order, as the epochs need
+    held = {b.id for b in session.batches}
+    if any(batch_id not in held for _, _, batch_id in ids):  # the store has batches this copy has not
+        rows = [i for i, (_, _, batch_id) in enumerate(ids) if batch_id in held]
+        ids, matrix = [ids[i] for i in rows], matrix[rows]
+    if not ids:
+        return SessionMap(space, [], count)
+    batch_sizes: list[int] = []
+    last_batch = None
+    for _, _, batch_id in ids:
+        if batch_id != last_batch:
+            batch_sizes.append(0)
+            last_batch = batch_id
+        batch_sizes[-1] += 1
+    from core.clustering import _single_threaded
+
+    # Small products (d x d): BLAS threads only spin against each other (measured here,
+    # 2 busy cores: 0.1 s per eigh threaded, under 1 ms on one thread).
+    with _single_threaded("blas"):
+        xy = project(matrix.astype(np.float64), batch_sizes).tolist()
+    points = [MapPoint(t, c, x, y) for (t, c, _), (x, y) in zip(ids, xy, strict=True)]
+    return SessionMap(space, points, count - len(points))
+
+
+def fit_prefixes(batch_sizes: Sequence[int]) -> list[int]:
+    """The clip counts (whole-batch prefixes) each epoch's basis is fitted on: the first
+    batch, then each prefix that holds at least twice the clips of the last fit."""
+    prefixes: list[int] = []
+    total = 0
+    for size in batch_sizes:
+        total += size
+        if not prefixes or total >= 2 * prefixes[-1]:
+            prefixes.append(total)
+    return prefixes
+
+
+def project(matrix: np.ndarray, batch_sizes: Sequence[int]) -> np.ndarray:
+    """(n, 2) positions of the rows of ``matrix`` (in batch order; ``batch_sizes`` sum to n)."""
+    matrix = np.asarray(matrix, dtype=np.float64)
+    if sum(batch_sizes) != len(matrix):
+        raise ValueError("batch sizes must add up to the number of rows")
+    prefixes = fit_prefixes(batch_sizes)
+    # The prefixes are nested: their sums and Gram matrices accumulate in one pass.
+    total, gram, start = np.zeros(matrix.shape[1]), np.zeros((matrix.shape[1],) * 2), 0
+    moments = []
+    for prefix in prefixes:
+        chunk = matrix[start:prefix]
+        total, gram, start = total + chunk.sum(axis=0), gram + chunk.T @ chunk, prefix
+        moments.append((total, gram, prefix))
+    mean, basis = _pca(*moments[0])
+    shift = np.zeros(2)
+    for prefix_total, prefix_gram, prefix in moments[1:]:
+        fitted = matrix[:prefix]
+        before = (fitted - mean) @ basis + shift
+        new_mean, new_basis = _pca(prefix_total, prefix_gram, prefix)
+        after = (fitted - new_mean) @ new_basis
+        rotation, offset = _procrustes(after, before)
+        mean, basis, shift = new_mean, new_basis @ rotation, offset
+    return (matrix - mean) @ basis + shift
+
+
+def _pca(total: np.ndarray, gram: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and the two leading principal directions (d, 2) of ``count`` rows given by their
+    sum and Gram matrix, signs fixed; fewer than two directions of spread are completed
+    with fixed ones, so one clip still maps."""
+    mean = total / count
+    dim = len(total)
+    # The covariance's eigenvectors: (d x d) work however many clips there are.
+    variances, vectors = np.linalg.eigh(gram / count - np.outer(mean, mean))
+    order = np.argsort(variances)[::-1][:2]
+    top = max(float(variances[order[0]]), 0.0)
+    directions = [vectors[:, i] for i in order if variances[i] > 1e-12 * max(1.0, top)]
+    for axis in range(dim):  # complete with coordinate axes orthogonal to what is there
+        if len(directions) >= 2:
+            break
+        candidate = np.zeros(dim)
+        candidate[axis] = 1.0
+        for d in directions:
+            candidate -= (candidate @ d) * d
+        norm = np.linalg.norm(candidate)
+        if norm > 1e-6:
+            directions.append(candidate / norm)
+    while len(directions) < 2:  # a one-dimensional space: the second axis is flat
+        directions.append(np.zeros(dim))
+    basis = np.stack(directions, axis=1)
+    for j in range(2):
+        column = basis[:, j]
+        if column[np.argmax(np.abs(column))] < 0:
+            basis[:, j] = -column
+    return mean, basis
+
+
+def _procrustes(source: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The orthogonal R and offset t that bring ``source @ R + t`` nearest to ``target``."""
+    source_mean, target_mean = source.mean(axis=0), target.mean(axis=0)
+    u, _, vt = np.linalg.svd((source - source_mean).T @ (target - target_mean))
+    rotation = u @ vt
+    return rotation, target_mean - source_mean @ rotation
+
+
+def nearest_in_direction(
+    points: Sequence[MapPoint],
+    current: MapPoint,
+    dx: int,
+    dy: int,
+    *,
+    scale: tuple[float, float] = (1.0, 1.0),
+) -> MapPoint | None:
+    """The point nearest ``current`` among those lying in direction (dx, dy) (a 90° cone
+    around it); None when nothing lies that way. ``scale`` stretches x and y before
+    measuring (distances as drawn)."""
+    best: tuple[float, MapPoint] | None = None
+    for p in points:
+        if p.track_id == current.track_id:
+            continue
+        vx, vy = (p.x - current.x) * scale[0], (p.y - current.y) * scale[1]
+        along = vx * dx + vy * dy
+        across = abs(vx * dy - vy * dx)
+        if along <= 0 or across > along:
+            continue
+        distance = along + 2.0 * across  # prefer points straight ahead
+        if best is None or distance < best[0]:
+            best = (distance, p)
+    return best[1] if best is not None else None
+
+
+# Each cluster's look, in the order its batch and position put it; shared by the
+# terminal map and the picture (the terminal picks the nearest of its own colours).
+MARKERS = ("o", "s", "^", "D", "v", "P", "*", "X")
+COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf")
+
+
+STYLE_COUNT = len(MARKERS) * len(COLOURS)
+
+
+def cluster_styles(session: Session) -> dict[uuid.UUID, int]:
+    """Each cluster's style (0..63): from its place among the session's clusters, so a new
+    batch never changes the look of the old ones; past 64 clusters the looks repeat."""
+    return {c.id: i % STYLE_COUNT for i, c in enumerate(session.clusters)}
+
+
+def style_of(index: int) -> tuple[str, str]:
+    """(marker, colour) of style ``index``: 8 markers x 8 colours, shifted so 64 differ."""
+    return MARKERS[index % len(MARKERS)], COLOURS[(index + index // len(COLOURS)) % len(COLOURS)]

@@ -1,0 +1,149 @@
+"""Extend a clip past its end: a new clip that continues it, stored beside it.
+
+The engine's ``extend_clip`` makes the longer clip (the sketch engine renders the
+recipe longer; MusicGen continues it window by window, ``core.windowed``); here
+it is checked, embedded and stored as a batch of kind ``extend`` with one cluster
+whose ``parent_cluster_id`` is the source's cluster, so the tree hangs it beside
+its source as it hangs a more-like batch. Cancel or failure stores nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+import uuid
+
+from core.errors import GenerationFailedError, NotFoundError, ValidationError
+from core.models import BATCH_EXTEND, Batch, ClusterSummary, new_id
+from core.pipeline import steps
+from core.pipeline.generate import random_seed
+from core.pipeline.more_like import _centroid, _params, _prompt
+from core.pipeline.run import Run
+from core.pipeline.tools import Tools
+from core.providers.base import STAGE_GENERATING, ExtendRequest, GeneratedClip, ReferenceClip
+from core.similarity import cosine_similarity
+
+
+def extend_limit(tools: Tools) -> float:
+    """The longest clip the current engine's extend makes, in seconds (0: it cannot extend)."""
+    music = tools.music
+    if not callable(getattr(music, "extend_clip", None)):
+        return 0.0
+    return float(music.capabilities.extend_sec)
+
+
+def check_length(tools: Tools, source_sec: float, to_sec: object) -> float:
+    """``to_sec`` as seconds, or one clear sentence: longer than the source, within the engine's limit."""
+    if isinstance(to_sec, bool):
+        raise ValidationError(f"The length to extend to must be a number of seconds, not {to_sec!r}.")
+    try:
+        seconds = float(to_sec)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValidationError(
+            f"The length to extend to must be a number of seconds, not {to_sec!r}."
+        ) from None
+    if not math.isfinite(seconds):
+        raise ValidationError(f"The length to extend to must be a finite number of seconds, not {to_sec!r}.")
+    limit = extend_limit(tools)
+    if limit <= 0:
+        raise ValidationError(f"The {tools.music.name} engine cannot extend clips.")
+    if seconds <= source_sec + 0.05:
+        raise ValidationError(
+            f"The clip is already {source_sec:.1f} s long: extend it to more than that, not {seconds:g} s."
+        )
+    if seconds > limit:
+        raise ValidationError(
+            f"The {tools.music.name} engine extends clips to at most {limit:g} seconds, not {seconds:g}."
+        )
+    return seconds
+
+
+def extend(tools: Tools, run: Run, track_id: uuid.UUID, to_sec: float, *, seed: int | None = None) -> Batch:
+    """The stored ``extend`` batch: one clip, ``to_sec`` long, continuing ``track_id``."""
+    store = tools.store
+    session_id = store.track_session_id(track_id)
+    track = store.get_track(session_id, track_id)
+    if track is None:
+        raise NotFoundError(f"No clip {track_id}.")
+    seconds = check_length(tools, track.duration_sec, to_sec)
+    session = store.require_session_head(session_id)
+    found = store.find_cluster(session_id, track.cluster_id)
+    if found is None:
+        raise NotFoundError(f"The cluster of clip {track_id} is gone.")
+    source_batch, source_cluster = found
+    run.start_clock()
+    prompt = _prompt(session, source_batch)
+    base = _params(session, source_batch)
+    params = dataclasses.replace(base, duration_sec=seconds)
+    batch_seed = random_seed() if seed is None else int(seed)
+    members = [t for t in source_batch.tracks if t.id in set(source_cluster.track_ids)]
+    centroid = _centroid(tools, run, session.id, source_cluster, members)
+    batch_id = new_id()
+    with store.staging_dir(batch_id) as staging:
+        request = ExtendRequest(
+            source=ReferenceClip(track.path, track.seed, track.recipe),
+            to_sec=seconds,
+            prompt=prompt,
+            params=params,
+            seed=batch_seed,
+            out_dir=staging,
+            stride_sec=tools.settings.extend_stride_sec,
+            overlap_sec=tools.settings.extend_overlap_sec,
+            progress=run.progress,
+            cancel=run.cancel,
+        )
+        clip = _make(tools, run, request)
+        candidates = steps.embed(tools, run, [clip])
+        candidate = candidates[0]
+        cluster = ClusterSummary(
+            id=new_id(),
+            batch_id=batch_id,
+            label=source_cluster.label,
+            track_ids=[],
+            created_at=tools.now(),
+            parent_cluster_id=source_cluster.id,
+            position=0,
+        )
+        batch = steps.build_batch(
+            tools,
+            batch_id,
+            session.id,
+            prompt,
+            params,
+            kind=BATCH_EXTEND,
+            num_requested=1,
+            seed=batch_seed,
+            parent_cluster_id=source_cluster.id,
+        )
+        new_track = steps.make_track(
+            tools,
+            batch,
+            cluster,
+            candidate,
+            position=0,
+            similarity=cosine_similarity(candidate.embedding, centroid),
+        )
+        cluster.track_ids = [new_track.id]
+        batch.clusters = [cluster]
+        batch.tracks = [new_track]
+        batch.num_generated = 1
+        steps.persist(tools, run, batch, {new_track.id: candidate}, new_session=None)
+    return run.finish(batch)
+
+
+def _make(tools: Tools, run: Run, request: ExtendRequest) -> GeneratedClip:
+    """The engine's longer clip, checked to be there and as long as asked; errors as one sentence."""
+    started = time.perf_counter()
+    try:
+        extend_clip = tools.music.extend_clip  # type: ignore[attr-defined]
+        clip = steps.call_engine(tools, lambda: extend_clip(request), request.out_dir)
+    finally:
+        run.timer.add(STAGE_GENERATING, time.perf_counter() - started)
+    run.check_cancel()
+    if not clip.audio_path.is_file():
+        raise GenerationFailedError(f"The {tools.music.name} engine produced no clip; nothing was stored.")
+    run.timer.clip_ready()
+    if run.on_clip is not None:
+        run.on_clip(0, 1, clip.audio_path)
+    return clip

@@ -1,0 +1,221 @@
+"""The session map: every clip of the session on a plane, each cluster its own colour and shape.
+
+Arrows go to the nearest clip in that direction, Enter plays, m asks for more like
+the selected clip's cluster; leaving (q, escape, M) hands the selected clip back so
+the session's tree and track list follow it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Static
+from textual.worker import Worker, WorkerState
+
+from core.maps import MapPoint, SessionMap, cluster_styles, nearest_in_direction, session_map
+from core.models import Session, Track
+from core.text import shown_line
+from tui.formatting import plural
+from tui.jobs import NowPlaying
+from tui.widgets.footer import QuietFooter
+from tui.widgets.player_bar import PlayerBar
+from tui.widgets.session_map import PLAYING_MARKER, SELECTED_MARKER, SessionMapPlot, legend
+
+if TYPE_CHECKING:
+    from tui.app import SessionLabApp
+
+
+@dataclass(frozen=True)
+class MapChoice:
+    """What the map hands back: the clip selected on it, and whether more-like was asked for."""
+
+    track_id: uuid.UUID | None
+    more_like: bool = False
+    blend: tuple[uuid.UUID, uuid.UUID] | None = None  # two clusters to blend (the first marked first)
+
+
+DIRECTIONS = {"left": (-1, 0), "right": (1, 0), "up": (0, 1), "down": (0, -1)}
+
+
+class MapScreen(Screen[MapChoice]):
+    BINDINGS = [
+        Binding("left", "move('left')", "←", show=False),
+        Binding("right", "move('right')", "→", show=False),
+        Binding("up", "move('up')", "↑", show=False),
+        Binding("down", "move('down')", "↓", show=False),
+        Binding("h", "move('left')", "Left", show=False),
+        Binding("l", "move('right')", "Right", show=False),
+        Binding("k", "move('up')", "Up", show=False),
+        Binding("j", "move('down')", "Down", show=False),
+        Binding("enter", "play", "Play", id="map-play", tooltip="Play the selected clip"),
+        Binding("space", "pause", "Pause", id="map-pause", tooltip="Pause or resume"),
+        Binding("m", "more_like", "More like", id="map-more-like", tooltip="More like the selected clip's cluster"),
+        Binding("B", "blend", "Blend", id="map-blend", tooltip="Mark the clip's cluster; B on a clip of another asks for a blend"),
+        Binding("q,escape,M", "back", "Back", id="map-back", tooltip="Back to the session, on the selected clip"),
+    ]  # fmt: skip
+
+    app: SessionLabApp
+
+    def __init__(
+        self,
+        session: Session,
+        selected: uuid.UUID | None = None,
+        prepared: tuple[SessionMap, dict[uuid.UUID, str]] | None = None,
+    ) -> None:
+        super().__init__()
+        self.session = session
+        self.selected = selected
+        self.prepared = prepared  # placed in the background by the session screen
+        self.blend_first: uuid.UUID | None = None  # a cluster marked for a blend
+        self.placed: SessionMap | None = None
+        self.labels = {c.id: c.label for c in session.clusters}
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="map-title")
+        yield Static(id="map-legend")
+        yield SessionMapPlot(id="map")
+        yield Static(id="map-status")
+        yield PlayerBar(id="player-bar")
+        yield QuietFooter()
+
+    def on_mount(self) -> None:
+        title = Content.assemble(
+            ("Map  ", "bold"), (shown_line(self.session.title), "bold"), ("   placing the clips…", "dim")
+        )
+        self.query_one("#map-title", Static).update(title)
+        self.watch(self.app, "now_playing", self._now_playing_changed, init=False)
+        if self.prepared is not None:
+            self._show(*self.prepared)
+        else:
+            self._place()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="map")
+    def _place(self) -> tuple[SessionMap, dict[uuid.UUID, str]]:
+        return session_map(self.app.store, self.session), self.app.store.get_cluster_names(self.session.id)
+
+    @on(Worker.StateChanged)
+    def _worker_changed(self, event: Worker.StateChanged) -> None:
+        self.app.report_worker(event)
+        if event.worker.group != "map" or event.state != WorkerState.SUCCESS:
+            return
+        self._show(*event.worker.result)
+
+    def _show(self, placed: SessionMap, names: dict[uuid.UUID, str]) -> None:
+        self.placed = placed
+        self.labels.update(names)
+        if self.selected is None or placed.point(self.selected) is None:
+            self.selected = placed.points[0].track_id if placed.points else None
+        styles = cluster_styles(self.session)
+        self.query_one("#map", SessionMapPlot).show(placed, styles, self.labels)
+        in_use = {p.cluster_id for p in placed.points}
+        shown = [(c.id, self.labels.get(c.id, c.label)) for c in self.session.clusters if c.id in in_use]
+        self.query_one("#map-legend", Static).update(Content.assemble(*legend(shown, styles)))
+        missing = f" · {placed.missing} without a vector in it not shown" if placed.missing else ""
+        self.query_one("#map-title", Static).update(
+            Content.assemble(
+                ("Map  ", "bold"),
+                (shown_line(self.session.title), "bold"),
+                (f"   {plural(len(placed.points), 'clip')} · space {placed.space}{missing}", "dim"),
+            )
+        )
+        self._marks()
+
+    def _now_playing_changed(self, now: NowPlaying | None) -> None:
+        self._marks()
+
+    def _playing_id(self) -> uuid.UUID | None:
+        now = self.app.now_playing
+        if now is None or now.key.startswith("pending-"):
+            return None
+        try:
+            return uuid.UUID(now.key)
+        except ValueError:
+            return None
+
+    def _marks(self) -> None:
+        self.query_one("#map", SessionMapPlot).mark(self.selected, self._playing_id())
+        status = self.query_one("#map-status", Static)
+        track = self._track(self.selected)
+        if self.placed is not None and not self.placed.points:
+            status.update(Content("No clip of this session has a stored vector to place it by."))
+            return
+        if track is None:
+            status.update("")
+            return
+        label = shown_line(self.labels.get(track.cluster_id, ""))
+        parts: list[str | tuple[str, str]] = [
+            (f"{SELECTED_MARKER} clip {track.position + 1}", "bold"),
+            f" · {label}",
+            ("   arrows move · enter plays · m more like this cluster · B blend · q back", "dim"),
+        ]
+        now = self._track(self._playing_id())
+        if now is not None:
+            parts.insert(2, (f"   {PLAYING_MARKER} playing clip {now.position + 1}", "dim"))
+        status.update(Content.assemble(*parts))
+
+    def _current(self) -> MapPoint | None:
+        if self.placed is None or self.selected is None:
+            return None
+        return self.placed.point(self.selected)
+
+    def action_move(self, direction: str) -> None:
+        current = self._current()
+        if current is None or self.placed is None:
+            return
+        plot = self.query_one("#map", SessionMapPlot)
+        span = self.placed.xy.max(axis=0) - self.placed.xy.min(axis=0)
+        # Distances as drawn: the canvas stretches each axis to its own size, and a cell is
+        # about twice as tall as it is wide.
+        width = max(1e-9, float(span[0])) / max(1, plot.size.width)
+        height = max(1e-9, float(span[1])) / max(1, plot.size.height) * 0.5
+        dx, dy = DIRECTIONS[direction]
+        found = nearest_in_direction(self.placed.points, current, dx, dy, scale=(1 / width, 1 / height))
+        if found is not None:
+            self.selected = found.track_id
+            self._marks()
+
+    def _track(self, track_id: uuid.UUID | None) -> Track | None:
+        found = self.session.find_track(track_id) if track_id is not None else None
+        return found[1] if found is not None else None
+
+    def action_play(self) -> None:
+        track = self._track(self.selected)
+        if track is None:
+            return
+        self.app.play(
+            NowPlaying(
+                str(track.id), str(track.path), track.position + 1, self.labels.get(track.cluster_id, "")
+            )
+        )
+
+    def action_pause(self) -> None:
+        self.app.toggle_pause()
+
+    def action_blend(self) -> None:
+        track = self._track(self.selected)
+        if track is None:
+            return
+        cluster_id = track.cluster_id
+        label = shown_line(self.labels.get(cluster_id, ""))
+        if self.blend_first is None:
+            self.blend_first = cluster_id
+            self.notify(f"“{label}” marked: select a clip of another cluster and press B.", markup=False)
+        elif self.blend_first == cluster_id:
+            self.blend_first = None
+            self.notify(f"“{label}” is no longer marked for a blend.", markup=False)
+        else:
+            self.dismiss(MapChoice(self.selected, blend=(self.blend_first, cluster_id)))
+
+    def action_more_like(self) -> None:
+        if self.selected is not None:
+            self.dismiss(MapChoice(self.selected, more_like=True))
+
+    def action_back(self) -> None:
+        self.dismiss(MapChoice(self.selected))

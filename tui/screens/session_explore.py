@@ -1,0 +1,262 @@
+"""The session screen's exploring keys: the map (M), search (/) and blends (B).
+
+A base class of SessionScreen (Textual merges BINDINGS along the class tree), so
+the screen module stays about loading and showing a session. It relies on the
+screen's own helpers (``_current_row``, ``_current_cluster``, ``_row``,
+``_show_scope``, ``_reselect``, ``start_job``, ``action_more_like``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from textual import on, work
+from textual.binding import Binding
+from textual.content import Content
+from textual.css.query import NoMatches
+from textual.screen import Screen
+from textual.widgets import Input, Static
+from textual.worker import Worker, WorkerState
+
+from core.models import Batch, ClusterSummary, Session
+from core.text import shown_line
+from tui.formatting import plural
+from tui.jobs import GenerationJob
+
+if TYPE_CHECKING:
+    from core.maps import SessionMap
+    from core.search import SearchResult
+    from tui.app import SessionLabApp
+    from tui.widgets.track_table import TrackRow
+
+SEARCH_SCOPE = "search"
+PreparedMap = tuple["SessionMap", dict[uuid.UUID, str], int]
+
+
+class SearchBar(Input):
+    """The `/` filter: Enter searches, Escape closes it and shows the tree's clips again."""
+
+    BINDINGS = [Binding("escape", "close", "Close search", show=False)]
+
+    def action_close(self) -> None:
+        screen = self.screen
+        if isinstance(screen, SessionExplore):
+            screen.close_search()
+
+
+class SessionExplore(Screen[uuid.UUID | None]):
+    BINDINGS = [
+        Binding("M", "map", "Map", id="map", show=False, tooltip="The session on a map: every clip by how it sounds"),
+        Binding("slash", "search", "Search", id="search", show=False, tooltip="Find clips by words: labels, briefs, notes, tags (and sound)"),
+        Binding("B", "blend", "Blend", id="blend", show=False, tooltip="Mark a cluster, then press B on another to blend them"),
+    ]  # fmt: skip
+
+    COMMAND_ACTIONS = (
+        ("Session map", "map", "Every clip on a map, each cluster its own colour and shape (M)"),
+        ("Search clips", "search", "Filter the clips by words, and by sound where the embedder can (/)"),
+        ("Blend two clusters", "blend", "Mark a cluster, then another: clips between them (B)"),
+    )
+
+    app: SessionLabApp  # type: ignore[assignment]
+    session: Session | None
+    generating: bool
+    blend_first: tuple[Batch, ClusterSummary] | None = None
+    search_result: SearchResult | None = None
+    # The map, placed in the background once the session is read (and after each batch),
+    # so M draws at once: (the map, the musician's cluster names, the clip count it covers).
+    prepared_map: PreparedMap | None = None
+
+    # ------------------------------------------------------------------ map
+
+    def action_map(self) -> None:
+        if self.session is None:
+            return
+        from tui.screens.map import MapChoice, MapScreen
+
+        row = self._current_row()  # type: ignore[attr-defined]
+        selected = None
+        if row is not None and not row.pending:
+            with contextlib.suppress(ValueError):
+                selected = uuid.UUID(row.key)
+
+        prepared = self.prepared_map
+        count = sum(len(b.tracks) for b in self.session.batches)
+        ready = prepared if prepared is not None and prepared[2] == count else None
+
+        def chosen(choice: MapChoice | None) -> None:
+            if choice is None or choice.track_id is None:
+                return
+            self.close_search()
+            self._reselect(f"track:{choice.track_id}")  # type: ignore[attr-defined]
+            self.query_one("#tree").focus()
+            if choice.more_like:
+                self.action_more_like()  # type: ignore[attr-defined]
+            elif choice.blend is not None and self.session is not None:
+                first = self.session.find_cluster(choice.blend[0])
+                second = self.session.find_cluster(choice.blend[1])
+                if first is not None and second is not None and not self.generating:
+                    self._ask_blend(first[0], first[1], second[1])
+
+        self.app.push_screen(MapScreen(self.session, selected, ready[:2] if ready else None), chosen)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="map-prepare", description="place the map")
+    def _prepare_map(self, session: Session) -> PreparedMap:
+        from core.maps import session_map
+
+        count = sum(len(b.tracks) for b in session.batches)
+        return session_map(self.app.store, session), self.app.store.get_cluster_names(session.id), count
+
+    # --------------------------------------------------------------- search
+
+    def action_search(self) -> None:
+        if self.session is None:
+            return
+        try:
+            bar = self.query_one("#search", SearchBar)
+        except NoMatches:
+            bar = SearchBar(placeholder="search: words in labels, briefs, notes, tags", id="search")
+            self.query_one("#right").mount(bar, before=0)
+        bar.focus()
+
+    @on(Input.Submitted, "#search")
+    def _search_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        query = event.value.strip()
+        if not query:
+            self.close_search()
+            return
+        if self.session is not None:
+            self._search(self.session, query)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="search")
+    def _search(self, session: Session, query: str) -> SearchResult:
+        from core.maps import session_space
+        from core.search import embedder_for, search
+
+        embedder, why_not = embedder_for(self.app.settings, session_space(session), None, None)
+        result = search(self.app.store, session, query, embedder)
+        if why_not:
+            result.notes.append(why_not)
+        return result
+
+    @on(Worker.StateChanged)
+    def _explore_worker_done(self, event: Worker.StateChanged) -> None:
+        if event.state != WorkerState.SUCCESS:
+            return
+        group = event.worker.group
+        if group == "search":
+            self.show_search(event.worker.result)
+        elif group == "map-prepare":
+            self.prepared_map = event.worker.result
+        elif group in ("load", "generate"):
+            # After the screen has taken the session (or the new batch) in.
+            self.call_after_refresh(self._prepare_current_map)
+
+    def _prepare_current_map(self) -> None:
+        if self.session is not None and self.session.tracks:
+            self._prepare_map(self.session)
+
+    def show_search(self, result: SearchResult) -> None:
+        """The hits in the track list (text matches first), with what they matched on."""
+        from tui.widgets.track_table import TrackTable
+
+        if self.session is None:
+            return
+        self.search_result = result
+        labels = {c.id: c.label for c in self.session.clusters}
+        tracks = {t.id: t for t in self.session.tracks}
+        rows: list[TrackRow] = [
+            self._row(tracks[h.track_id], labels.get(tracks[h.track_id].cluster_id, ""))  # type: ignore[attr-defined]
+            for h in result.hits
+            if h.track_id in tracks
+        ]
+        table = self.query_one("#tracks", TrackTable)
+        table.show(rows, SEARCH_SCOPE, self.app.waveforms)
+        self._request_waveforms(rows)  # type: ignore[attr-defined]
+        now = self.app.now_playing
+        table.mark_playing(now.key if now is not None else None)
+        words = sum(1 for h in result.hits if h.matched)
+        parts: list[str | tuple[str, str]] = [
+            (f"Search “{shown_line(result.query)}”", "bold"),
+            (f"   {plural(words, 'clip')} by words", "dim"),
+        ]
+        if result.ranked_by:
+            parts.append(
+                (f" · {plural(len(rows) - words, 'more clip')} by sound ({result.ranked_by})", "dim")
+            )
+        for note in result.notes:
+            parts.append((f"   {shown_line(note)}", "dim italic"))
+        parts.append(("   esc shows the tree's clips again", "dim"))
+        self.query_one("#scope-title", Static).update(Content.assemble(*parts), layout=False)
+        if rows:
+            table.move_cursor(row=0)
+            table.focus()
+        else:
+            self.notify(f"No clip matches “{shown_line(result.query)}”.", markup=False)
+
+    def close_search(self) -> None:
+        self.search_result = None
+        with contextlib.suppress(NoMatches):
+            self.query_one("#search", SearchBar).remove()
+        from tui.widgets.cluster_tree import ClusterTree
+
+        tree = self.query_one("#tree", ClusterTree)
+        self._show_scope(tree.highlighted, force=True)  # type: ignore[attr-defined]
+        tree.focus()
+
+    # ---------------------------------------------------------------- blend
+
+    def action_blend(self) -> None:
+        if self.session is None or self.generating:
+            return
+        found: Any = self._current_cluster()  # type: ignore[attr-defined]
+        if found is None:
+            self.notify("Highlight a cluster (or one of its clips) to blend it.", markup=False)
+            return
+        batch, cluster = found
+        if self.blend_first is None:
+            self.blend_first = (batch, cluster)
+            self.notify(
+                f"“{shown_line(cluster.label)}” marked: highlight another cluster and press B to blend them.",
+                markup=False,
+            )
+            return
+        first_batch, first = self.blend_first
+        if first.id == cluster.id:
+            self.blend_first = None
+            self.notify(f"“{shown_line(cluster.label)}” is no longer marked for a blend.", markup=False)
+            return
+        self._ask_blend(first_batch, first, cluster)
+
+    def _ask_blend(self, first_batch: Batch, first: ClusterSummary, second: ClusterSummary) -> None:
+        from core.providers.registry import names as provider_names
+        from tui.screens.modals import CountScreen
+
+        assert self.session is not None
+        settings = self.app.settings
+        session_id = self.session.id
+        engine = first_batch.engine if first_batch.engine in provider_names("music") else None
+        default = self.app.last_more_count or settings.max_batch_size
+
+        def counted(count: int | None) -> None:
+            if count is None:
+                return
+            self.blend_first = None
+            self.app.last_more_count = count
+            self.start_job(  # type: ignore[attr-defined]
+                GenerationJob(
+                    kind="more",
+                    num_clips=count,
+                    session_id=session_id,
+                    cluster_id=first.id,
+                    second_cluster_id=second.id,
+                    label=f"{first.label} + {second.label}",
+                    engine=engine,
+                    model=first_batch.model if engine else None,
+                )
+            )
+
+        question = f"Blend “{shown_line(first.label)}” and “{shown_line(second.label)}”: how many clips?"
+        self.app.push_screen(CountScreen(question, default, settings.max_batch_size), counted)
