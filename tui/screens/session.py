@@ -187,12 +187,12 @@ class SessionScreen(ExtendActions, SessionExplore, SessionKeys):
                 yield Static(id="scope-title")
                 yield TrackTable(id="tracks")
                 yield Static(id="session-empty")
-                yield GenerationPanel(id="generation")
+                # The batch panel (#generation) is mounted after the session is drawn
+                # (``_panel``): not part of the cost of opening one.
         yield PlayerBar(id="player-bar")
         yield QuietFooter()
 
     def on_mount(self) -> None:
-        self.query_one("#generation", GenerationPanel).display = False
         self.query_one("#session-empty", Static).display = False
         self.watch(self.app, "now_playing", self._now_playing_changed, init=False)
         if self.session_id is not None:
@@ -297,6 +297,22 @@ class SessionScreen(ExtendActions, SessionExplore, SessionKeys):
         if older:
             self._load_older(session.id, older)
         self.curation_shown(session)
+        self.call_after_refresh(self._premount_panel)  # in a frame of its own, before a batch needs it
+
+    def _premount_panel(self) -> None:
+        if self.is_attached:
+            self._panel()
+
+    def _panel(self) -> GenerationPanel:
+        """The panel of the batch being made (hidden while none is), mounted the first
+        time it is asked for."""
+        try:
+            return self.query_one("#generation", GenerationPanel)
+        except NoMatches:
+            panel = GenerationPanel(id="generation")
+            panel.display = False
+            self.query_one("#right", Vertical).mount(panel)
+            return panel
 
     def _title(self, session: Session | None) -> None:
         title = self.query_one("#session-title", Static)
@@ -470,7 +486,7 @@ class SessionScreen(ExtendActions, SessionExplore, SessionKeys):
         }
         self.generating = True
         self.app.collector.batch_started()
-        panel = self.query_one("#generation", GenerationPanel)
+        panel = self._panel()
         panel.display = True
         panel.start(job.title, job.num_clips)
         if self.loaded:
@@ -549,7 +565,7 @@ class SessionScreen(ExtendActions, SessionExplore, SessionKeys):
     @on(GenerationProgress)
     def _progress(self, event: GenerationProgress) -> None:
         if event.token == self.token and self.generating:
-            self.query_one("#generation", GenerationPanel).progress(
+            self._panel().progress(
                 event.stage, event.done, event.total, at=event.at, stage_started=event.stage_started
             )
 
@@ -557,9 +573,7 @@ class SessionScreen(ExtendActions, SessionExplore, SessionKeys):
     def _clip_rendered(self, event: ClipRendered) -> None:
         if event.token != self.token or not self.generating or self.job is None:
             return
-        self.query_one("#generation", GenerationPanel).clip_ready(
-            event.index, event.total, at=event.at, stage_started=event.stage_started
-        )
+        self._panel().clip_ready(event.index, event.total, at=event.at, stage_started=event.stage_started)
         label = self.job.label if self.job.kind == "more" else "(not grouped yet)"
         row = self._pending_row(event.index, label, str(event.path))
         self.pending_rows[row.key] = row
@@ -671,7 +685,7 @@ class SessionScreen(ExtendActions, SessionExplore, SessionKeys):
         self.app.call_after_refresh(self.app.collector.batch_ended)
         self.job = None
         self.pending_rows = {}
-        self.query_one("#generation", GenerationPanel).display = False
+        self._panel().display = False
         self.query_one("#tree", ClusterTree).clear_pending()
         self.loaded = True
         self._reselect(select)
@@ -949,7 +963,7 @@ class SessionScreen(ExtendActions, SessionExplore, SessionKeys):
     def action_cancel(self) -> None:
         if not self.generating:
             return
-        self.query_one("#generation", GenerationPanel).set_cancelling()
+        self._panel().set_cancelling()
         self.workers.cancel_group(self, "generate")
 
     def on_unmount(self) -> None:

@@ -13,12 +13,13 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 from textual.worker import Worker, WorkerState
 
 from core.models import SessionInfo
 from tui.formatting import plural, shorten, when
 from tui.jobs import GenerationJob
+from tui.widgets.footer import QuietFooter
 
 if TYPE_CHECKING:
     from tui.app import SessionLabApp
@@ -74,7 +75,7 @@ class SessionsScreen(Screen[None]):
             yield Static("Sessions", id="sessions-title", classes="screen-title")
             yield SessionsTable(id="sessions-table", cursor_type="row", zebra_stripes=True)
             yield Static("Loading sessions…", id="sessions-empty")
-        yield Footer()
+        yield QuietFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#sessions-table", DataTable)
