@@ -13,7 +13,8 @@ Per embedder and part:
 - ``p_at_1``: share of excerpts whose nearest other excerpt (cosine) is from the same track;
 - ``map``: mean average precision of the same-track excerpts in each excerpt's ranking;
 - ``ari_product``: adjusted Rand index of the product's clustering
-  (``core.clustering.cluster_embeddings``, k <= 3, singletons merged) against the
+  (``core.clustering.cluster_embeddings`` in the embedder's space: k <= 3 chosen
+  by its rules, singletons merged) against the
   tracks, over every three-track subset of the part: mean and worst;
 - ``ari_kmeans3``: the same with plain k-means, k = 3, the product's constants;
 - ``ms_per_10s_clip``: embedding time of one 10 s excerpt from its file (read
@@ -82,7 +83,7 @@ def retrieval(unit: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     return {"p_at_1": round(hits / len(labels), 4), "map": round(float(np.mean(precisions)), 4)}
 
 
-def clustering(unit: np.ndarray, labels: np.ndarray) -> dict[str, dict[str, float]]:
+def clustering(unit: np.ndarray, labels: np.ndarray, space: str | None = None) -> dict[str, dict[str, float]]:
     from sklearn.cluster import KMeans
     from sklearn.metrics import adjusted_rand_score
 
@@ -93,7 +94,7 @@ def clustering(unit: np.ndarray, labels: np.ndarray) -> dict[str, dict[str, floa
     for subset in itertools.combinations(tracks, 3):
         rows = np.flatnonzero(np.isin(labels, subset))
         truth = labels[rows]
-        groups = product.cluster_embeddings([unit[i] for i in rows], max_k=3)
+        groups = product.cluster_embeddings([unit[i] for i in rows], max_k=3, space=space)
         found = np.empty(len(rows), dtype=int)
         for g, members in enumerate(groups):
             found[members] = g
@@ -229,7 +230,7 @@ def main() -> None:
                 "tracks": len(set(part_labels.tolist())),
                 "excerpts": int(mask.sum()),
                 **retrieval(unit, part_labels),
-                **clustering(unit, part_labels),
+                **clustering(unit, part_labels, None if name == "mfcc-baseline" else name),
             }
         if not args.no_speed:
             entry["ms_per_10s_clip"] = {

@@ -5,9 +5,15 @@ Rules, in order:
 1. Near-identical clips are one point. Embeddings whose cosine similarity is at
    least ``NEAR_IDENTICAL`` are grouped first, and k never exceeds the number of
    such groups: three copies of one clip are one cluster, not three.
-2. k = min(max_k, n, distinct groups); KMeans with the seed's constants
-   (random_state 42, n_init 10, max_iter 300) on L2-normalised vectors, so that
-   Euclidean k-means follows cosine distance.
+2. k is at most min(max_k, n, distinct groups) (the seed's ``max_k`` is a cap):
+   - k = 1 when the clips sound the same: in a space with a measured
+     ``SAME_SOUND_SPREAD`` (their mean cosine distance to their centroid is
+     within what excerpts of one real track show there), one cluster;
+   - otherwise the k in 2..cap whose k-means grouping has the best mean
+     silhouette (cosine), the smaller k on a tie: six similar clips are not cut
+     into three pairs just because three is allowed.
+   KMeans with the seed's constants (random_state 42, n_init 10, max_iter 300)
+   on L2-normalised vectors, so that Euclidean k-means follows cosine distance.
 3. Singletons are merged into the nearest other cluster (by centroid cosine),
    one at a time, smallest first, until none is left or only one cluster remains.
    So a batch of two or more clips never shows a cluster of one; all-singleton
@@ -28,6 +34,16 @@ KMEANS_RANDOM_STATE = 42
 KMEANS_N_INIT = 10
 KMEANS_MAX_ITER = 300
 NEAR_IDENTICAL = 0.999
+
+# Per embedding space: the largest spread (mean cosine distance of the clips to
+# their normalised centroid) that still reads as "one sound". Learned on the
+# tuning part of the real-music set (bench/music_set.py; bench/clustering_k.py
+# prints the figures): in features-v2 the five excerpts of one track have a spread
+# of 0.16-0.37 and three excerpts each of two tracks 0.13-0.60; 0.32 is where as
+# many one-track sets split as two-track sets stay whole (88 % right each way).
+# Tied to the space: a space without a measured value never gets k = 1 this way
+# (features-v1's one-track and two-track spreads overlap too much to say).
+SAME_SOUND_SPREAD: dict[str, float] = {"features-v2": 0.32}
 
 _warm_lock = threading.Lock()
 _warm_thread: threading.Thread | None = None
@@ -119,8 +135,50 @@ def _merge_singletons(unit: np.ndarray, clusters: list[list[int]]) -> list[list[
     return clusters
 
 
-def cluster_embeddings(embeddings: list[np.ndarray], max_k: int = DEFAULT_MAX_K) -> list[list[int]]:
-    """KMeans plus singleton merge; returns lists of indices into ``embeddings``."""
+def spread(unit: np.ndarray) -> float:
+    """Mean cosine distance of unit rows to their normalised centroid (0 for identical clips)."""
+    centre = unit.mean(axis=0)
+    norm = float(np.linalg.norm(centre))
+    if norm == 0.0:
+        return 1.0
+    return float(np.mean(1.0 - unit @ (centre / norm)))
+
+
+def _silhouette(unit: np.ndarray, labels: np.ndarray) -> float:
+    """Mean silhouette with cosine distance (a point alone in its cluster scores 0)."""
+    distance = 1.0 - unit @ unit.T
+    scores = []
+    for i in range(len(unit)):
+        own = labels == labels[i]
+        if own.sum() == 1:
+            scores.append(0.0)
+            continue
+        a = distance[i, own].sum() / (own.sum() - 1)
+        b = min(distance[i, labels == c].mean() for c in set(labels.tolist()) if c != labels[i])
+        scores.append((b - a) / max(a, b) if max(a, b) > 0 else 0.0)
+    return float(np.mean(scores))
+
+
+def _kmeans(points: np.ndarray, k: int) -> np.ndarray:
+    KMeans = _import_kmeans()
+    model = KMeans(
+        n_clusters=k,
+        random_state=KMEANS_RANDOM_STATE,
+        n_init=KMEANS_N_INIT,
+        max_iter=KMEANS_MAX_ITER,
+    )
+    with _single_threaded():
+        return model.fit_predict(points)
+
+
+def cluster_embeddings(
+    embeddings: list[np.ndarray], max_k: int = DEFAULT_MAX_K, *, space: str | None = None
+) -> list[list[int]]:
+    """KMeans plus singleton merge; returns lists of indices into ``embeddings``.
+
+    ``space`` names the embedding space (``SAME_SOUND_SPREAD``): where it has a
+    measured spread, clips within it are one cluster.
+    """
     n = len(embeddings)
     if n == 0:
         return []
@@ -130,24 +188,28 @@ def cluster_embeddings(embeddings: list[np.ndarray], max_k: int = DEFAULT_MAX_K)
         return [[0]]
     unit = normalise_rows(embeddings)
     groups = _near_identical_groups(unit)
-    k = min(max_k, n, len(groups))
-    if k == 1:
+    cap = min(max_k, n, len(groups))
+    if cap == 1:
         return [list(range(n))]
-    KMeans = _import_kmeans()
+    limit = SAME_SOUND_SPREAD.get(space) if space else None
+    if limit is not None and spread(unit) <= limit:
+        return [list(range(n))]
     # Fit on one representative per group so duplicates cannot pull k-means apart,
     # then give every member its representative's label.
     representatives = unit[[g[0] for g in groups]]
-    model = KMeans(
-        n_clusters=k,
-        random_state=KMEANS_RANDOM_STATE,
-        n_init=KMEANS_N_INIT,
-        max_iter=KMEANS_MAX_ITER,
-    )
-    with _single_threaded():
-        group_labels = model.fit_predict(representatives)
-    labels = np.empty(n, dtype=int)
-    for group, label in zip(groups, group_labels, strict=True):
-        labels[group] = label
+    # The silhouette is scored on every clip (duplicates count: two copies of one
+    # clip make a tight cluster).
+    best: tuple[float, int, np.ndarray] | None = None
+    for k in range(2, cap + 1):
+        group_labels = _kmeans(representatives, k)
+        labels = np.empty(n, dtype=int)
+        for group, label in zip(groups, group_labels, strict=True):
+            labels[group] = label
+        score = _silhouette(unit, labels)
+        if best is None or score > best[0] + 1e-9:
+            best = (score, k, labels)
+    assert best is not None
+    _, k, labels = best
     clusters = [sorted(np.flatnonzero(labels == c).tolist()) for c in range(k)]
     clusters = _merge_singletons(unit, clusters)
     return sorted(clusters, key=lambda c: c[0])

@@ -38,7 +38,11 @@ def cluster_and_name(
     run.check_cancel()
     started = time.perf_counter()
     run.report(STAGE_CLUSTERING, 0, 1)
-    groups = tools.clusterer([c.embedding for c in candidates], tools.settings.default_max_k)
+    groups = tools.clusterer(
+        [c.embedding for c in candidates],
+        tools.settings.default_max_k,
+        space=tools.embedder.space,
+    )
     run.report(STAGE_CLUSTERING, 1, 1)
     run.timer.add(STAGE_CLUSTERING, time.perf_counter() - started)
     batch = build_batch(

@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from core.models import utcnow
 from core.providers.base import ClusterNamingProvider, EmbeddingProvider, MusicProvider
 from core.settings import Settings
@@ -19,7 +17,8 @@ from core.settings import Settings
 if TYPE_CHECKING:
     from core.store import SessionStore
 
-ClusterFn = Callable[[list[np.ndarray], int], list[list[int]]]  # (embeddings, max_k) -> index groups
+# (embeddings, max_k, *, space=embedding space name) -> index groups
+ClusterFn = Callable[..., list[list[int]]]
 
 
 @dataclass(frozen=True)

@@ -172,11 +172,11 @@ def fixed_time() -> Iterator[None]:
         time.tzset()
 
 
-def planned(groups: Sequence[Sequence[int]]) -> Callable[[list[Any], int], list[list[int]]]:
+def planned(groups: Sequence[Sequence[int]]) -> Callable[..., list[list[int]]]:
     """A clustering step for SessionService that returns ``groups``, held to the rules
     k-means output obeys (core.clustering): every clip once, k <= max_k, no cluster of one."""
 
-    def cluster(embeddings: list[Any], max_k: int) -> list[list[int]]:
+    def cluster(embeddings: list[Any], max_k: int, space: str | None = None) -> list[list[int]]:
         flat = sorted(i for group in groups for i in group)
         if flat != list(range(len(embeddings))):
             raise ValueError(f"planned groups {groups} do not cover a batch of {len(embeddings)} clips")
