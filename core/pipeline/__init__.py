@@ -9,7 +9,8 @@
 
 Shared: ``run.Run`` (one call's state: progress, cancel, on_clip, timings, notices),
 ``tools.Tools`` (store, providers, settings, clusterer, clock), ``steps`` (generate,
-embed, build rows, persist) and ``naming`` (cluster and name).
+embed, build rows, persist), ``rounds`` (generate in rounds until enough pass; store a
+child batch) and ``naming`` (cluster and name).
 
 A use case is a function ``(tools: Tools, run: Run, ...) -> Batch | Session`` that
 checks its input before it writes anything, calls ``run.start_clock()`` when the

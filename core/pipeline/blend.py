@@ -19,11 +19,11 @@ import uuid
 import numpy as np
 
 from core import clustering
-from core.errors import GenerationFailedError, NotFoundError, ValidationError
-from core.models import BATCH_MORE, Batch, BriefParams, ClusterSummary, Session, new_id, validate_num_clips
-from core.pipeline import steps
+from core.errors import NotFoundError, ValidationError
+from core.models import BATCH_MORE, Batch, BriefParams, Session, new_id, validate_num_clips
+from core.pipeline import rounds
 from core.pipeline.generate import random_seed
-from core.pipeline.more_like import _centroid, _params, _prompt, _round_seed
+from core.pipeline.more_like import _centroid, _params, _prompt
 from core.pipeline.naming import name_cluster, namer_record
 from core.pipeline.run import Run
 from core.pipeline.tools import Tools
@@ -80,36 +80,20 @@ def blend(
     else:  # the two clusters' clips in turn
         given = [r for pair in _zip_longest(references[0], references[1]) for r in pair]
         blend_with = []
-    cap = num_clips * settings.more_like_candidate_factor
     batch_id = new_id()
     with tools.store.staging_dir(batch_id) as staging:
-        candidates: list[steps.Candidate] = []
-        round_index = 0
-        while True:
-            passing = sum(1 for c in candidates if blend_margin(c.embedding, *centroids, midpoint) > 0)
-            wanted = min(num_clips - passing, cap - len(candidates))
-            if wanted <= 0:
-                break
-            clips = steps.generate(
-                tools,
-                run,
-                prompt,
-                wanted,
-                params,
-                _round_seed(batch_seed, round_index),
-                staging / f"round-{round_index}",
-                given,
-                offset=len(candidates),
-                total=num_clips if round_index == 0 else len(candidates) + wanted,
-                allow_empty=round_index > 0,
-                blend_with=blend_with,
-            )
-            candidates.extend(steps.embed(tools, run, clips))
-            round_index += 1
-            if not clips:
-                break
-        if not candidates:
-            raise GenerationFailedError("The engine produced no usable clip; nothing was stored.")
+        candidates = rounds.gather(
+            tools,
+            run,
+            prompt,
+            params,
+            batch_seed,
+            staging,
+            given,
+            num_clips,
+            lambda vector: blend_margin(vector, *centroids, midpoint) > 0,
+            blend_with=blend_with,
+        )
         run.check_cancel()
         started = time.perf_counter()
         run.report(STAGE_CLUSTERING, 0, 1)
@@ -128,40 +112,23 @@ def blend(
         run.report(STAGE_NAMING, 0, 1)
         label, named_by = name_cluster(tools, run, accepted, [])
         run.report(STAGE_NAMING, 1, 1)
-        cluster = ClusterSummary(
-            id=new_id(),
-            batch_id=batch_id,
-            label=label,
-            track_ids=[],
-            created_at=tools.now(),
-            parent_cluster_id=cluster_a.id,
-            position=0,
-            second_parent_cluster_id=second_id,
-        )
-        batch = steps.build_batch(
+        batch = rounds.store_child(
             tools,
+            run,
             batch_id,
             session.id,
             prompt,
             params,
+            accepted,
             kind=BATCH_MORE,
+            label=label,
+            parent_cluster_id=cluster_a.id,
             num_requested=num_clips,
             seed=batch_seed,
-            parent_cluster_id=cluster_a.id,
+            similarity=lambda vector: cosine_similarity(vector, midpoint),
+            second_parent_cluster_id=second_id,
+            namer=namer_record(tools.namer.name, [named_by]),
         )
-        batch.namer = namer_record(tools.namer.name, [named_by])
-        tracks = [
-            steps.make_track(
-                tools, batch, cluster, c, position=i, similarity=cosine_similarity(c.embedding, midpoint)
-            )
-            for i, c in enumerate(accepted)
-        ]
-        cluster.track_ids = [t.id for t in tracks]
-        batch.clusters = [cluster]
-        batch.tracks = tracks
-        batch.num_generated = len(tracks)
-        sources = {t.id: c for t, c in zip(tracks, accepted, strict=True)}
-        steps.persist(tools, run, batch, sources, new_session=None)
     return run.finish(batch)
 
 

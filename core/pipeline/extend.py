@@ -15,8 +15,8 @@ import time
 import uuid
 
 from core.errors import GenerationFailedError, NotFoundError, ValidationError
-from core.models import BATCH_EXTEND, Batch, ClusterSummary, new_id
-from core.pipeline import steps
+from core.models import BATCH_EXTEND, Batch, new_id
+from core.pipeline import rounds, steps
 from core.pipeline.generate import random_seed
 from core.pipeline.more_like import _centroid, _params, _prompt
 from core.pipeline.run import Run
@@ -95,40 +95,21 @@ def extend(tools: Tools, run: Run, track_id: uuid.UUID, to_sec: float, *, seed: 
         )
         clip = _make(tools, run, request)
         candidates = steps.embed(tools, run, [clip])
-        candidate = candidates[0]
-        cluster = ClusterSummary(
-            id=new_id(),
-            batch_id=batch_id,
-            label=source_cluster.label,
-            track_ids=[],
-            created_at=tools.now(),
-            parent_cluster_id=source_cluster.id,
-            position=0,
-        )
-        batch = steps.build_batch(
+        batch = rounds.store_child(
             tools,
+            run,
             batch_id,
             session.id,
             prompt,
             params,
+            candidates[:1],
             kind=BATCH_EXTEND,
+            label=source_cluster.label,
+            parent_cluster_id=source_cluster.id,
             num_requested=1,
             seed=batch_seed,
-            parent_cluster_id=source_cluster.id,
+            similarity=lambda vector: cosine_similarity(vector, centroid),
         )
-        new_track = steps.make_track(
-            tools,
-            batch,
-            cluster,
-            candidate,
-            position=0,
-            similarity=cosine_similarity(candidate.embedding, centroid),
-        )
-        cluster.track_ids = [new_track.id]
-        batch.clusters = [cluster]
-        batch.tracks = [new_track]
-        batch.num_generated = 1
-        steps.persist(tools, run, batch, {new_track.id: candidate}, new_session=None)
     return run.finish(batch)
 
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from core import clustering
-from core.errors import GenerationFailedError, NotFoundError
+from core.errors import NotFoundError
 from core.models import (
     BATCH_IMPORT,
     BATCH_MORE,
@@ -21,8 +21,8 @@ from core.models import (
     new_id,
     validate_num_clips,
 )
-from core.pipeline import steps
-from core.pipeline.generate import SEED_LIMIT, random_seed
+from core.pipeline import rounds, steps
+from core.pipeline.generate import random_seed
 from core.pipeline.run import Run
 from core.pipeline.tools import Tools
 from core.prompt import render_prompt
@@ -61,37 +61,19 @@ def more_like(
     params = _params(session, parent_batch)
     batch_seed = random_seed() if seed is None else int(seed)
     references = [ReferenceClip(t.path, t.seed, t.recipe) for t in members]
-    cap = num_clips * settings.more_like_candidate_factor
     batch_id = new_id()
     with tools.store.staging_dir(batch_id) as staging:
-        candidates: list[steps.Candidate] = []
-        round_index = 0
-        while True:
-            passing = sum(
-                1 for c in candidates if cosine_similarity(c.embedding, centroid) >= settings.min_similarity
-            )
-            wanted = min(num_clips - passing, cap - len(candidates))
-            if wanted <= 0:
-                break
-            clips = steps.generate(
-                tools,
-                run,
-                prompt,
-                wanted,
-                params,
-                _round_seed(batch_seed, round_index),
-                staging / f"round-{round_index}",
-                references,
-                offset=len(candidates),
-                total=num_clips if round_index == 0 else len(candidates) + wanted,
-                allow_empty=round_index > 0,
-            )
-            candidates.extend(steps.embed(tools, run, clips))
-            round_index += 1
-            if not clips:
-                break
-        if not candidates:
-            raise GenerationFailedError("The engine produced no usable clip; nothing was stored.")
+        candidates = rounds.gather(
+            tools,
+            run,
+            prompt,
+            params,
+            batch_seed,
+            staging,
+            references,
+            num_clips,
+            lambda vector: cosine_similarity(vector, centroid) >= settings.min_similarity,
+        )
         run.check_cancel()
         started = time.perf_counter()
         run.report(STAGE_CLUSTERING, 0, 1)
@@ -100,45 +82,23 @@ def more_like(
         )
         run.report(STAGE_CLUSTERING, 1, 1)
         run.timer.add(STAGE_CLUSTERING, time.perf_counter() - started)
-        accepted = [candidates[i] for i in chosen]
-        cluster = ClusterSummary(
-            id=new_id(),
-            batch_id=batch_id,
-            label=parent.label,
-            track_ids=[],
-            created_at=tools.now(),
-            parent_cluster_id=parent.id,
-            position=0,
-        )
-        batch = steps.build_batch(
+        batch = rounds.store_child(
             tools,
+            run,
             batch_id,
             session.id,
             prompt,
             params,
+            [candidates[i] for i in chosen],
             kind=BATCH_MORE,
+            label=parent.label,
+            parent_cluster_id=parent.id,
             num_requested=num_clips,
             seed=batch_seed,
-            parent_cluster_id=parent.id,
-            run=run,
+            similarity=lambda vector: cosine_similarity(vector, centroid),
+            engine_run=run,
         )
-        tracks = [
-            steps.make_track(
-                tools, batch, cluster, c, position=i, similarity=cosine_similarity(c.embedding, centroid)
-            )
-            for i, c in enumerate(accepted)
-        ]
-        cluster.track_ids = [t.id for t in tracks]
-        batch.clusters = [cluster]
-        batch.tracks = tracks
-        batch.num_generated = len(tracks)
-        sources = {t.id: c for t, c in zip(tracks, accepted, strict=True)}
-        steps.persist(tools, run, batch, sources, new_session=None)
     return run.finish(batch)
-
-
-def _round_seed(seed: int, round_index: int) -> int:
-    return (seed + round_index * 7_654_321) % SEED_LIMIT
 
 
 def _centroid(

@@ -22,6 +22,8 @@ provider answers offline, in milliseconds, from the JSON files of the model.
   Out of memory is reported as one sentence of advice. Clips are trimmed to
   exactly ``round(seconds * rate)`` samples and written at the engine's own
   rate and channels.
+- ``prepare_batch`` / ``run_batch``: what a provider's ``generate_batch`` does
+  around ``generate_clips`` (check, load, read references; recipe, timings, warning).
 - ``reference_audio``: a reference clip read, resampled with soxr on the CPU
   (torchaudio cannot be installed beside this torch), mixed to the model's
   channels and cut or padded to a length.
@@ -50,6 +52,7 @@ from core.errors import (
     GenerationFailedError,
     ProviderUnavailableError,
     SessionLabError,
+    ValidationError,
 )
 from core.providers import _torch
 from core.providers.base import (
@@ -59,6 +62,7 @@ from core.providers.base import (
     GenerationRequest,
     ProgressFn,
     ReferenceClip,
+    check_batch_args,
     check_cancel,
     clip_seed,
 )
@@ -479,6 +483,81 @@ def generate_clips(
         raise GenerationFailedError(first_error or f"{label} produced no clip.")
     warning = f"{len(clips)} of {num_clips} clips were made. {first_error}" if first_error else None
     return BatchResult(clips, warning, timings)
+
+
+def prepare_batch(
+    provider: Any, who: str, request: GenerationRequest | None, num_clips: int, duration_sec: float
+) -> tuple[GenerationRequest, LoadedPipeline, list[tuple[ReferenceClip, np.ndarray]]]:
+    """What a provider's ``generate_batch`` starts with: its arguments checked (one sentence naming
+    ``who`` when the clip is longer than it makes), the request (a default one for none), the
+    loaded pipeline (cancel checked before and after loading) and the references it can use
+    (none unless it makes variations), read at ``duration_sec``; clears ``last_warning``."""
+    request = request or GenerationRequest()
+    check_batch_args(num_clips, duration_sec)
+    if duration_sec > provider.capabilities.longest_sec:
+        raise ValidationError(
+            f"{who} makes clips of at most {provider.capabilities.longest_sec:g} s, not {duration_sec:g} s."
+        )
+    check_cancel(request.cancel)
+    provider.last_warning = None
+    loaded = provider.load(request.progress)
+    check_cancel(request.cancel)
+    references: list[tuple[ReferenceClip, np.ndarray]] = []
+    if request.references and provider.capabilities.variation:
+        target = int(round(duration_sec * loaded.sample_rate))
+        references = readable_references(request.references, loaded.sample_rate, loaded.channels, target)
+    return request, loaded, references
+
+
+def run_batch(
+    provider: Any,
+    *,
+    label: str,
+    loaded: LoadedPipeline,
+    call: ChunkCall,
+    prompt: str,
+    num_clips: int,
+    duration_sec: float,
+    request: GenerationRequest,
+    fields: dict[str, Any],
+    references: Sequence[tuple[ReferenceClip, np.ndarray]],
+    variation: dict[str, Any],
+) -> list[GeneratedClip]:
+    """``generate_clips`` for the provider's ``generate_batch``, in chunks of its
+    ``diffusers_max_batch``; its timings and warning kept on the provider
+    (``last_timings``, ``last_warning``).
+
+    Each clip's recipe gets the engine's ``fields`` (``steps`` among them) and, where
+    ``references`` were given, the one it started from (taken in turn), the engine's
+    ``variation`` fields and the ``variation_strength`` setting.
+    """
+
+    def recipe(index: int) -> dict[str, Any]:
+        if not references:
+            return dict(fields)
+        return {
+            **fields,
+            "reference": str(references[index % len(references)][0].audio_path),
+            **variation,
+            "variation_strength": provider.settings.variation_strength,
+        }
+
+    result = generate_clips(
+        name=provider.name,
+        label=label,
+        loaded=loaded,
+        prompt=prompt,
+        num_clips=num_clips,
+        duration_sec=duration_sec,
+        request=request,
+        max_batch=provider.settings.diffusers_max_batch,
+        steps_per_chunk=fields["steps"],
+        call=call,
+        recipe=recipe,
+    )
+    provider.last_timings = result.timings
+    provider.last_warning = result.warning
+    return result.clips
 
 
 def generators(seeds: Sequence[int]) -> list[Any]:

@@ -25,15 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from core.errors import ValidationError
 from core.providers import _diffusers, _torch
 from core.providers.base import (
     ExtendRequest,
     GeneratedClip,
     GenerationRequest,
     ProgressFn,
-    check_batch_args,
-    check_cancel,
 )
 from core.providers.capabilities import ACE_STEP, Capabilities, strength_fraction
 from core.settings import Settings
@@ -115,26 +112,11 @@ class AceStepProvider:
         duration_sec: float,
         request: GenerationRequest | None = None,
     ) -> list[GeneratedClip]:
-        request = request or GenerationRequest()
-        check_batch_args(num_clips, duration_sec)
-        if duration_sec > self.capabilities.longest_sec:
-            raise ValidationError(
-                f"ACE-Step makes clips of at most {self.capabilities.longest_sec:g} s, not {duration_sec:g} s."
-            )
-        check_cancel(request.cancel)
-        self.last_warning = None
-        loaded = self.load(request.progress)
-        check_cancel(request.cancel)
+        request, loaded, references = _diffusers.prepare_batch(self, LABEL, request, num_clips, duration_sec)
         pipe = loaded.pipe
         import torch
 
         steps = self.settings.diffusers_steps or DEFAULT_STEPS
-        target = int(round(duration_sec * loaded.sample_rate))
-        references = []
-        if request.references and self.capabilities.variation:
-            references = _diffusers.readable_references(
-                request.references, loaded.sample_rate, loaded.channels, target
-            )
         strength = self.cover_strength()
         inputs = brief_inputs(request.params)
 
@@ -158,31 +140,20 @@ class AceStepProvider:
                 )
             return _diffusers.as_numpy(pipe(**kwargs).audios)
 
-        def recipe(index: int) -> dict[str, Any]:
-            fields: dict[str, Any] = {"steps": steps, "task_type": "cover" if references else "text2music"}
-            fields.update(inputs)
-            if references:
-                fields["reference"] = str(references[index % len(references)][0].audio_path)
-                fields["audio_cover_strength"] = strength
-                fields["variation_strength"] = self.settings.variation_strength
-            return fields
-
-        result = _diffusers.generate_clips(
-            name=NAME,
+        fields = {"steps": steps, "task_type": "cover" if references else "text2music", **inputs}
+        return _diffusers.run_batch(
+            self,
             label=LABEL,
             loaded=loaded,
+            call=call,
             prompt=prompt,
             num_clips=num_clips,
             duration_sec=duration_sec,
             request=request,
-            max_batch=self.settings.diffusers_max_batch,
-            steps_per_chunk=steps,
-            call=call,
-            recipe=recipe,
+            fields=fields,
+            references=references,
+            variation={"audio_cover_strength": strength},
         )
-        self.last_timings = result.timings
-        self.last_warning = result.warning
-        return result.clips
 
     def extend_clip(self, request: ExtendRequest) -> GeneratedClip:
         """ACE-Step: the clip continued by repainting past its end (core.providers.diffusers_extend)."""

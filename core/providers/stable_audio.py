@@ -37,8 +37,6 @@ from core.providers.base import (
     GeneratedClip,
     GenerationRequest,
     ProgressFn,
-    check_batch_args,
-    check_cancel,
 )
 from core.providers.capabilities import STABLE_AUDIO_3, STABLE_AUDIO_OPEN, Capabilities, strength_fraction
 from core.settings import Settings
@@ -135,27 +133,13 @@ class StableAudioProvider:
         duration_sec: float,
         request: GenerationRequest | None = None,
     ) -> list[GeneratedClip]:
-        request = request or GenerationRequest()
-        check_batch_args(num_clips, duration_sec)
-        if duration_sec > self.capabilities.longest_sec:
-            raise ValidationError(
-                f"{self.location.model} makes clips of at most {self.capabilities.longest_sec:g} s, "
-                f"not {duration_sec:g} s."
-            )
-        check_cancel(request.cancel)
-        self.last_warning = None
-        loaded = self.load(request.progress)
-        check_cancel(request.cancel)
+        request, loaded, references = _diffusers.prepare_batch(
+            self, self.location.model, request, num_clips, duration_sec
+        )
         pipe = loaded.pipe
         import torch
 
         steps = self.steps(pipe)
-        target = int(round(duration_sec * loaded.sample_rate))
-        references = []
-        if request.references and self.capabilities.variation:
-            references = _diffusers.readable_references(
-                request.references, loaded.sample_rate, loaded.channels, target
-            )
         level = self.noise_level()
 
         def call(seeds: list[int], rows: list[int], watch: _diffusers.StepWatch) -> np.ndarray:
@@ -198,30 +182,20 @@ class StableAudioProvider:
                 ).audios
             return _diffusers.as_numpy(out)
 
-        def recipe(index: int) -> dict[str, Any]:
-            fields: dict[str, Any] = {"steps": steps}
-            if references:
-                fields["reference"] = str(references[index % len(references)][0].audio_path)
-                fields["init_noise_level"] = level
-                fields["variation_strength"] = self.settings.variation_strength
-            return fields
-
-        result = _diffusers.generate_clips(
-            name=NAME,
+        fields = {"steps": steps}
+        return _diffusers.run_batch(
+            self,
             label=LABEL,
             loaded=loaded,
+            call=call,
             prompt=prompt,
             num_clips=num_clips,
             duration_sec=duration_sec,
             request=request,
-            max_batch=self.settings.diffusers_max_batch,
-            steps_per_chunk=steps,
-            call=call,
-            recipe=recipe,
+            fields=fields,
+            references=references,
+            variation={"init_noise_level": level},
         )
-        self.last_timings = result.timings
-        self.last_warning = result.warning
-        return result.clips
 
     def extend_clip(self, request: ExtendRequest) -> GeneratedClip:
         """Stable Audio 3: the clip continued by inpainting past its end (core.providers.diffusers_extend)."""

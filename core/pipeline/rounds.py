@@ -1,0 +1,138 @@
+"""What the child-batch use cases (more like, blend, extend) share.
+
+``gather``: generate in rounds until enough candidates pass the use case's test or
+the candidate cap is reached. ``store_child``: one cluster of the accepted clips,
+hung under a parent cluster, stored as a new batch.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import GenerationFailedError
+from core.models import Batch, BriefParams, ClusterSummary, new_id
+from core.pipeline import steps
+from core.pipeline.generate import SEED_LIMIT
+from core.pipeline.run import Run
+from core.pipeline.tools import Tools
+from core.providers.base import ReferenceClip
+
+
+def round_seed(seed: int, round_index: int) -> int:
+    return (seed + round_index * 7_654_321) % SEED_LIMIT
+
+
+def gather(
+    tools: Tools,
+    run: Run,
+    prompt: str,
+    params: BriefParams,
+    seed: int,
+    staging: Path,
+    references: Sequence[ReferenceClip],
+    num_clips: int,
+    passes: Callable[[np.ndarray], bool],
+    *,
+    blend_with: Sequence[ReferenceClip] = (),
+) -> list[steps.Candidate]:
+    """Candidates made in rounds until ``num_clips`` of them ``passes`` (an embedding test) or
+    ``num_clips * more_like_candidate_factor`` were made, or a later round makes nothing.
+
+    Round i uses ``round_seed(seed, i)`` and stages into ``staging / round-i``; none at all is
+    one clear sentence.
+    """
+    cap = num_clips * tools.settings.more_like_candidate_factor
+    candidates: list[steps.Candidate] = []
+    round_index = 0
+    while True:
+        passing = sum(1 for c in candidates if passes(c.embedding))
+        wanted = min(num_clips - passing, cap - len(candidates))
+        if wanted <= 0:
+            break
+        clips = steps.generate(
+            tools,
+            run,
+            prompt,
+            wanted,
+            params,
+            round_seed(seed, round_index),
+            staging / f"round-{round_index}",
+            references,
+            offset=len(candidates),
+            total=num_clips if round_index == 0 else len(candidates) + wanted,
+            allow_empty=round_index > 0,
+            blend_with=blend_with,
+        )
+        candidates.extend(steps.embed(tools, run, clips))
+        round_index += 1
+        if not clips:
+            break
+    if not candidates:
+        raise GenerationFailedError("The engine produced no usable clip; nothing was stored.")
+    return candidates
+
+
+def store_child(
+    tools: Tools,
+    run: Run,
+    batch_id: uuid.UUID,
+    session_id: uuid.UUID,
+    prompt: str,
+    params: BriefParams,
+    accepted: Sequence[steps.Candidate],
+    *,
+    kind: str,
+    label: str,
+    parent_cluster_id: uuid.UUID,
+    num_requested: int,
+    seed: int,
+    similarity: Callable[[np.ndarray], float],
+    second_parent_cluster_id: uuid.UUID | None = None,
+    namer: str | None = None,
+    engine_run: Run | None = None,
+) -> Batch:
+    """The stored batch: one cluster ``label`` of ``accepted`` (in order) under ``parent_cluster_id``.
+
+    Each track's similarity is ``similarity(embedding)``; ``namer`` (if given) replaces the
+    batch's namer record; ``engine_run`` is handed to ``steps.build_batch`` (a fallback engine
+    it records).
+    """
+    cluster = ClusterSummary(
+        id=new_id(),
+        batch_id=batch_id,
+        label=label,
+        track_ids=[],
+        created_at=tools.now(),
+        parent_cluster_id=parent_cluster_id,
+        position=0,
+        second_parent_cluster_id=second_parent_cluster_id,
+    )
+    batch = steps.build_batch(
+        tools,
+        batch_id,
+        session_id,
+        prompt,
+        params,
+        kind=kind,
+        num_requested=num_requested,
+        seed=seed,
+        parent_cluster_id=parent_cluster_id,
+        run=engine_run,
+    )
+    if namer is not None:
+        batch.namer = namer
+    tracks = [
+        steps.make_track(tools, batch, cluster, c, position=i, similarity=similarity(c.embedding))
+        for i, c in enumerate(accepted)
+    ]
+    cluster.track_ids = [t.id for t in tracks]
+    batch.clusters = [cluster]
+    batch.tracks = tracks
+    batch.num_generated = len(tracks)
+    sources = {t.id: c for t, c in zip(tracks, accepted, strict=True)}
+    steps.persist(tools, run, batch, sources, new_session=None)
+    return batch
