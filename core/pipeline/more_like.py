@@ -96,7 +96,6 @@ def more_like(
             num_requested=num_clips,
             seed=batch_seed,
             similarity=lambda vector: cosine_similarity(vector, centroid),
-            engine_run=run,
         )
     return run.finish(batch)
 

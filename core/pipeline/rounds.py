@@ -93,13 +93,12 @@ def store_child(
     similarity: Callable[[np.ndarray], float],
     second_parent_cluster_id: uuid.UUID | None = None,
     namer: str | None = None,
-    engine_run: Run | None = None,
 ) -> Batch:
     """The stored batch: one cluster ``label`` of ``accepted`` (in order) under ``parent_cluster_id``.
 
     Each track's similarity is ``similarity(embedding)``; ``namer`` (if given) replaces the
-    batch's namer record; ``engine_run`` is handed to ``steps.build_batch`` (a fallback engine
-    it records).
+    batch's namer record. The batch records the engine that made the clips (a fallback
+    that stood in for the chosen one is on ``run``).
     """
     cluster = ClusterSummary(
         id=new_id(),
@@ -121,7 +120,7 @@ def store_child(
         num_requested=num_requested,
         seed=seed,
         parent_cluster_id=parent_cluster_id,
-        run=engine_run,
+        run=run,
     )
     if namer is not None:
         batch.namer = namer

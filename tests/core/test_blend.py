@@ -140,7 +140,7 @@ def test_a_blend_on_the_sketch_engine_starts_each_clip_from_one_clip_of_each(dat
             registry.create_embedder(settings, "features"),
             registry.create_namer(settings, "describe"),
             settings=settings,
-            clusterer=lambda embeddings, max_k: [list(range(len(embeddings)))],  # one cluster a batch
+            clusterer=lambda embeddings, max_k, **_: [list(range(len(embeddings)))],  # one cluster a batch
         )
         params = BriefParams(0.3, 0.4, 1.0)
         session = service.create_initial_batch("dusty lofi rhodes", params, 2, seed=1)
