@@ -41,6 +41,19 @@ def file_stem(cluster: str, bpm: float | None, key: str | None, n: int) -> str:
     return "_".join(p for p in parts if p)
 
 
+def new_file_mode() -> int:
+    """The mode a plain new file gets here (0o666 less the umask), as a DAW or a
+    colleague expects exported files to have: mkstemp's own 0o600 is for secrets."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o644  # the common umask 022, where the process's own cannot be read without changing it
+
+
 def write_new_file(folder: Path, stem: str, suffix: str, write: Callable[[Path], None]) -> Path:
     """Write a file through ``write(tmp_path)`` and give it the first free name ``stem[-k]suffix``."""
     fd, tmp_name = tempfile.mkstemp(prefix=".sessionlab-", suffix=f".part{suffix}", dir=folder)
@@ -48,6 +61,7 @@ def write_new_file(folder: Path, stem: str, suffix: str, write: Callable[[Path],
     tmp = Path(tmp_name)
     try:
         write(tmp)
+        os.chmod(tmp, new_file_mode())
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         for k in range(1, 10_000):

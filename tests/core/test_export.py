@@ -9,6 +9,8 @@ meter, tempo), FLAC tags by mutagen.
 from __future__ import annotations
 
 import json
+import os
+import stat
 import struct
 import threading
 import uuid
@@ -292,3 +294,18 @@ def test_a_folder_without_hard_links_still_never_overwrites(tmp_path, monkeypatc
     with pytest.raises(RuntimeError):
         write_new_file(tmp_path, "b_1", ".wav", broken)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_1-2.wav", "a_1-3.wav", "a_1.wav"]
+
+
+def test_exported_files_get_the_users_usual_mode_not_a_private_one(session, tmp_path):
+    """mkstemp makes 0o600 files; a DAW, a sample browser or a colleague reading the folder
+    expects what any new file gets here (0o666 less the umask)."""
+    store, made = session
+    old = os.umask(0o027)
+    try:
+        result = export_tracks(
+            store, made.id, [made.tracks[0].id], ExportOptions(loudness="none", to=tmp_path)
+        )
+    finally:
+        os.umask(old)
+    for path in (result.files[0].path, result.manifest):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o640
