@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from core.models import BriefParams
@@ -25,3 +26,8 @@ def render_prompt(brief: str, params: BriefParams, capabilities: Capabilities | 
     if params.key is not None and not (capabilities is not None and capabilities.key_input):
         text += f" | key={params.key}"
     return text
+
+
+def brief_of(prompt: str) -> str:
+    """The musician's brief inside a prompt ``render_prompt`` made (the prompt itself otherwise)."""
+    return re.sub(r"\s*\|\s*energy=.*$", "", prompt, flags=re.DOTALL).strip()

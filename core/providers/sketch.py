@@ -55,6 +55,7 @@ import numpy as np
 from core.audio import SAMPLE_RATE, fade_edges, limit_peak, moving_average, write_wav_atomic
 from core.errors import AudioFileError, GenerationFailedError
 from core.models import BriefParams
+from core.prompt import brief_of
 from core.providers.base import (
     STAGE_GENERATING,
     ExtendRequest,
@@ -272,11 +273,6 @@ class Cues:
     drive: float  # 0 .. 1
     busy: float  # -1 sparse .. +1 busy
     swing: bool
-
-
-def brief_of(prompt: str) -> str:
-    """The musician's brief inside a rendered prompt (``core.prompt.render_prompt``)."""
-    return re.sub(r"\s*\|\s*energy=.*$", "", prompt, flags=re.DOTALL).strip()
 
 
 def params_of(prompt: str, request: GenerationRequest | None, duration_sec: float) -> BriefParams:

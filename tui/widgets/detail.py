@@ -16,6 +16,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from core.models import Batch, ClipAnalysis, Curation, Track
+from core.prompt import brief_of
 from core.text import shown_line
 from tui.formatting import duration, shorten
 
@@ -130,7 +131,7 @@ class ClipDetail(Static):
         if generated and generated != label:
             title.append((f"   named by you; generated: {shown_line(generated)}", "dim"))
         lines.append(Content.assemble(*title))
-        line("Brief", shorten(batch.prompt_text, VALUE_WIDTH))
+        line("Brief", shorten(brief_of(batch.prompt_text), VALUE_WIDTH))
         line("Prompt", (shorten(track.raw_prompt, VALUE_WIDTH), "italic"))
         seed = batch.seed if batch.seed is not None else track.seed
         if seed is not None:
