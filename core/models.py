@@ -271,6 +271,7 @@ class Session:
     batches: list[Batch] = field(default_factory=list)
     name: str = ""  # user-chosen title; the brief stands in when empty
     updated_at: datetime | None = None
+    _track_index: _TrackIndex | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def title(self) -> str:
@@ -291,12 +292,60 @@ class Session:
                 return batch, cluster
         return None
 
+    def index_tracks(self, batches: list[Batch]) -> None:
+        """Put these batches' clips in the index find_track uses (their cost only):
+        called as batches arrive, so no lookup has to index the whole session."""
+        self._index().update(batches)
+
+    def _index(self) -> _TrackIndex:
+        if self._track_index is None or self._track_index.batches is not self.batches:
+            self._track_index = _TrackIndex(self.batches)
+        return self._track_index
+
     def find_track(self, track_id: uuid.UUID) -> tuple[Batch, Track] | None:
-        for batch in self.batches:
-            track = batch.track(track_id)
-            if track is not None:
-                return batch, track
-        return None
+        """A clip and its batch, through an index of every clip (the footer asks this
+        on each key, in sessions of thousands of clips): batches are indexed when first
+        seen or when their track list changes, so a new batch costs only its own clips."""
+        index = self._index()
+        found = index.get(track_id)
+        if found is None:
+            index.update()
+            found = index.get(track_id)
+        return found
+
+
+class _TrackIndex:
+    """Every clip of a session's batch list by id. A hit is checked (the clip still in
+    its batch's list) so an index behind the list never answers wrong; update()
+    indexes only batches it has not seen as they are now. A session's list only
+    gains batches (a list given anew gets a new index)."""
+
+    def __init__(self, batches: list[Batch]) -> None:
+        self.batches = batches
+        self._seen: dict[int, tuple[Batch, list[Track], int]] = {}
+        self._tracks: dict[uuid.UUID, tuple[Batch, Track]] = {}
+
+    def get(self, track_id: uuid.UUID) -> tuple[Batch, Track] | None:
+        found = self._tracks.get(track_id)
+        if found is None:
+            return None
+        batch, track = found
+        return found if any(t is track for t in batch.tracks) else None
+
+    def update(self, batches: list[Batch] | None = None) -> None:
+        """Index ``batches`` (all the list's when None) that are new or changed."""
+        for batch in self.batches if batches is None else batches:
+            seen = self._seen.get(id(batch))
+            if (
+                seen is not None
+                and seen[0] is batch
+                and seen[1] is batch.tracks
+                and seen[2] == len(batch.tracks)
+            ):
+                continue
+            for track in batch.tracks:
+                self._tracks[track.id] = (batch, track)
+            self._seen[id(batch)] = (batch, batch.tracks, len(batch.tracks))
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,12 @@
 import math
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from core.errors import ValidationError
-from core.models import BriefParams, validate_brief, validate_num_clips
+from core.models import Batch, BriefParams, Session, Track, validate_brief, validate_num_clips
 from core.prompt import render_prompt
 
 
@@ -56,3 +59,41 @@ def test_render_prompt_is_the_seed_template():
     assert (
         render_prompt("dark ambient", params) == "dark ambient | energy=0.50 | density=0.33 | duration=12.0s"
     )
+
+
+def _batch(session_id, n):
+    batch_id = uuid.uuid4()
+    now = datetime.now(UTC)
+    tracks = [
+        Track(uuid.uuid4(), batch_id, uuid.uuid4(), Path(f"{i}.wav"), 1.0, "p", now, position=i)
+        for i in range(n)
+    ]
+    return Batch(batch_id, session_id, now, "p", n, n, [], tracks)
+
+
+def test_find_track_follows_the_batch_list():
+    # find_track answers through an index; it must agree with the list as it changes:
+    # batches appended, older ones put in place, a batch's clips deleted, a new list.
+
+    sid = uuid.uuid4()
+    first, second = _batch(sid, 3), _batch(sid, 2)
+    session = Session(sid, datetime.now(UTC), "brief", BriefParams(), [first])
+    session.index_tracks(session.batches)
+    assert session.find_track(first.tracks[1].id) == (first, first.tracks[1])
+    assert session.find_track(second.tracks[0].id) is None
+    session.batches.append(second)  # not told: found all the same
+    assert session.find_track(second.tracks[0].id) == (second, second.tracks[0])
+    older = _batch(sid, 2)
+    session.batches[:] = [older, *session.batches]
+    session.index_tracks([older])
+    assert session.find_track(older.tracks[1].id) == (older, older.tracks[1])
+    gone = first.tracks[0]
+    first.tracks = first.tracks[1:]  # deleted
+    assert session.find_track(gone.id) is None
+    assert session.find_track(first.tracks[0].id) == (first, first.tracks[0])
+    session.batches = [second]
+    assert session.find_track(older.tracks[0].id) is None
+    assert session.find_track(second.tracks[1].id) == (second, second.tracks[1])
+    assert session == Session(
+        sid, session.created_at, "brief", BriefParams(), [second]
+    )  # the index is not compared

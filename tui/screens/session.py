@@ -237,6 +237,7 @@ class SessionScreen(ExtendActions, SessionExplore, SessionKeys):
         held = {b.id for b in session.batches}
         older = [b for b in event.batches if b.id not in held]
         session.batches[:] = sorted([*session.batches, *older], key=lambda b: b.position)
+        session.index_tracks(older)
         self.clip_problems.update(event.problems)
         tree = self.query_one("#tree", ClusterTree)
         tree.add_older(older, event.problems)
@@ -274,6 +275,7 @@ class SessionScreen(ExtendActions, SessionExplore, SessionKeys):
     def _loaded(self, start: SessionStart) -> None:
         session = start.session
         self.session = session
+        session.index_tracks(session.batches)  # the start's few batches
         self.session_id = session.id
         self.loaded = True
         older = start.missing
@@ -638,6 +640,7 @@ class SessionScreen(ExtendActions, SessionExplore, SessionKeys):
         else:
             # The session held here grows by the batch; the tree adds its nodes only.
             self.session.batches.append(batch)
+            self.session.index_tracks([batch])
             tree.add_batch(batch, made.problems)
             if self.counts is not None:
                 self.counts = (self.counts[0] + 1, self.counts[1] + len(batch.tracks))
