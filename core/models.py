@@ -317,8 +317,8 @@ class Session:
 class _TrackIndex:
     """Every clip of a session's batch list by id. A hit is checked (the clip still in
     its batch's list) so an index behind the list never answers wrong; update()
-    indexes only batches it has not seen as they are now. A session's list only
-    gains batches (a list given anew gets a new index)."""
+    indexes only batches it has not seen as they are now (a list given anew gets a
+    new index; a batch taken out of the list is no longer answered for)."""
 
     def __init__(self, batches: list[Batch]) -> None:
         self.batches = batches
@@ -330,7 +330,10 @@ class _TrackIndex:
         if found is None:
             return None
         batch, track = found
-        return found if any(t is track for t in batch.tracks) else None
+        if not any(t is track for t in batch.tracks):
+            return None
+        # A deleted batch leaves the list: its clips are not the session's any more.
+        return found if any(b is batch for b in self.batches) else None
 
     def update(self, batches: list[Batch] | None = None) -> None:
         """Index ``batches`` (all the list's when None) that are new or changed."""

@@ -97,3 +97,14 @@ def test_find_track_follows_the_batch_list():
     assert session == Session(
         sid, session.created_at, "brief", BriefParams(), [second]
     )  # the index is not compared
+
+
+def test_find_track_forgets_a_batch_taken_out_of_the_session():
+    sid = uuid.uuid4()
+    first, second = _batch(sid, 2), _batch(sid, 2)
+    session = Session(sid, datetime.now(UTC), "brief", BriefParams(), [first, second])
+    session.index_tracks(session.batches)
+    assert session.find_track(first.tracks[0].id) == (first, first.tracks[0])
+    session.batches.remove(first)  # the batch deleted, its clips left as they were
+    assert session.find_track(first.tracks[0].id) is None
+    assert session.find_track(second.tracks[1].id) == (second, second.tracks[1])
