@@ -56,7 +56,6 @@ from core.errors import (
 )
 from core.providers import _torch
 from core.providers.base import (
-    STAGE_GENERATING,
     STAGE_LOADING,
     GeneratedClip,
     GenerationRequest,
@@ -386,18 +385,8 @@ def generate_clips(
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     target = int(round(duration_sec * loaded.sample_rate))
-    chunks = [(start, min(max_batch, num_clips - start)) for start in range(0, num_clips, max_batch)]
-    total_steps = len(chunks) * steps_per_chunk
-    done_steps = 0
-
-    def on_step() -> None:
-        nonlocal done_steps
-        done_steps += 1
-        if request.progress is not None:
-            request.progress(STAGE_GENERATING, min(done_steps, total_steps), total_steps)
-
-    if request.progress is not None:
-        request.progress(STAGE_GENERATING, 0, total_steps)
+    counter = _torch.ChunkedSteps(num_clips, max_batch, steps_per_chunk, request.progress)
+    chunks, on_step = counter.chunks, counter.step
     batch_tag = uuid.uuid4().hex[:8]
     clips: list[GeneratedClip] = []
     first_error: str | None = None
@@ -427,7 +416,7 @@ def generate_clips(
                     message = f"{label} failed to generate clips: {first_line(exc)}."
                 log.warning("%s chunk %d failed: %s", name, chunk_index, exc, exc_info=not oom)
                 first_error = first_error or message
-                done_steps = (chunk_index + 1) * steps_per_chunk
+                counter.skip_to_end_of(chunk_index)
                 if oom:
                     break  # the next chunk is as large: it would run out of memory too
                 continue

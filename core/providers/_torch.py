@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ProviderUnavailableError
+from core.providers.base import STAGE_GENERATING, ProgressFn
 
 log = logging.getLogger(__name__)
 
@@ -261,3 +262,27 @@ def clear_loaded() -> None:
     """Drop every cached model (tests; freeing a GPU)."""
     with _loading:
         _loaded.clear()
+
+
+class ChunkedSteps:
+    """A batch made in chunks of at most ``size`` clips, each ``steps`` engine steps long,
+    with one progress bar over every step of every chunk (``total = chunks * steps``)."""
+
+    def __init__(self, num_clips: int, size: int, steps: int, progress: ProgressFn | None) -> None:
+        self.chunks = [(start, min(size, num_clips - start)) for start in range(0, num_clips, size)]
+        self.steps = steps
+        self.total = len(self.chunks) * steps
+        self.done = 0
+        self.progress = progress
+        if progress is not None:
+            progress(STAGE_GENERATING, 0, self.total)
+
+    def step(self) -> None:
+        """One engine step done."""
+        self.done += 1
+        if self.progress is not None:
+            self.progress(STAGE_GENERATING, min(self.done, self.total), self.total)
+
+    def skip_to_end_of(self, chunk_index: int) -> None:
+        """A chunk failed: the bar goes on from where the next chunk starts."""
+        self.done = (chunk_index + 1) * self.steps

@@ -73,7 +73,6 @@ from core.errors import (
 )
 from core.providers import _torch
 from core.providers.base import (
-    STAGE_GENERATING,
     STAGE_LOADING,
     ExtendRequest,
     GeneratedClip,
@@ -250,18 +249,8 @@ class MusicGenProvider:
         prompt_samples = prompts[0].shape[-1] if prompts else 0
 
         chunk_size = self.settings.musicgen_max_batch
-        chunks = [(start, min(chunk_size, num_clips - start)) for start in range(0, num_clips, chunk_size)]
-        total_steps = len(chunks) * max_new_tokens
-        done_steps = 0
-
-        def on_step() -> None:
-            nonlocal done_steps
-            done_steps += 1
-            if request.progress is not None:
-                request.progress(STAGE_GENERATING, min(done_steps, total_steps), total_steps)
-
-        if request.progress is not None:
-            request.progress(STAGE_GENERATING, 0, total_steps)
+        counter = _torch.ChunkedSteps(num_clips, chunk_size, max_new_tokens, request.progress)
+        chunks, on_step = counter.chunks, counter.step
 
         batch_tag = uuid.uuid4().hex[:8]
         clips: list[GeneratedClip] = []
@@ -288,7 +277,7 @@ class MusicGenProvider:
                         message = f"{LABEL} failed to generate clips: {_first_line(exc)}."
                     log.warning("musicgen chunk %d failed: %s", chunk_index, exc, exc_info=True)
                     first_error = first_error or message
-                    done_steps = (chunk_index + 1) * max_new_tokens
+                    counter.skip_to_end_of(chunk_index)
                     if _torch.is_out_of_memory(exc):
                         break  # the next chunk is as large: it would run out of memory too
                     continue
