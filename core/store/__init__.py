@@ -112,6 +112,7 @@ from core.store.connection import (  # noqa: F401
     _sql_error,
 )
 from core.store.curation import CurationStore  # noqa: F401
+from core.store.curation_mirror import CurationMirror  # noqa: F401
 from core.store.locks import LOCKS_DIR, _acquire, _fsync_file, _release  # noqa: F401
 from core.store.reads import SessionReads  # noqa: F401
 from core.store.rows import (  # noqa: F401
@@ -164,8 +165,12 @@ def _checkpoint(point: str) -> None:
 # --------------------------------------------------------------------------- the store
 
 
-class SessionStore(SessionsStore, BatchStore, ClipStore, CurationStore, SessionReads, StoreConnection):
+class SessionStore(
+    SessionsStore, BatchStore, ClipStore, CurationStore, CurationMirror, SessionReads, StoreConnection
+):
     """Sessions, batches, clusters, tracks and their vectors in ``root``; see the module docstring.
 
     Curation (marks, cluster names, preferences, analysis, explicit deletes) comes from
-    CurationStore (core.store.curation)."""
+    CurationStore (core.store.curation), its file beside the audio from CurationMirror
+    (core.store.curation_mirror); sessions, batches, clips and the connection from
+    core.store.sessions, .batches, .clips and .connection."""
