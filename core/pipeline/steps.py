@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import numpy as np
 
@@ -35,6 +35,7 @@ from core.providers.base import (
     STAGE_SAVING,
     GeneratedClip,
     GenerationRequest,
+    MusicProvider,
     ReferenceClip,
 )
 
@@ -127,7 +128,9 @@ def generate(
     return clips
 
 
-def call_engine(tools: Tools, call: Callable[[], T], out_dir: Path | None, music: Any = None) -> T:
+def call_engine(
+    tools: Tools, call: Callable[[], T], out_dir: Path | None, music: MusicProvider | None = None
+) -> T:
     """The music engine's ``call``; a provider bug or library failure becomes one sentence."""
     name = (music or tools.music).name
     try:
@@ -144,7 +147,7 @@ def call_engine(tools: Tools, call: Callable[[], T], out_dir: Path | None, music
 
 def fallback_engine(
     tools: Tools, run: Run, why: ProviderUnavailableError, tried: list[str], seconds: float
-) -> Any:
+) -> MusicProvider:
     """The next engine of ``settings.fallback_engines`` that can be built (and make ``seconds``-long
     clips), after the engines ``tried`` could not run.
 
