@@ -6,10 +6,12 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
 
+from core.cli import short_ids
 from core.store import SessionStore
 from tests.core.cli_helpers import media_wavs, run
 
@@ -56,6 +58,34 @@ def test_marks_by_prefix_reach_show(data_dir, generated):
     assert '★ 4/5 #drums #warm pad "the groove"' in out
     code, out, _ = run("show", generated["id"], "--all")
     assert second in out and "[discarded]" in out
+
+
+def test_show_prints_each_clips_short_id_and_the_curation_commands_take_it(data_dir, generated):
+    code, out, err = run("show", generated["id"])
+    assert code == 0, err
+    clip_lines = [line.split() for line in out.splitlines() if line.startswith("      ")]
+    printed = [words[0] for words in clip_lines]
+    ids = clip_ids(generated)
+    assert len(printed) == len(ids) == 4
+    # Each line starts with the first 8 hex digits of its own clip's id (the path names the clip too).
+    for words, short in zip(clip_lines, printed, strict=True):
+        (track_id,) = [i for i in ids if i.replace("-", "").startswith(short)]
+        assert len(short) == 8 and any(track_id in word for word in words[1:])
+    assert sorted(printed) == sorted(i.replace("-", "")[:8] for i in ids)
+    code, _, err = run("keep", printed[0])
+    assert code == 0, err
+    code, _, err = run("rate", printed[1], "5")
+    assert code == 0, err
+    marks = {t["id"].replace("-", "")[:8]: t["curation"] for t in shown(generated["id"])["tracks"]}
+    assert marks[printed[0]]["kept"] is True and marks[printed[1]]["rating"] == 5
+
+
+def test_short_ids_grow_until_the_clips_are_told_apart():
+    twins = [uuid.UUID("abcdef01" + "23" + "0" * 22), uuid.UUID("abcdef01" + "24" + "0" * 22)]
+    other = uuid.UUID("12345678" + "9" * 24)
+    assert short_ids([*twins, other]) == {twins[0]: "abcdef0123", twins[1]: "abcdef0124", other: "1234567899"}
+    assert short_ids([other]) == {other: "12345678"}
+    assert short_ids([]) == {}
 
 
 def test_marks_are_undone(data_dir, generated):
