@@ -43,24 +43,55 @@ class MapPoint:
     y: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SessionMap:
+    """The placed clips as arrays (10,000 of them cost no 10,000 objects); ``points`` and
+    ``point`` give them one at a time."""
+
     space: str
-    points: list[MapPoint]
+    track_ids: list[uuid.UUID]
+    cluster_ids: list[uuid.UUID]
+    xy: np.ndarray  # (n, 2) positions, in batch order
     missing: int  # clips with no stored vector in ``space`` (left off the map)
+
+    def __len__(self) -> int:
+        return len(self.track_ids)
+
+    def _point(self, index: int) -> MapPoint:
+        x, y = self.xy[index]
+        return MapPoint(self.track_ids[index], self.cluster_ids[index], float(x), float(y))
+
+    @cached_property
+    def points(self) -> list[MapPoint]:
+        return [self._point(i) for i in range(len(self))]
 
     def point(self, track_id: uuid.UUID) -> MapPoint | None:
         index = self.index.get(track_id)
-        return None if index is None else self.points[index]
+        return None if index is None else self._point(index)
 
     @cached_property
     def index(self) -> dict[uuid.UUID, int]:
-        return {p.track_id: i for i, p in enumerate(self.points)}
+        return {track_id: i for i, track_id in enumerate(self.track_ids)}
 
     @cached_property
-    def xy(self) -> np.ndarray:
-        """(n, 2) positions, for drawing."""
-        return np.array([(p.x, p.y) for p in self.points], dtype=np.float64).reshape(-1, 2)
+    def clusters(self) -> frozenset[uuid.UUID]:
+        """The clusters with at least one clip on the map."""
+        return frozenset(self.cluster_ids)
+
+    def nearest(
+        self, track_id: uuid.UUID, dx: int, dy: int, *, scale: tuple[float, float] = (1.0, 1.0)
+    ) -> MapPoint | None:
+        """``nearest_in_direction`` from the clip ``track_id``, over the arrays."""
+        index = self.index.get(track_id)
+        if index is None:
+            return None
+        found = nearest_index(self.xy, index, dx, dy, scale=scale)
+        return None if found is None else self._point(found)
+
+    def warm(self) -> SessionMap:
+        """Its lookups built now (in a worker), so the screen that shows it does not wait."""
+        _ = self.index, self.clusters
+        return self
 
 
 def session_space(session: Session) -> str | None:
@@ -81,14 +112,14 @@ def session_map(store: SessionStore, session: Session, space: str | None = None)
     space = space if space is not None else session_space(session)
     count = sum(len(b.tracks) for b in session.batches)
     if space is None or not count:
-        return SessionMap(space or "", [], count)
+        return SessionMap(space or "", [], [], np.zeros((0, 2)), count)
     ids, matrix = store.get_session_vectors(session.id, space)  # in batch order, as the epochs need
     held = {b.id for b in session.batches}
     if any(batch_id not in held for _, _, batch_id in ids):  # the store has batches this copy has not
         rows = [i for i, (_, _, batch_id) in enumerate(ids) if batch_id in held]
         ids, matrix = [ids[i] for i in rows], matrix[rows]
     if not ids:
-        return SessionMap(space, [], count)
+        return SessionMap(space, [], [], np.zeros((0, 2)), count)
     batch_sizes: list[int] = []
     last_batch = None
     for _, _, batch_id in ids:
@@ -101,9 +132,9 @@ def session_map(store: SessionStore, session: Session, space: str | None = None)
     # Small products (d x d): BLAS threads only spin against each other (measured here,
     # 2 busy cores: 0.1 s per eigh threaded, under 1 ms on one thread).
     with _single_threaded("blas"):
-        xy = project(matrix.astype(np.float64), batch_sizes).tolist()
-    points = [MapPoint(t, c, x, y) for (t, c, _), (x, y) in zip(ids, xy, strict=True)]
-    return SessionMap(space, points, count - len(points))
+        xy = project(matrix.astype(np.float64), batch_sizes)
+    track_ids = [t for t, _, _ in ids]
+    return SessionMap(space, track_ids, [c for _, c, _ in ids], xy, count - len(track_ids))
 
 
 def fit_prefixes(batch_sizes: Sequence[int]) -> list[int]:
@@ -193,19 +224,29 @@ def nearest_in_direction(
     """The point nearest ``current`` among those lying in direction (dx, dy) (a 90° cone
     around it); None when nothing lies that way. ``scale`` stretches x and y before
     measuring (distances as drawn)."""
-    best: tuple[float, MapPoint] | None = None
-    for p in points:
-        if p.track_id == current.track_id:
-            continue
-        vx, vy = (p.x - current.x) * scale[0], (p.y - current.y) * scale[1]
-        along = vx * dx + vy * dy
-        across = abs(vx * dy - vy * dx)
-        if along <= 0 or across > along:
-            continue
-        distance = along + 2.0 * across  # prefer points straight ahead
-        if best is None or distance < best[0]:
-            best = (distance, p)
-    return best[1] if best is not None else None
+    others = [p for p in points if p.track_id != current.track_id]
+    xy = np.array([(current.x, current.y), *((p.x, p.y) for p in others)], dtype=np.float64)
+    found = nearest_index(xy, 0, dx, dy, scale=scale)
+    return None if found is None else others[found - 1]
+
+
+def nearest_index(
+    xy: np.ndarray, current: int, dx: int, dy: int, *, scale: tuple[float, float] = (1.0, 1.0)
+) -> int | None:
+    """The row of ``xy`` nearest row ``current`` in direction (dx, dy), as ``nearest_in_direction``
+    measures it (the first of equals); None when nothing lies that way."""
+    if not len(xy):
+        return None
+    vx = (xy[:, 0] - xy[current, 0]) * scale[0]
+    vy = (xy[:, 1] - xy[current, 1]) * scale[1]
+    along = vx * dx + vy * dy
+    across = np.abs(vx * dy - vy * dx)
+    ahead = (along > 0) & (across <= along)
+    ahead[current] = False
+    if not ahead.any():
+        return None
+    distance = np.where(ahead, along + 2.0 * across, np.inf)  # prefer points straight ahead
+    return int(np.argmin(distance))
 
 
 # Each cluster's look, in the order its batch and position put it; shared by the
