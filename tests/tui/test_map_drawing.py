@@ -12,7 +12,7 @@ import pytest
 from core.maps import SessionMap
 from core.models import Session
 from tests.tui.scenes import wait_for
-from tests.tui.test_big_session import big, big_session, open_big  # noqa: F401  (fixtures)
+from tests.tui.test_big_session import HeldReads, big, big_session, open_big  # noqa: F401  (fixtures)
 from tui.app import SessionLabApp
 from tui.screens.map import MapScreen, plot_size
 from tui.widgets.session_map import SELECTED_MARKER, SessionMapPlot, draw_canvas, terminal_style
@@ -131,3 +131,34 @@ def test_plotexts_canvas_is_read_as_rich_reads_it() -> None:
     assert [[s for _, s in row] for row in ours] == [[s for _, s in row] for row in expected]
     odd = "\x1b[1mbold\x1b[0m plain"
     assert "".join(s.text for s in ansi_to_lines(odd)[0]) == "bold plain"
+
+
+@pytest.mark.asyncio
+async def test_a_map_opened_before_the_session_is_read_whole_is_redrawn_with_all_of_it(
+    make_app: Callable[..., SessionLabApp],
+    big: Session,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    held = HeldReads(monkeypatch)
+    app = make_app(check_audio=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_big(pilot, app, whole=False)
+        await wait_for(pilot, lambda: bool(held.calls), "the older batches asked for")
+        await pilot.press("M")
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, MapScreen) and app.screen.placed is not None, "the map"
+        )
+        chart = app.screen
+        start = len(chart.placed)
+        assert start == sum(len(b.tracks) for b in screen.session.batches) < len(big.tracks)
+        chart.selected = chart.placed.track_ids[-1]
+        held.release.set()
+        await wait_for(pilot, lambda: len(chart.placed) == len(big.tracks), "the whole session on the map")
+        await pilot.pause()
+        assert app.screen is chart and chart.placed is screen.prepared_map.placed
+        plot = chart.query_one(SessionMapPlot)
+        assert plot.session_map is chart.placed and plot.canvas is screen.prepared_map.canvas
+        assert "clips" in str(chart.query_one("#map-title").render()) and str(len(big.tracks)) in str(
+            chart.query_one("#map-title").render()
+        )
+        assert chart.selected in chart.placed.index  # the clip selected stays selected

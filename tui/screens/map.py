@@ -144,6 +144,14 @@ class MapScreen(Screen[MapChoice]):
             return
         self._show(event.worker.result)
 
+    def show_prepared(self, prepared: PreparedMap) -> None:
+        """A newer map of the session (it was read whole, or grew by a batch), placed elsewhere."""
+        if self.placed is not None and prepared.placed is self.placed:
+            return
+        self.workers.cancel_group(self, "map")  # a placing of the older session, if still running
+        self.prepared = prepared
+        self._show(prepared)
+
     def _show(self, prepared: PreparedMap) -> None:
         placed = self.placed = prepared.placed
         self.labels = prepared.labels

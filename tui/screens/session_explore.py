@@ -148,9 +148,19 @@ class SessionExplore(Screen[uuid.UUID | None]):
             self.show_search(event.worker.result)
         elif group == "map-prepare":
             self.prepared_map = event.worker.result
+            self._update_open_map(self.prepared_map)
         elif group in ("load", "older", "generate"):
             # After the screen has taken the session (its start, the rest of it, a new batch) in.
             self.call_after_refresh(self._prepare_current_map)
+
+    def _update_open_map(self, prepared: PreparedMap) -> None:
+        """The map screen open on this session (M pressed before it was read whole, or while a
+        batch was made) shows the map of the session as it now is."""
+        from tui.screens.map import MapScreen
+
+        for screen in self.app.screen_stack:
+            if isinstance(screen, MapScreen) and screen.session is self.session:
+                screen.show_prepared(prepared)
 
     def _prepare_current_map(self) -> None:
         from tui.screens.map import plot_size
