@@ -14,7 +14,7 @@ does not draw the clips again.
 
 from __future__ import annotations
 
-import os
+import io
 import re
 import uuid
 from dataclasses import dataclass
@@ -45,7 +45,6 @@ TERMINAL_MARKERS = {"o": "•", "s": "■", "^": "▲", "D": "◆", "v": "▼", 
 SELECTED_MARKER = "◉"
 PLAYING_MARKER = "♪"
 MARK_COLOUR = Color.from_rgb(255, 255, 255)
-_CONSOLE = Console(width=1000, color_system="truecolor", file=open(os.devnull, "w"))  # noqa: SIM115
 LEGEND_MAX = 8  # clusters named in the legend; beyond that the status line names the selected one
 
 
@@ -107,7 +106,8 @@ def ansi_to_lines(ansi: str) -> list[list[Segment]]:
                 segments.append(Segment(line[position : match.start()], style))
             change = _sgr_style(match.group(1))
             if change is None:
-                return [list(row.render(_CONSOLE)) for row in Text.from_ansi(ansi).split("\n")]
+                console = Console(width=10_000, color_system="truecolor", file=io.StringIO())
+                return [list(row.render(console, end="")) for row in Text.from_ansi(ansi).split("\n")]
             style = Style.null() if change == Style.null() else style + change
             position = match.end()
         if position < len(line):
