@@ -93,7 +93,10 @@ class OlderBatchesRead(Message):
         self.last = last
 
 
-class SessionScreen(ExtendActions, SessionExplore, SessionKeys):
+# A Screen first among its bases: Textual's CSS follows the first DOMNode base only, and
+# through the mixin it would lose Screen's rules (its opaque background: a transparent one
+# has the sessions list beneath drawn again, tinted, at every repaint of this screen).
+class SessionScreen(SessionExplore, SessionKeys, ExtendActions):
     """Audition a session's clips and grow it, batch by batch.
 
     Dismissed with the session's id (None if nothing was stored), so the sessions
@@ -151,7 +154,8 @@ class SessionScreen(ExtendActions, SessionExplore, SessionKeys):
         ("Back to sessions", "back", "Leave this session"),
     )
 
-    generating: reactive[bool] = reactive(False, bindings=True)
+    # Nothing the screen draws itself reads it (repaint=True would repaint the whole screen).
+    generating: reactive[bool] = reactive(False, bindings=True, repaint=False)
 
     app: SessionLabApp  # type: ignore[assignment]
 
