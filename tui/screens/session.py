@@ -142,6 +142,10 @@ class SessionScreen(SessionBatches, SessionExplore, SessionKeys, ExtendActions):
         # instead): the first is highlighted when its batch is read, unless the cursor moved.
         self._select_later: tuple[str, str | None] | None = None
         self._binding_state: tuple[bool | None, ...] = ()
+        if self.session_id is not None:
+            # Settling from the start: the footer's keys are made once the session is
+            # drawn (_loaded, or the error), in a frame of their own.
+            self.settling += 1
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -161,13 +165,8 @@ class SessionScreen(SessionBatches, SessionExplore, SessionKeys, ExtendActions):
         self.query_one("#session-empty", Static).display = False
         self.watch(self.app, "now_playing", self._now_playing_changed, init=False)
         if self.session_id is not None:
-            # Not drawn empty in the screen's first frame (some 10 ms of it): drawn when
-            # it lists the session's clips.
-            self.query_one("#tracks", TrackTable).display = False
-            # Focused now, not in a frame that draws the session; the footer follows
-            # once the session is drawn (settled by _loaded, or the error).
+            # Focused now, not in a frame that draws the session.
             self.query_one("#tree", ClusterTree).focus()
-            self.settling += 1
             self._title(None)
             self._load(self.session_id)
         else:
@@ -291,9 +290,8 @@ class SessionScreen(SessionBatches, SessionExplore, SessionKeys, ExtendActions):
             self.loaded = True
 
         def settled() -> None:
-            self.settle()
-            # The tree and list are drawn before anything else runs.
-            self._after_drawn(session, older)
+            # The tree, list and footer drawn before anything else runs.
+            self.settle(then=lambda: self._after_drawn(session, older))
 
         self.in_frames(tree_step, list_step, settled)
 
@@ -382,7 +380,6 @@ class SessionScreen(SessionBatches, SessionExplore, SessionKeys, ExtendActions):
             table.show([], "none", self.app.waveforms)
             scope_title.update("", layout=False)
             return
-        table.display = True  # hidden until there is something to list (on_mount)
         if isinstance(data, PendingNode):
             scope, rows = "pending", list(self.pending_rows.values())
             title = Content.assemble(

@@ -18,6 +18,7 @@ import itertools
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from tui.app import SessionLabApp
 
 _tokens = itertools.count(1)
+FRAME_SEC = 1 / 60  # Textual redraws at most this often
 
 
 def file_problems(tracks: Iterable[Track]) -> dict[str, str]:
@@ -67,6 +69,10 @@ class BatchMade:
     notices: list[str]
     problems: dict[str, str]
     session: Session | None = None
+
+
+def _nothing() -> None:
+    """A step of in_frames that only waits for a frame."""
 
 
 class SessionBatches(Screen[uuid.UUID | None]):
@@ -104,13 +110,21 @@ class SessionBatches(Screen[uuid.UUID | None]):
         first, *rest = steps
         first()
         if rest and self.is_attached:
-            self.call_after_refresh(self.in_frames, *rest)
+            # A refresh asked for reaches the screen a moment later (the widget's idle
+            # message), and a screen that knows of nothing to redraw runs after-refresh
+            # callbacks at once: after a frame's time it knows, and the next step waits
+            # for that redraw.
+            self.set_timer(FRAME_SEC, partial(self.call_after_refresh, self.in_frames, *rest))
 
-    def settle(self) -> None:
+    def settle(self, then: Callable[[], object] | None = None) -> None:
         """The last step of a change spread over frames: the list follows the highlight
-        (if it moved meanwhile) and the footer what is possible now."""
+        (if it moved meanwhile) and the footer what is possible now; what waited (the
+        waveforms asked for, ``then``) runs once the footer is redrawn (its keys, made
+        the first time, are mounted and drawn a frame or two after they are asked for)."""
         self.settling -= 1
         if self.settling:
+            if then is not None:
+                then()
             return
         if self.loaded:
             self._show_scope(self.query_one("#tree", ClusterTree).highlighted)  # type: ignore[attr-defined]
@@ -119,8 +133,15 @@ class SessionBatches(Screen[uuid.UUID | None]):
             super().refresh_bindings()
         self._sync_bindings()  # type: ignore[attr-defined]
         later, self.waveforms_later = self.waveforms_later, []
-        if later:  # drawn after the footer's frame
-            self.call_after_refresh(self._waveforms, later)  # type: ignore[attr-defined]
+
+        def after() -> None:
+            if later:
+                self._waveforms(later)  # type: ignore[attr-defined]
+            if then is not None:
+                then()
+
+        if later or then is not None:
+            self.in_frames(_nothing, _nothing, after)
 
     def refresh_bindings(self) -> None:
         # Textual asks too (a focus moved): while settling, the footer waits for settle().
