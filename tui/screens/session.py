@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from tui.app import SessionLabApp
 
 SEEK_SEC = 5.0
-OLDER_CHUNK = 100  # batches read per step, after a big session is drawn
+OLDER_CHUNK = 50  # batches read per step, after a big session is drawn (each put in place between frames)
 
 
 class OlderBatchesRead(Message):
