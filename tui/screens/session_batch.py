@@ -168,8 +168,9 @@ class SessionBatches(Screen[uuid.UUID | None]):
     # ------------------------------------------------------------ start
 
     def start_job(self, job: GenerationJob) -> None:
-        """Start making a batch: the panel and the list's slots in this frame, the tree's
-        pending node in the next, then the footer and the worker."""
+        """Start making a batch: the panel in this frame (the list, shorter, redrawn with
+        it), the list's slots in the next, then the tree's pending node, then the footer
+        and the worker."""
         self.token = token = next(_tokens)
         self.job = job
         self.last_job = job
@@ -181,12 +182,14 @@ class SessionBatches(Screen[uuid.UUID | None]):
         self.app.collector.batch_started()
         self.settling += 1
 
-        def panel_and_list() -> None:
+        def panel() -> None:
             panel = self._panel()
             panel.display = True
             panel.start(job.title, job.num_clips)
             self.query_one("#session-empty", Static).display = False
-            if self.loaded:
+
+        def slots() -> None:
+            if self.loaded and token == self.token:
                 self._show_scope(PendingNode(job.title), force=True)  # type: ignore[attr-defined]
 
         def tree() -> None:
@@ -203,7 +206,7 @@ class SessionBatches(Screen[uuid.UUID | None]):
             if token == self.token and self.generating:
                 self._generate(job, token)
 
-        self.in_frames(panel_and_list, tree, settled)
+        self.in_frames(panel, slots, tree, settled)
 
     # ------------------------------------------------------------ making
 
@@ -382,7 +385,7 @@ class SessionBatches(Screen[uuid.UUID | None]):
         notes: Sequence[tuple[str, str]] = (),
     ) -> None:
         """The batch ended (``select``: the cluster of it to highlight): the panel goes
-        and the list shows ``select`` in this frame, the tree changes in the next (its
+        in this frame, the list shows ``select`` in the next, then the tree changes (its
         highlight already listed), then the footer, then the toasts (``notes``: message,
         title; a toast redraws what it covers); ``generating`` is False once all is
         settled."""
@@ -390,8 +393,10 @@ class SessionBatches(Screen[uuid.UUID | None]):
         self.pending_rows = {}
         self.settling += 1
 
-        def panel_and_list() -> None:
+        def panel() -> None:
             self._panel().display = False
+
+        def listed() -> None:
             if select is not None and self.loaded:
                 self._show_scope(select, force=True)  # type: ignore[attr-defined]
 
@@ -415,7 +420,7 @@ class SessionBatches(Screen[uuid.UUID | None]):
             # not in one that redraws the tree or the list.
             self.app.call_after_refresh(self.app.collector.batch_ended)
 
-        self.in_frames(panel_and_list, tree, settled)
+        self.in_frames(panel, listed, tree, settled)
 
     def action_cancel(self) -> None:
         if not self.generating or self.job is None:
