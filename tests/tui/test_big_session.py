@@ -155,6 +155,9 @@ async def test_opening_makes_a_node_per_batch_and_old_batches_open_on_demand(
     app = make_app(check_audio=False)
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_big(pilot, app)
+        # Styled as a Screen (its mixins do not hide that from the CSS): opaque, so the
+        # sessions list beneath is not drawn again, tinted, at each of its repaints.
+        assert screen.styles.background.a == 1
         tree = screen.query_one(ClusterTree)
         # Every top-level batch, in the order made.
         assert [n.data.key for n in tree.root.children] == [f"batch:{b.id}" for b in top]

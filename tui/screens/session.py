@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
 import uuid
-from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +13,6 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.css.query import NoMatches
 from textual.message import Message
-from textual.reactive import reactive
 from textual.widgets import DataTable, Header, Static, Tree
 from textual.worker import Worker, WorkerState, get_current_worker
 
@@ -27,11 +23,11 @@ from core.store.reads import SessionStart
 from core.text import shown_line
 from tui.formatting import plural, shorten
 from tui.jobs import GenerationJob, NowPlaying
-from tui.messages import ClipRendered, GenerationProgress, WaveformReady
-from tui.screens.extend import ExtendActions, run_extend
+from tui.messages import WaveformReady
+from tui.screens.extend import ExtendActions
+from tui.screens.session_batch import SessionBatches, file_problems
 from tui.screens.session_explore import SessionExplore
 from tui.screens.session_keys import SessionKeys
-from tui.waveform import file_key
 from tui.widgets.cluster_tree import (
     RECENT_BATCHES,
     BatchNode,
@@ -43,7 +39,6 @@ from tui.widgets.cluster_tree import (
     cluster_tracks,
 )
 from tui.widgets.footer import QuietFooter
-from tui.widgets.generation_panel import GenerationPanel
 from tui.widgets.player_bar import PlayerBar
 from tui.widgets.track_table import TrackRow, TrackTable
 
@@ -51,32 +46,7 @@ if TYPE_CHECKING:
     from tui.app import SessionLabApp
 
 SEEK_SEC = 5.0
-OLDER_CHUNK = 100  # batches read per step, after a big session is drawn
-_tokens = itertools.count(1)
-
-
-def file_problems(tracks: Iterable[Track]) -> dict[str, str]:
-    """Each clip whose file cannot be played, and why, by track id. Reads file headers:
-    call it in a worker."""
-    from core.audio import clip_file_problem
-
-    problems: dict[str, str] = {}
-    for track in tracks:
-        problem = clip_file_problem(track.path)
-        if problem is not None:
-            problems[str(track.id)] = problem
-    return problems
-
-
-@dataclass(frozen=True)
-class BatchMade:
-    """What a generation worker hands back: the batch stored (with the session, when the
-    batch made it), the notices it gave, and its clips' file problems."""
-
-    batch: Batch
-    notices: list[str]
-    problems: dict[str, str]
-    session: Session | None = None
+OLDER_CHUNK = 50  # batches read per step, after a big session is drawn (each put in place between frames)
 
 
 class OlderBatchesRead(Message):
@@ -93,7 +63,10 @@ class OlderBatchesRead(Message):
         self.last = last
 
 
-class SessionScreen(ExtendActions, SessionExplore, SessionKeys):
+# A Screen first among its bases: Textual's CSS follows the first DOMNode base only, and
+# through the mixin it would lose Screen's rules (its opaque background: a transparent one
+# has the sessions list beneath drawn again, tinted, at every repaint of this screen).
+class SessionScreen(SessionBatches, SessionExplore, SessionKeys, ExtendActions):
     """Audition a session's clips and grow it, batch by batch.
 
     Dismissed with the session's id (None if nothing was stored), so the sessions
@@ -151,21 +124,13 @@ class SessionScreen(ExtendActions, SessionExplore, SessionKeys):
         ("Back to sessions", "back", "Leave this session"),
     )
 
-    generating: reactive[bool] = reactive(False, bindings=True)
-
     app: SessionLabApp  # type: ignore[assignment]
 
     def __init__(self, *, session_id: uuid.UUID | None = None, job: GenerationJob | None = None) -> None:
         super().__init__()
         self.session_id = session_id if session_id is not None else (job.session_id if job else None)
         self.session: Session | None = None
-        self.job: GenerationJob | None = None
         self.first_job = job
-        # The last job started here (None until on_mount starts first_job), so a waiter
-        # that sees it set and not generating knows that job has ended.
-        self.last_job: GenerationJob | None = None
-        self.token = 0
-        self.pending_rows: dict[str, TrackRow] = {}
         # track id -> why its file cannot be played ("missing", "unreadable"); checked in
         # the worker that read the session, never on the UI thread.
         self.clip_problems: dict[str, str] = {}
@@ -177,6 +142,10 @@ class SessionScreen(ExtendActions, SessionExplore, SessionKeys):
         # instead): the first is highlighted when its batch is read, unless the cursor moved.
         self._select_later: tuple[str, str | None] | None = None
         self._binding_state: tuple[bool | None, ...] = ()
+        if self.session_id is not None:
+            # Settling from the start: the footer's keys are made once the session is
+            # drawn (_loaded, or the error), in a frame of their own.
+            self.settling += 1
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -196,6 +165,8 @@ class SessionScreen(ExtendActions, SessionExplore, SessionKeys):
         self.query_one("#session-empty", Static).display = False
         self.watch(self.app, "now_playing", self._now_playing_changed, init=False)
         if self.session_id is not None:
+            # Focused now, not in a frame that draws the session.
+            self.query_one("#tree", ClusterTree).focus()
             self._title(None)
             self._load(self.session_id)
         else:
@@ -272,27 +243,57 @@ class SessionScreen(ExtendActions, SessionExplore, SessionKeys):
         if any(key in table.rows_by_key for key in problems):
             self._show_scope(self.query_one("#tree", ClusterTree).highlighted, force=True)
 
+    @on(Worker.StateChanged)
+    def _worker_changed(self, event: Worker.StateChanged) -> None:
+        self.app.report_worker(event)
+        worker = event.worker
+        if worker.group == "load":
+            if event.state == WorkerState.SUCCESS:
+                self._loaded(worker.result)
+            elif event.state == WorkerState.ERROR:
+                self.loaded = True
+                self._reselect()
+                self.settle()
+        elif worker.group == "files":
+            if event.state == WorkerState.SUCCESS:
+                self._files_checked(worker.result)
+        elif worker.group == "generate":
+            self.generation_changed(event)
+
     def _loaded(self, start: SessionStart) -> None:
+        """The session's start is read: the tree is drawn in this frame, the highlighted
+        node's clips listed in the next (``loaded`` then), the footer and the rest after."""
         session = start.session
         self.session = session
         session.index_tracks(session.batches)  # the start's few batches
         self.session_id = session.id
-        self.loaded = True
         older = start.missing
         self.counts = (len(start.order), start.clips) if older else None
-        self._title(session)
-        tree = self.query_one("#tree", ClusterTree)
-        tree.show_session(session, self.clip_problems, order=start.order)
-        if self.generating and self.job is not None:
-            self._show_pending(self.job)
-        remembered = self.app.selection_memory.get(session.id)
-        self._reselect(remembered)
-        shown = tree.highlighted
-        if older and remembered is not None and (shown is None or shown.key != remembered):
-            self._select_later = (remembered, shown.key if shown is not None else None)
-        tree.focus()
-        # After the first frame: the tree and list are drawn before anything else runs.
-        self.call_after_refresh(self._after_drawn, session, older)
+        tree = self.query_one("#tree", ClusterTree)  # settling since on_mount
+
+        def tree_step() -> None:
+            self._title(session)
+            tree.show_session(session, self.clip_problems, order=start.order)
+            if self.generating and self.job is not None:
+                self._show_pending(self.job)
+            remembered = self.app.selection_memory.get(session.id)
+            self._reselect(remembered, list_it=False)
+            shown = tree.highlighted
+            if older and remembered is not None and (shown is None or shown.key != remembered):
+                self._select_later = (remembered, shown.key if shown is not None else None)
+            tree.focus()
+
+        def list_step() -> None:
+            if self.generating and self.job is not None and "pending" not in tree.nodes_by_key:
+                self._show_pending(self.job)  # a batch started since the tree was drawn
+            self._show_scope(tree.highlighted, force=True)
+            self.loaded = True
+
+        def settled() -> None:
+            # The tree, list and footer drawn before anything else runs.
+            self.settle(then=lambda: self._after_drawn(session, older))
+
+        self.in_frames(tree_step, list_step, settled)
 
     def _after_drawn(self, session: Session, older: list[uuid.UUID]) -> None:
         self._check_files(list(session.tracks))
@@ -300,21 +301,6 @@ class SessionScreen(ExtendActions, SessionExplore, SessionKeys):
             self._load_older(session.id, older)
         self.curation_shown(session)
         self.call_after_refresh(self._premount_panel)  # in a frame of its own, before a batch needs it
-
-    def _premount_panel(self) -> None:
-        if self.is_attached:
-            self._panel()
-
-    def _panel(self) -> GenerationPanel:
-        """The panel of the batch being made (hidden while none is), mounted the first
-        time it is asked for."""
-        try:
-            return self.query_one("#generation", GenerationPanel)
-        except NoMatches:
-            panel = GenerationPanel(id="generation")
-            panel.display = False
-            self.query_one("#right", Vertical).mount(panel)
-            return panel
 
     def _title(self, session: Session | None) -> None:
         title = self.query_one("#session-title", Static)
@@ -337,16 +323,19 @@ class SessionScreen(ExtendActions, SessionExplore, SessionKeys):
         under = f"cluster:{job.cluster_id}" if job.kind in ("more", "extend") else None
         self.query_one("#tree", ClusterTree).set_pending(job.title, under)
 
-    def _reselect(self, select: str | None = None) -> None:
-        """Highlight ``select`` (made if not yet), else the first cluster; list its clips."""
+    def _reselect(self, select: str | None = None, *, list_it: bool = True) -> None:
+        """Highlight ``select`` (made if not yet), else the first cluster; list its clips
+        (``list_it`` False: ``select``'s are listed, or will be, by the caller)."""
         tree = self.query_one("#tree", ClusterTree)
         if select is None or not tree.select_key(select):
+            list_it = list_it or select is not None  # not found: what is highlighted instead
             chosen = tree.first_key()
             if chosen is not None:
                 tree.select_key(chosen)
-        self._show_scope(tree.highlighted, force=True)
+        if list_it:
+            self._show_scope(tree.highlighted, force=True)
         empty = self.query_one("#session-empty", Static)
-        nothing = self.session is None and not self.generating
+        nothing = self.session is None and self.job is None  # no batch being made (or ending)
         empty.display = nothing
         if nothing:
             empty.update(
@@ -363,6 +352,8 @@ class SessionScreen(ExtendActions, SessionExplore, SessionKeys):
 
     @on(Tree.NodeHighlighted, "#tree")
     def _node_highlighted(self, event: Tree.NodeHighlighted[NodeData]) -> None:
+        if self.settling:
+            return  # listed by a step of its own (and checked again when settled)
         self._show_scope(event.node.data)
         self._sync_bindings()
 
@@ -454,7 +445,10 @@ class SessionScreen(ExtendActions, SessionExplore, SessionKeys):
         missing = [
             (r.key, r.path) for r in rows if r.path and not r.problem and r.path not in self.app.waveforms
         ]
-        if missing:
+        if missing and self.settling:
+            # Each one drawn redraws the list: not in the frames of a change being settled.
+            self.waveforms_later = missing
+        elif missing:
             self._waveforms(missing)
 
     @work(thread=True, exit_on_error=False, group="waveforms", description="draw waveforms")
@@ -476,229 +470,15 @@ class SessionScreen(ExtendActions, SessionExplore, SessionKeys):
         self.app.waveforms.put(str(event.path), event.waveform)
         self.query_one("#tracks", TrackTable).set_waveform(event.key, event.waveform)
 
-    # ------------------------------------------------------------ generation
-
-    def start_job(self, job: GenerationJob) -> None:
-        self.token = next(_tokens)
-        self.job = job
-        self.last_job = job
-        # A slot per clip, filled in as each is rendered.
-        self.pending_rows = {
-            row.key: row for row in (self._pending_row(i, "rendering…") for i in range(job.num_clips))
-        }
-        self.generating = True
-        self.app.collector.batch_started()
-        panel = self._panel()
-        panel.display = True
-        panel.start(job.title, job.num_clips)
-        if self.loaded:
-            self._show_pending(job)
-            self._reselect("pending")
-            self.query_one("#tree", ClusterTree).focus()
-        # Start the worker once the screen has been redrawn, so the big redraw does
-        # not compete with the engine for the interpreter.
-        self.call_after_refresh(self._generate, job, self.token)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="generate")
-    def _generate(self, job: GenerationJob, token: int) -> BatchMade:
-        from core.providers.base import STAGE_GENERATING
-        from core.service import SessionService
-        from tui.waveform import compute_waveform
-
-        worker = get_current_worker()
-        app = self.app
-        observer = app.generation_observer
-        clock = app.clock
-        started: dict[str, float] = {}
-
-        def progress(stage: str, done: int, total: int) -> None:
-            now = clock()
-            began = started.setdefault(stage, now)
-            self.post_message(GenerationProgress(token, stage, done, total, at=now, stage_started=began))
-            if observer is not None:
-                observer(stage, done, total)
-
-        def on_clip(index: int, total: int, path: Path) -> None:
-            now = clock()
-            began = started.setdefault(STAGE_GENERATING, now)
-            self.post_message(ClipRendered(token, index, total, Path(path), at=now, stage_started=began))
-            # Drawn here, in this thread, rather than in one more thread per clip.
-            try:
-                waveform = compute_waveform(Path(path))
-            except Exception:  # the list keeps its dotted placeholder
-                return
-            self.post_message(WaveformReady(f"pending-{index}", Path(path), waveform))
-
-        service = SessionService.from_settings(
-            app.settings,
-            store=app.store,
-            engine=job.engine,
-            model=job.model,
-            embedder=job.embedder,
-            namer=job.namer,
-        )
-        options: dict[str, Any] = {
-            "seed": job.seed,
-            "progress": progress,
-            "cancel": worker.cancelled_event,
-            "on_clip": on_clip,
-        }
-        if job.kind == "new":
-            assert job.params is not None
-            session = service.create_initial_batch(job.brief, job.params, job.num_clips, **options)
-            batch = session.batches[-1]
-            return BatchMade(batch, list(service.notices), file_problems(batch.tracks), session=session)
-        if job.kind == "batch":
-            assert job.params is not None and job.session_id is not None
-            batch = service.add_brief_batch(job.session_id, job.brief, job.params, job.num_clips, **options)
-        elif job.second_cluster_id is not None:  # a blend: a more-like job with two parents
-            assert job.session_id is not None and job.cluster_id is not None
-            batch = service.blend_clusters(
-                job.session_id, job.cluster_id, job.second_cluster_id, job.num_clips, **options
-            )
-        elif job.kind == "extend":
-            batch = run_extend(service, job, options)
-        else:
-            assert job.session_id is not None and job.cluster_id is not None
-            batch = service.more_like_cluster(job.session_id, job.cluster_id, job.num_clips, **options)
-        # The batch as stored: the screen adds it to the session it holds (no re-read).
-        return BatchMade(batch, list(service.notices), file_problems(batch.tracks))
-
-    @on(GenerationProgress)
-    def _progress(self, event: GenerationProgress) -> None:
-        if event.token == self.token and self.generating:
-            self._panel().progress(
-                event.stage, event.done, event.total, at=event.at, stage_started=event.stage_started
-            )
-
-    @on(ClipRendered)
-    def _clip_rendered(self, event: ClipRendered) -> None:
-        if event.token != self.token or not self.generating or self.job is None:
-            return
-        self._panel().clip_ready(event.index, event.total, at=event.at, stage_started=event.stage_started)
-        label = self.job.label if self.job.kind == "more" else "(not grouped yet)"
-        row = self._pending_row(event.index, label, str(event.path))
-        self.pending_rows[row.key] = row
-        table = self.query_one("#tracks", TrackTable)
-        if table.scope == "pending":
-            # The slot was listed from the start: its cells change in place (no layout pass).
-            # Its waveform follows from the generation thread (WaveformReady).
-            table.put_row(row, self.app.waveforms.get(row.path))
-        self._sync_bindings()
-
-    @staticmethod
-    def _pending_row(index: int, label: str, path: str = "") -> TrackRow:
-        return TrackRow(
-            key=f"pending-{index}",
-            number=index + 1,
-            label=label,
-            path=path,
-            duration_sec=None,
-            similarity=None,
-        )
-
-    @on(Worker.StateChanged)
-    def _worker_changed(self, event: Worker.StateChanged) -> None:
-        self.app.report_worker(event)
-        worker = event.worker
-        if worker.group == "load":
-            if event.state == WorkerState.SUCCESS:
-                self._loaded(worker.result)
-            elif event.state == WorkerState.ERROR:
-                self.loaded = True
-                self._reselect()
-            return
-        if worker.group == "files":
-            if event.state == WorkerState.SUCCESS:
-                self._files_checked(worker.result)
-            return
-        if worker.group != "generate" or not self.generating:
-            return
-        if event.state == WorkerState.SUCCESS:
-            made: BatchMade = worker.result
-            self._finish_job(made)
-            for notice in made.notices:
-                self._notify_later(notice)
-        elif event.state == WorkerState.CANCELLED:
-            self._end_job()
-            self.notify("Cancelled: nothing of that batch was stored.", markup=False)
-        elif event.state == WorkerState.ERROR:
-            self._end_job()  # the app turns the error itself into one notification
-
-    def _finish_job(self, made: BatchMade) -> None:
-        batch = made.batch
-        self.clip_problems.update(made.problems)
-        tree = self.query_one("#tree", ClusterTree)
-        tree.clear_pending()
-        if made.session is not None or self.session is None or self.session.id != batch.session_id:
-            # A new session (its first batch), or one this screen had not read: shown whole.
-            session = made.session or self.app.store.require_session(batch.session_id)
-            self.session = session
-            self.counts = None
-            if self.loaded:
-                tree.show_session(session, self.clip_problems)
-        else:
-            # The session held here grows by the batch; the tree adds its nodes only.
-            self.session.batches.append(batch)
-            self.session.index_tracks([batch])
-            tree.add_batch(batch, made.problems)
-            if self.counts is not None:
-                self.counts = (self.counts[0] + 1, self.counts[1] + len(batch.tracks))
-        self.session_id = batch.session_id
-        self._title(self.session)
-        select = None
-        if batch.clusters:
-            select = f"cluster:{batch.clusters[0].id}"
-            clusters = plural(len(batch.clusters), "cluster")
-            self._notify_later(
-                f"{plural(len(batch.tracks), 'clip')} in {clusters}: {', '.join(c.label for c in batch.clusters)}.",
-                title="Batch ready",
-            )
-            self._adopt_playing_clip(batch)
-        self._end_job(select=select)
-
-    def _notify_later(self, message: str, *, title: str = "") -> None:
-        """A toast in the frame after the tree and list are rebuilt, not in the same one."""
-        self.call_after_refresh(self.notify, message, title=title, markup=False)
-
-    def _adopt_playing_clip(self, batch: Batch) -> None:
-        """A clip played while the batch was made is now a stored track: name it so.
-
-        The store moved the file into place (same file, new name), so it is found by
-        the identity its waveform recorded.
-        """
-        now = self.app.now_playing
-        if now is None or not now.key.startswith("pending-"):
-            return
-        drawn = self.app.waveforms.get(now.path)
-        if drawn is None or not drawn.file_key:
-            return
-        labels = {tid: c.label for c in batch.clusters for tid in c.track_ids}
-        for track in batch.tracks:
-            if file_key(track.path) == drawn.file_key:
-                self.app.now_playing = NowPlaying(
-                    str(track.id), str(track.path), track.position + 1, labels.get(track.id, now.label)
-                )
-                return
-
-    def _end_job(self, select: str | None = None) -> None:
-        self.generating = False
-        # The young generation (all the batch made) collected in a frame of its own, not
-        # in the one that redraws the tree and the list.
-        self.app.call_after_refresh(self.app.collector.batch_ended)
-        self.job = None
-        self.pending_rows = {}
-        self._panel().display = False
-        self.query_one("#tree", ClusterTree).clear_pending()
-        self.loaded = True
-        self._reselect(select)
-
     # --------------------------------------------------------------- actions
 
     _GATED = ("play", "pause", "seek", "step", "more_like", "new_batch", "extend", "cancel")
 
     def _sync_bindings(self) -> None:
-        """Refresh the footer only when what it shows changes (a refresh recomposes it)."""
+        """Refresh the footer only when what it shows changes (a refresh recomposes it);
+        while a change is spread over frames, once it is settled (``settle``)."""
+        if self.settling:
+            return
         state = tuple(self.check_action(action, ()) for action in self._GATED)
         if state != self._binding_state:
             self._binding_state = state
@@ -962,12 +742,6 @@ class SessionScreen(ExtendActions, SessionExplore, SessionKeys):
                 self.start_job(job)
 
         self.app.push_screen(screen, written)
-
-    def action_cancel(self) -> None:
-        if not self.generating:
-            return
-        self._panel().set_cancelling()
-        self.workers.cancel_group(self, "generate")
 
     def on_unmount(self) -> None:
         if self.generating:  # left mid-batch: its worker is cancelled with the screen

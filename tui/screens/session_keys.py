@@ -179,6 +179,8 @@ class SessionKeys(Screen[uuid.UUID | None]):
             return
         if worker.group == "curation":
             state: CurationState = worker.result
+            if not (state.curations or state.names or self.curations or self.cluster_names):
+                return  # a session never marked or named: the tree and list stay as drawn
             self.curations = dict(state.curations)
             self._apply_names(state.names)
             self.query_one("#tree", ClusterTree).refilter()
