@@ -181,6 +181,8 @@ def honest_text_side(embedder: EmbeddingProvider, query: str) -> str | None:
     if embedder.name == "clap":
         return "clap"
     if embedder.name == "features":
+        if not getattr(embedder, "text_side", True):
+            return None  # a space with no text side (features-v2, -v3): its text vectors are zero
         from core.providers import features
 
         cues = getattr(features, "TEXT_CUES", None)
