@@ -155,7 +155,8 @@ def _sound_scores(
         return {}
     honest = honest_text_side(embedder, query)
     if honest is None:
-        why = "measures nothing these words name" if embedder.name == "features" else "has no text side"
+        words = embedder.name == "features" and getattr(embedder, "text_side", True)
+        why = "measures nothing these words name" if words else "has no text side"
         result.notes.append(f"Not ranked by sound: the {embedder.name} embedder {why}.")
         return {}
     vector = np.asarray(embedder.embed_text(query), dtype=np.float64).ravel()
