@@ -205,6 +205,9 @@ def embedder_for(
 
     if name is None and space is not None and space.startswith("clap:"):
         name, model = "clap", model or space.removeprefix("clap:")
+    elif name is None and space is not None and space.startswith("features-"):
+        name, model = "features", model or space  # a session kept in an older features space
+
     try:
         return registry.create_embedder(settings, name, model), None
     except SessionLabError as exc:
