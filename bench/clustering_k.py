@@ -1,9 +1,10 @@
 """How many clusters a batch gets (``core.clustering``'s choice of k); prints one JSON object.
 
-    .venv/bin/python bench/clustering_k.py
+    .venv/bin/python bench/clustering_k.py [--space features-v2]
 
-On the real-music set (``bench/music_set.py``), per part (the same-sound spread
-``SAME_SOUND_SPREAD["features-v2"]`` was chosen on the ``tuning`` part only):
+In one embedding space (``features-v3``, the default, or ``--space``), on the
+real-music set (``bench/music_set.py``), per part (the same-sound spread
+``SAME_SOUND_SPREAD[space]`` was chosen on the ``tuning`` part only):
 
 - ``spread``: the spread (mean cosine distance to the centroid) of the five
   excerpts of one track, and of three excerpts each of two tracks: min, median, max;
@@ -12,13 +13,14 @@ On the real-music set (``bench/music_set.py``), per part (the same-sound spread
   different tracks that come back as more than one cluster, and as exactly as
   many clusters as tracks.
 
-On the embedded engine (``sketch``, embedded with ``features-v2``): for a few
+On the embedded engine (``sketch``, embedded in the same space): for a few
 batch seeds, six clips of one brief and two clips each of three briefs: their
 spread and how many clusters each gets.
 """
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import json
 import sys
@@ -31,7 +33,7 @@ import numpy as np  # noqa: E402
 
 from core import clustering  # noqa: E402
 
-SPACE = "features-v2"
+SPACE = "features-v3"
 BRIEFS = ("slow dark ambient pad", "fast aggressive techno", "bright acoustic folk strum")
 
 
@@ -52,7 +54,7 @@ def music_set() -> dict:
     from core.providers.features import FeatureEmbedder
 
     rows = load_manifest()["excerpts"]
-    embedder = FeatureEmbedder(version="v2")
+    embedder = FeatureEmbedder(version=SPACE.removeprefix("features-"))
     unit = clustering.normalise_rows([embedder.embed_audio(set_dir() / row["path"]) for row in rows])
     tracks = np.array([row["track"] for row in rows])
     parts = np.array([row["part"] for row in rows])
@@ -89,7 +91,7 @@ def sketch_batches(seeds: tuple[int, ...] = (1, 2, 3, 4, 5)) -> list[dict]:
     from core.providers.sketch import SketchEngine
 
     params = BriefParams(energy=0.5, density=0.5, duration_sec=10.0)
-    engine, embedder = SketchEngine(), FeatureEmbedder(version="v2")
+    engine, embedder = SketchEngine(), FeatureEmbedder(version=SPACE.removeprefix("features-"))
     out = []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in seeds:
@@ -120,6 +122,10 @@ def sketch_batches(seeds: tuple[int, ...] = (1, 2, 3, 4, 5)) -> list[dict]:
 
 
 def main() -> None:
+    global SPACE
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--space", default=SPACE, choices=tuple(clustering.SAME_SOUND_SPREAD))
+    SPACE = parser.parse_args().space
     print(
         json.dumps(
             {

@@ -2,11 +2,11 @@
 
     .venv/bin/python bench/music_set.py      # once: fetch and cut the set (outside the repository)
     .venv/bin/python bench/embedders.py      # figures per embedder, tuning and held-out parts apart
-    .venv/bin/python bench/embedders.py --calibrate   # the features-v2 constants, from the tuning part
+    .venv/bin/python bench/embedders.py --calibrate v3   # the features-v3 constants, from the tuning part
 
 The set (``bench/music_set.py``): excerpts of real game-music tracks, several per
-track, at varying start offsets and gains. The features-v2 constants were learned
-on the ``tuning`` part only; the ``held-out`` figures are the honest ones.
+track, at varying start offsets and gains. The features-v2 and features-v3 constants
+were learned on the ``tuning`` part only; the ``held-out`` figures are the honest ones.
 
 Per embedder and part:
 
@@ -22,7 +22,7 @@ Per embedder and part:
   ``first_call_ms``: a fresh process importing the embedder and embedding one
   clip, minus the interpreter start.
 
-Embedders: ``features-v1``, ``features-v2``, the ``mfcc-baseline`` (20 MFCCs of a
+Embedders: ``features-v1``, ``features-v2``, ``features-v3``, the ``mfcc-baseline`` (20 MFCCs of a
 40-band mel spectrum, 64 ms frames with hop 32 ms, mean and standard deviation,
 each dimension standardised over the part being scored: the textbook vector) and
 ``clap`` when its weights are in the local Hugging Face cache (else reported as
@@ -113,25 +113,39 @@ def clustering(unit: np.ndarray, labels: np.ndarray, space: str | None = None) -
     }
 
 
-def calibrate(paths: list[Path], labels: np.ndarray) -> dict[str, list[float]]:
-    """features-v2's (centre, scale, weight) per descriptor, as in ``v2_constants.py``."""
+def calibrate(paths: list[Path], labels: np.ndarray, version: str = "v3") -> dict[str, list]:
+    """The (centre, scale, weight) per descriptor of ``features-v2`` or ``features-v3``, as in
+    ``v2_constants.py`` / ``v3_constants.py``, from the tuning part only.
+
+    The weight is the square root of the descriptor's Fisher ratio (its spread over
+    all excerpts over its mean spread within a track); in v3 each group's weighted
+    scores are then scaled to unit mean-square norm over the part, times the
+    group's ``v3.GROUP_WEIGHTS``.
+    """
     import soundfile as sf
 
-    from core.providers.features import v2
+    from core.providers.features import v2, v3
 
-    raw = np.array([v2.raw_features(*sf.read(str(p), dtype="float32")) for p in paths])
+    module = v2 if version == "v2" else v3
+    raw = np.array([module.raw_features(*sf.read(str(p), dtype="float32")) for p in paths])
     centres = np.array([float(f"{c:.4g}") for c in np.median(raw, axis=0)])
     q75, q25 = np.percentile(raw, [75, 25], axis=0)
     scales = np.array([float(f"{s:.4g}") for s in np.maximum((q75 - q25) / 1.349, 1e-3)])
-    z = np.clip((raw - centres) / scales, -v2.Z_CLIP, v2.Z_CLIP)
+    z = np.clip((raw - centres) / scales, -module.Z_CLIP, module.Z_CLIP)
     within = np.mean([z[labels == t].var(axis=0) for t in sorted(set(labels.tolist()))], axis=0)
     fisher = z.var(axis=0) / np.maximum(within, 1e-3)
-    weights = [float(f"{w:.3g}") for w in np.sqrt(fisher)]
+    weights = np.sqrt(fisher)
+    if module is v3:
+        groups = np.array([v3.GROUP_OF[name] for name in v3.NAMES])
+        for group, factor in v3.GROUP_WEIGHTS.items():
+            members = groups == group
+            norm = float(np.sqrt(np.mean(np.sum((z[:, members] * weights[members]) ** 2, axis=1))))
+            weights[members] *= factor / max(norm, 1e-9)
     return {
-        "names": list(v2.NAMES),
+        "names": list(module.NAMES),
         "centres": centres.tolist(),
         "scales": scales.tolist(),
-        "weights": weights,
+        "weights": [float(f"{w:.3g}") for w in weights],
     }
 
 
@@ -169,7 +183,9 @@ def clap_status() -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--calibrate", action="store_true", help="print features-v2 centres and scales (tuning part)"
+        "--calibrate",
+        choices=("v2", "v3"),
+        help="print that space's centres, scales and weights, learned on the tuning part",
     )
     parser.add_argument("--no-speed", action="store_true", help="skip the timings")
     args = parser.parse_args()
@@ -188,7 +204,9 @@ def main() -> None:
         print(
             json.dumps(
                 calibrate(
-                    [p for p, t in zip(paths, parts["tuning"], strict=True) if t], labels[parts["tuning"]]
+                    [p for p, t in zip(paths, parts["tuning"], strict=True) if t],
+                    labels[parts["tuning"]],
+                    args.calibrate,
                 )
             )
         )
@@ -196,7 +214,7 @@ def main() -> None:
 
     vectors: dict[str, np.ndarray] = {}
     timings: dict[str, list[float]] = {}
-    for version in ("v1", "v2"):
+    for version in ("v1", "v2", "v3"):
         embedder = FeatureEmbedder(version=version)
         out, times = [], []
         for path in paths:
@@ -217,7 +235,7 @@ def main() -> None:
         "embedders": {},
         "clap": clap_status(),
     }
-    for name in ("features-v1", "features-v2", "mfcc-baseline"):
+    for name in ("features-v1", "features-v2", "features-v3", "mfcc-baseline"):
         entry: dict = {}
         for part, mask in parts.items():
             part_labels = labels[mask]

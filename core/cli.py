@@ -166,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reembed.add_argument("session_id")
     reembed.add_argument("--embedder", help="embedder: features (default), clap")
-    reembed.add_argument("--embedder-model", help="model id, local path or features version (v1, v2)")
+    reembed.add_argument("--embedder-model", help="model id, local path or features version (v1, v2, v3)")
     reembed.add_argument("--json", action="store_true")
 
     models = commands.add_parser(

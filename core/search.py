@@ -155,7 +155,8 @@ def _sound_scores(
         return {}
     honest = honest_text_side(embedder, query)
     if honest is None:
-        why = "measures nothing these words name" if embedder.name == "features" else "has no text side"
+        words = embedder.name == "features" and getattr(embedder, "text_side", True)
+        why = "measures nothing these words name" if words else "has no text side"
         result.notes.append(f"Not ranked by sound: the {embedder.name} embedder {why}.")
         return {}
     vector = np.asarray(embedder.embed_text(query), dtype=np.float64).ravel()
@@ -181,6 +182,8 @@ def honest_text_side(embedder: EmbeddingProvider, query: str) -> str | None:
     if embedder.name == "clap":
         return "clap"
     if embedder.name == "features":
+        if not getattr(embedder, "text_side", True):
+            return None  # a space with no text side (features-v2, -v3): its text vectors are zero
         from core.providers import features
 
         cues = getattr(features, "TEXT_CUES", None)
@@ -202,6 +205,9 @@ def embedder_for(
 
     if name is None and space is not None and space.startswith("clap:"):
         name, model = "clap", model or space.removeprefix("clap:")
+    elif name is None and space is not None and space.startswith("features-"):
+        name, model = "features", model or space  # a session kept in an older features space
+
     try:
         return registry.create_embedder(settings, name, model), None
     except SessionLabError as exc:

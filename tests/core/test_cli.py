@@ -23,7 +23,7 @@ def test_generate_json_document(data_dir, generated):
     assert doc["brief_text"] == "slow dark ambient pad"
     (batch,) = doc["batches"]
     assert batch["num_generated"] == 4 and batch["seed"] == 11 and batch["engine"] == "sketch"
-    assert batch["embedder"] == "features-v1" and batch["namer"] == "describe"
+    assert batch["embedder"] == "features-v3" and batch["namer"] == "describe"
     tracks = {t["id"]: t for t in doc["tracks"]}
     assert len(doc["tracks"]) == len(tracks) == 4  # each clip once; clusters name them by id
     assert sorted(t for c in batch["clusters"] for t in c["track_ids"]) == sorted(tracks)

@@ -13,8 +13,9 @@ from tests.core.test_cli import run
 @pytest.fixture
 def two_briefs(data_dir: Path) -> dict:
     code, out, err = run(
-        "generate", "--brief", "dusty lofi rhodes", "--clips", "3", "--duration", "1", "--seed", "5", "--json"
-    )
+        "generate", "--brief", "dusty lofi rhodes", "--clips", "3", "--duration", "1", "--seed", "5",
+        "--embedder-model", "v1", "--json",
+    )  # fmt: skip
     assert code == 0, err
     session = json.loads(out)
     import uuid
@@ -23,7 +24,8 @@ def two_briefs(data_dir: Path) -> dict:
     from core.service import SessionService
     from core.settings import Settings
 
-    service = SessionService.from_settings(Settings(data_dir=data_dir))
+    # features-v1, the space with a text side: search ranks by the session's own space
+    service = SessionService.from_settings(Settings(data_dir=data_dir), embedder_model="v1")
     try:
         service.add_brief_batch(
             uuid.UUID(session["id"]), "fast bright techno", BriefParams(0.9, 0.8, 1.0), 3, seed=6

@@ -16,7 +16,7 @@ from core.providers.base import GenerationRequest
 from core.providers.features import FeatureEmbedder
 from core.providers.sketch import SketchEngine
 
-SPACE = "features-v2"
+SPACE = "features-v3"
 LIMIT = SAME_SOUND_SPREAD[SPACE]
 
 
@@ -69,7 +69,7 @@ PARAMS = BriefParams(energy=0.5, density=0.5, duration_sec=10.0)
 def embed(brief: str, clips: int, seed: int, out_dir: Path) -> list[np.ndarray]:
     request = GenerationRequest(params=PARAMS, seed=seed, out_dir=out_dir)
     made = SketchEngine().generate_batch(render_prompt(brief, PARAMS), clips, PARAMS.duration_sec, request)
-    embedder = FeatureEmbedder(version="v2")
+    embedder = FeatureEmbedder()
     return [embedder.embed_audio(c.audio_path) for c in made]
 
 
@@ -78,7 +78,8 @@ def test_sketch_one_brief_is_one_cluster_three_briefs_are_three(seed: int, tmp_p
     one = embed(BRIEFS[seed % 3], 6, seed, tmp_path / "one")
     three = [v for k, b in enumerate(BRIEFS) for v in embed(b, 2, seed * 10 + k, tmp_path / str(k))]
     one_spread, three_spread = spread(normalise_rows(one)), spread(normalise_rows(three))
-    # measured 0.15-0.22 and 0.36-0.41 (bench/clustering_k.py): far from the limit on both sides
+    # measured in features-v3 0.17-0.22 and 0.41-0.43 here (bench/clustering_k.py, its seeds:
+    # 0.17-0.23 and 0.37-0.43): away from the limit on both sides
     assert one_spread < 0.8 * LIMIT
     assert three_spread > 1.05 * LIMIT
     assert cluster_embeddings(one, 3, space=SPACE) == [list(range(6))]

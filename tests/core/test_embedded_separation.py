@@ -1,6 +1,10 @@
 """End to end on the embedded providers: sketch renders, features embeds, k-means
 groups, describe names. Clips of clearly different briefs must come apart, seeds of
-one brief stay together, and "more like" lands near its cluster."""
+one brief stay together, and "more like" lands near its cluster.
+
+In ``features-v1``: the space the sketch engine imitates references in and the only
+one with a text side. The default space's (``features-v3``) checks on sketch batches
+(one brief one cluster, three briefs three) are in ``test_clustering_k.py``."""
 
 from __future__ import annotations
 
@@ -23,7 +27,7 @@ from core.similarity import cosine_similarity
 BRIEFS = ("slow dark ambient pad", "fast aggressive techno", "bright acoustic folk strum")
 PARAMS = BriefParams(energy=0.5, density=0.5, duration_sec=10.0)
 ENGINE = SketchEngine()
-EMBEDDER = FeatureEmbedder()
+EMBEDDER = FeatureEmbedder(version="v1")
 
 
 def render(brief: str, out_dir: Path, seed: int, clips: int = 2, references=()) -> list:

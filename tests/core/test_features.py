@@ -21,7 +21,7 @@ SR = 32_000
 
 @pytest.fixture(scope="module")
 def embedder() -> features.FeatureEmbedder:
-    return features.FeatureEmbedder()
+    return features.FeatureEmbedder(version="v1")
 
 
 @pytest.fixture(scope="module")
@@ -50,9 +50,9 @@ def click_track(bpm: float, seconds: float, rate: int = SR) -> np.ndarray:
 
 
 def test_registry_and_protocol(tmp_path: Path) -> None:
-    provider = registry.create_embedder(Settings(data_dir=tmp_path))
+    provider = registry.create_embedder(Settings(data_dir=tmp_path), "features", "v1")
     assert isinstance(provider, features.FeatureEmbedder) and isinstance(provider, EmbeddingProvider)
-    assert (provider.name, provider.space) == ("features", "features-v1")
+    assert (provider.name, provider.space) == ("features", "features-v1") and provider.text_side
     with pytest.raises(ValidationError):
         features.create(Settings(data_dir=tmp_path), model="laion/clap")
 

@@ -39,7 +39,7 @@ def test_versions_are_chosen_by_model_name(tmp_path: Path) -> None:
         provider = registry.create_embedder(settings, "features", model)
         assert isinstance(provider, EmbeddingProvider)
         assert provider.space == space
-    with pytest.raises(ValidationError, match="versions v1, v2"):
+    with pytest.raises(ValidationError, match="versions v1, v2, v3"):
         features.create(settings, model="laion/clap")
     assert v2.DIMENSION != features.DIMENSION  # a v2 vector can never pass for a v1 one
     assert len(v2.NAMES) == len(set(v2.NAMES)) == v2.CENTRES.shape[0] == v2.VECTOR_WEIGHTS.shape[0]

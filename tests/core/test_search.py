@@ -115,10 +115,13 @@ def test_sound_never_ranks_where_it_would_be_a_pretence(made) -> None:  # type: 
     elsewhere = search(store, session, "high", TextAudioEmbedder(VECTORS, space="clap:other"))
     assert elsewhere.ranked_by is None and "embedded in fake-v1" in elsewhere.notes[0]
     # The features embedder: words that name what it measures rank, genre and instrument words do not.
-    features = FeatureEmbedder()
+    features = FeatureEmbedder(version="v1")
     assert honest_text_side(features, "dark") == "features: dark"
     assert honest_text_side(features, "fast dark techno") == "features: dark, fast"
     assert honest_text_side(features, "warm rhodes") == "features: warm"
     assert honest_text_side(features, "rhodes") is None
     assert honest_text_side(features, "techno") is None
     assert honest_text_side(FakeEmbedder(VECTORS), "dark") is None
+    # ... and only in v1: the default space (v3) and v2 have no text side at all
+    assert honest_text_side(FeatureEmbedder(), "dark") is None
+    assert honest_text_side(FeatureEmbedder(version="v2"), "fast dark") is None

@@ -168,17 +168,29 @@ def _periodicities(envelope: np.ndarray, lags: np.ndarray) -> list[float]:
 
 def raw_features(samples: np.ndarray, rate: int = SR) -> np.ndarray:
     """Raw descriptor values in ``NAMES`` order (the standardising constants' centres for silence)."""
+    found = analysis(samples, rate)
+    if found is None:
+        return CENTRES.copy()
+    values, _, _ = found
+    raw = np.array([values[name] for name in NAMES], dtype=np.float64)
+    return np.where(np.isfinite(raw), raw, CENTRES)
+
+
+def analysis(samples: np.ndarray, rate: int = SR) -> tuple[dict[str, float], np.ndarray, np.ndarray] | None:
+    """The descriptors by name, the clip as analysed (mono, 32 kHz, peak 1) and its
+    energy-weighted mean chroma (C first, summing to 1); None for silence and clips
+    too short to analyse. ``v3`` builds on it."""
     x = np.asarray(samples, dtype=np.float32)
     if x.ndim > 1:
         x = x.mean(axis=1)
     if rate != SR:
         x = resample(x, rate, SR)
     if x.shape[0] < FRAME or not np.all(np.isfinite(x)):
-        return CENTRES.copy()
+        return None
     x = x - np.float32(x.mean())
     peak = float(np.max(np.abs(x)))
     if peak < v1.SILENCE_PEAK:
-        return CENTRES.copy()
+        return None
     x = x / np.float32(peak)  # level-free from here on
     bank = _get_bank()
     n = x.shape[0]
@@ -192,7 +204,7 @@ def raw_features(samples: np.ndarray, rate: int = SR) -> np.ndarray:
     frame_energy = power.sum(axis=1)
     active = frame_energy > max(float(frame_energy.max()) * 1e-6, _EPS)
     if active.sum() < 2:
-        return CENTRES.copy()
+        return None
     power = power[active]
     frame_energy = frame_energy[active]
     magnitude = np.sqrt(power)
@@ -291,9 +303,7 @@ def raw_features(samples: np.ndarray, rate: int = SR) -> np.ndarray:
     values["level_range"] = float(np.percentile(audible, 95) - np.percentile(audible, 10))
     rms = math.sqrt(float(np.dot(x, x)) / n)
     values["crest"] = 20 * math.log10(1.0 / max(rms, 1e-9))
-
-    raw = np.array([values[name] for name in NAMES], dtype=np.float64)
-    return np.where(np.isfinite(raw), raw, CENTRES)
+    return values, x, mean_chroma
 
 
 def standard_scores(raw: np.ndarray) -> np.ndarray:
