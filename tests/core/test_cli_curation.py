@@ -180,6 +180,15 @@ def test_rename_cluster_shows_the_musicians_name_and_keeps_the_generated_one(dat
     assert (listed["name"], listed["effective_label"]) == (None, cluster["label"])
 
 
+def test_more_after_a_rename_says_more_like_the_musicians_name(data_dir, generated):
+    cluster = generated["batches"][0]["clusters"][0]
+    run("rename-cluster", generated["id"], cluster["id"], "Night Drive")
+    code, out, err = run("more", generated["id"], cluster["id"][:8], "--clips", "1", "--seed", "3")
+    assert code == 0, err
+    assert 'more like "Night Drive"' in out
+    assert f'more like "{cluster["label"]}"' not in out
+
+
 def test_delete_without_a_terminal_needs_yes(data_dir, generated):
     clip = clip_ids(generated)[0]
     before = sorted(media_wavs(data_dir))
