@@ -154,9 +154,7 @@ class SessionKeys(Screen[uuid.UUID | None]):
         if action == "ab_clear":
             return True if self.app.ab_pair.a is not None else None
         if action == "prefer":
-            pair = self.app.ab_pair
-            stored = pair.complete and not any(clip.key.startswith("pending-") for clip in pair)
-            return True if stored else None
+            return True  # without a stored pair, v says what to do first
         if action == "rename_cluster":
             return True if self._current_cluster() is not None else None  # type: ignore[attr-defined]
         if action == "delete":
@@ -314,6 +312,11 @@ class SessionKeys(Screen[uuid.UUID | None]):
         app = self.app
         pair = app.ab_pair
         row = self._current_row()  # type: ignore[attr-defined]
+        if not pair.complete and row is not None and pair.side(row.key) is not None:
+            self.notify(
+                f"#{row.number} is A already: choose another clip and press a to mark it B.", markup=False
+            )
+            return
         if not pair.complete and row is not None and row.path and pair.side(row.key) is None:
             if row.problem:
                 app.clip_unplayable(row.number, row.problem)
@@ -350,6 +353,9 @@ class SessionKeys(Screen[uuid.UUID | None]):
         pair = self.app.ab_pair
         if not pair.complete or pair.a is None or pair.b is None:
             self.notify("Mark two clips first: a on one (A), a on another (B).", markup=False)
+            return
+        if any(clip.key.startswith("pending-") for clip in pair):
+            self.notify("Wait until the batch is saved, then press v to say which is better.", markup=False)
             return
         from tui.screens.curation_dialogs import PreferenceScreen
 
