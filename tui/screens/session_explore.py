@@ -12,7 +12,7 @@ import contextlib
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from textual import on, work
+from textual import events, on, work
 from textual.binding import Binding
 from textual.content import Content
 from textual.css.query import NoMatches
@@ -195,6 +195,15 @@ class SessionExplore(Screen[uuid.UUID | None]):
             table.focus()
         else:
             self.notify(f"No clip matches “{shown_line(result.query)}”.", markup=False)
+
+    def on_key(self, event: events.Key) -> None:
+        # esc on the hits (where Enter leaves the focus) closes the search as on the bar. The key
+        # reaches the screen before its bindings: while a batch is made, esc closes the search
+        # first and a second esc cancels the batch.
+        if event.key == "escape" and self.search_result is not None:
+            event.stop()
+            event.prevent_default()
+            self.close_search()
 
     def close_search(self) -> None:
         self.search_result = None
