@@ -34,6 +34,7 @@ from core.models import (
     Session,
     SessionInfo,
     Track,
+    parse_length,
     validate_brief,
     validate_num_clips,
 )
@@ -129,7 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ext.add_argument("track", metavar="TRACK", help="clip id (or a unique prefix)")
     ext.add_argument(
-        "--to", type=float, required=True, metavar="SECONDS", help="length of the new clip, in seconds"
+        "--to",
+        required=True,
+        metavar="LENGTH",
+        help="length of the new clip: seconds (90) or minutes:seconds (1:30)",
     )
     ext.add_argument("--seed", type=int, help="seed, to extend again exactly")
     ext.add_argument("--json", action="store_true")
@@ -534,6 +538,7 @@ def _run(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO)
         _print_new_batch(service.store, batch, args.json, out)
         return 0
     if command == "extend":
+        length = parse_length(args.to)  # checked before anything is opened
         if not _has_sessions(settings):
             raise NotFoundError(
                 f"No clip matches {_one_line(args.track.strip(), 40)!r}: there are no sessions yet."
@@ -542,7 +547,7 @@ def _run(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO)
         track_id = service.store.resolve_track_id(args.track)
         bar = _ProgressBar(err)
         try:
-            batch = service.extend_track(track_id, args.to, seed=args.seed, progress=bar)
+            batch = service.extend_track(track_id, length, seed=args.seed, progress=bar)
         finally:
             bar.close()
         _notices(service, err)

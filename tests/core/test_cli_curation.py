@@ -189,6 +189,21 @@ def test_more_after_a_rename_says_more_like_the_musicians_name(data_dir, generat
     assert f'more like "{cluster["label"]}"' not in out
 
 
+def test_extend_takes_minutes_and_seconds_like_the_app(data_dir, generated):
+    """--to 0:03 as the app's length field takes it; a length it cannot read is one line, nothing made."""
+    track = generated["tracks"][0]
+    code, out, err = run("extend", track["id"][:8], "--to", "0:03", "--seed", "2", "--json")
+    assert code == 0, err
+    (made,) = json.loads(out)["tracks"]
+    assert made["duration_sec"] == 3.0
+    before = media_wavs(data_dir)
+    for bad in ("1:xx", "0:75", "soon"):
+        code, out, err = run("extend", track["id"][:8], "--to", bad)
+        assert code == 2 and out == "" and len(err.splitlines()) == 1
+        assert "minutes:seconds (1:30)" in err and bad in err
+    assert media_wavs(data_dir) == before
+
+
 def test_delete_without_a_terminal_needs_yes(data_dir, generated):
     clip = clip_ids(generated)[0]
     before = sorted(media_wavs(data_dir))
