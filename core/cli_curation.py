@@ -18,13 +18,22 @@ from typing import TYPE_CHECKING, Any, TextIO
 from core import curation
 from core.cli import _count, _emit, _has_sessions, _one_line
 from core.errors import NotFoundError, ValidationError
-from core.models import Curation, Deletion, Preference
+from core.models import Curation, Deletion, Preference, validate_rating
 
 if TYPE_CHECKING:
     from core.settings import Settings
     from core.store import SessionStore
 
 COMMANDS = ("keep", "rate", "discard", "note", "tag", "prefer", "rename-cluster", "delete", "dataset")
+
+
+def _whole(text: str) -> int | str:
+    """A whole number as a number; other text as it is, for the rating's own one-line refusal
+    ("4.5" gets "A rating must be a whole number from 1 to 5", not argparse's "invalid int value")."""
+    try:
+        return int(text)
+    except ValueError:
+        return text
 
 
 def add_commands(commands: Any, common: list[argparse.ArgumentParser]) -> None:
@@ -36,7 +45,7 @@ def add_commands(commands: Any, common: list[argparse.ArgumentParser]) -> None:
 
     rate = commands.add_parser("rate", help="rate a clip from 1 to 5 (0 or --clear clears)", parents=common)
     rate.add_argument("track", help="clip id (or a unique prefix)")
-    rate.add_argument("rating", nargs="?", type=int, help="1 to 5; 0 clears the rating")
+    rate.add_argument("rating", nargs="?", type=_whole, help="1 to 5; 0 clears the rating")
     rate.add_argument("--clear", action="store_true", help="clear the rating")
     rate.add_argument("--json", action="store_true")
 
@@ -231,6 +240,8 @@ def run(
         else:
             out.write(f"preferred {str(track_a)[:8]} over {str(track_b)[:8]}\n")
         return 0
+    if command == "rate" and not args.clear and args.rating not in (None, 0):
+        validate_rating(args.rating)  # before anything is opened
     store = _writing_store(settings, args.track)
     track_id = store.resolve_track_id(args.track)
     if command == "keep":
