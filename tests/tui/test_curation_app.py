@@ -244,6 +244,8 @@ async def test_rename_a_cluster_and_delete_a_clip_asked_first(
         track = session.batches[0].tracks[0]
         await pilot.press("tab", "D")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        # Which #1: the one of the cluster as the musician named it.
+        assert app.screen.question == f"Delete clip #{track.position + 1} of “Keeper Groove”?"
         await pilot.press("n")  # no: nothing happens
         await settle(pilot, app)
         assert Path(track.path).exists()
@@ -253,6 +255,7 @@ async def test_rename_a_cluster_and_delete_a_clip_asked_first(
         await wait_for(pilot, lambda: str(track.id) not in screen.query_one(TrackTable).rows_by_key, "gone")
         await settle(pilot, app)
         assert not Path(track.path).exists()
+        assert any(n.message == "Deleted 1 clip and its file." for n in app._notifications)
         with stored(settings) as store:
             assert store.get_track(session.id, track.id) is None
 

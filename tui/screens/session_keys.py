@@ -519,7 +519,10 @@ class SessionKeys(Screen[uuid.UUID | None]):
 
         kind, batch, track = target
         if track is not None:
-            question = f"Delete clip #{track.position + 1}?"
+            # #3 alone could be any batch's third clip: its cluster says which.
+            row = self._stored_row()
+            of = f" of “{row.label}”" if row is not None and row.label else ""
+            question = f"Delete clip #{track.position + 1}{of}?"
             detail = "Its audio file is deleted too. This cannot be undone."
         else:
             node = self.query_one("#tree", ClusterTree).highlighted
@@ -551,7 +554,8 @@ class SessionKeys(Screen[uuid.UUID | None]):
             app.ab_pair = ABPair()
         for track_id in gone.track_ids:
             self.curations.pop(track_id, None)
-        said = f"Deleted {len(gone.track_ids)} clip{'s' if len(gone.track_ids) != 1 else ''} and their files."
+        count = len(gone.track_ids)
+        said = "Deleted 1 clip and its file." if count == 1 else f"Deleted {count} clips and their files."
         if gone.files_left:
             said += f" {len(gone.files_left)} file(s) could not be removed now; they are kept aside at the next start."
         self.notify(said, markup=False)
