@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 COMMANDS = ("keep", "rate", "discard", "note", "tag", "prefer", "rename-cluster", "delete", "dataset")
 
 
+def _their_files(clips: int) -> str:
+    return "its audio file" if clips == 1 else "their audio files"
+
+
 def _whole(text: str) -> int | str:
     """A whole number as a number; other text as it is, for the rating's own one-line refusal
     ("4.5" gets "A rating must be a whole number from 1 to 5", not argparse's "invalid int value")."""
@@ -283,8 +287,8 @@ def _delete(args: argparse.Namespace, settings: Settings, out: TextIO, err: Text
         batch_id = store.resolve_batch_id(args.batch)
         session_id = store.batch_session_id(batch_id)
         batch = store.get_batch(session_id, batch_id)
-        clips = _count(len(batch.tracks) if batch else 0, "clip")
-        question = f"Delete batch {batch_id} ({clips}) and their audio files?"
+        count = len(batch.tracks) if batch else 0
+        question = f"Delete batch {batch_id} ({_count(count, 'clip')}) and {_their_files(count)}?"
         _confirm(question, args.yes, err, stdin)
         gone = curation.delete_batch(store, batch_id)
     else:
@@ -292,7 +296,7 @@ def _delete(args: argparse.Namespace, settings: Settings, out: TextIO, err: Text
         session = store.require_session(session_id)
         question = (
             f"Delete session {session_id} {_one_line(session.title, 40)!r} with its "
-            f"{_count(len(session.tracks), 'clip')} and their audio files?"
+            f"{_count(len(session.tracks), 'clip')} and {_their_files(len(session.tracks))}?"
         )
         _confirm(question, args.yes, err, stdin)
         store.delete_session(session_id)
@@ -306,7 +310,7 @@ def _delete(args: argparse.Namespace, settings: Settings, out: TextIO, err: Text
     if args.json:
         _emit(deletion_document(gone), out)
         return 0
-    what = f"deleted {_count(len(gone.track_ids), 'clip')} and their audio files"
+    what = f"deleted {_count(len(gone.track_ids), 'clip')} and {_their_files(len(gone.track_ids))}"
     if gone.session_removed:
         what += f"; session {str(gone.session_id)[:8]} went with its last batch"
     elif gone.batch_ids and args.track is not None:

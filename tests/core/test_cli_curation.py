@@ -225,7 +225,9 @@ def test_delete_a_batch_and_a_session(data_dir, generated):
     assert code == 0, err
     more = json.loads(out)["batches"][0]
     code, out, err = run("delete", "--batch", more["id"][:8], "--yes")
-    assert code == 0 and out.startswith("deleted 2 clips"), err
+    assert code == 0 and out.startswith("deleted 2 clips and their audio files"), err
+    code, out, err = run("delete", "--track", clip_ids(generated)[0], "--yes")
+    assert code == 0 and out.startswith("deleted 1 clip and its audio file"), err
     assert [b["id"] for b in shown(generated["id"])["batches"]] == [generated["batches"][0]["id"]]
     code, out, err = run("delete", generated["id"][:8], "--yes", "--json")
     assert code == 0 and json.loads(out)["session_removed"] is True
