@@ -183,9 +183,9 @@ class SessionExplore(Screen[uuid.UUID | None]):
             (f"   {plural(words, 'clip')} by words", "dim"),
         ]
         if result.ranked_by:
-            parts.append(
-                (f" · {plural(len(rows) - words, 'more clip')} by sound ({result.ranked_by})", "dim")
-            )
+            # Every clip already matched by its words: "none more", not "0 more clips".
+            more = plural(len(rows) - words, "more clip") if len(rows) > words else "none more"
+            parts.append((f" · {more} by sound ({result.ranked_by})", "dim"))
         for note in result.notes:
             parts.append((f"   {shown_line(note)}", "dim italic"))
         parts.append(("   esc shows the tree's clips again", "dim"))
