@@ -34,6 +34,7 @@ from core.models import (
     Session,
     SessionInfo,
     Track,
+    parse_length,
     validate_brief,
     validate_num_clips,
 )
@@ -129,7 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ext.add_argument("track", metavar="TRACK", help="clip id (or a unique prefix)")
     ext.add_argument(
-        "--to", type=float, required=True, metavar="SECONDS", help="length of the new clip, in seconds"
+        "--to",
+        required=True,
+        metavar="LENGTH",
+        help="length of the new clip: seconds (90) or minutes:seconds (1:30)",
     )
     ext.add_argument("--seed", type=int, help="seed, to extend again exactly")
     ext.add_argument("--json", action="store_true")
@@ -315,6 +319,22 @@ def short_ids(ids: Sequence[uuid.UUID], minimum: int = SHORT_ID_CHARS) -> dict[u
     return {i: h[:width] for i, h in hexes.items()}
 
 
+def _batch_kind(batch: Batch, labels: dict[uuid.UUID, str]) -> str:
+    """What made the batch, in words: a blend names both parents, a more-like or an extension its one."""
+
+    def label(cluster_id: uuid.UUID | None) -> str:
+        return f'"{_one_line(labels.get(cluster_id, "?") if cluster_id else "?", 40)}"'
+
+    if batch.kind == BATCH_EXTEND:
+        return f"extended from {label(batch.parent_cluster_id)}"
+    if batch.parent_cluster_id is None:
+        return shown_line(batch.kind)
+    second = next((c.second_parent_cluster_id for c in batch.clusters if c.second_parent_cluster_id), None)
+    if second is not None:
+        return f"blend of {label(batch.parent_cluster_id)} and {label(second)}"
+    return f"more like {label(batch.parent_cluster_id)}"
+
+
 def print_session(
     session: Session,
     out: TextIO,
@@ -337,12 +357,7 @@ def print_session(
     labels = {**(labels or {}), **{c.id: names.get(c.id) or c.label for c in session.clusters}}
     clip_ids = short_ids([t.id for t in session.tracks])  # what keep, rate, tag... take
     for batch in session.batches:
-        if batch.kind == BATCH_EXTEND:
-            kind = f'extended from "{_one_line(labels.get(batch.parent_cluster_id, "?"), 40)}"'
-        elif batch.parent_cluster_id is not None:
-            kind = f'more like "{_one_line(labels.get(batch.parent_cluster_id, "?"), 40)}"'
-        else:
-            kind = shown_line(batch.kind)
+        kind = _batch_kind(batch, labels)
         clips = f"{batch.num_generated}/{_count(batch.num_requested, 'clip')}"
         seed = f", seed {batch.seed}" if batch.seed is not None else ""
         engine = f", {shown_line(batch.engine)}" if batch.engine != batch.kind else ""  # "import" once
@@ -472,12 +487,15 @@ def _print_new_batch(store: SessionStore, batch: Batch, as_json: bool, out: Text
     if as_json:
         _emit(session_document(session), out)
         return
+    # The parents (a blend has two) as the musician sees them: their own name where they gave one.
+    names = store.get_cluster_names(batch.session_id)
     labels: dict[uuid.UUID, str] = {}
-    if batch.parent_cluster_id is not None:
-        parent = store.get_cluster(batch.session_id, batch.parent_cluster_id)
+    parents = {batch.parent_cluster_id, *(c.second_parent_cluster_id for c in batch.clusters)}
+    for parent_id in parents - {None}:
+        parent = store.get_cluster(batch.session_id, parent_id)  # type: ignore[arg-type]
         if parent is not None:
-            labels[parent.id] = parent.label
-    print_session(session, out, labels)
+            labels[parent.id] = names.get(parent.id) or parent.label
+    print_session(session, out, labels, names=names)
 
 
 def _run(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
@@ -520,6 +538,7 @@ def _run(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO)
         _print_new_batch(service.store, batch, args.json, out)
         return 0
     if command == "extend":
+        length = parse_length(args.to)  # checked before anything is opened
         if not _has_sessions(settings):
             raise NotFoundError(
                 f"No clip matches {_one_line(args.track.strip(), 40)!r}: there are no sessions yet."
@@ -528,7 +547,7 @@ def _run(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO)
         track_id = service.store.resolve_track_id(args.track)
         bar = _ProgressBar(err)
         try:
-            batch = service.extend_track(track_id, args.to, seed=args.seed, progress=bar)
+            batch = service.extend_track(track_id, length, seed=args.seed, progress=bar)
         finally:
             bar.close()
         _notices(service, err)

@@ -18,13 +18,26 @@ from typing import TYPE_CHECKING, Any, TextIO
 from core import curation
 from core.cli import _count, _emit, _has_sessions, _one_line
 from core.errors import NotFoundError, ValidationError
-from core.models import Curation, Deletion, Preference
+from core.models import Curation, Deletion, Preference, validate_rating
 
 if TYPE_CHECKING:
     from core.settings import Settings
     from core.store import SessionStore
 
 COMMANDS = ("keep", "rate", "discard", "note", "tag", "prefer", "rename-cluster", "delete", "dataset")
+
+
+def _their_files(clips: int) -> str:
+    return "its audio file" if clips == 1 else "their audio files"
+
+
+def _whole(text: str) -> int | str:
+    """A whole number as a number; other text as it is, for the rating's own one-line refusal
+    ("4.5" gets "A rating must be a whole number from 1 to 5", not argparse's "invalid int value")."""
+    try:
+        return int(text)
+    except ValueError:
+        return text
 
 
 def add_commands(commands: Any, common: list[argparse.ArgumentParser]) -> None:
@@ -36,7 +49,7 @@ def add_commands(commands: Any, common: list[argparse.ArgumentParser]) -> None:
 
     rate = commands.add_parser("rate", help="rate a clip from 1 to 5 (0 or --clear clears)", parents=common)
     rate.add_argument("track", help="clip id (or a unique prefix)")
-    rate.add_argument("rating", nargs="?", type=int, help="1 to 5; 0 clears the rating")
+    rate.add_argument("rating", nargs="?", type=_whole, help="1 to 5; 0 clears the rating")
     rate.add_argument("--clear", action="store_true", help="clear the rating")
     rate.add_argument("--json", action="store_true")
 
@@ -231,6 +244,8 @@ def run(
         else:
             out.write(f"preferred {str(track_a)[:8]} over {str(track_b)[:8]}\n")
         return 0
+    if command == "rate" and not args.clear and args.rating not in (None, 0):
+        validate_rating(args.rating)  # before anything is opened
     store = _writing_store(settings, args.track)
     track_id = store.resolve_track_id(args.track)
     if command == "keep":
@@ -272,8 +287,8 @@ def _delete(args: argparse.Namespace, settings: Settings, out: TextIO, err: Text
         batch_id = store.resolve_batch_id(args.batch)
         session_id = store.batch_session_id(batch_id)
         batch = store.get_batch(session_id, batch_id)
-        clips = _count(len(batch.tracks) if batch else 0, "clip")
-        question = f"Delete batch {batch_id} ({clips}) and their audio files?"
+        count = len(batch.tracks) if batch else 0
+        question = f"Delete batch {batch_id} ({_count(count, 'clip')}) and {_their_files(count)}?"
         _confirm(question, args.yes, err, stdin)
         gone = curation.delete_batch(store, batch_id)
     else:
@@ -281,7 +296,7 @@ def _delete(args: argparse.Namespace, settings: Settings, out: TextIO, err: Text
         session = store.require_session(session_id)
         question = (
             f"Delete session {session_id} {_one_line(session.title, 40)!r} with its "
-            f"{_count(len(session.tracks), 'clip')} and their audio files?"
+            f"{_count(len(session.tracks), 'clip')} and {_their_files(len(session.tracks))}?"
         )
         _confirm(question, args.yes, err, stdin)
         store.delete_session(session_id)
@@ -295,7 +310,7 @@ def _delete(args: argparse.Namespace, settings: Settings, out: TextIO, err: Text
     if args.json:
         _emit(deletion_document(gone), out)
         return 0
-    what = f"deleted {_count(len(gone.track_ids), 'clip')} and their audio files"
+    what = f"deleted {_count(len(gone.track_ids), 'clip')} and {_their_files(len(gone.track_ids))}"
     if gone.session_removed:
         what += f"; session {str(gone.session_id)[:8]} went with its last batch"
     elif gone.batch_ids and args.track is not None:

@@ -62,7 +62,7 @@ def choose_tracks(store: Any, session: Any, args: argparse.Namespace) -> list[uu
 
 
 def run_export(args: argparse.Namespace, settings: Any, out: TextIO, err: TextIO) -> int:
-    from core.cli import EXIT_CANCELLED, _emit, _has_sessions, _no_session, _ProgressBar, _store
+    from core.cli import EXIT_CANCELLED, _count, _emit, _has_sessions, _no_session, _ProgressBar, _store
     from core.export.daw import ExportOptions, export_tracks
 
     options_to = args.to  # checked with the rest before anything is read or written
@@ -137,7 +137,7 @@ def run_export(args: argparse.Namespace, settings: Any, out: TextIO, err: TextIO
             )
         if result.manifest is not None:
             out.write(
-                f"{len(result.files)} files and {result.manifest.name} in {shown_line(result.folder)}\n"
+                f"{_count(len(result.files), 'file')} and {result.manifest.name} in {shown_line(result.folder)}\n"
             )
     if result.cancelled:
         err.write(

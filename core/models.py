@@ -7,6 +7,7 @@ so an invalid value can never exist in memory, let alone on disk.
 from __future__ import annotations
 
 import math
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import ValidationError
+from core.text import shown_line
 
 MAX_BRIEF_CHARS = 2000
 # The longest clip any engine may be asked for (ten minutes); each engine's own limit,
@@ -85,6 +87,24 @@ def validate_num_clips(num_clips: Any, max_batch_size: int) -> int:
 MIN_BPM = 30.0
 MAX_BPM = 300.0
 MAX_LYRICS_CHARS = 4000
+_LENGTH = re.compile(r"(?:(\d+):)?(\d+(?:\.\d*)?|\.\d+)")
+
+
+def parse_length(text: Any) -> float:
+    """A length a musician types, in seconds: ``90``, ``90.5`` or minutes:seconds ``1:30``
+    (seconds under 60 after a colon); anything else is a ValidationError of one sentence."""
+    value = str(text).strip()
+    if not value:
+        raise ValidationError("Give the length in seconds (90) or minutes:seconds (1:30).")
+    match = _LENGTH.fullmatch(value)
+    if match is None or (match.group(1) is not None and float(match.group(2)) >= 60):
+        raise ValidationError(
+            f"Give the length in seconds (90) or minutes:seconds (1:30), not {shown_line(value)!r}."
+        )
+    minutes = int(match.group(1) or 0)
+    return minutes * 60 + float(match.group(2))
+
+
 _TONICS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 _SHARP_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 _FLAT_NAMES = ("C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B")

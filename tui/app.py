@@ -169,6 +169,7 @@ class SessionLabApp(AuditionControls, App[None]):
         self.check_audio = check_audio
         self.last_more_count: int | None = None  # "more like" asks with the last count used
         self.selection_memory: dict[Any, str] = {}  # session id -> last highlighted tree node
+        self.brief_drafts: dict[Any, str] = {}  # session id (None: a new one) -> a brief left unsent
         self.waveforms = WaveformCache()  # so lists redraw at once, and clips are drawn once
         self._store: SessionStore | None = None
         self._store_lock = threading.Lock()

@@ -125,7 +125,8 @@ def test_marks_are_undone(data_dir, generated):
         (("rate", "{a}", "-1"), "from 1 to 5"),
         (("rate", "{a}"), "Give a rating"),
         (("rate", "{a}", "3", "--clear"), "not both"),
-        (("rate", "{a}", "five"), "invalid int"),
+        (("rate", "{a}", "five"), "a whole number from 1 to 5, not 'five'"),
+        (("rate", "{a}", "4.5"), "a whole number from 1 to 5, not '4.5'"),
         (("tag", "{a}", " "), "cannot be empty"),
         (("note", "{a}", "n" * 2001), "limit is 2000"),
         (("prefer", "{a}", "{a}"), "itself"),
@@ -180,6 +181,30 @@ def test_rename_cluster_shows_the_musicians_name_and_keeps_the_generated_one(dat
     assert (listed["name"], listed["effective_label"]) == (None, cluster["label"])
 
 
+def test_more_after_a_rename_says_more_like_the_musicians_name(data_dir, generated):
+    cluster = generated["batches"][0]["clusters"][0]
+    run("rename-cluster", generated["id"], cluster["id"], "Night Drive")
+    code, out, err = run("more", generated["id"], cluster["id"][:8], "--clips", "1", "--seed", "3")
+    assert code == 0, err
+    assert 'more like "Night Drive"' in out
+    assert f'more like "{cluster["label"]}"' not in out
+
+
+def test_extend_takes_minutes_and_seconds_like_the_app(data_dir, generated):
+    """--to 0:03 as the app's length field takes it; a length it cannot read is one line, nothing made."""
+    track = generated["tracks"][0]
+    code, out, err = run("extend", track["id"][:8], "--to", "0:03", "--seed", "2", "--json")
+    assert code == 0, err
+    (made,) = json.loads(out)["tracks"]
+    assert made["duration_sec"] == 3.0
+    before = media_wavs(data_dir)
+    for bad in ("1:xx", "0:75", "soon"):
+        code, out, err = run("extend", track["id"][:8], "--to", bad)
+        assert code == 2 and out == "" and len(err.splitlines()) == 1
+        assert "minutes:seconds (1:30)" in err and bad in err
+    assert media_wavs(data_dir) == before
+
+
 def test_delete_without_a_terminal_needs_yes(data_dir, generated):
     clip = clip_ids(generated)[0]
     before = sorted(media_wavs(data_dir))
@@ -200,7 +225,9 @@ def test_delete_a_batch_and_a_session(data_dir, generated):
     assert code == 0, err
     more = json.loads(out)["batches"][0]
     code, out, err = run("delete", "--batch", more["id"][:8], "--yes")
-    assert code == 0 and out.startswith("deleted 2 clips"), err
+    assert code == 0 and out.startswith("deleted 2 clips and their audio files"), err
+    code, out, err = run("delete", "--track", clip_ids(generated)[0], "--yes")
+    assert code == 0 and out.startswith("deleted 1 clip and its audio file"), err
     assert [b["id"] for b in shown(generated["id"])["batches"]] == [generated["batches"][0]["id"]]
     code, out, err = run("delete", generated["id"][:8], "--yes", "--json")
     assert code == 0 and json.loads(out)["session_removed"] is True

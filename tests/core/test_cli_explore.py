@@ -99,3 +99,19 @@ def test_blend_two_clusters(two_briefs: dict) -> None:
     assert len(cluster["track_ids"]) == 2 and len(doc["tracks"]) == 2
     code, _, err = run("blend", sid, first, first)
     assert code == 2 and "two different clusters" in err
+
+
+def test_blend_is_told_as_a_blend_of_both_clusters_by_their_names(two_briefs: dict) -> None:
+    """Not as "more like" its first parent; a cluster the musician renamed goes by its name."""
+    sid = two_briefs["id"]
+    first = two_briefs["batches"][0]["clusters"][0]
+    second = two_briefs["batches"][1]["clusters"][0]
+    code, _, err = run("rename-cluster", sid, first["id"], "Lazy Sunday")
+    assert code == 0, err
+    code, out, err = run("blend", sid, first["id"][:8], second["id"][:8], "--clips", "1", "--seed", "7")
+    assert code == 0, err
+    assert f'blend of "Lazy Sunday" and "{second["label"]}"' in out
+    assert "more like" not in out
+    code, out, err = run("show", sid)
+    assert code == 0, err
+    assert f'blend of "Lazy Sunday" and "{second["label"]}"' in out

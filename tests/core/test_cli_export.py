@@ -140,3 +140,11 @@ def test_discarded_clips_stay_out_of_a_whole_session_export(data_dir, generated,
     assert code == 0, err
     exported = [f["track_id"] for f in json.loads(out)["files"]]
     assert dropped not in exported and len(exported) == 2
+
+
+def test_one_file_exported_is_one_file(data_dir, generated, tmp_path):
+    """One file is "1 file and session.json", not "1 files"."""
+    track = generated["tracks"][0]["id"]
+    code, out, err = run("export", generated["id"], "--tracks", track[:8], "--to", str(tmp_path / "one"))
+    assert code == 0, err
+    assert out.splitlines()[-1].startswith("1 file and session.json in ")

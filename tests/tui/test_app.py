@@ -296,6 +296,8 @@ async def test_rename_and_delete_with_confirmation(
         await pilot.press("y")
         await wait_for(pilot, lambda: screen.sessions == [], "the list is empty")
         assert "Press n" in text_of(screen.query_one("#sessions-empty", Static))
+        # The count above the list goes too: not "1 session" over "No sessions yet".
+        assert text_of(screen.query_one("#sessions-title", Static)).strip() == "Sessions"
         assert store.get_session(session.id) is None
         assert not any(Path(t.path).exists() for t in session.tracks)
         store.close()

@@ -45,3 +45,29 @@ async def test_tempo_and_key_reach_the_job_and_lyrics_only_for_engines_that_sing
         await pilot.pause()
         (job,) = jobs
         assert job.params.bpm == 126 and job.params.key == "F# minor" and job.params.lyrics == ""
+
+
+async def test_a_brief_left_with_escape_is_back_in_the_next_form(
+    make_app: Callable[..., SessionLabApp], settings: Settings
+) -> None:
+    """esc (or Back) does not throw a written brief away: the next form of that session has it."""
+    app = make_app(check_audio=False)
+    written = "slow dusty boom bap, a sleepy rhodes, vinyl crackle\nand a walking bass in the second half"
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, BriefScreen), "the brief form")
+        app.screen.query_one("#brief", TextArea).text = written
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, BriefScreen), "back to the sessions")
+        assert any("The brief is kept" in n.message for n in app._notifications)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, BriefScreen), "the form again")
+        form = app.screen
+        assert form.query_one("#brief", TextArea).text == written
+        jobs = []
+        form.dismiss = jobs.append  # type: ignore[method-assign]
+        form.action_generate()
+        await pilot.pause()
+        (job,) = jobs
+        assert job.brief == written
+        assert None not in app.brief_drafts  # sent: the next new session starts empty again

@@ -168,6 +168,31 @@ async def test_ab_flips_at_the_same_position_and_prefer_is_stored(
         assert app.ab_pair.a is None and "⇄" not in text_of(bar)
 
 
+async def test_v_before_a_pair_and_a_twice_on_a_say_what_to_do(
+    make_app: Callable[..., SessionLabApp], settings: Settings
+) -> None:
+    """v with no pair, and a again on the clip that is A, each answer with one line (not silence)."""
+    make_session(settings)
+    app = make_app(check_audio=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_session(pilot, app)
+        table = screen.query_one(TrackTable)
+        await pilot.press("tab")  # the list
+        await pilot.press("v")
+        await pilot.pause()
+        assert any("Mark two clips first" in n.message for n in app._notifications)
+        assert not isinstance(app.screen, PreferenceScreen)
+        await pilot.press("a")
+        a_key = table.current.key
+        await pilot.press("a")  # the same clip again
+        await pilot.pause()
+        assert any("is A already" in n.message for n in app._notifications)
+        assert app.ab_pair.a is not None and app.ab_pair.a.key == a_key and app.ab_pair.b is None
+        await pilot.press("v")
+        await pilot.pause()
+        assert not isinstance(app.screen, PreferenceScreen)
+
+
 async def test_detail_view_shows_where_a_clip_came_from_and_copies_its_path(
     make_app: Callable[..., SessionLabApp], settings: Settings
 ) -> None:
@@ -219,6 +244,8 @@ async def test_rename_a_cluster_and_delete_a_clip_asked_first(
         track = session.batches[0].tracks[0]
         await pilot.press("tab", "D")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        # Which #1: the one of the cluster as the musician named it.
+        assert app.screen.question == f"Delete clip #{track.position + 1} of “Keeper Groove”?"
         await pilot.press("n")  # no: nothing happens
         await settle(pilot, app)
         assert Path(track.path).exists()
@@ -228,6 +255,7 @@ async def test_rename_a_cluster_and_delete_a_clip_asked_first(
         await wait_for(pilot, lambda: str(track.id) not in screen.query_one(TrackTable).rows_by_key, "gone")
         await settle(pilot, app)
         assert not Path(track.path).exists()
+        assert any(n.message == "Deleted 1 clip and its file." for n in app._notifications)
         with stored(settings) as store:
             assert store.get_track(session.id, track.id) is None
 

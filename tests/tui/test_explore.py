@@ -141,6 +141,44 @@ async def test_slash_filters_the_list_by_words_and_escape_brings_it_back(
         assert screen.search_result is None
 
 
+async def test_escape_on_the_hits_closes_the_search_as_its_title_says(
+    make_app: Callable[..., SessionLabApp], settings: Settings
+) -> None:
+    """After Enter the hits have the focus; esc there brings the tree's clips back too."""
+    session = make_split_session(settings, clips=4)
+    first = session.batches[0].clusters[0]
+    with SessionStore(settings.data_dir) as store:
+        from core import curation
+
+        curation.rename_cluster(store, session.id, first.id, "Lazy Sunday")
+    app = make_app(check_audio=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_only_session(pilot, app)
+        table = screen.query_one(TrackTable)
+        await pilot.press("slash", *"sunday", "enter")
+        await wait_for(pilot, lambda: table.scope == "search", "the hits")
+        assert app.focused is table
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: table.scope != "search", "the tree's clips again")
+        assert not screen.query("#search") and screen.search_result is None
+
+
+async def test_a_search_every_clip_matches_by_words_says_none_more_by_sound(
+    make_app: Callable[..., SessionLabApp], settings: Settings
+) -> None:
+    """ "warm" is in the brief and is a word the features embedder measures."""
+    make_split_session(settings, clips=4)
+    app = make_app(check_audio=False)
+    async with app.run_test(size=(160, 36)) as pilot:
+        screen = await open_only_session(pilot, app)
+        table = screen.query_one(TrackTable)
+        await pilot.press("slash", *"warm", "enter")
+        await wait_for(pilot, lambda: table.scope == "search", "the hits")
+        assert screen.search_result.ranked_by and len(table.rows_by_key) == 4
+        title = str(screen.query_one("#scope-title").render())
+        assert "4 clips by words · none more by sound" in title and "0 more" not in title
+
+
 async def test_b_on_two_clusters_asks_for_a_blend_that_sits_under_the_first(
     make_app: Callable[..., SessionLabApp], settings: Settings
 ) -> None:

@@ -23,7 +23,10 @@ pytestmark = pytest.mark.asyncio
 async def test_the_length_is_checked_with_one_sentence() -> None:
     assert check_length("1:30", 10.0, 600.0) == 90.0
     assert check_length(" 45 ", 10.0, 600.0) == 45.0
-    for text, words in (("5", "already"), ("700", "at most"), ("soon", "seconds")):
+    cases = (("5", "already"), ("700", "at most"), ("soon", "seconds"), ("nan", "seconds"))
+    # Minutes and seconds as a clock writes them: "1:-30" was 30 s, "-1:30" and "1:90" were taken.
+    cases += (("1:-30", "seconds"), ("-1:30", "seconds"), ("1:90", "seconds"), ("", "seconds"))
+    for text, words in cases:
         try:
             check_length(text, 10.0, 600.0)
         except ValueError as exc:

@@ -109,7 +109,8 @@ class BriefScreen(Screen[GenerationJob | None]):
                 yield Label("Brief", classes="field-label")
                 yield TextArea(
                     # A stored brief may hold control characters: shown (and sent again) as stand-ins.
-                    shown_lines(self.initial_brief),
+                    # A brief left with esc comes back as it was written.
+                    self.app.brief_drafts.get(self.session_id, shown_lines(self.initial_brief)),
                     id="brief",
                     soft_wrap=True,
                     compact=True,
@@ -318,8 +319,16 @@ class BriefScreen(Screen[GenerationJob | None]):
             first = next(iter(self.errors))
             self.query_one(f"#{first}").focus()
             return
+        self.app.brief_drafts.pop(self.session_id, None)
         self.dismiss(job)
 
     @on(Button.Pressed, "#back")
     def action_cancel(self) -> None:
+        text = self.query_one("#brief", TextArea).text
+        if text.strip() and text != shown_lines(self.initial_brief):
+            # Kept for the next form of this session (or the next new one), not thrown away.
+            self.app.brief_drafts[self.session_id] = text
+            self.notify("The brief is kept: it is back in the form next time.", markup=False)
+        else:
+            self.app.brief_drafts.pop(self.session_id, None)
         self.dismiss(None)

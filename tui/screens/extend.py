@@ -36,17 +36,13 @@ def extend_limit(engine: str) -> float:
 
 def check_length(text: str, source_sec: float, limit: float) -> float:
     """The typed length in seconds (``90`` or ``1:30``), or ValueError with one sentence."""
-    value = text.strip()
+    from core.errors import ValidationError
+    from core.models import parse_length
+
     try:
-        if ":" in value:
-            minutes, _, seconds = value.partition(":")
-            length = int(minutes) * 60 + float(seconds)
-        else:
-            length = float(value)
-    except ValueError:
-        raise ValueError(
-            f"Give the new length in seconds (90) or minutes:seconds (1:30), not {value!r}."
-        ) from None
+        length = parse_length(text)
+    except ValidationError as error:
+        raise ValueError(str(error)) from None
     if not length > source_sec + 0.05:
         raise ValueError(f"The clip is already {duration(source_sec)} long: give a longer length.")
     if length > limit:

@@ -12,7 +12,7 @@ import contextlib
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from textual import on, work
+from textual import events, on, work
 from textual.binding import Binding
 from textual.content import Content
 from textual.css.query import NoMatches
@@ -194,9 +194,9 @@ class SessionExplore(Screen[uuid.UUID | None]):
             (f"   {plural(words, 'clip')} by words", "dim"),
         ]
         if result.ranked_by:
-            parts.append(
-                (f" · {plural(len(rows) - words, 'more clip')} by sound ({result.ranked_by})", "dim")
-            )
+            # Every clip already matched by its words: "none more", not "0 more clips".
+            more = plural(len(rows) - words, "more clip") if len(rows) > words else "none more"
+            parts.append((f" · {more} by sound ({result.ranked_by})", "dim"))
         for note in result.notes:
             parts.append((f"   {shown_line(note)}", "dim italic"))
         parts.append(("   esc shows the tree's clips again", "dim"))
@@ -206,6 +206,15 @@ class SessionExplore(Screen[uuid.UUID | None]):
             table.focus()
         else:
             self.notify(f"No clip matches “{shown_line(result.query)}”.", markup=False)
+
+    def on_key(self, event: events.Key) -> None:
+        # esc on the hits (where Enter leaves the focus) closes the search as on the bar. The key
+        # reaches the screen before its bindings: while a batch is made, esc closes the search
+        # first and a second esc cancels the batch.
+        if event.key == "escape" and self.search_result is not None:
+            event.stop()
+            event.prevent_default()
+            self.close_search()
 
     def close_search(self) -> None:
         self.search_result = None

@@ -154,9 +154,7 @@ class SessionKeys(Screen[uuid.UUID | None]):
         if action == "ab_clear":
             return True if self.app.ab_pair.a is not None else None
         if action == "prefer":
-            pair = self.app.ab_pair
-            stored = pair.complete and not any(clip.key.startswith("pending-") for clip in pair)
-            return True if stored else None
+            return True  # without a stored pair, v says what to do first
         if action == "rename_cluster":
             return True if self._current_cluster() is not None else None  # type: ignore[attr-defined]
         if action == "delete":
@@ -316,6 +314,11 @@ class SessionKeys(Screen[uuid.UUID | None]):
         app = self.app
         pair = app.ab_pair
         row = self._current_row()  # type: ignore[attr-defined]
+        if not pair.complete and row is not None and pair.side(row.key) is not None:
+            self.notify(
+                f"#{row.number} is A already: choose another clip and press a to mark it B.", markup=False
+            )
+            return
         if not pair.complete and row is not None and row.path and pair.side(row.key) is None:
             if row.problem:
                 app.clip_unplayable(row.number, row.problem)
@@ -352,6 +355,9 @@ class SessionKeys(Screen[uuid.UUID | None]):
         pair = self.app.ab_pair
         if not pair.complete or pair.a is None or pair.b is None:
             self.notify("Mark two clips first: a on one (A), a on another (B).", markup=False)
+            return
+        if any(clip.key.startswith("pending-") for clip in pair):
+            self.notify("Wait until the batch is saved, then press v to say which is better.", markup=False)
             return
         from tui.screens.curation_dialogs import PreferenceScreen
 
@@ -515,7 +521,10 @@ class SessionKeys(Screen[uuid.UUID | None]):
 
         kind, batch, track = target
         if track is not None:
-            question = f"Delete clip #{track.position + 1}?"
+            # #3 alone could be any batch's third clip: its cluster says which.
+            row = self._stored_row()
+            of = f" of “{row.label}”" if row is not None and row.label else ""
+            question = f"Delete clip #{track.position + 1}{of}?"
             detail = "Its audio file is deleted too. This cannot be undone."
         else:
             node = self.query_one("#tree", ClusterTree).highlighted
@@ -547,7 +556,8 @@ class SessionKeys(Screen[uuid.UUID | None]):
             app.ab_pair = ABPair()
         for track_id in gone.track_ids:
             self.curations.pop(track_id, None)
-        said = f"Deleted {len(gone.track_ids)} clip{'s' if len(gone.track_ids) != 1 else ''} and their files."
+        count = len(gone.track_ids)
+        said = "Deleted 1 clip and its file." if count == 1 else f"Deleted {count} clips and their files."
         if gone.files_left:
             said += f" {len(gone.files_left)} file(s) could not be removed now; they are kept aside at the next start."
         self.notify(said, markup=False)

@@ -139,11 +139,16 @@ class SessionsScreen(Screen[None]):
         empty = self.query_one("#sessions-empty", Static)
         table.display = bool(infos)
         empty.display = not infos
+        title = self.query_one("#sessions-title", Static)
+        if infos:
+            title.update(
+                Content.assemble(("Sessions", "bold"), (f"   {plural(len(infos), 'session')}", "dim"))
+            )
+        else:
+            title.update(Content("Sessions"))  # as it first appears, without a count
         if not infos:
             empty.update(Content(EMPTY_TEXT))
             return
-        title = self.query_one("#sessions-title", Static)
-        title.update(Content.assemble(("Sessions", "bold"), (f"   {plural(len(infos), 'session')}", "dim")))
         if keep is not None:
             try:
                 table.move_cursor(row=table.get_row_index(str(keep)))
