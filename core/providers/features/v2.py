@@ -306,17 +306,27 @@ def analysis(samples: np.ndarray, rate: int = SR) -> tuple[dict[str, float], np.
     return values, x, mean_chroma
 
 
-def standard_scores(raw: np.ndarray) -> np.ndarray:
-    return np.clip((np.asarray(raw, dtype=np.float64) - CENTRES) / SCALES, -Z_CLIP, Z_CLIP)
+def scores_against(raw: np.ndarray, centres: np.ndarray, scales: np.ndarray) -> np.ndarray:
+    """Raw descriptor values as robust standard scores, clipped to +-``Z_CLIP`` (v2's and v3's rule)."""
+    return np.clip((np.asarray(raw, dtype=np.float64) - centres) / scales, -Z_CLIP, Z_CLIP)
 
 
-def vector_from_raw(raw: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-    """The group-weighted, L2-normalised float32 vector of raw descriptor values."""
-    weighted = standard_scores(raw) * (VECTOR_WEIGHTS if weights is None else weights)
+def unit_vector(scores: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Weighted standard scores, L2-normalised, as float32 (v2's and v3's rule)."""
+    weighted = scores * weights
     norm = float(np.linalg.norm(weighted))
     if norm > 0:
         weighted = weighted / norm
     return weighted.astype(np.float32)
+
+
+def standard_scores(raw: np.ndarray) -> np.ndarray:
+    return scores_against(raw, CENTRES, SCALES)
+
+
+def vector_from_raw(raw: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """The group-weighted, L2-normalised float32 vector of raw descriptor values."""
+    return unit_vector(standard_scores(raw), VECTOR_WEIGHTS if weights is None else weights)
 
 
 def embed_samples(samples: np.ndarray, rate: int = SR) -> np.ndarray:

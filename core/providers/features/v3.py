@@ -151,16 +151,12 @@ def raw_features(samples: np.ndarray, rate: int = SR) -> np.ndarray:
 
 
 def standard_scores(raw: np.ndarray) -> np.ndarray:
-    return np.clip((np.asarray(raw, dtype=np.float64) - CENTRES) / SCALES, -Z_CLIP, Z_CLIP)
+    return v2.scores_against(raw, CENTRES, SCALES)
 
 
 def vector_from_raw(raw: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
     """The weighted, L2-normalised float32 vector of raw descriptor values."""
-    weighted = standard_scores(raw) * (VECTOR_WEIGHTS if weights is None else weights)
-    norm = float(np.linalg.norm(weighted))
-    if norm > 0:
-        weighted = weighted / norm
-    return weighted.astype(np.float32)
+    return v2.unit_vector(standard_scores(raw), VECTOR_WEIGHTS if weights is None else weights)
 
 
 def embed_samples(samples: np.ndarray, rate: int = SR) -> np.ndarray:
