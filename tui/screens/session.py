@@ -36,6 +36,7 @@ from tui.widgets.cluster_tree import (
     NodeData,
     PendingNode,
     TrackNode,
+    blend_partner,
     cluster_tracks,
 )
 from tui.widgets.footer import QuietFooter
@@ -388,11 +389,14 @@ class SessionScreen(SessionBatches, SessionExplore, SessionKeys, ExtendActions):
         elif isinstance(data, BatchNode):
             batch = data.batch
             scope, rows = data.key, self._batch_rows(batch)
-            label = (
-                "More like " + shown_line(batch.clusters[0].label)
-                if batch.kind == "more" and batch.clusters
-                else f"Batch {data.number}"
-            )
+            partner = blend_partner(batch)
+            if partner is not None:
+                named = self._cluster_label_of(partner)
+                label = f"Blend with “{shown_line(named)}”" if named else "Blend"
+            elif batch.kind == "more" and batch.clusters:
+                label = "More like " + shown_line(batch.clusters[0].label)
+            else:
+                label = f"Batch {data.number}"
             title = Content.assemble(
                 (label, "bold"),
                 (f"   {plural(len(batch.clusters), 'cluster')} · {plural(len(rows), 'clip')}", "dim"),
@@ -408,6 +412,8 @@ class SessionScreen(SessionBatches, SessionExplore, SessionKeys, ExtendActions):
                 (
                     "   similarity is to the cluster's centre"
                     if data.batch.kind != "more"
+                    else "   similarity is to the midpoint of its two parents' centres"
+                    if cluster.second_parent_cluster_id is not None
                     else "   similarity is to the parent cluster's centre",
                     "dim",
                 ),
@@ -422,6 +428,11 @@ class SessionScreen(SessionBatches, SessionExplore, SessionKeys, ExtendActions):
             self._request_waveforms(rows)
         if isinstance(data, TrackNode):
             table.move_to(str(data.track.id))
+
+    def _cluster_label_of(self, cluster_id: uuid.UUID) -> str:
+        """What a cluster of the session is called now ("" if it is not in it)."""
+        found = self.session.find_cluster(cluster_id) if self.session is not None else None
+        return found[1].label if found is not None else ""
 
     def _batch_rows(self, batch: Batch) -> list[TrackRow]:
         labels = {tid: c.label for c in batch.clusters for tid in c.track_ids}
