@@ -15,6 +15,7 @@ from tests.tui.scenes import wait_for
 from tests.tui.test_app import make_split_session, open_only_session
 from tui.app import SessionLabApp
 from tui.widgets.cluster_tree import ClusterTree
+from tui.widgets.track_table import TrackTable
 
 pytestmark = pytest.mark.asyncio
 
@@ -63,3 +64,63 @@ async def test_a_blend_is_titled_by_its_second_parent_not_as_more_like(
         await app.workers.wait_for_complete()
         await wait_for(pilot, lambda: "Dawn" in str(node.label), "the new name")
         assert str(node.label).startswith("Blend with “Dawn”")
+
+
+async def test_after_enter_the_search_keeps_the_keys_and_tab_moves_into_the_hits(
+    make_app: Callable[..., SessionLabApp], settings: Settings
+) -> None:
+    """Letters typed after Enter are words in the bar, never keys on the hits (x discards)."""
+    session = make_split_session(settings, clips=4)
+    first = session.batches[0].clusters[0]
+    with SessionStore(settings.data_dir) as store:
+        curation.rename_cluster(store, session.id, first.id, "Lazy Sunday")
+    app = make_app(check_audio=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_only_session(pilot, app)
+        table = screen.query_one(TrackTable)
+        await pilot.press("slash", *"sunday", "enter")
+        await wait_for(pilot, lambda: table.scope == "search", "the hits")
+        bar = screen.query_one("#search")
+        assert app.focused is bar
+        assert "↓ or tab: the hits" in str(screen.query_one("#scope-title").render())
+        await pilot.press("x", "k")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert bar.value == "sundayxk"
+        assert not screen.curations
+        with SessionStore(settings.data_dir, read_only=True) as store:
+            assert not store.get_curations(session.id)
+        await pilot.press("tab")
+        assert app.focused is table and table.scope == "search"
+
+
+async def test_search_hits_follow_the_filter(
+    make_app: Callable[..., SessionLabApp], settings: Settings
+) -> None:
+    session = make_split_session(settings, clips=4)
+    first = session.batches[0].clusters[0]
+    gone, kept = first.track_ids[0], first.track_ids[1]
+    with SessionStore(settings.data_dir) as store:
+        curation.rename_cluster(store, session.id, first.id, "Lazy Sunday")
+        curation.discard(store, gone, True)
+        curation.keep(store, kept, True)
+    app = make_app(check_audio=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_only_session(pilot, app)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        table = screen.query_one(TrackTable)
+        await pilot.press("slash", *"sunday", "enter")
+        await wait_for(pilot, lambda: table.scope == "search", "the hits")
+        # hide discarded (the default): the discarded clip is not a hit shown.
+        assert sorted(table.rows_by_key) == sorted(str(t) for t in first.track_ids if t != gone)
+        assert "1 discarded hidden" in str(screen.query_one("#scope-title").render())
+        await pilot.press("tab")  # into the hits: f is a key there
+        await pilot.press("f")  # kept only
+        await pilot.pause()
+        assert table.scope == "search" and list(table.rows_by_key) == [str(kept)]
+        await pilot.press("f")  # all
+        await pilot.pause()
+        assert table.scope == "search" and sorted(table.rows_by_key) == sorted(
+            str(t) for t in first.track_ids
+        )
