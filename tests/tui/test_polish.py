@@ -3,6 +3,7 @@ and the filter, the tree's counts."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 
 import pytest
@@ -124,3 +125,17 @@ async def test_search_hits_follow_the_filter(
         assert table.scope == "search" and sorted(table.rows_by_key) == sorted(
             str(t) for t in first.track_ids
         )
+
+
+async def test_a_cluster_says_how_many_of_its_clips_are_shown_in_one_wording() -> None:
+    from datetime import UTC, datetime
+
+    from core.models import ClusterSummary
+    from tui.widgets.cluster_tree import cluster_title
+
+    ids = [uuid.uuid4(), uuid.uuid4()]
+    cluster = ClusterSummary(uuid.uuid4(), uuid.uuid4(), "Dusty Keys", ids, datetime.now(UTC))
+    assert cluster_title(cluster, 2).plain == "Dusty Keys (2)"
+    assert cluster_title(cluster, 2, 2).plain == "Dusty Keys (2)"
+    assert cluster_title(cluster, 2, 1).plain == "Dusty Keys (1 of 2 shown)"
+    assert cluster_title(cluster, 2, 0).plain == "Dusty Keys (0 of 2 shown)"

@@ -111,7 +111,7 @@ def cluster_title(cluster: ClusterSummary, count: int, shown: int | None = None)
         label.append(f" (0 of {count} shown)", style="dim")
         return label
     label.append(shown_line(cluster.label), style="bold")
-    label.append(f" ({count})" if shown is None or shown == count else f" ({shown} of {count})")
+    label.append(f" ({count})" if shown is None or shown == count else f" ({shown} of {count} shown)")
     return label
 
 
