@@ -139,3 +139,34 @@ async def test_a_cluster_says_how_many_of_its_clips_are_shown_in_one_wording() -
     assert cluster_title(cluster, 2, 2).plain == "Dusty Keys (2)"
     assert cluster_title(cluster, 2, 1).plain == "Dusty Keys (1 of 2 shown)"
     assert cluster_title(cluster, 2, 0).plain == "Dusty Keys (0 of 2 shown)"
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)])
+async def test_the_tree_leaves_the_list_its_columns_on_a_narrow_terminal(
+    make_app: Callable[..., SessionLabApp], settings: Settings, size: tuple[int, int]
+) -> None:
+    """44 columns of tree at 120 (as ever); at 80 a narrower one, and the list shows its
+    length and similarity columns whole."""
+    make_split_session(settings, clips=4)
+    app = make_app(check_audio=False)
+    async with app.run_test(size=size) as pilot:
+        screen = await open_only_session(pilot, app)
+        await pilot.pause()
+        tree = screen.query_one(ClusterTree)
+        table = screen.query_one(TrackTable)
+        if size[0] == 120:
+            assert tree.outer_size.width == 44
+        else:
+            assert 24 <= tree.outer_size.width < 44
+        columns = list(table.columns.values())
+        keys = [c.key.value for c in columns]
+        through_similarity = columns[: keys.index("sim") + 1]
+        assert "length" in keys[: len(through_similarity)]
+        assert (
+            sum(c.get_render_width(table) for c in through_similarity)
+            <= table.scrollable_content_region.width
+        )
+        # Narrowed and widened again: the tree follows the terminal.
+        await pilot.resize_terminal(120, 36)
+        await pilot.pause()
+        assert tree.outer_size.width == 44

@@ -6,7 +6,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -48,6 +48,9 @@ if TYPE_CHECKING:
 
 SEEK_SEC = 5.0
 OLDER_CHUNK = 50  # batches read per step, after a big session is drawn (each put in place between frames)
+TREE_WIDTH = 44  # the tree's columns where there is room (120 columns and up)
+TREE_MIN_WIDTH = 24  # and at the least, on a narrow terminal
+LIST_ROOM = 56  # what the list keeps first: its #, marks, cluster, length and similarity columns
 
 
 class OlderBatchesRead(Message):
@@ -164,6 +167,7 @@ class SessionScreen(SessionBatches, SessionExplore, SessionKeys, ExtendActions):
 
     def on_mount(self) -> None:
         self.query_one("#session-empty", Static).display = False
+        self._fit_tree(self.app.size.width)
         self.watch(self.app, "now_playing", self._now_playing_changed, init=False)
         if self.session_id is not None:
             # Focused now, not in a frame that draws the session.
@@ -175,6 +179,18 @@ class SessionScreen(SessionBatches, SessionExplore, SessionKeys, ExtendActions):
             self._title(None)
         if self.first_job is not None:
             self.start_job(self.first_job)
+
+    @on(events.Resize)
+    def _resized(self, event: events.Resize) -> None:
+        self._fit_tree(event.size.width)
+
+    def _fit_tree(self, columns: int) -> None:
+        """The tree is 44 columns where there is room, narrower (to 24) on a narrow
+        terminal, so the list keeps its length and similarity columns (at 80)."""
+        width = max(TREE_MIN_WIDTH, min(TREE_WIDTH, columns - LIST_ROOM))
+        tree = self.query_one("#tree", ClusterTree)
+        if tree.styles.width is None or tree.styles.width.value != width:
+            tree.styles.width = width
 
     # --------------------------------------------------------------- loading
 
