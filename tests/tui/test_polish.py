@@ -15,7 +15,9 @@ from core.store import SessionStore
 from tests.tui.scenes import wait_for
 from tests.tui.test_app import make_split_session, open_only_session
 from tui.app import SessionLabApp
+from tui.screens.map import MapScreen
 from tui.widgets.cluster_tree import ClusterTree
+from tui.widgets.session_map import SessionMapPlot
 from tui.widgets.track_table import TrackTable
 
 pytestmark = pytest.mark.asyncio
@@ -170,3 +172,51 @@ async def test_the_tree_leaves_the_list_its_columns_on_a_narrow_terminal(
         await pilot.resize_terminal(120, 36)
         await pilot.pause()
         assert tree.outer_size.width == 44
+
+
+async def test_the_map_tells_alike_clusters_apart_names_clips_and_drops_the_mark_when_stopped(
+    make_app: Callable[..., SessionLabApp], settings: Settings
+) -> None:
+    session = make_split_session(settings, clips=4)
+    first, second = sorted(session.batches[0].clusters, key=lambda c: c.position)
+    service = SessionService.from_settings(settings)
+    more = service.more_like_cluster(session.id, first.id, 2)
+    service.store.close()
+    (child,) = more.clusters
+    assert child.label == first.label  # inherited: two clusters of one name
+    app = make_app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await open_only_session(pilot, app)
+        await app.workers.wait_for_complete()
+        await pilot.press("M")
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, MapScreen) and app.screen.placed is not None, "map"
+        )
+        chart = app.screen
+        legend = str(chart.query_one("#map-legend").render())
+        assert f"{first.label} · batch 1" in legend and f"{first.label} · batch 2" in legend
+        assert second.label in legend and f"{second.label} · batch" not in legend
+
+        chart.selected = child.track_ids[0]
+        chart._marks()
+        position = next(t.position for t in more.tracks if t.id == child.track_ids[0])
+        status = str(chart.query_one("#map-status").render())
+        assert f"{first.label} · batch 2 #{position + 1}" in status and " clip " not in status
+
+        # Looped, it sounds until told not to (ALSA's null device plays faster than time).
+        app.toggle_loop()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.player_state is not None and app.player_state.playing, "it plays")
+        await pilot.pause()
+        plot = chart.query_one(SessionMapPlot)
+        assert plot.playing == child.track_ids[0]
+        assert f"playing {first.label} · batch 2 #{position + 1}" in str(
+            chart.query_one("#map-status").render()
+        )
+
+        app.toggle_loop()  # off: it ends, and stops; the clip stays the one last played
+        await wait_for(pilot, lambda: not app.player_state.playing, "it stops")
+        await pilot.pause()
+        assert app.now_playing is not None
+        assert plot.playing is None
+        assert "playing" not in str(chart.query_one("#map-status").render())
