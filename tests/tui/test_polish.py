@@ -85,7 +85,7 @@ async def test_after_enter_the_search_keeps_the_keys_and_tab_moves_into_the_hits
         await wait_for(pilot, lambda: table.scope == "search", "the hits")
         bar = screen.query_one("#search")
         assert app.focused is bar
-        assert "↓ or tab: the hits" in str(screen.query_one("#scope-title").render())
+        assert "↓/tab: the hits" in str(screen.query_one("#scope-title").render())
         await pilot.press("x", "k")
         await app.workers.wait_for_complete()
         await pilot.pause()

@@ -216,10 +216,11 @@ class SessionExplore(Screen[uuid.UUID | None]):
             # Every clip already matched by its words: "none more", not "0 more clips".
             more = plural(len(rows) - words, "more clip") if len(rows) > words else "none more"
             parts.append((f" · {more} by sound ({result.ranked_by})", "dim"))
+        parts.append((self.scope_note(every, rows), "dim"))  # type: ignore[attr-defined]
+        # The keys before the notes: on a narrow terminal the line is cut at its end.
+        parts.append(("   ↓/tab: the hits · esc: the tree's clips", "dim"))
         for note in result.notes:
             parts.append((f"   {shown_line(note)}", "dim italic"))
-        parts.append((self.scope_note(every, rows), "dim"))  # type: ignore[attr-defined]
-        parts.append(("   ↓ or tab: the hits · esc shows the tree's clips again", "dim"))
         self.query_one("#scope-title", Static).update(Content.assemble(*parts), layout=False)
         if again:
             return
