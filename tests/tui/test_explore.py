@@ -54,10 +54,14 @@ async def test_the_map_moves_plays_and_hands_the_clip_back(
                 visited.add(chart.selected)
         assert len(visited) >= 2
 
+        app.toggle_loop()  # it sounds until the end of the test (ALSA's null device is fast)
         await pilot.press("enter")
-        await wait_for(pilot, lambda: app.now_playing is not None, "a clip plays")
+        await wait_for(
+            pilot, lambda: app.player_state is not None and app.player_state.playing, "a clip plays"
+        )
+        await pilot.pause()
         assert app.now_playing.key == str(chart.selected)
-        assert plot.playing == chart.selected
+        assert plot.playing == chart.selected  # marked while it sounds (not once it stopped)
         chosen = chart.selected
 
         await pilot.press("q")
@@ -144,7 +148,8 @@ async def test_slash_filters_the_list_by_words_and_escape_brings_it_back(
 async def test_escape_on_the_hits_closes_the_search_as_its_title_says(
     make_app: Callable[..., SessionLabApp], settings: Settings
 ) -> None:
-    """After Enter the hits have the focus; esc there brings the tree's clips back too."""
+    """After Enter the bar keeps the focus and ↓ moves into the hits; esc there brings the
+    tree's clips back too."""
     session = make_split_session(settings, clips=4)
     first = session.batches[0].clusters[0]
     with SessionStore(settings.data_dir) as store:
@@ -157,6 +162,8 @@ async def test_escape_on_the_hits_closes_the_search_as_its_title_says(
         table = screen.query_one(TrackTable)
         await pilot.press("slash", *"sunday", "enter")
         await wait_for(pilot, lambda: table.scope == "search", "the hits")
+        assert app.focused is screen.query_one("#search")
+        await pilot.press("down")
         assert app.focused is table
         await pilot.press("escape")
         await wait_for(pilot, lambda: table.scope != "search", "the tree's clips again")

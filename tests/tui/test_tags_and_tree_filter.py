@@ -109,7 +109,7 @@ async def test_the_filter_applies_to_the_tree_and_follows_the_marks(
         await settle(pilot, app)
         assert tree_clips(tree, small.id) == [order[1]] == list(table.rows_by_key)
         label = tree.nodes_by_key[f"cluster:{small.id}"].label
-        assert label.plain.endswith("(1 of 2)")
+        assert label.plain.endswith("(1 of 2 shown)")  # worded as "(0 of 2 shown)" below
         await pilot.press("s")  # the other kept
         await settle(pilot, app)
         await pilot.press("f")  # kept only: the other clusters have no clip shown, dimmed

@@ -8,6 +8,7 @@ the session's tree and track list follow it.
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,7 @@ from tui.widgets.session_map import (
 )
 
 if TYPE_CHECKING:
+    from core.playback import PlayerState
     from tui.app import SessionLabApp
 
 
@@ -77,11 +79,34 @@ def prepare_map(store: Any, session: Session, size: tuple[int, int], theme: str)
     count = sum(len(b.tracks) for b in session.batches)
     placed = session_map(store, session).warm()
     names = store.get_cluster_names(session.id)
+    labels = distinct_labels(session, names)
     clusters = session.clusters
-    labels = {c.id: names.get(c.id) or c.label for c in clusters}
     styles = cluster_styles(session)
     shown = [(c.id, labels[c.id]) for c in clusters if c.id in placed.clusters]
     return PreparedMap(placed, draw_canvas(placed, styles, *size, theme), labels, styles, shown, count)
+
+
+def distinct_labels(session: Session, names: dict[uuid.UUID, str]) -> dict[uuid.UUID, str]:
+    """Every cluster's name (the musician's over the given label), told apart where two
+    share one (a more-like batch inherits its parent's): "Dark Punchy · batch 2"."""
+    named = [
+        (c.id, names.get(c.id) or c.label, number)
+        for number, batch in enumerate(session.batches, 1)
+        for c in sorted(batch.clusters, key=lambda c: c.position)
+    ]
+    counts = Counter(label for _, label, _ in named)
+    labels = {
+        cluster_id: f"{label} · batch {number}" if counts[label] > 1 else label
+        for cluster_id, label, number in named
+    }
+    # Still alike (two of one batch named the same by the musician): numbered in order.
+    again = Counter(labels.values())
+    seen: Counter[str] = Counter()
+    for cluster_id, label in list(labels.items()):
+        if again[label] > 1:
+            seen[label] += 1
+            labels[cluster_id] = f"{label} ({seen[label]})"
+    return labels
 
 
 class MapScreen(Screen[MapChoice]):
@@ -111,6 +136,7 @@ class MapScreen(Screen[MapChoice]):
         self.selected = selected
         self.prepared = prepared  # placed and drawn in the background by the session screen
         self.blend_first: uuid.UUID | None = None  # a cluster marked for a blend
+        self._was_sounding = False  # whether the player was sounding when the marks were drawn
         self.placed: SessionMap | None = None
         self.labels: dict[uuid.UUID, str] = {}
 
@@ -128,6 +154,7 @@ class MapScreen(Screen[MapChoice]):
         )
         self.query_one("#map-title", Static).update(title)
         self.watch(self.app, "now_playing", self._now_playing_changed, init=False)
+        self.watch(self.app, "player_state", self._player_state_changed, init=False)
         if self.prepared is not None:
             self._show(self.prepared)
         else:
@@ -174,16 +201,33 @@ class MapScreen(Screen[MapChoice]):
     def _now_playing_changed(self, now: NowPlaying | None) -> None:
         self._marks()
 
+    def _player_state_changed(self, state: PlayerState | None) -> None:
+        # The state changes at every poll of the position: marked again only when the clip
+        # starts or stops sounding.
+        sounding = self._sounding()
+        if sounding != self._was_sounding:
+            self._marks()
+
+    def _sounding(self) -> bool:
+        """The player has a clip it plays or holds paused (not one that stopped or ended)."""
+        state = self.app.player_state
+        return state is not None and (state.playing or state.paused)
+
     def _playing_id(self) -> uuid.UUID | None:
         now = self.app.now_playing
-        if now is None or now.key.startswith("pending-"):
+        if now is None or now.key.startswith("pending-") or not self._sounding():
             return None
         try:
             return uuid.UUID(now.key)
         except ValueError:
             return None
 
+    def _clip_name(self, track: Track) -> str:
+        """A clip as the track list names it: its cluster and its number there."""
+        return f"{shown_line(self.labels.get(track.cluster_id, ''))} #{track.position + 1}"
+
     def _marks(self) -> None:
+        self._was_sounding = self._sounding()
         self.query_one("#map", SessionMapPlot).mark(self.selected, self._playing_id())
         status = self.query_one("#map-status", Static)
         track = self._track(self.selected)
@@ -193,15 +237,15 @@ class MapScreen(Screen[MapChoice]):
         if track is None:
             status.update("")
             return
-        label = shown_line(self.labels.get(track.cluster_id, ""))
         parts: list[str | tuple[str, str]] = [
-            (f"{SELECTED_MARKER} clip {track.position + 1}", "bold"),
-            f" · {label}",
+            (f"{SELECTED_MARKER} {self._clip_name(track)}", "bold"),
             ("   arrows move · enter plays · m more like this cluster · B blend · q back", "dim"),
         ]
         now = self._track(self._playing_id())
         if now is not None:
-            parts.insert(2, (f"   {PLAYING_MARKER} playing clip {now.position + 1}", "dim"))
+            state = self.app.player_state
+            doing = "paused" if state is not None and state.paused else "playing"
+            parts.insert(1, (f"   {PLAYING_MARKER} {doing} {self._clip_name(now)}", "dim"))
         status.update(Content.assemble(*parts))
 
     def _current(self) -> MapPoint | None:

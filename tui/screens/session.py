@@ -6,7 +6,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -36,6 +36,7 @@ from tui.widgets.cluster_tree import (
     NodeData,
     PendingNode,
     TrackNode,
+    blend_partner,
     cluster_tracks,
 )
 from tui.widgets.footer import QuietFooter
@@ -47,6 +48,9 @@ if TYPE_CHECKING:
 
 SEEK_SEC = 5.0
 OLDER_CHUNK = 50  # batches read per step, after a big session is drawn (each put in place between frames)
+TREE_WIDTH = 44  # the tree's columns where there is room (120 columns and up)
+TREE_MIN_WIDTH = 24  # and at the least, on a narrow terminal
+LIST_ROOM = 56  # what the list keeps first: its #, marks, cluster, length and similarity columns
 
 
 class OlderBatchesRead(Message):
@@ -163,6 +167,7 @@ class SessionScreen(SessionBatches, SessionExplore, SessionKeys, ExtendActions):
 
     def on_mount(self) -> None:
         self.query_one("#session-empty", Static).display = False
+        self._fit_tree(self.app.size.width)
         self.watch(self.app, "now_playing", self._now_playing_changed, init=False)
         if self.session_id is not None:
             # Focused now, not in a frame that draws the session.
@@ -174,6 +179,18 @@ class SessionScreen(SessionBatches, SessionExplore, SessionKeys, ExtendActions):
             self._title(None)
         if self.first_job is not None:
             self.start_job(self.first_job)
+
+    @on(events.Resize)
+    def _resized(self, event: events.Resize) -> None:
+        self._fit_tree(event.size.width)
+
+    def _fit_tree(self, columns: int) -> None:
+        """The tree is 44 columns where there is room, narrower (to 24) on a narrow
+        terminal, so the list keeps its length and similarity columns (at 80)."""
+        width = max(TREE_MIN_WIDTH, min(TREE_WIDTH, columns - LIST_ROOM))
+        tree = self.query_one("#tree", ClusterTree)
+        if tree.styles.width is None or tree.styles.width.value != width:
+            tree.styles.width = width
 
     # --------------------------------------------------------------- loading
 
@@ -388,11 +405,14 @@ class SessionScreen(SessionBatches, SessionExplore, SessionKeys, ExtendActions):
         elif isinstance(data, BatchNode):
             batch = data.batch
             scope, rows = data.key, self._batch_rows(batch)
-            label = (
-                "More like " + shown_line(batch.clusters[0].label)
-                if batch.kind == "more" and batch.clusters
-                else f"Batch {data.number}"
-            )
+            partner = blend_partner(batch)
+            if partner is not None:
+                named = self._cluster_label_of(partner)
+                label = f"Blend with “{shown_line(named)}”" if named else "Blend"
+            elif batch.kind == "more" and batch.clusters:
+                label = "More like " + shown_line(batch.clusters[0].label)
+            else:
+                label = f"Batch {data.number}"
             title = Content.assemble(
                 (label, "bold"),
                 (f"   {plural(len(batch.clusters), 'cluster')} · {plural(len(rows), 'clip')}", "dim"),
@@ -408,6 +428,8 @@ class SessionScreen(SessionBatches, SessionExplore, SessionKeys, ExtendActions):
                 (
                     "   similarity is to the cluster's centre"
                     if data.batch.kind != "more"
+                    else "   similarity is to the midpoint of its two parents' centres"
+                    if cluster.second_parent_cluster_id is not None
                     else "   similarity is to the parent cluster's centre",
                     "dim",
                 ),
@@ -422,6 +444,11 @@ class SessionScreen(SessionBatches, SessionExplore, SessionKeys, ExtendActions):
             self._request_waveforms(rows)
         if isinstance(data, TrackNode):
             table.move_to(str(data.track.id))
+
+    def _cluster_label_of(self, cluster_id: uuid.UUID) -> str:
+        """What a cluster of the session is called now ("" if it is not in it)."""
+        found = self.session.find_cluster(cluster_id) if self.session is not None else None
+        return found[1].label if found is not None else ""
 
     def _batch_rows(self, batch: Batch) -> list[TrackRow]:
         labels = {tid: c.label for c in batch.clusters for tid in c.track_ids}

@@ -35,9 +35,24 @@ SEARCH_SCOPE = "search"
 
 
 class SearchBar(Input):
-    """The `/` filter: Enter searches, Escape closes it and shows the tree's clips again."""
+    """The `/` filter: Enter searches (the focus stays here, so what is typed next is
+    still words), ↓ or Tab moves into the hits, Escape closes it and shows the tree's
+    clips again."""
 
-    BINDINGS = [Binding("escape", "close", "Close search", show=False)]
+    BINDINGS = [
+        Binding("escape", "close", "Close search", show=False),
+        Binding("down", "hits", "The hits", show=False),
+        Binding("tab", "hits", "The hits", show=False),
+    ]
+
+    def action_hits(self) -> None:
+        from tui.widgets.track_table import TrackTable
+
+        table = self.screen.query_one("#tracks", TrackTable)
+        if table.row_count:
+            table.focus()
+        else:
+            self.screen.focus_next()
 
     def action_close(self) -> None:
         screen = self.screen
@@ -169,8 +184,10 @@ class SessionExplore(Screen[uuid.UUID | None]):
         if self.session is not None and self.session.tracks:
             self._prepare_map(self.session, plot_size(*self.app.size), plotext_theme(self.app))
 
-    def show_search(self, result: SearchResult) -> None:
-        """The hits in the track list (text matches first), with what they matched on."""
+    def show_search(self, result: SearchResult, *, again: bool = False) -> None:
+        """The hits in the track list (text matches first), with what they matched on; only
+        those the filter (f) lets through, as everywhere in the list. ``again``: the same
+        search shown again (the filter or the marks changed): the cursor and focus stay."""
         from tui.widgets.track_table import TrackTable
 
         if self.session is None:
@@ -178,17 +195,19 @@ class SessionExplore(Screen[uuid.UUID | None]):
         self.search_result = result
         labels = {c.id: c.label for c in self.session.clusters}
         tracks = {t.id: t for t in self.session.tracks}
-        rows: list[TrackRow] = [
+        every: list[TrackRow] = [
             self._row(tracks[h.track_id], labels.get(tracks[h.track_id].cluster_id, ""))  # type: ignore[attr-defined]
             for h in result.hits
             if h.track_id in tracks
         ]
+        rows = self.visible_rows(every)  # type: ignore[attr-defined]
+        shown_ids = {row.key for row in rows}
         table = self.query_one("#tracks", TrackTable)
         table.show(rows, SEARCH_SCOPE, self.app.waveforms)
         self._request_waveforms(rows)  # type: ignore[attr-defined]
         now = self.app.now_playing
         table.mark_playing(now.key if now is not None else None)
-        words = sum(1 for h in result.hits if h.matched)
+        words = sum(1 for h in result.hits if h.matched and str(h.track_id) in shown_ids)
         parts: list[str | tuple[str, str]] = [
             (f"Search “{shown_line(result.query)}”", "bold"),
             (f"   {plural(words, 'clip')} by words", "dim"),
@@ -197,13 +216,22 @@ class SessionExplore(Screen[uuid.UUID | None]):
             # Every clip already matched by its words: "none more", not "0 more clips".
             more = plural(len(rows) - words, "more clip") if len(rows) > words else "none more"
             parts.append((f" · {more} by sound ({result.ranked_by})", "dim"))
+        parts.append((self.scope_note(every, rows), "dim"))  # type: ignore[attr-defined]
+        # The keys before the notes: on a narrow terminal the line is cut at its end.
+        parts.append(("   ↓/tab: the hits · esc: the tree's clips", "dim"))
         for note in result.notes:
             parts.append((f"   {shown_line(note)}", "dim italic"))
-        parts.append(("   esc shows the tree's clips again", "dim"))
         self.query_one("#scope-title", Static).update(Content.assemble(*parts), layout=False)
+        if again:
+            return
         if rows:
             table.move_cursor(row=0)
-            table.focus()
+        elif every:
+            self.notify(
+                f"No clip shown matches “{shown_line(result.query)}”: "
+                f"{plural(len(every), 'match', 'matches')} hidden by the filter (f).",
+                markup=False,
+            )
         else:
             self.notify(f"No clip matches “{shown_line(result.query)}”.", markup=False)
 

@@ -208,7 +208,11 @@ class SessionKeys(Screen[uuid.UUID | None]):
         current = table.current
         key = keep_key or (current.key if current is not None else None)
         index = table.cursor_row
-        self._show_scope(self.query_one("#tree", ClusterTree).highlighted, force=True)  # type: ignore[attr-defined]
+        searched = getattr(self, "search_result", None)
+        if searched is not None:
+            self.show_search(searched, again=True)  # type: ignore[attr-defined]
+        else:
+            self._show_scope(self.query_one("#tree", ClusterTree).highlighted, force=True)  # type: ignore[attr-defined]
         if table.row_count and (key is None or not table.move_to(key)):
             table.move_cursor(row=min(max(index, 0), table.row_count - 1))
         self._sync_bindings()  # type: ignore[attr-defined]

@@ -71,10 +71,21 @@ def cluster_tracks(batch: Batch, cluster: ClusterSummary) -> list[Track]:
     return sorted((t for t in batch.tracks if t.id in members), key=lambda t: t.position)
 
 
-def batch_title(batch: Batch, number: int) -> Text:
+def blend_partner(batch: Batch) -> uuid.UUID | None:
+    """A blend's second parent cluster (the first is the one it hangs under); None for
+    any other batch."""
+    return next((c.second_parent_cluster_id for c in batch.clusters if c.second_parent_cluster_id), None)
+
+
+def batch_title(batch: Batch, number: int, partner: str | None = None) -> Text:
+    """``partner``: for a blend, what its second parent is called ("" when unknown)."""
     label = Text(no_wrap=True)
     count = plural(len(batch.tracks), "clip")
-    if batch.kind == BATCH_MORE:
+    if batch.kind == BATCH_MORE and partner is not None:
+        # It hangs under its first parent; the title names the other one.
+        label.append(f"Blend with “{shown_line(partner)}”" if partner else "Blend", style="bold")
+        label.append(f"  {count}", style="dim")
+    elif batch.kind == BATCH_MORE:
         # It hangs under its parent cluster, whose label it repeats below.
         label.append("More like this", style="bold")
         label.append(f"  {count}", style="dim")
@@ -100,7 +111,7 @@ def cluster_title(cluster: ClusterSummary, count: int, shown: int | None = None)
         label.append(f" (0 of {count} shown)", style="dim")
         return label
     label.append(shown_line(cluster.label), style="bold")
-    label.append(f" ({count})" if shown is None or shown == count else f" ({shown} of {count})")
+    label.append(f" ({count})" if shown is None or shown == count else f" ({shown} of {count} shown)")
     return label
 
 
@@ -153,6 +164,7 @@ class ClusterTree(StylePerPaint, Tree[NodeData]):
         self._batches: dict[uuid.UUID, Batch] = {}
         self._batch_of_cluster: dict[uuid.UUID, Batch] = {}
         self._children: dict[uuid.UUID, list[Batch]] = defaultdict(list)  # cluster id -> more-like batches
+        self._blends: dict[uuid.UUID, list[Batch]] = defaultdict(list)  # second parent id -> its blends
         self._track_clusters: dict[uuid.UUID, uuid.UUID] | None = None  # built on the first track lookup
         self._visible: Callable[[uuid.UUID], bool] | None = None  # the clip filter (None: every clip)
 
@@ -225,6 +237,7 @@ class ClusterTree(StylePerPaint, Tree[NodeData]):
         self._batches = {}
         self._batch_of_cluster = {}
         self._children = defaultdict(list)
+        self._blends = defaultdict(list)
         self._track_clusters = None
         self._problems = dict(problems or {})
         if session is not None:
@@ -324,6 +337,10 @@ class ClusterTree(StylePerPaint, Tree[NodeData]):
         siblings.insert(index, batch)
         for cluster in batch.clusters:
             self._batch_of_cluster[cluster.id] = batch
+            self._retitle_blends(cluster.id)  # blends of it read before it: named now
+        partner = blend_partner(batch)
+        if partner is not None:
+            self._blends[partner].append(batch)
         if self._track_clusters is not None:
             self._track_clusters.update((t.id, t.cluster_id) for t in batch.tracks)
         return index
@@ -333,10 +350,25 @@ class ClusterTree(StylePerPaint, Tree[NodeData]):
     ) -> TreeNode[NodeData]:
         data = BatchNode(batch, self._numbers[batch.id])
         node = parent.add(
-            batch_title(batch, data.number), data=data, before=before, allow_expand=bool(batch.clusters)
+            self._batch_label(batch, data.number), data=data, before=before, allow_expand=bool(batch.clusters)
         )
         self.nodes_by_key[data.key] = node
         return node
+
+    def _batch_label(self, batch: Batch, number: int) -> Text:
+        partner = blend_partner(batch)
+        if partner is None:
+            return batch_title(batch, number)
+        owner = self._batch_of_cluster.get(partner)
+        cluster = owner.cluster(partner) if owner is not None else None
+        return batch_title(batch, number, cluster.label if cluster is not None else "")
+
+    def _retitle_blends(self, cluster_id: uuid.UUID) -> None:
+        """The titles of the blends made with this cluster as second parent (made nodes only)."""
+        for batch in self._blends.get(cluster_id, ()):
+            node = self.nodes_by_key.get(f"batch:{batch.id}")
+            if node is not None:
+                node.set_label(self._batch_label(batch, self._numbers[batch.id]))
 
     def _fill(self, node: TreeNode[NodeData]) -> None:
         """Add a node's children, once: a batch's clusters (each open, with its clips), a
@@ -436,6 +468,7 @@ class ClusterTree(StylePerPaint, Tree[NodeData]):
         node = self.nodes_by_key.get(f"cluster:{cluster.id}")
         if node is not None and isinstance(node.data, ClusterNode):
             node.set_label(self._cluster_label(node.data.batch, cluster))
+        self._retitle_blends(cluster.id)
 
     def _open_with_parents(self, node: TreeNode[NodeData]) -> None:
         opened: TreeNode[NodeData] | None = node
