@@ -627,11 +627,13 @@ def drawn_text(app: SessionLabApp) -> str:
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
 
 
-def make_split_session(settings: Settings, brief: str = BRIEF, clips: int = 4):  # type: ignore[no-untyped-def]
+def make_split_session(
+    settings: Settings, brief: str = BRIEF, clips: int = 4, embedder_model: str | None = None
+):  # type: ignore[no-untyped-def]
     """A session whose one batch has two clusters (first half, second half), whatever
     the clustering library's floating point does: its grouping is planned here."""
     middle = clips // 2
-    service = SessionService.from_settings(settings)
+    service = SessionService.from_settings(settings, embedder_model=embedder_model)
     service.clusterer = scenes.planned((range(middle), range(middle, clips)))
     session = service.create_initial_batch(brief, BriefParams(), clips, seed=SEED)
     service.store.close()

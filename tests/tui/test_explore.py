@@ -173,8 +173,9 @@ async def test_escape_on_the_hits_closes_the_search_as_its_title_says(
 async def test_a_search_every_clip_matches_by_words_says_none_more_by_sound(
     make_app: Callable[..., SessionLabApp], settings: Settings
 ) -> None:
-    """ "warm" is in the brief and is a word the features embedder measures."""
-    make_split_session(settings, clips=4)
+    """ "warm" is in the brief and is a word features-v1 measures (the one features space
+    with a text side; a session kept in it is searched in it)."""
+    make_split_session(settings, clips=4, embedder_model="v1")
     app = make_app(check_audio=False)
     async with app.run_test(size=(160, 36)) as pilot:
         screen = await open_only_session(pilot, app)
