@@ -38,6 +38,7 @@ def gather(
     passes: Callable[[np.ndarray], bool],
     *,
     blend_with: Sequence[ReferenceClip] = (),
+    strength: str | None = None,
 ) -> list[steps.Candidate]:
     """Candidates made in rounds until ``num_clips`` of them ``passes`` (an embedding test) or
     ``num_clips * more_like_candidate_factor`` were made, or a later round makes nothing.
@@ -66,6 +67,7 @@ def gather(
             total=num_clips if round_index == 0 else len(candidates) + wanted,
             allow_empty=round_index > 0,
             blend_with=blend_with,
+            strength=strength,
         )
         candidates.extend(steps.embed(tools, run, clips))
         round_index += 1
