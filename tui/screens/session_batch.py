@@ -271,7 +271,9 @@ class SessionBatches(Screen[uuid.UUID | None]):
             batch = run_extend(service, job, options)
         else:
             assert job.session_id is not None and job.cluster_id is not None
-            batch = service.more_like_cluster(job.session_id, job.cluster_id, job.num_clips, **options)
+            batch = service.more_like_cluster(
+                job.session_id, job.cluster_id, job.num_clips, strength=job.strength, **options
+            )
         # The batch as stored: the screen adds it to the session it holds (no re-read).
         return BatchMade(batch, list(service.notices), file_problems(batch.tracks))
 
