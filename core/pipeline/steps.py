@@ -208,6 +208,12 @@ def check_inputs(tools: Tools, params: BriefParams) -> None:
 def check_strength(tools: Tools, strength: str | None) -> str | None:
     """A more-like call's own strength, normalised; one clear sentence when it is not one of
     ``VARIATION_STRENGTHS`` or the engine does not take one (None: the setting applies)."""
+    return strength_for(tools.music.name, getattr(tools.music, "capabilities", None), strength)
+
+
+def strength_for(engine: str, capabilities: object | None, strength: str | None) -> str | None:
+    """``check_strength`` for an engine known by its name and declared ``capabilities``
+    (the CLI checks before it builds the engine)."""
     if strength is None:
         return None
     from core.providers.capabilities import ENGINES, VARIATION_STRENGTHS
@@ -217,11 +223,10 @@ def check_strength(tools: Tools, strength: str | None) -> str | None:
         raise ValidationError(
             f"The strength must be one of {', '.join(VARIATION_STRENGTHS)}, not {shown_line(str(strength))!r}."
         )
-    capabilities = getattr(tools.music, "capabilities", None)
     if not getattr(capabilities, "variation_strength", False):
-        takers = ", ".join(name for name, c in ENGINES.items() if c.variation_strength)
+        takers = ", ".join(n for n, c in ENGINES.items() if c.variation_strength)
         raise ValidationError(
-            f"The {tools.music.name} engine takes no variation strength; leave it out or choose an engine"
+            f"The {shown_line(engine)} engine takes no variation strength; leave it out or choose an engine"
             f" that does ({takers})."
         )
     return name

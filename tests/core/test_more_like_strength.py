@@ -4,6 +4,8 @@ engine and features embedder on a real store; refused in one sentence where it c
 from __future__ import annotations
 
 import copy
+import json
+import uuid
 from pathlib import Path
 
 import pytest
@@ -93,3 +95,30 @@ def test_sketch_variation_moves_as_far_as_the_strength_says() -> None:
     assert all(vary_recipe(parent, s, "loose")["pattern_seed"] != parent["pattern_seed"] for s in range(20))
     assert any(vary_recipe(parent, s, "close")["pattern_seed"] == parent["pattern_seed"] for s in range(20))
     assert parent == kept  # the parent is never touched
+
+
+def test_cli_more_takes_a_strength_and_refuses_one_the_engine_cannot_take(data_dir: Path, generated) -> None:
+    from tests.core.cli_helpers import media_wavs, run
+
+    session_id, cluster = generated["id"], generated["batches"][0]["clusters"][0]
+    code, out, err = run(
+        "more", session_id, cluster["id"][:8], "--clips", "1", "--strength", "loose", "--json"
+    )
+    assert code == 0, err
+    (made,) = json.loads(out)["tracks"]
+    store = SessionStore(data_dir)
+    try:  # the recipe as stored
+        (track,) = [t for t in store.require_session(uuid.UUID(session_id)).tracks if str(t.id) == made["id"]]
+        assert track.recipe["variation_strength"] == "loose"
+    finally:
+        store.close()
+    before = media_wavs(data_dir)
+    for argv, words in (
+        (("--strength", "wild"), "must be one of close, near, balanced, far, loose"),
+        (("--strength", "close", "--engine", "musicgen"), "The musicgen engine takes no variation strength"),
+    ):
+        code, out, err = run("more", session_id, cluster["id"][:8], "--clips", "1", *argv)
+        assert code == 2 and out == "" and len(err.splitlines()) == 1 and words in err, err
+    assert media_wavs(data_dir) == before
+    code, out, _ = run("show", session_id, "--json")
+    assert [b["kind"] for b in json.loads(out)["batches"]] == ["initial", "more"]
