@@ -89,3 +89,40 @@ async def test_no_strength_field_for_an_engine_that_takes_none(settings: Setting
         assert dialog.query_one("#count-input", Input).value
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, SessionScreen), "back on the session")
+
+
+async def test_more_like_of_a_named_cluster_is_called_by_that_name_in_the_tree(
+    make_app: Callable[..., SessionLabApp], settings: Settings
+) -> None:
+    from core import curation
+
+    session = make_session(settings, clips=3)
+    parent = session.batches[0].clusters[0]
+    store = SessionStore(settings.data_dir)
+    try:
+        curation.rename_cluster(store, session.id, parent.id, "Night Drive")
+    finally:
+        store.close()
+    app = make_app()
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: bool(app.screen.sessions), "the list is loaded")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, SessionScreen) and app.screen.loaded, "opened")
+        screen = app.screen
+        tree = screen.query_one(ClusterTree)
+        node = tree.nodes_by_key[f"cluster:{parent.id}"]
+        await wait_for(pilot, lambda: str(node.label).startswith("Night Drive"), "the parent's name")
+        tree.focus()
+        tree.move_cursor(node)
+        await pilot.pause()
+        await pilot.press("m")
+        await wait_for(pilot, lambda: isinstance(app.screen, MoreLikeScreen), "the more-like dialog")
+        count = app.screen.query_one("#count-input", Input)
+        count.value = "1"
+        count.focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: screen.last_job is not None and not screen.generating, "more-like made")
+        (more,) = [b for b in screen.session.batches if b.kind == BATCH_MORE]
+        child = more.clusters[0]
+        assert str(tree.nodes_by_key[f"cluster:{child.id}"].label).startswith("Night Drive")
+        assert screen.generated_labels[child.id] == parent.label
