@@ -58,7 +58,7 @@ class MoreLikeScreen(CountScreen):
                         compact=True,
                         id="more-strength",
                     )
-                    yield Static("close keeps most of the cluster, loose the least", classes="field-hint")
+                    yield Static("how far from the cluster", classes="field-hint")
             yield Static(
                 f"1 to {self.max_batch_size}. Enter generates, Esc cancels.",
                 classes="dialog-detail",
