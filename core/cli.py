@@ -122,6 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
     more.add_argument("cluster_id", help="cluster id (or a unique prefix)")
     more.add_argument("--clips", type=int, default=None, help="number of clips (default: the max batch size)")
     more.add_argument("--seed", type=int, help="batch seed")
+    more.add_argument(
+        "--strength",
+        metavar="STRENGTH",
+        help="how far from the cluster: close, near, balanced, far or loose (default: the"
+        " variation_strength setting; engines that take one: sketch, stable-audio, ace-step)",
+    )
     more.add_argument("--json", action="store_true")
     _provider_flags(more)
 
@@ -525,13 +531,22 @@ def _run(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO)
     if command == "more":
         if not _has_sessions(settings):
             raise _no_session(settings, args.session_id)
+        if args.strength is not None:  # checked against what the engine declares, before it is built
+            from core.pipeline.steps import strength_for
+            from core.providers.capabilities import ENGINES
+
+            engine = getattr(args, "engine", None) or settings.engine
+            if engine in ENGINES:  # an unknown one is named by the engine's own check
+                strength_for(engine, ENGINES[engine], args.strength)
         service = _service(args, settings)
         session_id = service.store.resolve_session_id(args.session_id)
         cluster_id = service.store.resolve_cluster_id(session_id, args.cluster_id)
         clips = args.clips if args.clips is not None else settings.max_batch_size
         bar = _ProgressBar(err)
         try:
-            batch = service.more_like_cluster(session_id, cluster_id, clips, seed=args.seed, progress=bar)
+            batch = service.more_like_cluster(
+                session_id, cluster_id, clips, seed=args.seed, progress=bar, strength=args.strength
+            )
         finally:
             bar.close()
         _notices(service, err)

@@ -178,14 +178,19 @@ class SessionService:
         progress: ProgressFn | None = None,
         cancel: threading.Event | None = None,
         on_clip: ClipReadyFn | None = None,
+        strength: str | None = None,
     ) -> Batch:
         """Generate near a cluster, keep what is similar enough, store it as a new child batch.
 
-        Reads the session's own row and the parent cluster's batch, nothing else.
+        Reads the session's own row and the parent cluster's batch, nothing else. ``strength``
+        (close ... loose) overrides the ``variation_strength`` setting for this call.
         """
         run = Run(progress, cancel, on_clip)
         return self._call(
-            run, lambda tools: more_like.more_like(tools, run, session_id, cluster_id, num_clips, seed=seed)
+            run,
+            lambda tools: more_like.more_like(
+                tools, run, session_id, cluster_id, num_clips, seed=seed, strength=strength
+            ),
         )
 
     def blend_clusters(

@@ -28,6 +28,7 @@ class GenerationJob:
     second_cluster_id: uuid.UUID | None = None  # a blend: the second parent (cluster_id is the first)
     track_id: uuid.UUID | None = None  # the clip an extend job continues
     to_sec: float | None = None  # and the length it is extended to
+    strength: str | None = None  # a more-like job's variation strength (None: the engine takes none)
 
     @property
     def title(self) -> str:

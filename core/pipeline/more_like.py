@@ -38,15 +38,19 @@ def more_like(
     num_clips: int,
     *,
     seed: int | None,
+    strength: str | None = None,
 ) -> Batch:
     """The stored child batch: one new cluster with the parent's label; the parent is never touched.
 
     Reads the session's own row and the parent cluster's batch, nothing else.
     Generates in rounds until ``num_clips`` candidates pass the similarity floor or
     ``num_clips * more_like_candidate_factor`` were made; then keeps the best.
+    ``strength`` (one of ``VARIATION_STRENGTHS``, for an engine that takes one) overrides
+    the ``variation_strength`` setting for this call.
     """
     settings = tools.settings
     num_clips = validate_num_clips(num_clips, settings.max_batch_size)
+    strength = steps.check_strength(tools, strength)
     session = tools.store.require_session_head(session_id)
     found = tools.store.find_cluster(session_id, cluster_id)
     if found is None:
@@ -73,6 +77,7 @@ def more_like(
             references,
             num_clips,
             lambda vector: cosine_similarity(vector, centroid) >= settings.min_similarity,
+            strength=strength,
         )
         run.check_cancel()
         started = time.perf_counter()

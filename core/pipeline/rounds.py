@@ -38,6 +38,7 @@ def gather(
     passes: Callable[[np.ndarray], bool],
     *,
     blend_with: Sequence[ReferenceClip] = (),
+    strength: str | None = None,
 ) -> list[steps.Candidate]:
     """Candidates made in rounds until ``num_clips`` of them ``passes`` (an embedding test) or
     ``num_clips * more_like_candidate_factor`` were made, or a later round makes nothing.
@@ -66,6 +67,7 @@ def gather(
             total=num_clips if round_index == 0 else len(candidates) + wanted,
             allow_empty=round_index > 0,
             blend_with=blend_with,
+            strength=strength,
         )
         candidates.extend(steps.embed(tools, run, clips))
         round_index += 1
@@ -94,7 +96,8 @@ def store_child(
     second_parent_cluster_id: uuid.UUID | None = None,
     namer: str | None = None,
 ) -> Batch:
-    """The stored batch: one cluster ``label`` of ``accepted`` (in order) under ``parent_cluster_id``.
+    """The stored batch: one cluster ``label`` of ``accepted`` (in order) under ``parent_cluster_id``,
+    named as the musician named that parent (a blend, with two parents, is not).
 
     Each track's similarity is ``similarity(embedding)``; ``namer`` (if given) replaces the
     batch's namer record. The batch records the engine that made the clips (a fallback
@@ -134,4 +137,14 @@ def store_child(
     batch.num_generated = len(tracks)
     sources = {t.id: c for t, c in zip(tracks, accepted, strict=True)}
     steps.persist(tools, run, batch, sources, new_session=None)
+    if second_parent_cluster_id is None:  # more like, extend (a blend has no one parent's name)
+        carry_name(tools, session_id, parent_cluster_id, cluster.id)
     return batch
+
+
+def carry_name(tools: Tools, session_id: uuid.UUID, parent_id: uuid.UUID, child_id: uuid.UUID) -> None:
+    """The musician's name for the parent cluster (if they gave one) becomes the child's too;
+    the generated label stays the parent's label, as the spec says."""
+    name = tools.store.get_cluster_names(session_id).get(parent_id)
+    if name:
+        tools.store.set_cluster_name(session_id, child_id, name)

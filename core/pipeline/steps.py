@@ -38,6 +38,7 @@ from core.providers.base import (
     MusicProvider,
     ReferenceClip,
 )
+from core.text import shown_line
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ def generate(
     total: int | None = None,
     allow_empty: bool = False,
     blend_with: Sequence[ReferenceClip] = (),
+    strength: str | None = None,
 ) -> list[GeneratedClip]:
     """Up to ``num_clips`` clips from the engine into ``out_dir``; clip i is shown as ``offset + i`` of ``total``."""
     run.check_cancel()
@@ -98,6 +100,7 @@ def generate(
         cancel=run.cancel,
         on_clip=clip_ready,
         blend_with=blend_with,
+        strength=strength,
     )
     started = time.perf_counter()
     tried: list[str] = []
@@ -200,6 +203,33 @@ def check_inputs(tools: Tools, params: BriefParams) -> None:
             f"The {tools.music.name} engine does not sing: remove the lyrics or choose an engine that"
             " sings (ace-step)."
         )
+
+
+def check_strength(tools: Tools, strength: str | None) -> str | None:
+    """A more-like call's own strength, normalised; one clear sentence when it is not one of
+    ``VARIATION_STRENGTHS`` or the engine does not take one (None: the setting applies)."""
+    return strength_for(tools.music.name, getattr(tools.music, "capabilities", None), strength)
+
+
+def strength_for(engine: str, capabilities: object | None, strength: str | None) -> str | None:
+    """``check_strength`` for an engine known by its name and declared ``capabilities``
+    (the CLI checks before it builds the engine)."""
+    if strength is None:
+        return None
+    from core.providers.capabilities import ENGINES, VARIATION_STRENGTHS
+
+    name = str(strength).strip().lower()
+    if name not in VARIATION_STRENGTHS:
+        raise ValidationError(
+            f"The strength must be one of {', '.join(VARIATION_STRENGTHS)}, not {shown_line(str(strength))!r}."
+        )
+    if not getattr(capabilities, "variation_strength", False):
+        takers = ", ".join(n for n, c in ENGINES.items() if c.variation_strength)
+        raise ValidationError(
+            f"The {shown_line(engine)} engine takes no variation strength; leave it out or choose an engine"
+            f" that does ({takers})."
+        )
+    return name
 
 
 def embed(tools: Tools, run: Run, clips: Sequence[GeneratedClip]) -> list[Candidate]:

@@ -69,6 +69,7 @@ from core.providers.base import (
     check_cancel,
     clip_seed,
 )
+from core.providers.capabilities import chosen_strength
 
 log = logging.getLogger(__name__)
 
@@ -559,7 +560,7 @@ def run_batch(
     Each clip's recipe gets the engine's ``fields`` (``steps`` among them) and, where
     ``references`` were given, the one it started from (taken in turn; a blend's mix
     names both its clips: ``reference`` and ``blend_with``), the engine's ``variation``
-    fields and the ``variation_strength`` setting.
+    fields and the strength used (the request's own, else the ``variation_strength`` setting).
     """
 
     def recipe(index: int) -> dict[str, Any]:
@@ -572,7 +573,7 @@ def run_batch(
             "reference": str(reference.audio_path),
             **blended,
             **variation,
-            "variation_strength": provider.settings.variation_strength,
+            "variation_strength": chosen_strength(request.strength, provider.settings),
         }
 
     result = generate_clips(

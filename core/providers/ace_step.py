@@ -32,7 +32,7 @@ from core.providers.base import (
     GenerationRequest,
     ProgressFn,
 )
-from core.providers.capabilities import ACE_STEP, Capabilities, strength_fraction
+from core.providers.capabilities import ACE_STEP, Capabilities, chosen_strength, strength_fraction
 from core.settings import Settings
 
 NAME = "ace-step"
@@ -102,8 +102,10 @@ class AceStepProvider:
             rate_and_channels=_rate_and_channels,
         )
 
-    def cover_strength(self) -> float:
-        return COVER_CLOSE + (COVER_LOOSE - COVER_CLOSE) * strength_fraction(self.settings.variation_strength)
+    def cover_strength(self, asked: str | None = None) -> float:
+        """``audio_cover_strength`` for ``asked`` (a call's own strength), else the setting's."""
+        fraction = strength_fraction(chosen_strength(asked, self.settings))
+        return COVER_CLOSE + (COVER_LOOSE - COVER_CLOSE) * fraction
 
     def generate_batch(
         self,
@@ -117,7 +119,7 @@ class AceStepProvider:
         import torch
 
         steps = self.settings.diffusers_steps or DEFAULT_STEPS
-        strength = self.cover_strength()
+        strength = self.cover_strength(request.strength)
         inputs = brief_inputs(request.params)
 
         def call(seeds: list[int], rows: list[int], watch: _diffusers.StepWatch) -> np.ndarray:

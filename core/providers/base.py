@@ -66,6 +66,9 @@ class GenerationRequest:
     # mix of the two clips): clip i starts from references[i] and blend_with[i] together
     # (each list taken in turn).
     blend_with: Sequence[ReferenceClip] = ()
+    # How far a more-like moves from its references (one of capabilities.VARIATION_STRENGTHS),
+    # for an engine whose capabilities have ``variation_strength``; None: the setting.
+    strength: str | None = None
 
 
 @dataclass

@@ -12,7 +12,8 @@ More like this (``more_like``):
   Stable Audio 3's ``init_noise_level``, ACE-Step's cover mode), as near as the
   ``variation_strength`` setting says;
 - ``"continuation"``: the clip continues the end of a reference (MusicGen);
-- ``"recipe"``: the reference's recipe is varied (the sketch engine);
+- ``"recipe"``: the reference's recipe is varied (the sketch engine), as far as the
+  strength says;
 - ``"prompt"``: the engine cannot take audio; the brief is made again with new
   seeds and the similarity filter keeps what is near (Stable Audio Open).
 """
@@ -40,7 +41,7 @@ class Capabilities:
     key_input: bool = False  # takes a key / scale as its own input
     lyrics_input: bool = False  # sings lyrics
     needs_cuda: bool = False  # cannot run in useful time without a CUDA GPU
-    variation_strength: bool = False  # honours the variation_strength setting
+    variation_strength: bool = False  # honours the variation_strength setting and a more-like call's own
     extend_sec: float = 0.0  # the longest clip "extend" can make from one of its clips; 0: it cannot
 
     def __post_init__(self) -> None:
@@ -70,11 +71,20 @@ def strength_fraction(strength: str) -> float:
     return VARIATION_STRENGTHS.index(name) / (len(VARIATION_STRENGTHS) - 1)
 
 
+def chosen_strength(asked: str | None, settings: object | None) -> str:
+    """The strength of one call: ``asked`` (a more-like request's own), else the
+    ``variation_strength`` setting, else ``"balanced"``."""
+    if asked:
+        return asked.strip().lower()
+    return str(getattr(settings, "variation_strength", None) or DEFAULT_VARIATION_STRENGTH)
+
+
 SKETCH = Capabilities(
     longest_sec=600.0,
     sample_rate=32_000,
     channels=1,
     more_like="recipe",
+    variation_strength=True,  # scales how far vary_recipe moves (balanced: as it always did)
     tempo_input=True,  # the recipe takes the tempo and key exactly
     key_input=True,
     extend_sec=600.0,  # the recipe rendered longer
@@ -144,6 +154,7 @@ __all__ = [
     "STABLE_AUDIO_3",
     "STABLE_AUDIO_OPEN",
     "VARIATION_STRENGTHS",
+    "chosen_strength",
     "Capabilities",
     "of_engine",
     "strength_fraction",

@@ -38,7 +38,13 @@ from core.providers.base import (
     GenerationRequest,
     ProgressFn,
 )
-from core.providers.capabilities import STABLE_AUDIO_3, STABLE_AUDIO_OPEN, Capabilities, strength_fraction
+from core.providers.capabilities import (
+    STABLE_AUDIO_3,
+    STABLE_AUDIO_OPEN,
+    Capabilities,
+    chosen_strength,
+    strength_fraction,
+)
 from core.settings import Settings
 
 NAME = "stable-audio"
@@ -123,8 +129,10 @@ class StableAudioProvider:
         # Stable Audio 3: 8 ping-pong steps for the distilled checkpoint, 100 Euler steps for the base.
         return 8 if pipe.scheduler.config.get("stochastic_sampling") else 100
 
-    def noise_level(self) -> float:
-        return NOISE_CLOSE + (NOISE_LOOSE - NOISE_CLOSE) * strength_fraction(self.settings.variation_strength)
+    def noise_level(self, asked: str | None = None) -> float:
+        """``init_noise_level`` for ``asked`` (a call's own strength), else the setting's."""
+        fraction = strength_fraction(chosen_strength(asked, self.settings))
+        return NOISE_CLOSE + (NOISE_LOOSE - NOISE_CLOSE) * fraction
 
     def generate_batch(
         self,
@@ -140,7 +148,7 @@ class StableAudioProvider:
         import torch
 
         steps = self.steps(pipe)
-        level = self.noise_level()
+        level = self.noise_level(request.strength)
 
         def call(seeds: list[int], rows: list[int], watch: _diffusers.StepWatch) -> np.ndarray:
             prompts = [prompt] * len(seeds)

@@ -254,6 +254,22 @@ def test_variation_is_made_from_each_reference(
     )
     for a, b in zip(varied, again, strict=True):
         np.testing.assert_array_equal(samples_of(a, RATES[kind]), samples_of(b, RATES[kind]))
+    # A more-like call's own strength overrides the setting, in the pipeline and the recipe.
+    seen.clear()
+    cls.__call__ = recording  # type: ignore[method-assign]
+    try:
+        asked = provider.generate_batch(
+            PROMPT,
+            1,
+            0.5,
+            GenerationRequest(seed=3, out_dir=tmp_path / "l", references=references, strength="loose"),
+        )
+    finally:
+        cls.__call__ = real_call  # type: ignore[method-assign]
+    (call,) = seen
+    level = call["init_noise_level"] if kind == "stable_audio_3" else call["audio_cover_strength"]
+    assert level == pytest.approx(0.9 if kind == "stable_audio_3" else 0.2)
+    assert asked[0].recipe["variation_strength"] == "loose"
     # The strength setting reaches the pipeline.
     loose = make(settings, kind, model, variation_strength="loose")
     if kind == "stable_audio_3":

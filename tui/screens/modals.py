@@ -122,7 +122,11 @@ class CountScreen(ModalScreen[int | None]):
             error.update(Content(shown_lines(str(exc))))
             error.add_class("shown")
             return
-        self.dismiss(count)
+        self.dismiss(self.result_for(count))
+
+    def result_for(self, count: int) -> object:
+        """What the dialog is dismissed with once ``count`` is accepted (a subclass adds its fields)."""
+        return count
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -698,21 +698,26 @@ class SessionScreen(SessionBatches, SessionExplore, SessionKeys, ExtendActions):
                 )
             return
         batch, cluster = found
-        from tui.screens.modals import CountScreen
+        from tui.screens.more_like import MoreLikeChoice, MoreLikeScreen, takes_strength
 
         settings = self.app.settings
         default = self.app.last_more_count or settings.max_batch_size
         session_id = self.session.id
         engine = batch.engine if batch.engine in provider_names("music") else None
 
-        def counted(count: int | None) -> None:
-            if count is None:
+        strength = settings.variation_strength if takes_strength(engine or settings.engine) else None
+
+        def counted(choice: MoreLikeChoice | None) -> None:
+            if choice is None:
                 return
-            self.app.last_more_count = count
+            self.app.last_more_count = choice.count
             self.start_job(
                 GenerationJob(
                     kind="more",
-                    num_clips=count,
+                    num_clips=choice.count,
+                    # Only a strength other than the setting's travels: the setting applies anyway,
+                    # and a model that takes none (Stable Audio Open) still runs at its default.
+                    strength=choice.strength if choice.strength != settings.variation_strength else None,
                     session_id=session_id,
                     cluster_id=cluster.id,
                     label=cluster.label,
@@ -725,8 +730,11 @@ class SessionScreen(SessionBatches, SessionExplore, SessionKeys, ExtendActions):
             )
 
         self.app.push_screen(
-            CountScreen(
-                f"More like “{shown_line(cluster.label)}”: how many clips?", default, settings.max_batch_size
+            MoreLikeScreen(
+                f"More like “{shown_line(cluster.label)}”: how many clips?",
+                default,
+                settings.max_batch_size,
+                strength,
             ),
             counted,
         )

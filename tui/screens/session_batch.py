@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -63,12 +63,14 @@ def file_problems(tracks: Iterable[Track]) -> dict[str, str]:
 @dataclass(frozen=True)
 class BatchMade:
     """What a generation worker hands back: the batch stored (with the session, when the
-    batch made it), the notices it gave, and its clips' file problems."""
+    batch made it), the notices it gave, its clips' file problems and the names its clusters
+    were given (a child of a cluster the musician named carries that name)."""
 
     batch: Batch
     notices: list[str]
     problems: dict[str, str]
     session: Session | None = None
+    names: dict[uuid.UUID, str] = field(default_factory=dict)
 
 
 def _nothing() -> None:
@@ -271,9 +273,13 @@ class SessionBatches(Screen[uuid.UUID | None]):
             batch = run_extend(service, job, options)
         else:
             assert job.session_id is not None and job.cluster_id is not None
-            batch = service.more_like_cluster(job.session_id, job.cluster_id, job.num_clips, **options)
+            batch = service.more_like_cluster(
+                job.session_id, job.cluster_id, job.num_clips, strength=job.strength, **options
+            )
         # The batch as stored: the screen adds it to the session it holds (no re-read).
-        return BatchMade(batch, list(service.notices), file_problems(batch.tracks))
+        given = app.store.get_cluster_names(batch.session_id)
+        names = {c.id: given[c.id] for c in batch.clusters if given.get(c.id)}
+        return BatchMade(batch, list(service.notices), file_problems(batch.tracks), names=names)
 
     @on(GenerationProgress)
     def _progress(self, event: GenerationProgress) -> None:
@@ -332,7 +338,12 @@ class SessionBatches(Screen[uuid.UUID | None]):
             self.session = whole
             self.counts = None
         else:
-            # The session held here grows by the batch; the tree adds its nodes only.
+            # The session held here grows by the batch; the tree adds its nodes only,
+            # under the names the store gave its clusters (the generated labels kept aside).
+            for cluster in batch.clusters:
+                if cluster.id in made.names:
+                    self.generated_labels.setdefault(cluster.id, cluster.label)  # type: ignore[attr-defined]
+                    self.cluster_names[cluster.id] = cluster.label = made.names[cluster.id]  # type: ignore[attr-defined]
             self.session.batches.append(batch)
             self.session.index_tracks([batch])
             if self.counts is not None:

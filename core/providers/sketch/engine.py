@@ -27,6 +27,7 @@ from core.providers.base import (
     clip_seed,
 )
 from core.providers.capabilities import SKETCH as SKETCH_CAPABILITIES
+from core.providers.capabilities import chosen_strength
 from core.providers.sketch.cues import params_of
 from core.providers.sketch.imitate import recipe_from_descriptors
 from core.providers.sketch.recipe import blend_recipes, design_recipe, is_sketch_recipe, vary_recipe
@@ -59,9 +60,10 @@ class SketchEngine:
         reference_index: int = 0,
         derived: dict[Path, dict[str, Any] | None] | None = None,
         blend_with: Sequence[ReferenceClip] = (),
+        strength: str = "balanced",
     ) -> dict[str, Any]:
         """The recipe of one clip: fresh, a variation of one of ``references``, or (with
-        ``blend_with``) a variation of a blend of one of each."""
+        ``blend_with``) a variation of a blend of one of each, as far as ``strength`` says."""
         if not references:
             return design_recipe(brief, params.energy, params.density, seed, bpm=params.bpm, key=params.key)
         derived = {} if derived is None else derived
@@ -74,7 +76,7 @@ class SketchEngine:
                 parent = parent if parent is not None else other
         if parent is None:  # unreadable reference: start from the brief
             return design_recipe(brief, params.energy, params.density, seed)
-        return vary_recipe(parent, seed)
+        return vary_recipe(parent, seed, strength)
 
     def _parent_recipe(
         self, reference: ReferenceClip, derived: dict[Path, dict[str, Any] | None]
@@ -123,6 +125,7 @@ class SketchEngine:
         cancel = request.cancel if request is not None else None
         progress = request.progress if request is not None else None
         on_clip = request.on_clip if request is not None else None
+        strength = chosen_strength(request.strength if request is not None else None, self.settings)
         out_dir = request.out_dir if request is not None and request.out_dir is not None else None
         if out_dir is None:
             out_dir = Path(tempfile.mkdtemp(prefix="sessionlab-sketch-"))
@@ -137,7 +140,9 @@ class SketchEngine:
             check_cancel(cancel)
             seed = clip_seed(batch_seed, i)
             try:
-                recipe = self.recipe_for(brief, params, seed, references, batch_seed + i, derived, blend_with)
+                recipe = self.recipe_for(
+                    brief, params, seed, references, batch_seed + i, derived, blend_with, strength
+                )
                 samples = render_recipe(recipe, duration_sec, cancel)
                 path = package.write_wav_atomic(
                     out_dir / f"sketch-{batch_seed}-{i:02d}-{seed}.wav", samples, SR

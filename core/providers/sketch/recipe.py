@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from core.providers.capabilities import strength_fraction
 from core.providers.sketch.cues import STYLES, Cues, read_cues
 from core.providers.sketch.drums import GROOVES
 from core.providers.sketch.instruments import INSTRUMENTS
@@ -194,30 +195,46 @@ _NUMERIC_FIELDS = (
 )  # fmt: skip
 
 
-def vary_recipe(parent: dict[str, Any], seed: int) -> dict[str, Any]:
+def vary_scale(strength: str) -> float:
+    """How far a variation moves, as a multiple of the balanced amount: close 0.5 ... balanced 1.0
+    (exactly: the default path renders as it always did) ... loose 2.0."""
+    return float(2.0 ** (2.0 * strength_fraction(strength) - 1.0))
+
+
+def vary_recipe(parent: dict[str, Any], seed: int, strength: str = "balanced") -> dict[str, Any]:
     """A sibling of ``parent``: same style, tempo, key, mode and timbre family;
-    a new melody, a slightly varied pattern, progression and voicing."""
+    a new melody, a varied pattern, progression and voicing, as far as ``strength``
+    (``VARIATION_STRENGTHS``) says: each change's chance and size scaled by ``vary_scale``."""
+    scale = vary_scale(strength)
     rng = _rng(seed, "vary", int(parent.get("seed") or 0))
     child = copy.deepcopy(parent)
     child["seed"] = int(seed)
     child["parent_seed"] = parent.get("seed")
-    child["tempo"] = round(float(parent["tempo"]) * (1.0 + float(rng.uniform(-0.02, 0.02))), 2)
+    child["variation_strength"] = strength
+    drift = 0.02 * scale
+    child["tempo"] = round(float(parent["tempo"]) * (1.0 + float(rng.uniform(-drift, drift))), 2)
     child["melody_seed"] = int(rng.integers(2**31 - 1))
-    if rng.random() < 0.5:
+    if rng.random() < min(1.0, 0.5 * scale):
         child["pattern_seed"] = int(rng.integers(2**31 - 1))
     progression = list(parent["progression"])
-    if rng.random() < 0.4:
+    if rng.random() < min(1.0, 0.4 * scale):
         where = int(rng.integers(1, len(progression)))
         progression[where] = int(_choose(rng, [d for d in range(7) if d != progression[where]]))
     child["progression"] = progression
     # Small steps, kept in range: a chain of "more like" must not wander off.
-    child["voicing_center"] = min(66, max(52, int(parent["voicing_center"]) + int(rng.integers(-2, 3))))
-    child["lead_octave"] = min(82, max(62, int(parent["lead_octave"]) + int(_choose(rng, (-2, 0, 0, 2)))))
+    step = max(1, round(2 * scale))
+    child["voicing_center"] = min(
+        66, max(52, int(parent["voicing_center"]) + int(rng.integers(-step, step + 1)))
+    )
+    child["lead_octave"] = min(
+        82, max(62, int(parent["lead_octave"]) + int(_choose(rng, (-step, 0, 0, step))))
+    )
+    bright = 0.06 * scale
     child["brightness"] = round(
-        min(1.0, max(0.0, float(parent["brightness"]) + float(rng.uniform(-0.06, 0.06)))), 3
+        min(1.0, max(0.0, float(parent["brightness"]) + float(rng.uniform(-bright, bright)))), 3
     )
     style = STYLES[parent["style"]]
-    if rng.random() < 0.3 and len(style.chord_patterns) > 1:
+    if rng.random() < min(1.0, 0.3 * scale) and len(style.chord_patterns) > 1:
         child["groove"]["chord_pattern"] = _choose(rng, style.chord_patterns)
     return child
 
