@@ -67,3 +67,57 @@ def storage_error(action: str, exc: OSError, outcome: str = "nothing was stored"
     if reason is not None:
         return StorageError(f"{reason}, so Session Lab could not {action}; {outcome}.")
     return StorageError(f"Could not {action} ({exc.strerror or exc}).")
+
+
+class OutOfMemoryError(ProviderUnavailableError):
+    """The engine ran out of memory: it cannot make this batch here as set up.
+
+    A ``ProviderUnavailableError``, so routing treats it as any engine that cannot run
+    (``settings.fallback_engines``); its sentence says what to change (``out_of_memory``).
+    """
+
+
+# What allocators say when memory runs out: CUDA and MPS ("... out of memory"), the CPU
+# allocator ("DefaultCPUAllocator: can't allocate memory"), the C library ("Cannot allocate memory").
+_OUT_OF_MEMORY_WORDS = ("out of memory", "can't allocate memory", "cannot allocate memory")
+
+
+def is_out_of_memory(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or what caused it) says memory ran out, without importing torch:
+    ``MemoryError``, torch's ``OutOfMemoryError`` (CUDA) or an allocator's RuntimeError (CPU, MPS)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, MemoryError | OutOfMemoryError):
+            return True
+        if any(cls.__name__ == "OutOfMemoryError" for cls in type(exc).__mro__):  # torch.OutOfMemoryError
+            return True
+        if isinstance(exc, RuntimeError) and any(w in str(exc).lower() for w in _OUT_OF_MEMORY_WORDS):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def out_of_memory(
+    who: str,
+    device: str,
+    doing: str,
+    *,
+    chunk_setting: str | None = None,
+    chunk: int | None = None,
+    dtype: str | None = None,
+    shorter: str = "a shorter clip",
+) -> OutOfMemoryError:
+    """One line of advice: ``who`` ran out of memory on ``device`` ``doing`` something; try fewer
+    clips per chunk (when ``chunk_setting`` is given and more than one clip went at once),
+    ``shorter``, half precision (when it ran in float32 on a GPU) or a smaller model."""
+    advice = []
+    if chunk_setting and chunk is not None and chunk > 1:
+        advice.append(f"fewer clips at once (lower {chunk_setting}, now {chunk})")
+    if shorter:
+        advice.append(shorter)
+    if dtype == "float32" and not device.startswith("cpu"):
+        advice.append("half precision")
+    advice.append("a smaller model")
+    options = ", ".join(advice[:-1]) + f" or {advice[-1]}" if len(advice) > 1 else advice[0]
+    return OutOfMemoryError(f"{who} ran out of memory on {device} {doing}; try {options}.")

@@ -50,17 +50,11 @@ def _now() -> datetime:
 def _fallback_music(settings: Settings, chosen: str, why: ProviderUnavailableError) -> tuple[Any, str]:
     """The first engine of ``settings.fallback_engines`` that can be built when ``chosen`` cannot;
     re-raises ``why`` when none is allowed or none can."""
-    from core.pipeline.steps import sentence
-    from core.providers import registry
+    from core.pipeline.steps import sentence, stand_ins
 
-    for name in settings.fallback_order:
-        if name == chosen:
-            continue
-        try:
-            music = registry.create_music(settings, name)
-        except SessionLabError:
-            continue
-        return music, f"{sentence(why).rstrip('.')}. The {name} engine makes this batch instead."
+    for name, music in stand_ins(settings, {chosen}):
+        if not isinstance(music, SessionLabError):
+            return music, f"{sentence(why).rstrip('.')}. The {name} engine makes this batch instead."
     raise why
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,6 +24,8 @@ from core.errors import (
     SessionLabError,
     ValidationError,
     disk_problem,
+    is_out_of_memory,
+    out_of_memory,
     storage_error,
 )
 from core.models import BATCH_IMPORT, Batch, BriefParams, ClusterSummary, Session, Track, new_id
@@ -73,7 +75,6 @@ def generate(
     except OSError as exc:
         raise storage_error(f"create the staging dir {out_dir}", exc) from None
     shown_total = total if total is not None else num_clips
-    music = run.music if run.music is not None else tools.music  # a fallback stays for the whole call
 
     def clip_ready(index: int, clip: GeneratedClip) -> None:
         run.timer.clip_ready()
@@ -99,24 +100,23 @@ def generate(
         blend_with=blend_with,
     )
     started = time.perf_counter()
-    tried: list[str] = []
     try:
-        while True:
-            try:
-                clips = list(
-                    call_engine(
-                        tools,
-                        lambda m=music: m.generate_batch(prompt, num_clips, params.duration_sec, request),
-                        out_dir,
-                        music,
-                    )
+        clips = with_fallback(
+            tools,
+            run,
+            lambda music: list(
+                call_engine(
+                    tools,
+                    lambda: music.generate_batch(prompt, num_clips, params.duration_sec, request),
+                    out_dir,
+                    music,
                 )
-                break
-            except ProviderUnavailableError as exc:  # it cannot run here: the next allowed engine, if any
-                tried.append(music.name)
-                music = fallback_engine(tools, run, exc, tried, params.duration_sec)
+            ),
+            lambda music: _makes_clips_of(music, params.duration_sec),
+        )
     finally:
         run.timer.add(STAGE_GENERATING, time.perf_counter() - started)
+    music = engine_of(tools, run)
     warning = getattr(music, "last_warning", None)
     if warning:
         run.notice(str(warning))
@@ -128,7 +128,8 @@ def generate(
 
 
 def call_engine(tools: Tools, call: Callable[[], T], out_dir: Path | None, music: Any = None) -> T:
-    """The music engine's ``call``; a provider bug or library failure becomes one sentence."""
+    """The music engine's ``call``; a provider bug or library failure becomes one sentence, and
+    running out of memory an ``OutOfMemoryError`` of advice (which routing may hand on)."""
     name = (music or tools.music).name
     try:
         return call()
@@ -138,42 +139,72 @@ def call_engine(tools: Tools, call: Callable[[], T], out_dir: Path | None, music
         problem = disk_problem(exc)
         if problem is not None:  # not the engine's fault: the disk refused its clip
             raise storage_error(f"write a clip into {out_dir}", problem) from exc
+        if is_out_of_memory(exc):
+            raise out_of_memory(f"The {name} engine", "this machine", "making this batch") from exc
         log.exception("music provider failed", extra={"stage": STAGE_GENERATING, "reported": True})
         raise GenerationFailedError(f"The {name} engine failed: {sentence(exc)}") from exc
 
 
-def fallback_engine(
-    tools: Tools, run: Run, why: ProviderUnavailableError, tried: list[str], seconds: float
-) -> Any:
-    """The next engine of ``settings.fallback_engines`` that can be built (and make ``seconds``-long
-    clips), after the engines ``tried`` could not run.
+def engine_of(tools: Tools, run: Run) -> Any:
+    """The engine of this call: the chosen one, or the fallback that stood in for it."""
+    return run.music if run.music is not None else tools.music
 
-    Re-raises ``why`` (one line: why the engine cannot run) when no fallback is allowed or none is
-    left; otherwise says in one notice why the chosen engine could not run and which one stands in,
-    and records it on ``run.music`` so the batch names the engine that made its clips.
+
+def with_fallback(
+    tools: Tools, run: Run, attempt: Callable[[Any], T], unfit: Callable[[Any], str | None]
+) -> T:
+    """``attempt(engine)`` with this call's engine; when it cannot run (a ``ProviderUnavailableError``:
+    no CUDA, missing weights, out of memory), with each engine of ``settings.fallback_engines`` in
+    turn that can be built and is not ``unfit`` (a reason it cannot do this job, else None).
+
+    The first stand-in that succeeds stays for the rest of the call (``run.music``: the batch
+    records it) and one notice says why the chosen engine could not run and which engine stood in;
+    each engine passed over says why in a notice of its own. With no fallback allowed, or none
+    left, the first reason is raised: one line.
     """
-    from core.providers import registry
-
-    for name in tools.settings.fallback_order:
-        if name in tried:
+    music = engine_of(tools, run)
+    try:
+        return attempt(music)
+    except ProviderUnavailableError as exc:
+        why = exc
+    tried = {tools.music.name, music.name}
+    for name, stand_in in stand_ins(tools.settings, tried):
+        if isinstance(stand_in, SessionLabError):
+            run.notice(f"The fallback engine {name} cannot run either: {sentence(stand_in)}")
+            continue
+        reason = unfit(stand_in)
+        if reason:
+            run.notice(f"The fallback engine {name} {reason}.")
             continue
         try:
-            music = registry.create_music(tools.settings, name)
-        except SessionLabError as exc:
-            tried.append(name)
+            result = attempt(stand_in)
+        except (ProviderUnavailableError, ValidationError) as exc:
             run.notice(f"The fallback engine {name} cannot run either: {sentence(exc)}")
             continue
-        limit = getattr(getattr(music, "capabilities", None), "longest_sec", seconds)
-        if seconds > limit:
-            tried.append(name)
-            run.notice(
-                f"The fallback engine {name} makes clips of at most {limit:g} seconds, not {seconds:g}."
-            )
-            continue
-        run.notice(f"{sentence(why).rstrip('.')}. The {name} engine made this batch instead.")
-        run.music = music
-        return music
+        said = (str(why).strip().splitlines() or [type(why).__name__])[0]  # our own sentence: kept whole
+        run.notice(f"{said.rstrip('.')}. The {name} engine made this batch instead.")
+        run.music = stand_in
+        return result
     raise why
+
+
+def stand_ins(settings: Any, skip: set[str]) -> Iterator[tuple[str, Any]]:
+    """Each engine of ``settings.fallback_order`` not in ``skip``, in order, as (name, provider),
+    or (name, the SessionLabError that says why it cannot be built)."""
+    from core.providers import registry
+
+    for name in settings.fallback_order:
+        if name in skip:
+            continue
+        try:
+            yield name, registry.create_music(settings, name)
+        except SessionLabError as exc:
+            yield name, exc
+
+
+def _makes_clips_of(music: Any, seconds: float) -> str | None:
+    limit = getattr(getattr(music, "capabilities", None), "longest_sec", seconds)
+    return None if seconds <= limit else f"makes clips of at most {limit:g} seconds, not {seconds:g}"
 
 
 def check_duration(tools: Tools, seconds: float) -> None:
@@ -247,7 +278,7 @@ def build_batch(
     It records the engine that made its clips: the chosen one, or the fallback that stood in (``run.music``).
     """
     imported = kind == BATCH_IMPORT
-    music = run.music if run is not None and run.music is not None else tools.music
+    music = tools.music if run is None else engine_of(tools, run)
     return Batch(
         id=batch_id,
         session_id=session_id,
