@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+from collections.abc import Iterator
 
 
 class SessionLabError(Exception):
@@ -50,15 +51,18 @@ _DISK_PROBLEMS = {
 }
 
 
-def disk_problem(exc: BaseException | None) -> OSError | None:
-    """The OSError behind ``exc`` (itself, or what caused it) that says the disk refused a write."""
+def _chain(exc: BaseException | None) -> Iterator[BaseException]:
+    """``exc``, then what caused it, and so on (each once)."""
     seen: set[int] = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
-        if isinstance(exc, OSError) and exc.errno in _DISK_PROBLEMS:
-            return exc
+        yield exc
         exc = exc.__cause__ or exc.__context__
-    return None
+
+
+def disk_problem(exc: BaseException | None) -> OSError | None:
+    """The OSError behind ``exc`` (itself, or what caused it) that says the disk refused a write."""
+    return next((e for e in _chain(exc) if isinstance(e, OSError) and e.errno in _DISK_PROBLEMS), None)
 
 
 def storage_error(action: str, exc: OSError, outcome: str = "nothing was stored") -> StorageError:
@@ -85,17 +89,15 @@ _OUT_OF_MEMORY_WORDS = ("out of memory", "can't allocate memory", "cannot alloca
 def is_out_of_memory(exc: BaseException | None) -> bool:
     """Whether ``exc`` (or what caused it) says memory ran out, without importing torch:
     ``MemoryError``, torch's ``OutOfMemoryError`` (CUDA) or an allocator's RuntimeError (CPU, MPS)."""
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, MemoryError | OutOfMemoryError):
-            return True
-        if any(cls.__name__ == "OutOfMemoryError" for cls in type(exc).__mro__):  # torch.OutOfMemoryError
-            return True
-        if isinstance(exc, RuntimeError) and any(w in str(exc).lower() for w in _OUT_OF_MEMORY_WORDS):
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
+    return any(_says_out_of_memory(e) for e in _chain(exc))
+
+
+def _says_out_of_memory(exc: BaseException) -> bool:
+    if isinstance(exc, MemoryError | OutOfMemoryError):
+        return True
+    if any(cls.__name__ == "OutOfMemoryError" for cls in type(exc).__mro__):  # torch.OutOfMemoryError
+        return True
+    return isinstance(exc, RuntimeError) and any(w in str(exc).lower() for w in _OUT_OF_MEMORY_WORDS)
 
 
 def out_of_memory(
