@@ -107,19 +107,20 @@ def out_of_memory(
     *,
     chunk_setting: str | None = None,
     chunk: int | None = None,
-    dtype: str | None = None,
     shorter: str = "a shorter clip",
 ) -> OutOfMemoryError:
     """One line of advice: ``who`` ran out of memory on ``device`` ``doing`` something; try fewer
     clips per chunk (when ``chunk_setting`` is given and more than one clip went at once),
-    ``shorter``, half precision (when it ran in float32 on a GPU) or a smaller model."""
+    ``shorter`` or a smaller model.
+
+    Half precision is not offered: the engines already run half precision on CUDA, where it is
+    safe (MusicGen goes back to float32 only when float16 gave NaNs), and no setting asks for it
+    on MPS or a CPU."""
     advice = []
     if chunk_setting and chunk is not None and chunk > 1:
         advice.append(f"fewer clips at once (lower {chunk_setting}, now {chunk})")
     if shorter:
         advice.append(shorter)
-    if dtype == "float32" and not device.startswith("cpu"):
-        advice.append("half precision")
     advice.append("a smaller model")
     options = ", ".join(advice[:-1]) + f" or {advice[-1]}" if len(advice) > 1 else advice[0]
     return OutOfMemoryError(f"{who} ran out of memory on {device} {doing}; try {options}.")

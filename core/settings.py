@@ -59,7 +59,8 @@ class Settings:
     # How far "more like this" may stray from each reference: close, near, balanced, far, loose.
     variation_strength: str = "balanced"
     # Engines to try, in order, when the chosen one cannot run here (no CUDA for a CUDA-only
-    # model, missing weights or packages): names separated by commas, e.g. "stable-audio, sketch".
+    # model, missing weights or packages, out of memory): for a batch, more like and extend;
+    # names separated by commas, e.g. "stable-audio, sketch".
     # Empty (the default): no fallback; the batch says why the engine cannot run.
     fallback_engines: str = ""
     # Extending a clip window by window (core.windowed, seed 004): the new seconds each

@@ -403,7 +403,7 @@ def generate_clips(
             except CancelledError:
                 raise
             except Exception as exc:
-                if counter.failed(chunk_index, exc, device=loaded.device, dtype=loaded.dtype):
+                if counter.failed(chunk_index, exc, device=loaded.device):
                     break  # out of memory: the next chunk is as large
                 continue
             finished = time.perf_counter()

@@ -242,7 +242,7 @@ def dtype_kwargs(dtype: Any) -> dict[str, Any]:
 
 
 def chunk_failure(
-    exc: BaseException, who: str, device: str, count: int, *, chunk_setting: str, chunk: int, dtype: str
+    exc: BaseException, who: str, device: str, count: int, *, chunk_setting: str, chunk: int
 ) -> SessionLabError:
     """What a failed chunk of ``count`` clips tells the user: out of memory as advice (an
     ``OutOfMemoryError``: the next chunk is as large, stop), a domain error as it is, anything
@@ -251,10 +251,9 @@ def chunk_failure(
         error: SessionLabError = out_of_memory(
             who,
             device,
-            f"making {count} clips at once",
+            f"making {count} clips at once" if count > 1 else "making a clip",
             chunk_setting=chunk_setting,
             chunk=chunk,
-            dtype=dtype,
         )
     elif isinstance(exc, SessionLabError):
         return exc
@@ -265,7 +264,7 @@ def chunk_failure(
 
 
 @contextlib.contextmanager
-def memory_advice(who: str, device: str, doing: str, *, dtype: str, shorter: str) -> Iterator[None]:
+def memory_advice(who: str, device: str, doing: str, *, shorter: str) -> Iterator[None]:
     """Out of memory inside the block becomes one ``OutOfMemoryError`` of advice; the rest passes."""
     try:
         yield
@@ -273,7 +272,7 @@ def memory_advice(who: str, device: str, doing: str, *, dtype: str, shorter: str
         raise
     except Exception as exc:
         if is_out_of_memory(exc):
-            raise out_of_memory(who, device, doing, dtype=dtype, shorter=shorter) from exc
+            raise out_of_memory(who, device, doing, shorter=shorter) from exc
         raise
 
 
@@ -304,7 +303,6 @@ def extended_clip(
         who,
         device,
         f"extending a clip to {request.to_sec:g} s",
-        dtype=dtype,
         shorter="a shorter length to extend to",
     ):
         extended = extend_windowed(
@@ -434,7 +432,7 @@ class ChunkedSteps:
         """A chunk's clips are lost to ``error`` (the first one noted is what the user is told)."""
         self.first_error = self.first_error or error
 
-    def failed(self, chunk_index: int, exc: BaseException, *, device: str, dtype: str) -> bool:
+    def failed(self, chunk_index: int, exc: BaseException, *, device: str) -> bool:
         """Chunk ``chunk_index`` raised ``exc``: noted as one sentence (``chunk_failure``), the bar
         moved on; True when the batch should stop (out of memory: the next chunk is as large)."""
         error = chunk_failure(
@@ -444,7 +442,6 @@ class ChunkedSteps:
             self.chunks[chunk_index][1],
             chunk_setting=self.size_setting,
             chunk=self.size,
-            dtype=dtype,
         )
         oom = isinstance(error, OutOfMemoryError)
         log.warning("%s: chunk %d failed: %s", self.who, chunk_index, exc, exc_info=not oom)

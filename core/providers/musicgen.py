@@ -266,7 +266,7 @@ class MusicGenProvider:
                 except CancelledError:
                     raise
                 except Exception as exc:
-                    if counter.failed(chunk_index, exc, device=loaded.device, dtype=loaded.dtype):
+                    if counter.failed(chunk_index, exc, device=loaded.device):
                         break  # out of memory: the next chunk is as large
                     continue
                 write_started = time.perf_counter()

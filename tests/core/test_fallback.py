@@ -135,21 +135,23 @@ def test_out_of_memory_advice_is_one_line_fitted_to_the_run():
         "making 4 clips at once",
         chunk_setting="diffusers_max_batch",
         chunk=4,
-        dtype="float32",
     )
     assert isinstance(error, ProviderUnavailableError)  # routing treats it as an engine that cannot run
     assert str(error) == (
         "Stable Audio ran out of memory on cuda making 4 clips at once; try fewer clips at once (lower"
-        " diffusers_max_batch, now 4), a shorter clip, half precision or a smaller model."
+        " diffusers_max_batch, now 4), a shorter clip or a smaller model."
     )
-    lean = out_of_memory(
-        "MusicGen", "cpu", "making 1 clips at once", chunk_setting="musicgen_max_batch", chunk=1
-    )
+    lean = out_of_memory("MusicGen", "cpu", "making a clip", chunk_setting="musicgen_max_batch", chunk=1)
     assert (
-        str(lean)
-        == "MusicGen ran out of memory on cpu making 1 clips at once; try a shorter clip or a smaller model."
+        str(lean) == "MusicGen ran out of memory on cpu making a clip; try a shorter clip or a smaller model."
     )
-    assert "half precision" not in str(out_of_memory("X", "cuda", "y", dtype="bfloat16"))
+    extend = out_of_memory(
+        "ACE-Step", "mps", "extending a clip to 90 s", shorter="a shorter length to extend to"
+    )
+    assert str(extend) == (
+        "ACE-Step ran out of memory on mps extending a clip to 90 s; try a shorter length to extend to or a"
+        " smaller model."
+    )
 
 
 class OutOfMemory(FakeMusic):
