@@ -50,11 +50,14 @@ def _now() -> datetime:
 def _fallback_music(settings: Settings, chosen: str, why: ProviderUnavailableError) -> tuple[Any, str]:
     """The first engine of ``settings.fallback_engines`` that can be built when ``chosen`` cannot;
     re-raises ``why`` when none is allowed or none can."""
-    from core.pipeline.steps import sentence, stand_ins
+    from core.pipeline.steps import fallback_label, sentence, stand_ins
 
-    for name, music in stand_ins(settings, {chosen}):
+    for entry, music in stand_ins(settings, {chosen}):
         if not isinstance(music, SessionLabError):
-            return music, f"{sentence(why).rstrip('.')}. The {name} engine makes this batch instead."
+            return (
+                music,
+                f"{sentence(why).rstrip('.')}. The {fallback_label(entry)} engine makes this batch instead.",
+            )
     raise why
 
 

@@ -167,39 +167,53 @@ def with_fallback(
         return attempt(music)
     except ProviderUnavailableError as exc:
         why = exc
-    tried = {tools.music.name, music.name}
-    for name, stand_in in stand_ins(tools.settings, tried):
+    tried = {_entry(tools.music), _entry(music), tools.music.name, music.name}
+    for entry, stand_in in stand_ins(tools.settings, tried):
+        label = fallback_label(entry)
         if isinstance(stand_in, SessionLabError):
-            run.notice(f"The fallback engine {name} cannot run either: {sentence(stand_in)}")
+            run.notice(f"The fallback engine {label} cannot run either: {sentence(stand_in)}")
             continue
         reason = unfit(stand_in)
         if reason:
-            run.notice(f"The fallback engine {name} {reason}.")
+            run.notice(f"The fallback engine {label} {reason}.")
             continue
         try:
             result = attempt(stand_in)
         except (ProviderUnavailableError, ValidationError) as exc:
-            run.notice(f"The fallback engine {name} cannot run either: {sentence(exc)}")
+            run.notice(f"The fallback engine {label} cannot run either: {sentence(exc)}")
             continue
         said = (str(why).strip().splitlines() or [type(why).__name__])[0]  # our own sentence: kept whole
-        run.notice(f"{said.rstrip('.')}. The {name} engine made this batch instead.")
+        run.notice(f"{said.rstrip('.')}. The {label} engine made this batch instead.")
         run.music = stand_in
         return result
     raise why
 
 
 def stand_ins(settings: Any, skip: set[str]) -> Iterator[tuple[str, Any]]:
-    """Each engine of ``settings.fallback_order`` not in ``skip``, in order, as (name, provider),
-    or (name, the SessionLabError that says why it cannot be built)."""
+    """Each entry of ``settings.fallback_order`` (``engine`` or ``engine=model``) not in ``skip``
+    (an ``engine`` entry is skipped when its name is), in order, as (entry, provider), or
+    (entry, the SessionLabError that says why it cannot be built)."""
     from core.providers import registry
 
-    for name in settings.fallback_order:
-        if name in skip:
+    for entry in settings.fallback_order:
+        name, _, model = (part.strip() for part in entry.partition("="))
+        if entry in skip or (not model and name in skip):
             continue
         try:
-            yield name, registry.create_music(settings, name)
+            yield entry, registry.create_music(settings, name, model or None)
         except SessionLabError as exc:
-            yield name, exc
+            yield entry, exc
+
+
+def _entry(music: Any) -> str:
+    """``engine=model`` for a built engine (what a ``fallback_engines`` entry names it by)."""
+    return f"{music.name}={music.model}" if getattr(music, "model", None) else str(music.name)
+
+
+def fallback_label(entry: str) -> str:
+    """A ``fallback_engines`` entry as the notices name it: ``stable-audio (model)``."""
+    name, _, model = (part.strip() for part in entry.partition("="))
+    return f"{name} ({model})" if model else name
 
 
 def _makes_clips_of(music: Any, seconds: float) -> str | None:

@@ -240,3 +240,18 @@ def test_extend_fallback_that_cannot_do_it_is_said_and_the_first_reason_stands(s
         for n in made.notices
     )
     assert len(store.require_session(session.id).batches) == 1
+
+
+def test_an_entry_may_name_the_model_of_its_engine():
+    settings = Settings(fallback_engines="stable-audio = stabilityai/stable-audio-open-small; sketch,=x")
+    assert settings.fallback_order == ("stable-audio=stabilityai/stable-audio-open-small", "sketch")
+
+
+def test_the_same_engine_with_another_model_can_stand_in(store, data_dir):
+    made = service(store, CudaOnly(), fallback_engines=f"stable-audio={data_dir / 'no-such-model'}, sketch")
+    session = made.create_initial_batch("dark techno", BriefParams(duration_sec=2.0), 1, seed=3)
+    assert session.batches[0].engine == "sketch"
+    (passed_over,) = [n for n in made.notices if n.startswith("The fallback engine stable-audio (")]
+    assert passed_over.startswith(
+        f"The fallback engine stable-audio ({data_dir / 'no-such-model'}) cannot run"
+    )

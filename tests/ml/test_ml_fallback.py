@@ -181,6 +181,28 @@ def test_a_cuda_only_model_on_a_cpu_falls_back_for_generate_and_extend(
     ]
 
 
+def test_a_cuda_only_model_on_a_cpu_falls_back_to_the_cpu_model_of_the_same_engine(
+    settings: Settings, tiny_stable_audio_3: Path, tiny_stable_audio_open: Path, hub_cache: Path
+) -> None:
+    from tests.ml.tiny_models import install_in_hub_cache
+
+    snapshot = install_in_hub_cache(tiny_stable_audio_3, hub_cache, SA3_MEDIUM)
+    for sub in tiny_stable_audio_3.iterdir():
+        if sub.is_dir():
+            shutil.copytree(sub, snapshot / sub.name, dirs_exist_ok=True)
+    settings = settings.replace(diffusers_steps=3, fallback_engines=f"stable-audio={tiny_stable_audio_open}")
+    service = open_service(settings, registry.create_music(settings, "stable-audio", SA3_MEDIUM))
+    session = service.create_initial_batch("dusty lofi keys", PARAMS, 2, seed=4)
+    (notice,) = service.notices
+    assert notice.endswith(
+        f"here. The stable-audio ({tiny_stable_audio_open}) engine made this batch instead."
+    )
+    (batch,) = session.batches
+    assert (batch.engine, batch.model) == ("stable-audio", str(tiny_stable_audio_open))
+    assert [t.recipe["pipeline"] for t in batch.tracks] == ["StableAudioPipeline"] * 2
+    service.store.close()
+
+
 def test_weights_gone_after_start_fall_back(settings: Settings, tiny_ace_step: Path, tmp_path: Path) -> None:
     model = shutil.copytree(tiny_ace_step, tmp_path / "ace-step-copy")
     settings = settings.replace(fallback_engines="sketch")
