@@ -219,3 +219,30 @@ def test_weights_gone_after_start_fall_back(settings: Settings, tiny_ace_step: P
     assert "\n" not in notice
     service.store.close()
     assert stored_engines(settings, session.id) == [("sketch", ["sketch", "sketch"])]
+
+
+def test_the_cli_says_which_fallbacks_were_passed_over_when_none_could_stand_in(
+    tiny_ace_step: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from core.cli import main
+
+    model = shutil.copytree(tiny_ace_step, tmp_path / "ace-step-copy")
+    for weights in (model / "transformer").glob("diffusion_pytorch_model*"):
+        weights.write_bytes(b"not weights")  # present, so the engine is built; unreadable as it loads
+    monkeypatch.setenv("SESSIONLAB_FALLBACK_ENGINES", "hf-endpoint")  # no endpoint URL is set
+    monkeypatch.setenv("SESSIONLAB_HF_ENDPOINT_URL", "")
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["--data-dir", str(tmp_path / "data"), "generate", "--brief", "dusty lofi keys"]
+    code = main(
+        [*argv, "--engine", "ace-step", "--model", str(model), "--clips", "1", "--duration", "1"],
+        out=out,
+        err=err,
+    )
+    assert code != 0
+    lines = [line for line in err.getvalue().splitlines() if line.strip() and "\r" not in line]
+    assert any(
+        line.startswith("note: The fallback engine hf-endpoint cannot run either:") for line in lines
+    ), lines
+    assert any(f"ACE-Step model {model} could not be loaded" in line for line in lines), lines
