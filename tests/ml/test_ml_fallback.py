@@ -246,3 +246,38 @@ def test_the_cli_says_which_fallbacks_were_passed_over_when_none_could_stand_in(
         line.startswith("note: The fallback engine hf-endpoint cannot run either:") for line in lines
     ), lines
     assert any(f"ACE-Step model {model} could not be loaded" in line for line in lines), lines
+
+
+def test_musicgen_out_of_memory_is_advice_for_a_batch_and_for_extend(
+    settings: Settings, tiny_musicgen: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.providers.base import ExtendRequest, GenerationRequest, ReferenceClip
+    from core.providers.sketch import SketchEngine
+
+    provider = registry.create_music(settings.replace(musicgen_max_batch=2), "musicgen", str(tiny_musicgen))
+    decoder = provider.load().model.decoder
+
+    def no_memory(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError(
+            "DefaultCPUAllocator: can't allocate memory: you tried to allocate 8589934592 bytes."
+        )
+
+    monkeypatch.setattr(decoder, "forward", no_memory)
+    with pytest.raises(OutOfMemoryError) as caught:
+        provider.generate_batch("dusty lofi keys", 3, 1.0, GenerationRequest(out_dir=tmp_path / "o"))
+    assert str(caught.value) == (
+        "MusicGen ran out of memory on cpu making 2 clips at once; try fewer clips at once (lower"
+        " musicgen_max_batch, now 2), a shorter clip or a smaller model."
+    )
+    assert list((tmp_path / "o").iterdir()) == []
+    (source,) = SketchEngine(settings).generate_batch(
+        "dusty lofi keys", 1, 1.0, GenerationRequest(out_dir=tmp_path)
+    )
+    request = ExtendRequest(ReferenceClip(source.audio_path), 2.0, "dusty lofi keys", out_dir=tmp_path / "x")
+    with pytest.raises(OutOfMemoryError) as caught:
+        provider.extend_clip(request)
+    assert str(caught.value) == (
+        "MusicGen ran out of memory on cpu extending a clip to 2 s; try a shorter length to extend to or a"
+        " smaller model."
+    )
+    assert not (tmp_path / "x").exists() or list((tmp_path / "x").iterdir()) == []
