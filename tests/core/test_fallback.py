@@ -255,3 +255,27 @@ def test_the_same_engine_with_another_model_can_stand_in(store, data_dir):
     assert passed_over.startswith(
         f"The fallback engine stable-audio ({data_dir / 'no-such-model'}) cannot run"
     )
+
+
+class RunsOutLater(FakeMusic):
+    """Makes one clip on its first call, then runs out of memory."""
+
+    def generate_batch(self, prompt, num_clips, duration_sec, request=None):
+        if self.calls:
+            self.calls.append({"failed": num_clips})
+            raise MemoryError
+        return super().generate_batch(prompt, num_clips, duration_sec, request)
+
+
+def test_a_later_round_that_runs_out_of_memory_keeps_the_clips_made_before_it(store):
+    first = service(store, FakeMusic())
+    session = first.create_initial_batch("dark techno", BriefParams(duration_sec=2.0), 3, seed=1)
+    flaky = RunsOutLater(produce=1)
+    made = service(store, flaky)
+    more = made.more_like_cluster(session.id, session.batches[0].clusters[0].id, 3, seed=2)
+    assert len(flaky.calls) == 2 and len(more.tracks) == 1
+    assert made.notices == [
+        "The fake engine ran out of memory on this machine making this batch; try a shorter clip or a smaller"
+        " model; the clips made before it are kept."
+    ]
+    assert len(store.require_session(session.id).batches) == 2
