@@ -178,22 +178,13 @@ def find_pipeline(model: str) -> PipelineLocation | None:
 
 def locate_pipeline(label: str, model: str, class_names: Sequence[str]) -> PipelineLocation:
     """Like ``find_pipeline`` but raises ProviderUnavailableError: what is missing and how to get it."""
-    model = (model or "").strip()
-    if not model:
-        raise ProviderUnavailableError(f"No {label} model is set; pass --model ID_OR_PATH.")
+    model = _torch.model_named(label, model)
     location = find_pipeline(model)
     if location is None:
-        path = Path(model).expanduser()
-        if path.is_dir():
-            raise ProviderUnavailableError(
-                f"The directory {model} is not a saved diffusers pipeline: it needs a model_index.json "
-                "and the weights of each component."
-            )
-        if _torch.looks_like_path(model):
-            raise ProviderUnavailableError(f"{label} model directory {model} does not exist.")
-        raise ProviderUnavailableError(
-            f"{label} model {model} is not in the Hugging Face cache ({_torch.hub_cache_dir()}); download it "
-            f"once with `hf download {model}` or pass --model PATH."
+        raise _torch.not_found(
+            label,
+            model,
+            "a saved diffusers pipeline: it needs a model_index.json and the weights of each component",
         )
     if location.class_name not in class_names:
         raise ProviderUnavailableError(

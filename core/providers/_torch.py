@@ -193,28 +193,41 @@ def find_model(model: str) -> ModelLocation | None:
     return ModelLocation(model, model, False, _read_config(config), cache_dir)
 
 
+def model_named(label: str, model: str | None) -> str:
+    """``model`` stripped, or one sentence when none is set."""
+    model = (model or "").strip()
+    if not model:
+        raise ProviderUnavailableError(f"No {label} model is set; pass --model ID_OR_PATH.")
+    return model
+
+
+def not_found(label: str, model: str, saved: str) -> ProviderUnavailableError:
+    """Why ``model`` was not found: a directory that is not ``saved`` (what such a directory holds),
+    a path that does not exist, or a hub id that is not in the cache (and how to get it)."""
+    if Path(model).expanduser().is_dir():
+        return ProviderUnavailableError(f"The directory {model} is not {saved}.")
+    if looks_like_path(model):
+        return ProviderUnavailableError(f"{label} model directory {model} does not exist.")
+    return ProviderUnavailableError(
+        f"{label} model {model} is not in the Hugging Face cache ({hub_cache_dir()}); download it "
+        f"once with `hf download {model}` or pass --model PATH."
+    )
+
+
 def locate_model(label: str, model: str, expected_types: tuple[str, ...]) -> ModelLocation:
     """Like ``find_model`` but raises ProviderUnavailableError with what is missing and how to get it.
 
     ``label`` names the model family for the sentence ("MusicGen"); ``expected_types``
     are the config ``model_type`` values the provider can run.
     """
-    model = (model or "").strip()
-    if not model:
-        raise ProviderUnavailableError(f"No {label} model is set; pass --model ID_OR_PATH.")
+    model = model_named(label, model)
     location = find_model(model)
     if location is None:
-        path = Path(model).expanduser()
-        if path.is_dir():
-            raise ProviderUnavailableError(
-                f"The directory {model} is not a saved {label} model: it needs a config.json and "
-                "model weights (model.safetensors or pytorch_model.bin)."
-            )
-        if looks_like_path(model):
-            raise ProviderUnavailableError(f"{label} model directory {model} does not exist.")
-        raise ProviderUnavailableError(
-            f"{label} model {model} is not in the Hugging Face cache ({hub_cache_dir()}); download it "
-            f"once with `hf download {model}` or pass --model PATH."
+        raise not_found(
+            label,
+            model,
+            f"a saved {label} model: it needs a config.json and model weights (model.safetensors or "
+            "pytorch_model.bin)",
         )
     model_type = location.config.get("model_type")
     if model_type not in expected_types:
