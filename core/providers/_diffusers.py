@@ -57,7 +57,7 @@ from core.errors import (
     ProviderUnavailableError,
     ValidationError,
 )
-from core.providers import _torch
+from core.providers import _runs, _torch
 from core.providers.base import (
     STAGE_LOADING,
     GeneratedClip,
@@ -374,7 +374,7 @@ def generate_clips(
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     target = int(round(duration_sec * loaded.sample_rate))
-    counter = _torch.ChunkedSteps(
+    counter = _runs.ChunkedSteps(
         num_clips, max_batch, steps_per_chunk, request.progress, who=label, size_setting="diffusers_max_batch"
     )
     chunks, on_step = counter.chunks, counter.step
@@ -439,7 +439,7 @@ def generate_clips(
                     request.on_clip(index, clip)
             timings["write"] += time.perf_counter() - write_started
     except CancelledError:
-        _torch.remove_clips(clips)
+        _runs.remove_clips(clips)
         raise
     finally:
         timings["total"] = time.perf_counter() - started

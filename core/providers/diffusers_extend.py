@@ -17,7 +17,7 @@ import numpy as np
 
 from core.audio import audio_duration
 from core.errors import AudioFileError, GenerationFailedError
-from core.providers import _diffusers, _torch
+from core.providers import _diffusers, _runs
 from core.providers.base import ExtendRequest, GeneratedClip, check_cancel, clip_seed
 
 # (loaded pipeline, audio (channels, n): context then silence, seconds where the new part
@@ -57,7 +57,7 @@ def extend_clip(
             out = np.pad(out, ((0, 0), (0, total - out.shape[1])))
         return out
 
-    return _torch.extended_clip(
+    return _runs.extended_clip(
         name=name,
         who=label,
         model=provider.location.model,

@@ -70,7 +70,7 @@ from core.errors import (
     GenerationFailedError,
     ProviderUnavailableError,
 )
-from core.providers import _torch
+from core.providers import _runs, _torch
 from core.providers.base import (
     STAGE_LOADING,
     ExtendRequest,
@@ -243,7 +243,7 @@ class MusicGenProvider:
         prompt_samples = prompts[0].shape[-1] if prompts else 0
 
         chunk_size = self.settings.musicgen_max_batch
-        counter = _torch.ChunkedSteps(
+        counter = _runs.ChunkedSteps(
             num_clips,
             chunk_size,
             max_new_tokens,
@@ -309,7 +309,7 @@ class MusicGenProvider:
                         request.on_clip(index, clip)
                 timings["write"] += time.perf_counter() - write_started
         except CancelledError:
-            _torch.remove_clips(clips)
+            _runs.remove_clips(clips)
             raise
         finally:
             timings["total"] = time.perf_counter() - started
@@ -491,7 +491,7 @@ class MusicGenProvider:
             )
             return audio[0, :, : kept + new]
 
-        return _torch.extended_clip(
+        return _runs.extended_clip(
             name=NAME,
             who=LABEL,
             model=self.location.model,
