@@ -42,6 +42,12 @@ class PlaybackError(SessionLabError):
     """No audio library, no output device, or the device went away."""
 
 
+def sentence(exc: BaseException) -> str:
+    """An exception as one short line for the user."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:300]
+
+
 # errno values that mean "the disk cannot take this write", whatever was being written.
 _DISK_PROBLEMS = {
     errno.ENOSPC: "The disk is full",

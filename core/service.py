@@ -50,7 +50,8 @@ def _now() -> datetime:
 def _fallback_music(settings: Settings, chosen: str, why: ProviderUnavailableError) -> tuple[Any, str]:
     """The first engine of ``settings.fallback_engines`` that can be built when ``chosen`` cannot;
     re-raises ``why`` when none is allowed or none can."""
-    from core.pipeline.steps import fallback_label, sentence, stand_ins
+    from core.errors import sentence
+    from core.pipeline.routing import fallback_label, stand_ins
 
     for entry, music in stand_ins(settings, {chosen}):
         if not isinstance(music, SessionLabError):

@@ -17,7 +17,7 @@ from typing import Any
 
 from core.errors import GenerationFailedError, NotFoundError, ValidationError
 from core.models import BATCH_EXTEND, Batch, new_id
-from core.pipeline import rounds, steps
+from core.pipeline import rounds, routing, steps
 from core.pipeline.generate import random_seed
 from core.pipeline.more_like import _centroid, _params, _prompt
 from core.pipeline.run import Run
@@ -119,11 +119,11 @@ def _make(tools: Tools, run: Run, request: ExtendRequest) -> GeneratedClip:
     """The engine's longer clip, checked to be there and as long as asked; errors as one sentence.
 
     An engine that cannot run (no CUDA, missing weights, out of memory) hands the clip to the
-    next engine of ``settings.fallback_engines`` that can extend this far (``steps.with_fallback``).
+    next engine of ``settings.fallback_engines`` that can extend this far (``routing.with_fallback``).
     """
     started = time.perf_counter()
     try:
-        clip = steps.with_fallback(
+        clip = routing.with_fallback(
             tools,
             run,
             lambda music: steps.call_engine(
@@ -135,7 +135,7 @@ def _make(tools: Tools, run: Run, request: ExtendRequest) -> GeneratedClip:
         run.timer.add(STAGE_GENERATING, time.perf_counter() - started)
     run.check_cancel()
     if not clip.audio_path.is_file():
-        name = steps.engine_of(tools, run).name
+        name = routing.engine_of(tools, run).name
         raise GenerationFailedError(f"The {name} engine produced no clip; nothing was stored.")
     run.timer.clip_ready()
     if run.on_clip is not None:

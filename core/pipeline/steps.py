@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,15 +20,16 @@ from core import clustering, paths
 from core.errors import (
     CancelledError,
     GenerationFailedError,
-    ProviderUnavailableError,
     SessionLabError,
     ValidationError,
     disk_problem,
     is_out_of_memory,
     out_of_memory,
+    sentence,
     storage_error,
 )
 from core.models import BATCH_IMPORT, Batch, BriefParams, ClusterSummary, Session, Track, new_id
+from core.pipeline import routing
 from core.pipeline.run import Run
 from core.pipeline.tools import Tools
 from core.providers.base import (
@@ -101,7 +102,7 @@ def generate(
     )
     started = time.perf_counter()
     try:
-        clips = with_fallback(
+        clips = routing.with_fallback(
             tools,
             run,
             lambda music: list(
@@ -116,7 +117,7 @@ def generate(
         )
     finally:
         run.timer.add(STAGE_GENERATING, time.perf_counter() - started)
-    music = engine_of(tools, run)
+    music = routing.engine_of(tools, run)
     warning = getattr(music, "last_warning", None)
     if warning:
         run.notice(str(warning))
@@ -143,77 +144,6 @@ def call_engine(tools: Tools, call: Callable[[], T], out_dir: Path | None, music
             raise out_of_memory(f"The {name} engine", "this machine", "making this batch") from exc
         log.exception("music provider failed", extra={"stage": STAGE_GENERATING, "reported": True})
         raise GenerationFailedError(f"The {name} engine failed: {sentence(exc)}") from exc
-
-
-def engine_of(tools: Tools, run: Run) -> Any:
-    """The engine of this call: the chosen one, or the fallback that stood in for it."""
-    return run.music if run.music is not None else tools.music
-
-
-def with_fallback(
-    tools: Tools, run: Run, attempt: Callable[[Any], T], unfit: Callable[[Any], str | None]
-) -> T:
-    """``attempt(engine)`` with this call's engine; when it cannot run (a ``ProviderUnavailableError``:
-    no CUDA, missing weights, out of memory), with each engine of ``settings.fallback_engines`` in
-    turn that can be built and is not ``unfit`` (a reason it cannot do this job, else None).
-
-    The first stand-in that succeeds stays for the rest of the call (``run.music``: the batch
-    records it) and one notice says why the chosen engine could not run and which engine stood in;
-    each engine passed over says why in a notice of its own. With no fallback allowed, or none
-    left, the first reason is raised: one line.
-    """
-    music = engine_of(tools, run)
-    try:
-        return attempt(music)
-    except ProviderUnavailableError as exc:
-        why = exc
-    tried = {_entry(tools.music), _entry(music), tools.music.name, music.name}
-    for entry, stand_in in stand_ins(tools.settings, tried):
-        label = fallback_label(entry)
-        if isinstance(stand_in, SessionLabError):
-            run.notice(f"The fallback engine {label} cannot run either: {sentence(stand_in)}")
-            continue
-        reason = unfit(stand_in)
-        if reason:
-            run.notice(f"The fallback engine {label} {reason}.")
-            continue
-        try:
-            result = attempt(stand_in)
-        except (ProviderUnavailableError, ValidationError) as exc:
-            run.notice(f"The fallback engine {label} cannot run either: {sentence(exc)}")
-            continue
-        said = (str(why).strip().splitlines() or [type(why).__name__])[0]  # our own sentence: kept whole
-        run.notice(f"{said.rstrip('.')}. The {label} engine made this batch instead.")
-        run.music = stand_in
-        return result
-    raise why
-
-
-def stand_ins(settings: Any, skip: set[str]) -> Iterator[tuple[str, Any]]:
-    """Each entry of ``settings.fallback_order`` (``engine`` or ``engine=model``) not in ``skip``
-    (an ``engine`` entry is skipped when its name is), in order, as (entry, provider), or
-    (entry, the SessionLabError that says why it cannot be built)."""
-    from core.providers import registry
-
-    for entry in settings.fallback_order:
-        name, _, model = (part.strip() for part in entry.partition("="))
-        if entry in skip or (not model and name in skip):
-            continue
-        try:
-            yield entry, registry.create_music(settings, name, model or None)
-        except SessionLabError as exc:
-            yield entry, exc
-
-
-def _entry(music: Any) -> str:
-    """``engine=model`` for a built engine (what a ``fallback_engines`` entry names it by)."""
-    return f"{music.name}={music.model}" if getattr(music, "model", None) else str(music.name)
-
-
-def fallback_label(entry: str) -> str:
-    """A ``fallback_engines`` entry as the notices name it: ``stable-audio (model)``."""
-    name, _, model = (part.strip() for part in entry.partition("="))
-    return f"{name} ({model})" if model else name
 
 
 def _makes_clips_of(music: Any, seconds: float) -> str | None:
@@ -292,7 +222,7 @@ def build_batch(
     It records the engine that made its clips: the chosen one, or the fallback that stood in (``run.music``).
     """
     imported = kind == BATCH_IMPORT
-    music = tools.music if run is None else engine_of(tools, run)
+    music = tools.music if run is None else routing.engine_of(tools, run)
     return Batch(
         id=batch_id,
         session_id=session_id,
@@ -379,9 +309,3 @@ def persist(
     )
     run.report(STAGE_SAVING, 1, 1)
     run.timer.add(STAGE_SAVING, time.perf_counter() - started)
-
-
-def sentence(exc: BaseException) -> str:
-    """An exception as one short line for the user."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:300]
