@@ -303,6 +303,18 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
+SHORT_ID_CHARS = 8  # a clip's id as ``show`` prints it: enough for keep/rate/... (unique prefixes)
+
+
+def short_ids(ids: Sequence[uuid.UUID], minimum: int = SHORT_ID_CHARS) -> dict[uuid.UUID, str]:
+    """Each id's first ``minimum`` hex digits, or as many more as it takes to tell these ids apart."""
+    hexes = {i: i.hex for i in ids}
+    width = minimum
+    while width < 32 and len({h[:width] for h in hexes.values()}) < len(hexes):
+        width += 1
+    return {i: h[:width] for i, h in hexes.items()}
+
+
 def print_session(
     session: Session,
     out: TextIO,
@@ -323,6 +335,7 @@ def print_session(
     hidden = 0
     out.write(f"Session {session.id}  {_one_line(session.title)}\n")
     labels = {**(labels or {}), **{c.id: names.get(c.id) or c.label for c in session.clusters}}
+    clip_ids = short_ids([t.id for t in session.tracks])  # what keep, rate, tag... take
     for batch in session.batches:
         if batch.kind == BATCH_EXTEND:
             kind = f'extended from "{_one_line(labels.get(batch.parent_cluster_id, "?"), 40)}"'
@@ -357,7 +370,8 @@ def print_session(
                 line = curation_line(marks)
                 marked = f"  {line}" if line else ""
                 out.write(
-                    f"      {track.duration_sec:5.1f}s{sim}  {shown_line(track.path)}{src}{mark}{marked}\n"
+                    f"      {clip_ids[track.id]}  {track.duration_sec:5.1f}s{sim}  {shown_line(track.path)}"
+                    f"{src}{mark}{marked}\n"
                 )
     if hidden:
         out.write(

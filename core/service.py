@@ -47,7 +47,9 @@ def _now() -> datetime:
     return utcnow()
 
 
-def _fallback_music(settings: Settings, chosen: str, why: ProviderUnavailableError) -> tuple[Any, str]:
+def _fallback_music(
+    settings: Settings, chosen: str, why: ProviderUnavailableError
+) -> tuple[MusicProvider, str]:
     """The first engine of ``settings.fallback_engines`` that can be built when ``chosen`` cannot;
     re-raises ``why`` when none is allowed or none can."""
     from core.errors import sentence

@@ -13,7 +13,6 @@ import dataclasses
 import math
 import time
 import uuid
-from typing import Any
 
 from core.errors import GenerationFailedError, NotFoundError, ValidationError
 from core.models import BATCH_EXTEND, Batch, new_id
@@ -22,11 +21,11 @@ from core.pipeline.generate import random_seed
 from core.pipeline.more_like import _centroid, _params, _prompt
 from core.pipeline.run import Run
 from core.pipeline.tools import Tools
-from core.providers.base import STAGE_GENERATING, ExtendRequest, GeneratedClip, ReferenceClip
+from core.providers.base import STAGE_GENERATING, ExtendRequest, GeneratedClip, MusicProvider, ReferenceClip
 from core.similarity import cosine_similarity
 
 
-def extend_limit(tools: Tools, music: Any = None) -> float:
+def extend_limit(tools: Tools, music: MusicProvider | None = None) -> float:
     """The longest clip the engine's extend makes (the chosen one's unless ``music`` is given),
     in seconds (0: it cannot extend)."""
     music = tools.music if music is None else music
@@ -127,7 +126,10 @@ def _make(tools: Tools, run: Run, request: ExtendRequest) -> GeneratedClip:
             tools,
             run,
             lambda music: steps.call_engine(
-                tools, lambda: music.extend_clip(request), request.out_dir, music
+                tools,
+                lambda: music.extend_clip(request),  # type: ignore[attr-defined]
+                request.out_dir,
+                music,
             ),
             lambda music: _cannot_extend(tools, music, request.to_sec),
         )
@@ -143,7 +145,7 @@ def _make(tools: Tools, run: Run, request: ExtendRequest) -> GeneratedClip:
     return clip
 
 
-def _cannot_extend(tools: Tools, music: Any, seconds: float) -> str | None:
+def _cannot_extend(tools: Tools, music: MusicProvider, seconds: float) -> str | None:
     limit = extend_limit(tools, music)
     if limit <= 0:
         return "cannot extend clips"

@@ -12,22 +12,27 @@ recipe names the engine that made it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from core.errors import ProviderUnavailableError, SessionLabError, ValidationError, sentence
 from core.pipeline.run import Run
 from core.pipeline.tools import Tools
+from core.providers.base import MusicProvider
+from core.settings import Settings
 
 T = TypeVar("T")
 
 
-def engine_of(tools: Tools, run: Run) -> Any:
+def engine_of(tools: Tools, run: Run) -> MusicProvider:
     """The engine of this call: the chosen one, or the fallback that stood in for it."""
     return run.music if run.music is not None else tools.music
 
 
 def with_fallback(
-    tools: Tools, run: Run, attempt: Callable[[Any], T], unfit: Callable[[Any], str | None]
+    tools: Tools,
+    run: Run,
+    attempt: Callable[[MusicProvider], T],
+    unfit: Callable[[MusicProvider], str | None],
 ) -> T:
     """``attempt(engine)`` with this call's engine; when it cannot run (a ``ProviderUnavailableError``:
     no CUDA, missing weights, out of memory), with each engine of ``settings.fallback_engines`` in
@@ -65,7 +70,7 @@ def with_fallback(
     raise why
 
 
-def stand_ins(settings: Any, skip: set[str]) -> Iterator[tuple[str, Any]]:
+def stand_ins(settings: Settings, skip: set[str]) -> Iterator[tuple[str, MusicProvider | SessionLabError]]:
     """Each entry of ``settings.fallback_order`` (``engine`` or ``engine=model``) not in ``skip``
     (an ``engine`` entry is skipped when its name is), in order, as (entry, provider), or
     (entry, the SessionLabError that says why it cannot be built)."""
@@ -81,7 +86,7 @@ def stand_ins(settings: Any, skip: set[str]) -> Iterator[tuple[str, Any]]:
             yield entry, exc
 
 
-def _entry(music: Any) -> str:
+def _entry(music: MusicProvider) -> str:
     """``engine=model`` for a built engine (what a ``fallback_engines`` entry names it by)."""
     return f"{music.name}={music.model}" if getattr(music, "model", None) else str(music.name)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from core.models import Batch
-from core.providers.base import ProgressFn, check_cancel
+from core.providers.base import MusicProvider, ProgressFn, check_cancel
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class Run:
     timings: dict[str, Any] | None = None  # the timer's reading once the batch is stored
     # The engine that made this call's clips when a fallback stood in for the chosen one
     # (settings.fallback_engines); None: the chosen engine made them.
-    music: Any = None
+    music: MusicProvider | None = None
 
     def start_clock(self) -> None:
         """The batch's clock starts here: input checked, the parent found, sklearn warming up."""

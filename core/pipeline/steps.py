@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import numpy as np
 
@@ -38,6 +38,7 @@ from core.providers.base import (
     STAGE_SAVING,
     GeneratedClip,
     GenerationRequest,
+    MusicProvider,
     ReferenceClip,
 )
 
@@ -128,7 +129,9 @@ def generate(
     return clips
 
 
-def call_engine(tools: Tools, call: Callable[[], T], out_dir: Path | None, music: Any = None) -> T:
+def call_engine(
+    tools: Tools, call: Callable[[], T], out_dir: Path | None, music: MusicProvider | None = None
+) -> T:
     """The music engine's ``call``; a provider bug or library failure becomes one sentence, and
     running out of memory an ``OutOfMemoryError`` of advice (which routing may hand on)."""
     name = (music or tools.music).name
@@ -146,7 +149,7 @@ def call_engine(tools: Tools, call: Callable[[], T], out_dir: Path | None, music
         raise GenerationFailedError(f"The {name} engine failed: {sentence(exc)}") from exc
 
 
-def _makes_clips_of(music: Any, seconds: float) -> str | None:
+def _makes_clips_of(music: MusicProvider, seconds: float) -> str | None:
     limit = getattr(getattr(music, "capabilities", None), "longest_sec", seconds)
     return None if seconds <= limit else f"makes clips of at most {limit:g} seconds, not {seconds:g}"
 

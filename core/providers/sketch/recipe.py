@@ -1,0 +1,252 @@
+"""Recipes: designed from a brief and a seed, checked, varied (more-like) and blended."""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from core.providers.sketch.cues import STYLES, Cues, read_cues
+from core.providers.sketch.drums import GROOVES
+from core.providers.sketch.instruments import INSTRUMENTS
+from core.providers.sketch.theory import (
+    BASS_PATTERNS,
+    CHORD_PATTERNS,
+    ENGINE,
+    KEY_NAMES,
+    LAYERS,
+    MODES,
+    PROGRESSIONS,
+    RECIPE_VERSION,
+    _choose,
+    _rng,
+)
+
+
+def _pick_style(cues: Cues, energy: float, rng: np.random.Generator) -> str:
+    if cues.styles:
+        best = max(count for _, count in cues.styles)
+        top = sorted(name for name, count in cues.styles if count == best)
+        return _choose(rng, top)
+    # No style word: the seed picks, weighted towards styles whose usual energy
+    # and mood fit the brief.
+    names = sorted(STYLES)
+    weights = []
+    for name in names:
+        style = STYLES[name]
+        weight = math.exp(-(((energy - style.energy) / 0.3) ** 2))
+        weight *= math.exp(-((((cues.tempo * 0.5 + 0.5) - style.energy) / 0.6) ** 2)) if cues.tempo else 1.0
+        if cues.mood < 0:
+            weight *= 0.4 + style.minor_prob
+        elif cues.mood > 0:
+            weight *= 1.4 - style.minor_prob
+        weights.append(weight)
+    total = sum(weights)
+    return names[int(rng.choice(len(names), p=[w / total for w in weights]))]
+
+
+def _driven(names: Sequence[str]) -> Sequence[str]:
+    """The distorted instruments among ``names`` (all of them if none is)."""
+    driven = [name for name in names if INSTRUMENTS[name].drive > 0]
+    return driven or names
+
+
+def design_recipe(
+    brief: str, energy: float, density: float, seed: int, *, bpm: float | None = None, key: str | None = None
+) -> dict[str, Any]:
+    """A fresh recipe for ``brief`` from its words, energy, density and ``seed``; a given
+    tempo (``bpm``) and key (``"A minor"``, as ``core.models.validate_key`` writes it) exactly."""
+    wanted_key = key
+    cues = read_cues(brief)
+    rng = _rng(seed, brief.strip().lower())
+    style = STYLES[_pick_style(cues, energy, rng)]
+    tempo_lo, tempo_hi = style.tempo
+    tempo = tempo_lo + (tempo_hi - tempo_lo) * energy
+    tempo *= 1.0 + 0.12 * cues.tempo + float(rng.uniform(-0.05, 0.05))
+    if cues.mood < 0:
+        minor = True
+    elif cues.mood > 0:
+        minor = False
+    else:
+        minor = bool(rng.random() < style.minor_prob)
+    mode = _choose(rng, style.modes_minor if minor else style.modes_major)
+    key = int(rng.integers(12))
+    progression = [int(d) for d in _choose(rng, PROGRESSIONS[mode])]
+    if rng.random() < 0.3:  # rotate: same chords, another starting point
+        shift = int(rng.integers(1, len(progression)))
+        progression = progression[shift:] + progression[:shift]
+    note_density = min(1.0, max(0.0, density + 0.2 * cues.busy))
+    n_layers = int(2 + note_density * 3 + 0.5)
+    layers = list(style.layer_order[:n_layers])
+    if style.name == "ambient" and note_density > 0.85 and "drums" not in layers:
+        layers.append("drums")
+    if not any(layer in layers for layer in ("chords", "pad")):
+        layers.append("pad")
+    brightness = min(
+        1.0, max(0.0, style.brightness + 0.25 * cues.brightness + float(rng.uniform(-0.08, 0.08)))
+    )
+    drive = min(1.0, max(0.0, style.drive + 0.5 * cues.drive + float(rng.uniform(-0.05, 0.05))))
+    swing_lo, swing_hi = style.swing
+    swing = float(rng.uniform(swing_lo, swing_hi)) if swing_hi > 0 else 0.0
+    if cues.swing and swing < 0.2:
+        swing = float(rng.uniform(0.22, 0.33))
+    lowpass = style.lowpass_hz * 2 ** (cues.brightness * 0.8)
+    if cues.brightness < 0 or cues.mood < 0:
+        lowpass = min(lowpass, 5000.0 * 2 ** (cues.brightness * 0.5))
+    if bpm is not None:
+        tempo = float(bpm)
+    if wanted_key is not None:  # that tonic, in that plain major or minor scale
+        from core.models import key_pitch_class
+
+        key, mode = key_pitch_class(wanted_key)
+        progression = [int(d) for d in _choose(rng, PROGRESSIONS[mode])]
+    recipe: dict[str, Any] = {
+        "engine": ENGINE,
+        "version": RECIPE_VERSION,
+        "seed": int(seed),
+        "style": style.name,
+        "tempo": round(float(tempo), 2),
+        "key": key,
+        "key_name": KEY_NAMES[key],
+        "mode": mode,
+        "progression": progression,
+        "chord_bars": int(_choose(rng, style.chord_bars)),
+        "sevenths": bool(rng.random() < style.sevenths),
+        "layers": layers,
+        "timbre": {
+            "drums": _choose(rng, style.drums),
+            "bass": _choose(rng, _driven(style.bass) if cues.drive > 0 else style.bass),
+            "chords": _choose(rng, style.chords),
+            "pad": _choose(rng, style.pads),
+            "lead": _choose(rng, style.leads),
+            "kit": int(rng.integers(1 << 16)),
+        },
+        "groove": {
+            "bass_pattern": _choose(rng, style.bass_patterns),
+            "chord_pattern": _choose(rng, style.chord_patterns),
+            "swing": round(swing, 3),
+            "hat_division": 1 if note_density > 0.55 else 2,
+        },
+        "energy": round(float(energy), 3),
+        "density": round(float(note_density), 3),
+        "brightness": round(brightness, 3),
+        "drive": round(drive, 3),
+        "lowpass_hz": round(float(min(16000.0, lowpass)), 1),
+        "echo": style.echo,
+        "voicing_center": int(58 + rng.integers(-3, 5)),
+        "lead_octave": int(style.lead_octave + rng.integers(-2, 3)),
+        "lead_grid": style.lead_grid,
+        "melody_seed": int(rng.integers(2**31 - 1)),
+        "pattern_seed": int(rng.integers(2**31 - 1)),
+    }
+    return recipe
+
+
+def is_sketch_recipe(recipe: object) -> bool:
+    """Whether ``recipe`` is a whole recipe of this engine version (it may come back
+    from the database, or from anywhere): names it can render, numbers where numbers go."""
+    if (
+        not isinstance(recipe, dict)
+        or recipe.get("engine") != ENGINE
+        or recipe.get("version") != RECIPE_VERSION
+    ):
+        return False
+    try:
+        style = STYLES[recipe["style"]]
+        timbre, groove = recipe["timbre"], recipe["groove"]
+        names_ok = (
+            recipe["mode"] in MODES
+            and set(recipe["layers"]) <= set(LAYERS)
+            and timbre["drums"] in GROOVES
+            and all(timbre[part] in INSTRUMENTS for part in ("bass", "chords", "pad", "lead"))
+            and groove["bass_pattern"] in BASS_PATTERNS
+            and groove["chord_pattern"] in CHORD_PATTERNS
+        )
+        numbers = [recipe[k] for k in _NUMERIC_FIELDS] + [
+            timbre["kit"],
+            groove["swing"],
+            groove["hat_division"],
+        ]
+        numbers_ok = all(
+            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in numbers
+        )
+        progression = recipe["progression"]
+        shape_ok = (
+            isinstance(progression, list)
+            and 1 <= len(progression) <= 16
+            and all(isinstance(d, int) and 0 <= d < 7 for d in progression)
+            and 20.0 <= float(recipe["tempo"]) <= 300.0
+            and 0 <= int(recipe["key"]) < 12
+            and int(recipe["chord_bars"]) >= 1
+            and int(groove["hat_division"]) >= 1
+        )
+        return bool(style and names_ok and numbers_ok and shape_ok)
+    except (KeyError, TypeError, ValueError):
+        return False
+
+
+_NUMERIC_FIELDS = (
+    "seed", "tempo", "key", "chord_bars", "energy", "density", "brightness", "drive", "lowpass_hz", "echo",
+    "voicing_center", "lead_octave", "lead_grid", "melody_seed", "pattern_seed",
+)  # fmt: skip
+
+
+def vary_recipe(parent: dict[str, Any], seed: int) -> dict[str, Any]:
+    """A sibling of ``parent``: same style, tempo, key, mode and timbre family;
+    a new melody, a slightly varied pattern, progression and voicing."""
+    rng = _rng(seed, "vary", int(parent.get("seed") or 0))
+    child = copy.deepcopy(parent)
+    child["seed"] = int(seed)
+    child["parent_seed"] = parent.get("seed")
+    child["tempo"] = round(float(parent["tempo"]) * (1.0 + float(rng.uniform(-0.02, 0.02))), 2)
+    child["melody_seed"] = int(rng.integers(2**31 - 1))
+    if rng.random() < 0.5:
+        child["pattern_seed"] = int(rng.integers(2**31 - 1))
+    progression = list(parent["progression"])
+    if rng.random() < 0.4:
+        where = int(rng.integers(1, len(progression)))
+        progression[where] = int(_choose(rng, [d for d in range(7) if d != progression[where]]))
+    child["progression"] = progression
+    # Small steps, kept in range: a chain of "more like" must not wander off.
+    child["voicing_center"] = min(66, max(52, int(parent["voicing_center"]) + int(rng.integers(-2, 3))))
+    child["lead_octave"] = min(82, max(62, int(parent["lead_octave"]) + int(_choose(rng, (-2, 0, 0, 2)))))
+    child["brightness"] = round(
+        min(1.0, max(0.0, float(parent["brightness"]) + float(rng.uniform(-0.06, 0.06)))), 3
+    )
+    style = STYLES[parent["style"]]
+    if rng.random() < 0.3 and len(style.chord_patterns) > 1:
+        child["groove"]["chord_pattern"] = _choose(rng, style.chord_patterns)
+    return child
+
+
+# Numbers a blend takes between its parents; everything else comes whole from one of them.
+_BLENDED_NUMBERS = ("tempo", "energy", "density", "brightness", "drive", "lowpass_hz", "echo")
+
+
+def blend_recipes(a: dict[str, Any], b: dict[str, Any], seed: int) -> dict[str, Any]:
+    """A recipe between ``a`` and ``b``: its numbers (tempo, energy, brightness, drive...)
+    part way between theirs (40-60%), each whole part (style and groove, harmony, each
+    instrument) from one parent or the other, so it is always a recipe the engine renders."""
+    rng = _rng(seed, "blend", int(a.get("seed") or 0), int(b.get("seed") or 0))
+    t = float(rng.uniform(0.4, 0.6))
+    first, second = (a, b) if rng.random() < 0.5 else (b, a)
+    child = copy.deepcopy(first)
+    for name in _BLENDED_NUMBERS:
+        value = (1 - t) * float(a[name]) + t * float(b[name])
+        child[name] = round(value, 3)
+    child["tempo"] = round(float(child["tempo"]), 2)
+    child["lowpass_hz"] = round(float(child["lowpass_hz"]), 1)
+    harmony = second if rng.random() < 0.5 else first  # key, mode and progression belong together
+    for name in ("key", "key_name", "mode", "progression", "chord_bars", "sevenths"):
+        child[name] = copy.deepcopy(harmony[name])
+    for part in ("drums", "bass", "chords", "pad", "lead"):
+        child["timbre"][part] = (a if rng.random() < 0.5 else b)["timbre"][part]
+    child["layers"] = sorted(set(a["layers"]) | set(b["layers"]), key=list(LAYERS).index)
+    child["groove"]["swing"] = round(
+        (1 - t) * float(a["groove"]["swing"]) + t * float(b["groove"]["swing"]), 3
+    )
+    child["blend_of"] = [a.get("seed"), b.get("seed")]
+    return child
