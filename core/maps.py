@@ -14,14 +14,19 @@ session holds, fitted in *epochs* along the session's batches:
 - between refits a new batch is projected with the basis in force: old points do
   not move at all.
 
-Nothing is stored, so a read-only session maps the same, and one space at a time:
-the session's own (the space most of its clips were embedded in).
+Nothing is written, so a read-only session maps the same, and one space at a time:
+the session's own (the space most of its clips were embedded in). The process keeps
+the last few maps it placed with the basis in force (``session_map``): the same
+session asked again (a reopened session, the map screen after the session screen)
+costs nothing, and a session grown by batches that bring no refit reads and
+projects only the new clips, exactly as placing it whole would.
 """
 
 from __future__ import annotations
 
+import threading
 import uuid
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -43,24 +48,55 @@ class MapPoint:
     y: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SessionMap:
+    """The placed clips as arrays (10,000 of them cost no 10,000 objects); ``points`` and
+    ``point`` give them one at a time."""
+
     space: str
-    points: list[MapPoint]
+    track_ids: list[uuid.UUID]
+    cluster_ids: list[uuid.UUID]
+    xy: np.ndarray  # (n, 2) positions, in batch order
     missing: int  # clips with no stored vector in ``space`` (left off the map)
+
+    def __len__(self) -> int:
+        return len(self.track_ids)
+
+    def _point(self, index: int) -> MapPoint:
+        x, y = self.xy[index]
+        return MapPoint(self.track_ids[index], self.cluster_ids[index], float(x), float(y))
+
+    @cached_property
+    def points(self) -> list[MapPoint]:
+        return [self._point(i) for i in range(len(self))]
 
     def point(self, track_id: uuid.UUID) -> MapPoint | None:
         index = self.index.get(track_id)
-        return None if index is None else self.points[index]
+        return None if index is None else self._point(index)
 
     @cached_property
     def index(self) -> dict[uuid.UUID, int]:
-        return {p.track_id: i for i, p in enumerate(self.points)}
+        return {track_id: i for i, track_id in enumerate(self.track_ids)}
 
     @cached_property
-    def xy(self) -> np.ndarray:
-        """(n, 2) positions, for drawing."""
-        return np.array([(p.x, p.y) for p in self.points], dtype=np.float64).reshape(-1, 2)
+    def clusters(self) -> frozenset[uuid.UUID]:
+        """The clusters with at least one clip on the map."""
+        return frozenset(self.cluster_ids)
+
+    def nearest(
+        self, track_id: uuid.UUID, dx: int, dy: int, *, scale: tuple[float, float] = (1.0, 1.0)
+    ) -> MapPoint | None:
+        """``nearest_in_direction`` from the clip ``track_id``, over the arrays."""
+        index = self.index.get(track_id)
+        if index is None:
+            return None
+        found = nearest_index(self.xy, index, dx, dy, scale=scale)
+        return None if found is None else self._point(found)
+
+    def warm(self) -> SessionMap:
+        """Its lookups built now (in a worker), so the screen that shows it does not wait."""
+        _ = self.index, self.clusters
+        return self
 
 
 def session_space(session: Session) -> str | None:
@@ -76,19 +112,67 @@ def session_space(session: Session) -> str | None:
     return max(counts, key=lambda space: (counts[space], latest[space]))
 
 
+@dataclass(frozen=True)
+class _Placed:
+    """A placed map, what it was placed from, and the basis in force after its last fit."""
+
+    batches: tuple[tuple[uuid.UUID, int], ...]  # (batch, clips) of the session placed
+    placed: SessionMap
+    sizes: tuple[int, ...]  # clips placed per batch that has any, in order (the epochs' input)
+    basis: tuple[np.ndarray, np.ndarray, np.ndarray]  # mean, basis, shift
+
+
+KEEP_PLACED = 4  # sessions whose maps the process keeps
+_placed: OrderedDict[tuple[str, uuid.UUID, str], _Placed] = OrderedDict()
+_placed_lock = threading.Lock()
+
+
+def forget_placed() -> None:
+    """Drop the maps kept (tests; nothing else needs to)."""
+    with _placed_lock:
+        _placed.clear()
+
+
 def session_map(store: SessionStore, session: Session, space: str | None = None) -> SessionMap:
-    """Every clip of ``session`` that has a vector in ``space`` (the session's own by default), placed."""
+    """Every clip of ``session`` that has a vector in ``space`` (the session's own by default), placed.
+
+    Kept per (data dir, session, space): asked again for the same batches, the same map;
+    for the same batches and more, with no refit due, the old map and the new clips
+    projected onto its basis."""
     space = space if space is not None else session_space(session)
     count = sum(len(b.tracks) for b in session.batches)
     if space is None or not count:
-        return SessionMap(space or "", [], count)
+        return SessionMap(space or "", [], [], np.zeros((0, 2)), count)
+    key = (str(store.root), session.id, space)
+    batches = tuple((b.id, len(b.tracks)) for b in session.batches)
+    with _placed_lock:
+        kept = _placed.get(key)
+    if kept is not None and kept.batches == batches:
+        return kept.placed
+    grown = None
+    if kept is not None and batches[: len(kept.batches)] == kept.batches:
+        grown = _grown(store, session, space, kept, batches, count)
+    placed = grown or _place(store, session, space, batches, count)
+    if placed is not None:
+        with _placed_lock:
+            _placed[key] = placed
+            _placed.move_to_end(key)
+            while len(_placed) > KEEP_PLACED:
+                _placed.popitem(last=False)
+        return placed.placed
+    return SessionMap(space, [], [], np.zeros((0, 2)), count)
+
+
+def _place(
+    store: SessionStore, session: Session, space: str, batches: tuple[tuple[uuid.UUID, int], ...], count: int
+) -> _Placed | None:
     ids, matrix = store.get_session_vectors(session.id, space)  # in batch order, as the epochs need
     held = {b.id for b in session.batches}
     if any(batch_id not in held for _, _, batch_id in ids):  # the store has batches this copy has not
         rows = [i for i, (_, _, batch_id) in enumerate(ids) if batch_id in held]
         ids, matrix = [ids[i] for i in rows], matrix[rows]
     if not ids:
-        return SessionMap(space, [], count)
+        return None
     batch_sizes: list[int] = []
     last_batch = None
     for _, _, batch_id in ids:
@@ -101,9 +185,49 @@ def session_map(store: SessionStore, session: Session, space: str | None = None)
     # Small products (d x d): BLAS threads only spin against each other (measured here,
     # 2 busy cores: 0.1 s per eigh threaded, under 1 ms on one thread).
     with _single_threaded("blas"):
-        xy = project(matrix.astype(np.float64), batch_sizes).tolist()
-    points = [MapPoint(t, c, x, y) for (t, c, _), (x, y) in zip(ids, xy, strict=True)]
-    return SessionMap(space, points, count - len(points))
+        rows64 = matrix.astype(np.float64)
+        basis = fit(rows64, batch_sizes)
+        xy = _apply(rows64, basis)
+    track_ids = [t for t, _, _ in ids]
+    placed = SessionMap(space, track_ids, [c for _, c, _ in ids], xy, count - len(track_ids))
+    return _Placed(batches, placed, tuple(batch_sizes), basis)
+
+
+def _grown(
+    store: SessionStore,
+    session: Session,
+    space: str,
+    kept: _Placed,
+    batches: tuple[tuple[uuid.UUID, int], ...],
+    count: int,
+) -> _Placed | None:
+    """``kept`` and the clips of the batches after it, projected onto its basis; None when
+    those batches bring a refit (the whole session is then placed again)."""
+    new = session.batches[len(kept.batches) :]
+    tracks = [t for b in new for t in b.tracks]
+    vectors = store.get_embeddings([t.id for t in tracks], space)
+    dim = kept.basis[1].shape[0]
+    rows = [t for t in tracks if t.id in vectors and len(vectors[t.id]) == dim]
+    sizes = list(kept.sizes)
+    for batch in new:
+        placed_here = sum(1 for t in batch.tracks if t.id in vectors and len(vectors[t.id]) == dim)
+        if placed_here:
+            sizes.append(placed_here)
+    if fit_prefixes(sizes) != fit_prefixes(kept.sizes):
+        return None
+    old = kept.placed
+    if rows:
+        from core.clustering import _single_threaded
+
+        with _single_threaded("blas"):
+            xy = _apply(np.stack([vectors[t.id] for t in rows]).astype(np.float64), kept.basis)
+        xy = np.concatenate([old.xy, xy])
+    else:
+        xy = old.xy
+    track_ids = [*old.track_ids, *(t.id for t in rows)]
+    cluster_ids = [*old.cluster_ids, *(t.cluster_id for t in rows)]
+    placed = SessionMap(space, track_ids, cluster_ids, xy, count - len(track_ids))
+    return _Placed(batches, placed, tuple(sizes), kept.basis)
 
 
 def fit_prefixes(batch_sizes: Sequence[int]) -> list[int]:
@@ -120,6 +244,18 @@ def fit_prefixes(batch_sizes: Sequence[int]) -> list[int]:
 
 def project(matrix: np.ndarray, batch_sizes: Sequence[int]) -> np.ndarray:
     """(n, 2) positions of the rows of ``matrix`` (in batch order; ``batch_sizes`` sum to n)."""
+    matrix = np.asarray(matrix, dtype=np.float64)
+    return _apply(matrix, fit(matrix, batch_sizes))
+
+
+def _apply(matrix: np.ndarray, fitted: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+    mean, basis, shift = fitted
+    return (matrix - mean) @ basis + shift
+
+
+def fit(matrix: np.ndarray, batch_sizes: Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The basis in force after the last epoch: (mean, (d, 2) basis, shift); a row r sits at
+    ``(r - mean) @ basis + shift``."""
     matrix = np.asarray(matrix, dtype=np.float64)
     if sum(batch_sizes) != len(matrix):
         raise ValueError("batch sizes must add up to the number of rows")
@@ -140,7 +276,7 @@ def project(matrix: np.ndarray, batch_sizes: Sequence[int]) -> np.ndarray:
         after = (fitted - new_mean) @ new_basis
         rotation, offset = _procrustes(after, before)
         mean, basis, shift = new_mean, new_basis @ rotation, offset
-    return (matrix - mean) @ basis + shift
+    return mean, basis, shift
 
 
 def _pca(total: np.ndarray, gram: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -193,19 +329,29 @@ def nearest_in_direction(
     """The point nearest ``current`` among those lying in direction (dx, dy) (a 90° cone
     around it); None when nothing lies that way. ``scale`` stretches x and y before
     measuring (distances as drawn)."""
-    best: tuple[float, MapPoint] | None = None
-    for p in points:
-        if p.track_id == current.track_id:
-            continue
-        vx, vy = (p.x - current.x) * scale[0], (p.y - current.y) * scale[1]
-        along = vx * dx + vy * dy
-        across = abs(vx * dy - vy * dx)
-        if along <= 0 or across > along:
-            continue
-        distance = along + 2.0 * across  # prefer points straight ahead
-        if best is None or distance < best[0]:
-            best = (distance, p)
-    return best[1] if best is not None else None
+    others = [p for p in points if p.track_id != current.track_id]
+    xy = np.array([(current.x, current.y), *((p.x, p.y) for p in others)], dtype=np.float64)
+    found = nearest_index(xy, 0, dx, dy, scale=scale)
+    return None if found is None else others[found - 1]
+
+
+def nearest_index(
+    xy: np.ndarray, current: int, dx: int, dy: int, *, scale: tuple[float, float] = (1.0, 1.0)
+) -> int | None:
+    """The row of ``xy`` nearest row ``current`` in direction (dx, dy), as ``nearest_in_direction``
+    measures it (the first of equals); None when nothing lies that way."""
+    if not len(xy):
+        return None
+    vx = (xy[:, 0] - xy[current, 0]) * scale[0]
+    vy = (xy[:, 1] - xy[current, 1]) * scale[1]
+    along = vx * dx + vy * dy
+    across = np.abs(vx * dy - vy * dx)
+    ahead = (along > 0) & (across <= along)
+    ahead[current] = False
+    if not ahead.any():
+        return None
+    distance = np.where(ahead, along + 2.0 * across, np.inf)  # prefer points straight ahead
+    return int(np.argmin(distance))
 
 
 # Each cluster's look, in the order its batch and position put it; shared by the

@@ -24,6 +24,7 @@ from core.audio.loudness import (
     integrated_lufs,
     limit_peak,
     loudness_gain,
+    mix_matched,
     peak_dbfs,
     true_peak_dbtp,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "integrated_lufs",
     "limit_peak",
     "loudness_gain",
+    "mix_matched",
     "moving_average",
     "peak_dbfs",
     "read_audio",

@@ -23,6 +23,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -231,6 +232,28 @@ def limit_peak(samples: np.ndarray, ceiling_dbfs: float = -1.0) -> np.ndarray:
     if peak <= ceiling:
         return samples
     return (samples * (ceiling / peak)).astype(samples.dtype, copy=False)
+
+
+MIX_LUFS = -20.0  # what each clip of a mix is brought to before they are summed
+
+
+def mix_matched(
+    clips: Sequence[np.ndarray], rate: int, target_lufs: float = MIX_LUFS, ceiling_dbfs: float = -1.0
+) -> np.ndarray:
+    """Clips of one shape ((frames,) or (frames, channels), at ``rate``) mixed so none drowns
+    another: each brought to ``target_lufs`` (a silent one left as it is), summed, and the
+    sum scaled down so its sample peak is at most ``ceiling_dbfs``. float32."""
+    if not clips:
+        raise ValueError("nothing to mix")
+    shape = np.shape(clips[0])
+    if any(np.shape(clip) != shape for clip in clips):
+        raise ValueError("the clips of a mix must have the same length and channels")
+    total = np.zeros(shape, dtype=np.float64)
+    for clip in clips:
+        loudness = integrated_lufs(clip, rate)
+        gain = 1.0 if loudness <= SILENCE_LUFS else 10 ** ((target_lufs - loudness) / 20)
+        total += gain * np.asarray(clip, dtype=np.float64)
+    return limit_peak(total.astype(np.float32), ceiling_dbfs)
 
 
 # ---------------------------------------------------------------------------

@@ -1,9 +1,12 @@
 """Blend two clusters: generate between them, keep what lands between them, store it as a child batch.
 
-The engine gets references from both clusters: one that blends (``blends`` true,
-the sketch engine) starts each clip from one clip of each, paired in turn; any
-other gets the two clusters' clips as plain references, taken in turn from one
-and the other. The filter keeps a clip when it is nearer (by cosine) to the
+The engine gets references from both clusters. One that blends (``blends`` true,
+the sketch engine: it blends the two recipes) or makes audio-to-audio variations
+(``capabilities.variation``: Stable Audio 3, ACE-Step: it varies a loudness-matched
+mix of the two clips, core.providers._diffusers.blended_references) starts each
+clip from one clip of each, paired in turn (the first cluster's clips as
+``references``, the second's as ``blend_with``); any other gets the two clusters'
+clips as plain references, taken in turn from one and the other. The filter keeps a clip when it is nearer (by cosine) to the
 midpoint of the two centroids than to either centroid alone; if fewer than asked
 pass after the candidate cap, the nearest to passing fill the batch and a notice
 says how many. The new cluster is named by the namer from its own clips, records
@@ -75,7 +78,7 @@ def blend(
     (batch_a, cluster_a), (batch_b, _) = parents
     prompt, params = _blend_prompt(session, batch_a, batch_b)
     batch_seed = random_seed() if seed is None else int(seed)
-    if getattr(tools.music, "blends", False):
+    if takes_blends(run.music if run.music is not None else tools.music):
         given, blend_with = references[0], references[1]
     else:  # the two clusters' clips in turn
         given = [r for pair in _zip_longest(references[0], references[1]) for r in pair]
@@ -130,6 +133,13 @@ def blend(
             namer=namer_record(tools.namer.name, [named_by]),
         )
     return run.finish(batch)
+
+
+def takes_blends(music: object) -> bool:
+    """Whether ``music`` starts a clip from one reference of each parent (``blend_with``): it
+    blends recipes, or its audio-to-audio variation varies a mix of the two."""
+    capabilities = getattr(music, "capabilities", None)
+    return bool(getattr(music, "blends", False) or getattr(capabilities, "variation", False))
 
 
 def _blend_prompt(session: Session, batch_a: Batch, batch_b: Batch) -> tuple[str, BriefParams]:

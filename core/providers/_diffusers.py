@@ -32,6 +32,10 @@ provider answers offline, in milliseconds, from the JSON files of the model.
   examples do: no torchaudio runs beside torch 2.13 (checked 2026-11-30: PyPI
   has no 2.12 or 2.13; its 2.11.1 wheel is built against CUDA torch and fails
   to load ``libc10_cuda.so`` beside the CPU torch).
+- ``blended_references``: a blend's references (``GenerationRequest.blend_with``
+  given to an engine with audio-to-audio): one clip of each parent, read as
+  ``reference_audio``, loudness-matched and summed (``core.audio.mix_matched``);
+  the engine varies that mix.
 """
 
 from __future__ import annotations
@@ -49,7 +53,7 @@ from typing import Any
 
 import numpy as np
 
-from core.audio import audio_duration, read_audio, write_wav_atomic
+from core.audio import audio_duration, mix_matched, read_audio, write_wav_atomic
 from core.errors import (
     AudioFileError,
     CancelledError,
@@ -335,6 +339,37 @@ def readable_references(
     return found
 
 
+@dataclass(frozen=True)
+class BlendReference(ReferenceClip):
+    """A clip of the first parent of a blend, mixed with ``blend_with``, a clip of the second."""
+
+    blend_with: Path | None = None
+
+
+def blended_references(
+    references: Sequence[ReferenceClip],
+    blend_with: Sequence[ReferenceClip],
+    rate: int,
+    channels: int,
+    length: int,
+) -> list[tuple[ReferenceClip, np.ndarray]]:
+    """A blend's references: pair i is ``references[i % a]`` with ``blend_with[i % b]`` (of the
+    readable ones; max(a, b) pairs), each pair loudness-matched and mixed at ``rate``, as
+    (channels, length) float32. If one side has nothing readable, the other side's clips alone."""
+    firsts = readable_references(references, rate, channels, length)
+    seconds = readable_references(blend_with, rate, channels, length)
+    if not firsts or not seconds:
+        log.warning("a blend with one side unreadable: varying the other side's clips alone")
+        return firsts or seconds
+    mixed: list[tuple[ReferenceClip, np.ndarray]] = []
+    for i in range(max(len(firsts), len(seconds))):
+        (first, a), (second, b) = firsts[i % len(firsts)], seconds[i % len(seconds)]
+        audio = mix_matched([a.T, b.T], rate).T
+        pair = BlendReference(first.audio_path, first.seed, first.recipe, blend_with=second.audio_path)
+        mixed.append((pair, np.ascontiguousarray(audio, dtype=np.float32)))
+    return mixed
+
+
 # (seeds, rows, watch) -> audio (rows, channels, samples) as float32 numpy
 ChunkCall = Callable[[list[int], list[int], StepWatch], np.ndarray]
 
@@ -466,7 +501,12 @@ def prepare_batch(
     references: list[tuple[ReferenceClip, np.ndarray]] = []
     if request.references and provider.capabilities.variation:
         target = int(round(duration_sec * loaded.sample_rate))
-        references = readable_references(request.references, loaded.sample_rate, loaded.channels, target)
+        if request.blend_with:  # a blend: each clip varies a mix of one clip of each parent
+            references = blended_references(
+                request.references, request.blend_with, loaded.sample_rate, loaded.channels, target
+            )
+        else:
+            references = readable_references(request.references, loaded.sample_rate, loaded.channels, target)
     return request, loaded, references
 
 
@@ -489,16 +529,20 @@ def run_batch(
     (``last_timings``, ``last_warning``).
 
     Each clip's recipe gets the engine's ``fields`` (``steps`` among them) and, where
-    ``references`` were given, the one it started from (taken in turn), the engine's
-    ``variation`` fields and the ``variation_strength`` setting.
+    ``references`` were given, the one it started from (taken in turn; a blend's mix
+    names both its clips: ``reference`` and ``blend_with``), the engine's ``variation``
+    fields and the ``variation_strength`` setting.
     """
 
     def recipe(index: int) -> dict[str, Any]:
         if not references:
             return dict(fields)
+        reference = references[index % len(references)][0]
+        blended = {"blend_with": str(reference.blend_with)} if isinstance(reference, BlendReference) else {}
         return {
             **fields,
-            "reference": str(references[index % len(references)][0].audio_path),
+            "reference": str(reference.audio_path),
+            **blended,
             **variation,
             "variation_strength": provider.settings.variation_strength,
         }

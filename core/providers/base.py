@@ -61,8 +61,10 @@ class GenerationRequest:
     # Called as soon as each clip is on disk, so it can be auditioned before the
     # batch is clustered.
     on_clip: Callable[[int, GeneratedClip], None] | None = None
-    # A blend (given only to an engine whose ``blends`` attribute is true): clip i
-    # starts from references[i] and blend_with[i] together (each list taken in turn).
+    # A blend (given only to an engine whose ``blends`` attribute is true, which blends the
+    # two recipes, or whose capabilities have ``variation``, which varies a loudness-matched
+    # mix of the two clips): clip i starts from references[i] and blend_with[i] together
+    # (each list taken in turn).
     blend_with: Sequence[ReferenceClip] = ()
 
 

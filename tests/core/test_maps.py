@@ -9,7 +9,15 @@ import numpy as np
 import pytest
 
 from core import clustering
-from core.maps import MapPoint, fit_prefixes, nearest_in_direction, project, session_map, session_space
+from core.maps import (
+    MapPoint,
+    fit_prefixes,
+    forget_placed,
+    nearest_in_direction,
+    project,
+    session_map,
+    session_space,
+)
 from core.models import BriefParams
 from core.service import SessionService
 from core.settings import Settings
@@ -103,6 +111,7 @@ def test_the_map_of_a_stored_session_is_the_same_on_every_visit(
     assert len(first.points) == 8 and first.missing == 0
     assert [p.track_id for p in first.points] == [t.id for t in stored.tracks]
     assert {p.cluster_id for p in first.points} == {c.id for c in stored.clusters}
+    forget_placed()  # as a new process would: nothing kept
     with SessionStore(data_dir, read_only=True) as reader:  # a new process's visit, read-only
         again = session_map(reader, reader.require_session(session.id))
     assert again.points == first.points
@@ -142,3 +151,40 @@ def test_arrows_go_to_the_nearest_clip_that_way() -> None:
     upward = [centre, north, north_east]
     assert nearest_in_direction(upward, centre, 0, 1) == north
     assert nearest_in_direction(upward, centre, 0, 1, scale=(0.1, 1.0)) == north_east
+
+
+def test_a_session_asked_again_is_not_placed_again_and_a_grown_one_projects_only_its_new_clips(
+    service: SessionService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = service.store
+    session = service.create_initial_batch("dusty keys", PARAMS, 6, seed=1)
+    first = session_map(store, store.require_session(session.id))
+    reads: list[object] = []
+    read = SessionStore.get_session_vectors
+
+    def counted(self: SessionStore, *args: object) -> object:
+        reads.append(args)
+        return read(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(SessionStore, "get_session_vectors", counted)
+    # Reopened (a new copy of the same batches): the same map, nothing read again.
+    assert session_map(store, store.require_session(session.id)) is first and reads == []
+    # A batch that brings no refit (8 < 12): only its clips are read, projected onto the
+    # basis in force, exactly where placing the whole session afresh puts them.
+    service.add_brief_batch(session.id, "bright bells", PARAMS, 2, seed=2)
+    grown_session = store.require_session(session.id)
+    grown = session_map(store, grown_session)
+    assert reads == [] and len(grown) == 8
+    assert grown.track_ids[:6] == first.track_ids and np.array_equal(grown.xy[:6], first.xy)
+    forget_placed()
+    fresh = session_map(store, grown_session)
+    assert len(reads) == 1
+    assert (fresh.track_ids, fresh.cluster_ids) == (grown.track_ids, grown.cluster_ids)
+    np.testing.assert_allclose(grown.xy, fresh.xy, rtol=0, atol=1e-12)
+    # A batch that doubles the session refits: the whole session is read and placed again.
+    service.add_brief_batch(session.id, "low drone", PARAMS, 6, seed=3)  # 14 >= 2 * 6
+    refit_session = store.require_session(session.id)
+    refit = session_map(store, refit_session)
+    assert len(reads) == 2 and len(refit) == 14
+    forget_placed()
+    np.testing.assert_array_equal(session_map(store, refit_session).xy, refit.xy)

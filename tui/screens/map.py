@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -19,14 +19,22 @@ from textual.screen import Screen
 from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
-from core.maps import MapPoint, SessionMap, cluster_styles, nearest_in_direction, session_map
+from core.maps import MapPoint, SessionMap, cluster_styles, session_map
 from core.models import Session, Track
 from core.text import shown_line
 from tui.formatting import plural
 from tui.jobs import NowPlaying
 from tui.widgets.footer import QuietFooter
 from tui.widgets.player_bar import PlayerBar
-from tui.widgets.session_map import PLAYING_MARKER, SELECTED_MARKER, SessionMapPlot, legend
+from tui.widgets.session_map import (
+    PLAYING_MARKER,
+    SELECTED_MARKER,
+    MapCanvas,
+    SessionMapPlot,
+    draw_canvas,
+    legend,
+    plotext_theme,
+)
 
 if TYPE_CHECKING:
     from tui.app import SessionLabApp
@@ -42,6 +50,38 @@ class MapChoice:
 
 
 DIRECTIONS = {"left": (-1, 0), "right": (1, 0), "up": (0, 1), "down": (0, -1)}
+# The rows around the plot: title, legend, status, player bar, footer (a pilot test checks).
+CHROME_ROWS = 5
+
+
+def plot_size(screen_width: int, screen_height: int) -> tuple[int, int]:
+    """The size the plot gets on a screen of this size: what a canvas drawn beforehand is drawn at."""
+    return screen_width, max(1, screen_height - CHROME_ROWS)
+
+
+@dataclass(frozen=True)
+class PreparedMap:
+    """Everything the map screen shows, made in a worker: the clips placed, their drawing at
+    the size the plot is expected to get, and the legend's and status line's lookups."""
+
+    placed: SessionMap
+    canvas: MapCanvas
+    labels: dict[uuid.UUID, str]  # every cluster's name (the musician's over the given label)
+    styles: dict[uuid.UUID, int]
+    shown: list[tuple[uuid.UUID, str]]  # the clusters with clips on the map, in session order
+    count: int  # the session's clips when it was made (a later batch makes it stale)
+
+
+def prepare_map(store: Any, session: Session, size: tuple[int, int], theme: str) -> PreparedMap:
+    """The map of ``session``, placed and drawn at ``size`` with plotext theme ``theme`` (in a worker)."""
+    count = sum(len(b.tracks) for b in session.batches)
+    placed = session_map(store, session).warm()
+    names = store.get_cluster_names(session.id)
+    clusters = session.clusters
+    labels = {c.id: names.get(c.id) or c.label for c in clusters}
+    styles = cluster_styles(session)
+    shown = [(c.id, labels[c.id]) for c in clusters if c.id in placed.clusters]
+    return PreparedMap(placed, draw_canvas(placed, styles, *size, theme), labels, styles, shown, count)
 
 
 class MapScreen(Screen[MapChoice]):
@@ -64,18 +104,15 @@ class MapScreen(Screen[MapChoice]):
     app: SessionLabApp
 
     def __init__(
-        self,
-        session: Session,
-        selected: uuid.UUID | None = None,
-        prepared: tuple[SessionMap, dict[uuid.UUID, str]] | None = None,
+        self, session: Session, selected: uuid.UUID | None = None, prepared: PreparedMap | None = None
     ) -> None:
         super().__init__()
         self.session = session
         self.selected = selected
-        self.prepared = prepared  # placed in the background by the session screen
+        self.prepared = prepared  # placed and drawn in the background by the session screen
         self.blend_first: uuid.UUID | None = None  # a cluster marked for a blend
         self.placed: SessionMap | None = None
-        self.labels = {c.id: c.label for c in session.clusters}
+        self.labels: dict[uuid.UUID, str] = {}
 
     def compose(self) -> ComposeResult:
         yield Static(id="map-title")
@@ -92,37 +129,44 @@ class MapScreen(Screen[MapChoice]):
         self.query_one("#map-title", Static).update(title)
         self.watch(self.app, "now_playing", self._now_playing_changed, init=False)
         if self.prepared is not None:
-            self._show(*self.prepared)
+            self._show(self.prepared)
         else:
-            self._place()
+            self._place(plot_size(*self.app.size), plotext_theme(self.app))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="map")
-    def _place(self) -> tuple[SessionMap, dict[uuid.UUID, str]]:
-        return session_map(self.app.store, self.session), self.app.store.get_cluster_names(self.session.id)
+    def _place(self, size: tuple[int, int], theme: str) -> PreparedMap:
+        return prepare_map(self.app.store, self.session, size, theme)
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
         self.app.report_worker(event)
         if event.worker.group != "map" or event.state != WorkerState.SUCCESS:
             return
-        self._show(*event.worker.result)
+        self._show(event.worker.result)
 
-    def _show(self, placed: SessionMap, names: dict[uuid.UUID, str]) -> None:
-        self.placed = placed
-        self.labels.update(names)
-        if self.selected is None or placed.point(self.selected) is None:
-            self.selected = placed.points[0].track_id if placed.points else None
-        styles = cluster_styles(self.session)
-        self.query_one("#map", SessionMapPlot).show(placed, styles, self.labels)
-        in_use = {p.cluster_id for p in placed.points}
-        shown = [(c.id, self.labels.get(c.id, c.label)) for c in self.session.clusters if c.id in in_use]
-        self.query_one("#map-legend", Static).update(Content.assemble(*legend(shown, styles)))
+    def show_prepared(self, prepared: PreparedMap) -> None:
+        """A newer map of the session (it was read whole, or grew by a batch), placed elsewhere."""
+        if self.placed is not None and prepared.placed is self.placed:
+            return
+        self.workers.cancel_group(self, "map")  # a placing of the older session, if still running
+        self.prepared = prepared
+        self._show(prepared)
+
+    def _show(self, prepared: PreparedMap) -> None:
+        placed = self.placed = prepared.placed
+        self.labels = prepared.labels
+        if self.selected is None or self.selected not in placed.index:
+            self.selected = placed.track_ids[0] if len(placed) else None
+        self.query_one("#map", SessionMapPlot).show(placed, prepared.styles, self.labels, prepared.canvas)
+        self.query_one("#map-legend", Static).update(
+            Content.assemble(*legend(prepared.shown, prepared.styles))
+        )
         missing = f" · {placed.missing} without a vector in it not shown" if placed.missing else ""
         self.query_one("#map-title", Static).update(
             Content.assemble(
                 ("Map  ", "bold"),
                 (shown_line(self.session.title), "bold"),
-                (f"   {plural(len(placed.points), 'clip')} · space {placed.space}{missing}", "dim"),
+                (f"   {plural(len(placed), 'clip')} · space {placed.space}{missing}", "dim"),
             )
         )
         self._marks()
@@ -143,7 +187,7 @@ class MapScreen(Screen[MapChoice]):
         self.query_one("#map", SessionMapPlot).mark(self.selected, self._playing_id())
         status = self.query_one("#map-status", Static)
         track = self._track(self.selected)
-        if self.placed is not None and not self.placed.points:
+        if self.placed is not None and not len(self.placed):
             status.update(Content("No clip of this session has a stored vector to place it by."))
             return
         if track is None:
@@ -166,8 +210,7 @@ class MapScreen(Screen[MapChoice]):
         return self.placed.point(self.selected)
 
     def action_move(self, direction: str) -> None:
-        current = self._current()
-        if current is None or self.placed is None:
+        if self._current() is None or self.placed is None or self.selected is None:
             return
         plot = self.query_one("#map", SessionMapPlot)
         span = self.placed.xy.max(axis=0) - self.placed.xy.min(axis=0)
@@ -176,7 +219,7 @@ class MapScreen(Screen[MapChoice]):
         width = max(1e-9, float(span[0])) / max(1, plot.size.width)
         height = max(1e-9, float(span[1])) / max(1, plot.size.height) * 0.5
         dx, dy = DIRECTIONS[direction]
-        found = nearest_in_direction(self.placed.points, current, dx, dy, scale=(1 / width, 1 / height))
+        found = self.placed.nearest(self.selected, dx, dy, scale=(1 / width, 1 / height))
         if found is not None:
             self.selected = found.track_id
             self._marks()

@@ -26,13 +26,12 @@ from tui.formatting import plural
 from tui.jobs import GenerationJob
 
 if TYPE_CHECKING:
-    from core.maps import SessionMap
     from core.search import SearchResult
     from tui.app import SessionLabApp
+    from tui.screens.map import PreparedMap
     from tui.widgets.track_table import TrackRow
 
 SEARCH_SCOPE = "search"
-PreparedMap = tuple["SessionMap", dict[uuid.UUID, str], int]
 
 
 class SearchBar(Input):
@@ -64,8 +63,8 @@ class SessionExplore(Screen[uuid.UUID | None]):
     generating: bool
     blend_first: tuple[Batch, ClusterSummary] | None = None
     search_result: SearchResult | None = None
-    # The map, placed in the background once the session is read (and after each batch),
-    # so M draws at once: (the map, the musician's cluster names, the clip count it covers).
+    # The map, placed and drawn in the background once the session is read whole (and
+    # after each batch), so M shows it at once.
     prepared_map: PreparedMap | None = None
 
     # ------------------------------------------------------------------ map
@@ -83,7 +82,7 @@ class SessionExplore(Screen[uuid.UUID | None]):
 
         prepared = self.prepared_map
         count = sum(len(b.tracks) for b in self.session.batches)
-        ready = prepared if prepared is not None and prepared[2] == count else None
+        ready = prepared if prepared is not None and prepared.count == count else None
 
         def chosen(choice: MapChoice | None) -> None:
             if choice is None or choice.track_id is None:
@@ -99,14 +98,13 @@ class SessionExplore(Screen[uuid.UUID | None]):
                 if first is not None and second is not None and not self.generating:
                     self._ask_blend(first[0], first[1], second[1])
 
-        self.app.push_screen(MapScreen(self.session, selected, ready[:2] if ready else None), chosen)
+        self.app.push_screen(MapScreen(self.session, selected, ready), chosen)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="map-prepare", description="place the map")
-    def _prepare_map(self, session: Session) -> PreparedMap:
-        from core.maps import session_map
+    def _prepare_map(self, session: Session, size: tuple[int, int], theme: str) -> PreparedMap:
+        from tui.screens.map import prepare_map
 
-        count = sum(len(b.tracks) for b in session.batches)
-        return session_map(self.app.store, session), self.app.store.get_cluster_names(session.id), count
+        return prepare_map(self.app.store, session, size, theme)
 
     # --------------------------------------------------------------- search
 
@@ -150,13 +148,26 @@ class SessionExplore(Screen[uuid.UUID | None]):
             self.show_search(event.worker.result)
         elif group == "map-prepare":
             self.prepared_map = event.worker.result
-        elif group in ("load", "generate"):
-            # After the screen has taken the session (or the new batch) in.
+            self._update_open_map(self.prepared_map)
+        elif group in ("load", "older", "generate"):
+            # After the screen has taken the session (its start, the rest of it, a new batch) in.
             self.call_after_refresh(self._prepare_current_map)
 
+    def _update_open_map(self, prepared: PreparedMap) -> None:
+        """The map screen open on this session (M pressed before it was read whole, or while a
+        batch was made) shows the map of the session as it now is."""
+        from tui.screens.map import MapScreen
+
+        for screen in self.app.screen_stack:
+            if isinstance(screen, MapScreen) and screen.session is self.session:
+                screen.show_prepared(prepared)
+
     def _prepare_current_map(self) -> None:
+        from tui.screens.map import plot_size
+        from tui.widgets.session_map import plotext_theme
+
         if self.session is not None and self.session.tracks:
-            self._prepare_map(self.session)
+            self._prepare_map(self.session, plot_size(*self.app.size), plotext_theme(self.app))
 
     def show_search(self, result: SearchResult) -> None:
         """The hits in the track list (text matches first), with what they matched on."""
