@@ -525,7 +525,7 @@ def _run(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO)
             session = service.create_initial_batch(args.brief, params, clips, seed=args.seed, progress=bar)
         finally:
             bar.close()
-        _notices(service, err)
+            _notices(service, err)  # a failed call's too: the fallbacks passed over, and why
         _emit(session_document(session), out) if args.json else print_session(session, out)
         return 0
     if command == "more":
@@ -549,7 +549,7 @@ def _run(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO)
             )
         finally:
             bar.close()
-        _notices(service, err)
+            _notices(service, err)  # a failed call's too: the fallbacks passed over, and why
         _print_new_batch(service.store, batch, args.json, out)
         return 0
     if command == "extend":
@@ -565,7 +565,7 @@ def _run(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO)
             batch = service.extend_track(track_id, length, seed=args.seed, progress=bar)
         finally:
             bar.close()
-        _notices(service, err)
+            _notices(service, err)  # a failed call's too: the fallbacks passed over, and why
         _print_new_batch(service.store, batch, args.json, out)
         return 0
     if command == "import":
@@ -585,7 +585,7 @@ def _run(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO)
             batch = service.import_clips(session_id, files, progress=bar)
         finally:
             bar.close()
-        _notices(service, err)
+            _notices(service, err)  # a failed call's too: the fallbacks passed over, and why
         _print_new_batch(service.store, batch, args.json, out)
         return 0
     if command == "sessions":

@@ -183,6 +183,6 @@ def _blend(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextI
         batch = service.blend_clusters(session_id, first, second, clips, seed=args.seed, progress=bar)
     finally:
         bar.close()
-    _notices(service, err)
+        _notices(service, err)  # a failed call's too: the fallbacks passed over, and why
     _print_new_batch(service.store, batch, args.json, out)
     return 0

@@ -52,17 +52,15 @@ def _fallback_music(
 ) -> tuple[MusicProvider, str]:
     """The first engine of ``settings.fallback_engines`` that can be built when ``chosen`` cannot;
     re-raises ``why`` when none is allowed or none can."""
-    from core.pipeline.steps import sentence
-    from core.providers import registry
+    from core.errors import sentence
+    from core.pipeline.routing import fallback_label, stand_ins
 
-    for name in settings.fallback_order:
-        if name == chosen:
-            continue
-        try:
-            music = registry.create_music(settings, name)
-        except SessionLabError:
-            continue
-        return music, f"{sentence(why).rstrip('.')}. The {name} engine makes this batch instead."
+    for entry, music in stand_ins(settings, {chosen}):
+        if not isinstance(music, SessionLabError):
+            return (
+                music,
+                f"{sentence(why).rstrip('.')}. The {fallback_label(entry)} engine makes this batch instead.",
+            )
     raise why
 
 

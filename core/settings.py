@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -59,7 +60,9 @@ class Settings:
     # How far "more like this" may stray from each reference: close, near, balanced, far, loose.
     variation_strength: str = "balanced"
     # Engines to try, in order, when the chosen one cannot run here (no CUDA for a CUDA-only
-    # model, missing weights or packages): names separated by commas, e.g. "stable-audio, sketch".
+    # model, missing weights or packages, out of memory): for a batch, more like and extend;
+    # entries separated by commas, each an engine or engine=model, e.g.
+    # "stable-audio=stabilityai/stable-audio-open-small, sketch".
     # Empty (the default): no fallback; the batch says why the engine cannot run.
     fallback_engines: str = ""
     # Extending a clip window by window (core.windowed, seed 004): the new seconds each
@@ -136,9 +139,12 @@ class Settings:
 
     @property
     def fallback_order(self) -> tuple[str, ...]:
-        """``fallback_engines`` as names, in order, without repeats."""
-        names = [n.strip() for n in str(self.fallback_engines).replace(";", ",").split(",")]
-        return tuple(dict.fromkeys(n for n in names if n))
+        """``fallback_engines`` as entries (``engine`` or ``engine=model``), in order, without repeats."""
+        entries = [
+            "=".join(p.strip() for p in n.split("=", 1))
+            for n in re.split(r"[,;]", str(self.fallback_engines))
+        ]
+        return tuple(dict.fromkeys(e for e in entries if e and not e.startswith("=")))
 
     @property
     def db_path(self) -> Path:

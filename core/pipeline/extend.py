@@ -16,18 +16,19 @@ import uuid
 
 from core.errors import GenerationFailedError, NotFoundError, ValidationError
 from core.models import BATCH_EXTEND, Batch, new_id
-from core.pipeline import rounds, steps
+from core.pipeline import rounds, routing, steps
 from core.pipeline.generate import random_seed
 from core.pipeline.more_like import _centroid, _params, _prompt
 from core.pipeline.run import Run
 from core.pipeline.tools import Tools
-from core.providers.base import STAGE_GENERATING, ExtendRequest, GeneratedClip, ReferenceClip
+from core.providers.base import STAGE_GENERATING, ExtendRequest, GeneratedClip, MusicProvider, ReferenceClip
 from core.similarity import cosine_similarity
 
 
-def extend_limit(tools: Tools) -> float:
-    """The longest clip the current engine's extend makes, in seconds (0: it cannot extend)."""
-    music = tools.music
+def extend_limit(tools: Tools, music: MusicProvider | None = None) -> float:
+    """The longest clip the engine's extend makes (the chosen one's unless ``music`` is given),
+    in seconds (0: it cannot extend)."""
+    music = tools.music if music is None else music
     if not callable(getattr(music, "extend_clip", None)):
         return 0.0
     return float(music.capabilities.extend_sec)
@@ -114,17 +115,38 @@ def extend(tools: Tools, run: Run, track_id: uuid.UUID, to_sec: float, *, seed: 
 
 
 def _make(tools: Tools, run: Run, request: ExtendRequest) -> GeneratedClip:
-    """The engine's longer clip, checked to be there and as long as asked; errors as one sentence."""
+    """The engine's longer clip, checked to be there and as long as asked; errors as one sentence.
+
+    An engine that cannot run (no CUDA, missing weights, out of memory) hands the clip to the
+    next engine of ``settings.fallback_engines`` that can extend this far (``routing.with_fallback``).
+    """
     started = time.perf_counter()
     try:
-        extend_clip = tools.music.extend_clip  # type: ignore[attr-defined]
-        clip = steps.call_engine(tools, lambda: extend_clip(request), request.out_dir)
+        clip = routing.with_fallback(
+            tools,
+            run,
+            lambda music: steps.call_engine(
+                tools,
+                lambda: music.extend_clip(request),  # type: ignore[attr-defined]
+                request.out_dir,
+                music,
+            ),
+            lambda music: _cannot_extend(tools, music, request.to_sec),
+        )
     finally:
         run.timer.add(STAGE_GENERATING, time.perf_counter() - started)
     run.check_cancel()
     if not clip.audio_path.is_file():
-        raise GenerationFailedError(f"The {tools.music.name} engine produced no clip; nothing was stored.")
+        name = routing.engine_of(tools, run).name
+        raise GenerationFailedError(f"The {name} engine produced no clip; nothing was stored.")
     run.timer.clip_ready()
     if run.on_clip is not None:
         run.on_clip(0, 1, clip.audio_path)
     return clip
+
+
+def _cannot_extend(tools: Tools, music: MusicProvider, seconds: float) -> str | None:
+    limit = extend_limit(tools, music)
+    if limit <= 0:
+        return "cannot extend clips"
+    return None if seconds <= limit else f"extends clips to at most {limit:g} seconds, not {seconds:g}"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import GenerationFailedError
+from core.errors import GenerationFailedError, ProviderUnavailableError, sentence
 from core.models import Batch, BriefParams, ClusterSummary, new_id
 from core.pipeline import steps
 from core.pipeline.generate import SEED_LIMIT
@@ -44,7 +44,8 @@ def gather(
     ``num_clips * more_like_candidate_factor`` were made, or a later round makes nothing.
 
     Round i uses ``round_seed(seed, i)`` and stages into ``staging / round-i``; none at all is
-    one clear sentence.
+    one clear sentence. A round after the first that fails (the engine ran out of memory, or
+    cannot run and no fallback can) ends the rounds with a notice; the candidates made stay.
     """
     cap = num_clips * tools.settings.more_like_candidate_factor
     candidates: list[steps.Candidate] = []
@@ -54,21 +55,28 @@ def gather(
         wanted = min(num_clips - passing, cap - len(candidates))
         if wanted <= 0:
             break
-        clips = steps.generate(
-            tools,
-            run,
-            prompt,
-            wanted,
-            params,
-            round_seed(seed, round_index),
-            staging / f"round-{round_index}",
-            references,
-            offset=len(candidates),
-            total=num_clips if round_index == 0 else len(candidates) + wanted,
-            allow_empty=round_index > 0,
-            blend_with=blend_with,
-            strength=strength,
-        )
+        try:
+            clips = steps.generate(
+                tools,
+                run,
+                prompt,
+                wanted,
+                params,
+                round_seed(seed, round_index),
+                staging / f"round-{round_index}",
+                references,
+                offset=len(candidates),
+                total=num_clips if round_index == 0 else len(candidates) + wanted,
+                allow_empty=round_index > 0,
+                blend_with=blend_with,
+                strength=strength,
+            )
+        except (GenerationFailedError, ProviderUnavailableError) as exc:
+            if not candidates:
+                raise
+            # A later round that fails (out of memory, most often) keeps what the earlier ones made.
+            run.notice(f"{sentence(exc).rstrip('.')}; the clips made before it are kept.")
+            break
         candidates.extend(steps.embed(tools, run, clips))
         round_index += 1
         if not clips:

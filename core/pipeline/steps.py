@@ -20,13 +20,16 @@ from core import clustering, paths
 from core.errors import (
     CancelledError,
     GenerationFailedError,
-    ProviderUnavailableError,
     SessionLabError,
     ValidationError,
     disk_problem,
+    is_out_of_memory,
+    out_of_memory,
+    sentence,
     storage_error,
 )
 from core.models import BATCH_IMPORT, Batch, BriefParams, ClusterSummary, Session, Track, new_id
+from core.pipeline import routing
 from core.pipeline.run import Run
 from core.pipeline.tools import Tools
 from core.providers.base import (
@@ -76,7 +79,6 @@ def generate(
     except OSError as exc:
         raise storage_error(f"create the staging dir {out_dir}", exc) from None
     shown_total = total if total is not None else num_clips
-    music = run.music if run.music is not None else tools.music  # a fallback stays for the whole call
 
     def clip_ready(index: int, clip: GeneratedClip) -> None:
         run.timer.clip_ready()
@@ -103,24 +105,23 @@ def generate(
         strength=strength,
     )
     started = time.perf_counter()
-    tried: list[str] = []
     try:
-        while True:
-            try:
-                clips = list(
-                    call_engine(
-                        tools,
-                        lambda m=music: m.generate_batch(prompt, num_clips, params.duration_sec, request),
-                        out_dir,
-                        music,
-                    )
+        clips = routing.with_fallback(
+            tools,
+            run,
+            lambda music: list(
+                call_engine(
+                    tools,
+                    lambda: music.generate_batch(prompt, num_clips, params.duration_sec, request),
+                    out_dir,
+                    music,
                 )
-                break
-            except ProviderUnavailableError as exc:  # it cannot run here: the next allowed engine, if any
-                tried.append(music.name)
-                music = fallback_engine(tools, run, exc, tried, params.duration_sec)
+            ),
+            lambda music: _makes_clips_of(music, params.duration_sec),
+        )
     finally:
         run.timer.add(STAGE_GENERATING, time.perf_counter() - started)
+    music = routing.engine_of(tools, run)
     warning = getattr(music, "last_warning", None)
     if warning:
         run.notice(str(warning))
@@ -134,7 +135,8 @@ def generate(
 def call_engine(
     tools: Tools, call: Callable[[], T], out_dir: Path | None, music: MusicProvider | None = None
 ) -> T:
-    """The music engine's ``call``; a provider bug or library failure becomes one sentence."""
+    """The music engine's ``call``; a provider bug or library failure becomes one sentence, and
+    running out of memory an ``OutOfMemoryError`` of advice (which routing may hand on)."""
     name = (music or tools.music).name
     try:
         return call()
@@ -144,42 +146,15 @@ def call_engine(
         problem = disk_problem(exc)
         if problem is not None:  # not the engine's fault: the disk refused its clip
             raise storage_error(f"write a clip into {out_dir}", problem) from exc
+        if is_out_of_memory(exc):
+            raise out_of_memory(f"The {name} engine", "this machine", "making this batch") from exc
         log.exception("music provider failed", extra={"stage": STAGE_GENERATING, "reported": True})
         raise GenerationFailedError(f"The {name} engine failed: {sentence(exc)}") from exc
 
 
-def fallback_engine(
-    tools: Tools, run: Run, why: ProviderUnavailableError, tried: list[str], seconds: float
-) -> MusicProvider:
-    """The next engine of ``settings.fallback_engines`` that can be built (and make ``seconds``-long
-    clips), after the engines ``tried`` could not run.
-
-    Re-raises ``why`` (one line: why the engine cannot run) when no fallback is allowed or none is
-    left; otherwise says in one notice why the chosen engine could not run and which one stands in,
-    and records it on ``run.music`` so the batch names the engine that made its clips.
-    """
-    from core.providers import registry
-
-    for name in tools.settings.fallback_order:
-        if name in tried:
-            continue
-        try:
-            music = registry.create_music(tools.settings, name)
-        except SessionLabError as exc:
-            tried.append(name)
-            run.notice(f"The fallback engine {name} cannot run either: {sentence(exc)}")
-            continue
-        limit = getattr(getattr(music, "capabilities", None), "longest_sec", seconds)
-        if seconds > limit:
-            tried.append(name)
-            run.notice(
-                f"The fallback engine {name} makes clips of at most {limit:g} seconds, not {seconds:g}."
-            )
-            continue
-        run.notice(f"{sentence(why).rstrip('.')}. The {name} engine made this batch instead.")
-        run.music = music
-        return music
-    raise why
+def _makes_clips_of(music: MusicProvider, seconds: float) -> str | None:
+    limit = getattr(getattr(music, "capabilities", None), "longest_sec", seconds)
+    return None if seconds <= limit else f"makes clips of at most {limit:g} seconds, not {seconds:g}"
 
 
 def check_duration(tools: Tools, seconds: float) -> None:
@@ -280,7 +255,7 @@ def build_batch(
     It records the engine that made its clips: the chosen one, or the fallback that stood in (``run.music``).
     """
     imported = kind == BATCH_IMPORT
-    music = run.music if run is not None and run.music is not None else tools.music
+    music = tools.music if run is None else routing.engine_of(tools, run)
     return Batch(
         id=batch_id,
         session_id=session_id,
@@ -367,9 +342,3 @@ def persist(
     )
     run.report(STAGE_SAVING, 1, 1)
     run.timer.add(STAGE_SAVING, time.perf_counter() - started)
-
-
-def sentence(exc: BaseException) -> str:
-    """An exception as one short line for the user."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:300]

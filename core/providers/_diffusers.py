@@ -19,14 +19,19 @@ provider answers offline, in milliseconds, from the JSON files of the model.
   ``diffusers_max_batch`` give the same audio again. Progress and cancel once
   per denoising step through the pipeline's step callback (cancel raises
   ``CancelledError`` from it; clips already written by the call are deleted).
-  Out of memory is reported as one sentence of advice. Clips are trimmed to
+  Out of memory is one sentence of advice: a warning beside the clips made before
+  it, or an ``OutOfMemoryError`` (which routing may hand to a fallback engine)
+  when no clip was made. Clips are trimmed to
   exactly ``round(seconds * rate)`` samples and written at the engine's own
   rate and channels.
 - ``prepare_batch`` / ``run_batch``: what a provider's ``generate_batch`` does
   around ``generate_clips`` (check, load, read references; recipe, timings, warning).
-- ``reference_audio``: a reference clip read, resampled with soxr on the CPU
-  (torchaudio cannot be installed beside this torch), mixed to the model's
-  channels and cut or padded to a length.
+- ``reference_audio``: a reference clip read, resampled with soxr on the CPU,
+  mixed to the model's channels and cut or padded to a length. Not
+  ``torchaudio.functional.resample`` on the model's device, as diffusers'
+  examples do: no torchaudio runs beside torch 2.13 (checked 2026-11-30: PyPI
+  has no 2.12 or 2.13; its 2.11.1 wheel is built against CUDA torch and fails
+  to load ``libc10_cuda.so`` beside the CPU torch).
 - ``blended_references``: a blend's references (``GenerationRequest.blend_with``
   given to an engine with audio-to-audio): one clip of each parent, read as
   ``reference_audio``, loudness-matched and summed (``core.audio.mix_matched``);
@@ -35,7 +40,6 @@ provider answers offline, in milliseconds, from the JSON files of the model.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import tempfile
@@ -55,10 +59,9 @@ from core.errors import (
     CancelledError,
     GenerationFailedError,
     ProviderUnavailableError,
-    SessionLabError,
     ValidationError,
 )
-from core.providers import _torch
+from core.providers import _runs, _torch
 from core.providers.base import (
     STAGE_LOADING,
     GeneratedClip,
@@ -180,22 +183,13 @@ def find_pipeline(model: str) -> PipelineLocation | None:
 
 def locate_pipeline(label: str, model: str, class_names: Sequence[str]) -> PipelineLocation:
     """Like ``find_pipeline`` but raises ProviderUnavailableError: what is missing and how to get it."""
-    model = (model or "").strip()
-    if not model:
-        raise ProviderUnavailableError(f"No {label} model is set; pass --model ID_OR_PATH.")
+    model = _torch.model_named(label, model)
     location = find_pipeline(model)
     if location is None:
-        path = Path(model).expanduser()
-        if path.is_dir():
-            raise ProviderUnavailableError(
-                f"The directory {model} is not a saved diffusers pipeline: it needs a model_index.json "
-                "and the weights of each component."
-            )
-        if _torch.looks_like_path(model):
-            raise ProviderUnavailableError(f"{label} model directory {model} does not exist.")
-        raise ProviderUnavailableError(
-            f"{label} model {model} is not in the Hugging Face cache ({_torch.hub_cache_dir()}); download it "
-            f"once with `hf download {model}` or pass --model PATH."
+        raise _torch.not_found(
+            label,
+            model,
+            "a saved diffusers pipeline: it needs a model_index.json and the weights of each component",
         )
     if location.class_name not in class_names:
         raise ProviderUnavailableError(
@@ -272,13 +266,8 @@ def load_pipeline(
             ) from None
         try:
             pipe.to(device)
-        except RuntimeError as exc:
-            if _torch.is_out_of_memory(exc):
-                raise ProviderUnavailableError(
-                    f"{label} model {location.model} does not fit in the memory of {device}; "
-                    "set diffusers_device to cpu or choose a smaller model."
-                ) from None
-            raise
+        except (RuntimeError, MemoryError) as exc:
+            raise _torch.load_failure(exc, label, location.model, device, "diffusers_device") from None
         pipe.set_progress_bar_config(disable=True)
         rate, channels = rate_and_channels(pipe)
         return LoadedPipeline(pipe, location, device, dtype, int(rate), int(channels))
@@ -421,11 +410,12 @@ def generate_clips(
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     target = int(round(duration_sec * loaded.sample_rate))
-    counter = _torch.ChunkedSteps(num_clips, max_batch, steps_per_chunk, request.progress)
+    counter = _runs.ChunkedSteps(
+        num_clips, max_batch, steps_per_chunk, request.progress, who=label, size_setting="diffusers_max_batch"
+    )
     chunks, on_step = counter.chunks, counter.step
     batch_tag = uuid.uuid4().hex[:8]
     clips: list[GeneratedClip] = []
-    first_error: str | None = None
     try:
         for chunk_index, (start, count) in enumerate(chunks):
             check_cancel(request.cancel)
@@ -440,28 +430,15 @@ def generate_clips(
             except CancelledError:
                 raise
             except Exception as exc:
-                oom = _torch.is_out_of_memory(exc)
-                if oom:
-                    message = (
-                        f"{label} ran out of memory on {loaded.device} making {count} clips at once; "
-                        f"lower diffusers_max_batch (now {max_batch}) or the clip length."
-                    )
-                elif isinstance(exc, SessionLabError):
-                    message = str(exc)
-                else:
-                    message = f"{label} failed to generate clips: {first_line(exc)}."
-                log.warning("%s chunk %d failed: %s", name, chunk_index, exc, exc_info=not oom)
-                first_error = first_error or message
-                counter.skip_to_end_of(chunk_index)
-                if oom:
-                    break  # the next chunk is as large: it would run out of memory too
+                if counter.failed(chunk_index, exc, device=loaded.device):
+                    break  # out of memory: the next chunk is as large
                 continue
             finished = time.perf_counter()
             last_step = watch.last_step_at or finished
             timings["generate"] += last_step - call_started
             timings["decode"] += finished - last_step
             if not np.isfinite(audio).all():
-                first_error = first_error or f"{label} produced invalid audio (NaN)."
+                counter.note(GenerationFailedError(f"{label} produced invalid audio (NaN)."))
                 continue
             write_started = time.perf_counter()
             for row, index in enumerate(rows):
@@ -498,16 +475,11 @@ def generate_clips(
                     request.on_clip(index, clip)
             timings["write"] += time.perf_counter() - write_started
     except CancelledError:
-        for clip in clips:
-            with contextlib.suppress(OSError):
-                clip.audio_path.unlink(missing_ok=True)
+        _runs.remove_clips(clips)
         raise
     finally:
         timings["total"] = time.perf_counter() - started
-    if not clips:
-        raise GenerationFailedError(first_error or f"{label} produced no clip.")
-    warning = f"{len(clips)} of {num_clips} clips were made. {first_error}" if first_error else None
-    return BatchResult(clips, warning, timings)
+    return BatchResult(clips, counter.outcome(len(clips)), timings)
 
 
 def prepare_batch(
@@ -607,6 +579,4 @@ def as_numpy(audio: Any) -> np.ndarray:
     return audio.detach().to("cpu", dtype=torch.float32).numpy()
 
 
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:200].rstrip(".")
+first_line = _torch.first_line

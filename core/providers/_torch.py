@@ -28,8 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.errors import ProviderUnavailableError
-from core.providers.base import STAGE_GENERATING, ProgressFn
+from core.errors import OutOfMemoryError, ProviderUnavailableError, is_out_of_memory
 
 log = logging.getLogger(__name__)
 
@@ -177,28 +176,41 @@ def find_model(model: str) -> ModelLocation | None:
     return ModelLocation(model, model, False, _read_config(config), cache_dir)
 
 
+def model_named(label: str, model: str | None) -> str:
+    """``model`` stripped, or one sentence when none is set."""
+    model = (model or "").strip()
+    if not model:
+        raise ProviderUnavailableError(f"No {label} model is set; pass --model ID_OR_PATH.")
+    return model
+
+
+def not_found(label: str, model: str, saved: str) -> ProviderUnavailableError:
+    """Why ``model`` was not found: a directory that is not ``saved`` (what such a directory holds),
+    a path that does not exist, or a hub id that is not in the cache (and how to get it)."""
+    if Path(model).expanduser().is_dir():
+        return ProviderUnavailableError(f"The directory {model} is not {saved}.")
+    if looks_like_path(model):
+        return ProviderUnavailableError(f"{label} model directory {model} does not exist.")
+    return ProviderUnavailableError(
+        f"{label} model {model} is not in the Hugging Face cache ({hub_cache_dir()}); download it "
+        f"once with `hf download {model}` or pass --model PATH."
+    )
+
+
 def locate_model(label: str, model: str, expected_types: tuple[str, ...]) -> ModelLocation:
     """Like ``find_model`` but raises ProviderUnavailableError with what is missing and how to get it.
 
     ``label`` names the model family for the sentence ("MusicGen"); ``expected_types``
     are the config ``model_type`` values the provider can run.
     """
-    model = (model or "").strip()
-    if not model:
-        raise ProviderUnavailableError(f"No {label} model is set; pass --model ID_OR_PATH.")
+    model = model_named(label, model)
     location = find_model(model)
     if location is None:
-        path = Path(model).expanduser()
-        if path.is_dir():
-            raise ProviderUnavailableError(
-                f"The directory {model} is not a saved {label} model: it needs a config.json and "
-                "model weights (model.safetensors or pytorch_model.bin)."
-            )
-        if looks_like_path(model):
-            raise ProviderUnavailableError(f"{label} model directory {model} does not exist.")
-        raise ProviderUnavailableError(
-            f"{label} model {model} is not in the Hugging Face cache ({hub_cache_dir()}); download it "
-            f"once with `hf download {model}` or pass --model PATH."
+        raise not_found(
+            label,
+            model,
+            f"a saved {label} model: it needs a config.json and model weights (model.safetensors or "
+            "pytorch_model.bin)",
         )
     model_type = location.config.get("model_type")
     if model_type not in expected_types:
@@ -225,13 +237,21 @@ def dtype_kwargs(dtype: Any) -> dict[str, Any]:
     return {"dtype": dtype} if (major, minor) >= (4, 56) else {"torch_dtype": dtype}
 
 
-def is_out_of_memory(exc: BaseException) -> bool:
-    import torch
+def load_failure(exc: BaseException, who: str, model: str, device: str, device_setting: str) -> BaseException:
+    """A model that cannot be moved onto ``device``: out of memory as advice, else ``exc`` itself."""
+    if not is_out_of_memory(exc):
+        return exc
+    elsewhere = "" if device.startswith("cpu") else f"set {device_setting} to cpu or "
+    error = OutOfMemoryError(
+        f"{who} model {model} does not fit in the memory of {device}; {elsewhere}choose a smaller model."
+    )
+    error.__cause__ = exc
+    return error
 
-    oom = getattr(torch.cuda, "OutOfMemoryError", None)
-    if oom is not None and isinstance(exc, oom):
-        return True
-    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:200].rstrip(".")
 
 
 _loaded: dict[tuple[Any, ...], Any] = {}
@@ -262,27 +282,3 @@ def clear_loaded() -> None:
     """Drop every cached model (tests; freeing a GPU)."""
     with _loading:
         _loaded.clear()
-
-
-class ChunkedSteps:
-    """A batch made in chunks of at most ``size`` clips, each ``steps`` engine steps long,
-    with one progress bar over every step of every chunk (``total = chunks * steps``)."""
-
-    def __init__(self, num_clips: int, size: int, steps: int, progress: ProgressFn | None) -> None:
-        self.chunks = [(start, min(size, num_clips - start)) for start in range(0, num_clips, size)]
-        self.steps = steps
-        self.total = len(self.chunks) * steps
-        self.done = 0
-        self.progress = progress
-        if progress is not None:
-            progress(STAGE_GENERATING, 0, self.total)
-
-    def step(self) -> None:
-        """One engine step done."""
-        self.done += 1
-        if self.progress is not None:
-            self.progress(STAGE_GENERATING, min(self.done, self.total), self.total)
-
-    def skip_to_end_of(self, chunk_index: int) -> None:
-        """A chunk failed: the bar goes on from where the next chunk starts."""
-        self.done = (chunk_index + 1) * self.steps

@@ -10,17 +10,14 @@ so most extensions are one call (a window adds at least half of it).
 
 from __future__ import annotations
 
-import tempfile
-import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from core.audio import audio_duration, write_wav_atomic
+from core.audio import audio_duration
 from core.errors import AudioFileError, GenerationFailedError
-from core.providers import _diffusers
+from core.providers import _diffusers, _runs
 from core.providers.base import ExtendRequest, GeneratedClip, check_cancel, clip_seed
 
 # (loaded pipeline, audio (channels, n): context then silence, seconds where the new part
@@ -34,8 +31,6 @@ def extend_clip(
     provider: Any, request: ExtendRequest, *, name: str, label: str, mode: str, call: WindowCall
 ) -> GeneratedClip:
     """``request.source`` continued to ``request.to_sec`` by ``call``, window by window; one WAV written."""
-    from core.windowed import extend_windowed
-
     check_cancel(request.cancel)
     loaded = provider.load(request.progress)
     rate, channels = loaded.sample_rate, loaded.channels
@@ -44,7 +39,6 @@ def extend_clip(
         source = _diffusers.reference_audio(request.source, rate, channels, length)
     except (AudioFileError, RuntimeError, OSError) as exc:
         raise GenerationFailedError(f"{label} cannot read the clip to extend: {exc}") from None
-    target = int(round(request.to_sec * rate))
     window = int(provider.capabilities.longest_sec * rate)
     stride = max(int(round(request.stride_sec * rate)), window // 2)
     overlap = int(round(request.overlap_sec * rate))
@@ -63,36 +57,18 @@ def extend_clip(
             out = np.pad(out, ((0, 0), (0, total - out.shape[1])))
         return out
 
-    extended = extend_windowed(
-        source,
-        target,
+    return _runs.extended_clip(
+        name=name,
+        who=label,
+        model=provider.location.model,
+        request=request,
+        source=source,
+        rate=rate,
         window=window,
         stride=stride,
         overlap=overlap,
         continue_fn=continue_window,
-        progress=request.progress,
-        cancel=request.cancel,
-    )
-    out_dir = (
-        Path(request.out_dir) if request.out_dir else Path(tempfile.mkdtemp(prefix=f"sessionlab-{name}-"))
-    )
-    path = write_wav_atomic(out_dir / f"{name}-extend-{uuid.uuid4().hex[:8]}.wav", extended.T, rate)
-    return GeneratedClip(
-        audio_path=path,
-        duration_sec=audio_duration(path),
-        raw_prompt=request.prompt,
-        seed=request.seed,
-        recipe={
-            "engine": name,
-            "model": provider.location.model,
-            "mode": mode,
-            "extended_from": str(request.source.audio_path),
-            "extend_seed": request.seed,
-            "to_sec": request.to_sec,
-            "window_sec": window / rate,
-            "stride_sec": min(stride, window - overlap) / rate,
-            "overlap_sec": overlap / rate,
-            "sampling_rate": rate,
-            "channels": channels,
-        },
+        device=loaded.device,
+        dtype=loaded.dtype,
+        recipe={"mode": mode},
     )

@@ -69,9 +69,8 @@ from core.errors import (
     CancelledError,
     GenerationFailedError,
     ProviderUnavailableError,
-    SessionLabError,
 )
-from core.providers import _torch
+from core.providers import _runs, _torch
 from core.providers.base import (
     STAGE_LOADING,
     ExtendRequest,
@@ -201,18 +200,13 @@ class MusicGenProvider:
             processor = AutoProcessor.from_pretrained(self.location.ref, **kwargs)
         except (OSError, ValueError, KeyError) as exc:
             raise ProviderUnavailableError(
-                f"{LABEL} model {self.location.model} could not be loaded ({_first_line(exc)}); "
+                f"{LABEL} model {self.location.model} could not be loaded ({_torch.first_line(exc)}); "
                 "download it again or pass another --model."
             ) from None
         try:
             model.to(device)
-        except RuntimeError as exc:
-            if _torch.is_out_of_memory(exc):
-                raise ProviderUnavailableError(
-                    f"{LABEL} model {self.location.model} does not fit in the memory of {device}; "
-                    "set musicgen_device to cpu or use a smaller model."
-                ) from None
-            raise
+        except (RuntimeError, MemoryError) as exc:
+            raise _torch.load_failure(exc, LABEL, self.location.model, device, "musicgen_device") from None
         return loaded_from(model, processor, device, dtype)
 
     # -- generating --------------------------------------------------------------
@@ -249,12 +243,18 @@ class MusicGenProvider:
         prompt_samples = prompts[0].shape[-1] if prompts else 0
 
         chunk_size = self.settings.musicgen_max_batch
-        counter = _torch.ChunkedSteps(num_clips, chunk_size, max_new_tokens, request.progress)
+        counter = _runs.ChunkedSteps(
+            num_clips,
+            chunk_size,
+            max_new_tokens,
+            request.progress,
+            who=LABEL,
+            size_setting="musicgen_max_batch",
+        )
         chunks, on_step = counter.chunks, counter.step
 
         batch_tag = uuid.uuid4().hex[:8]
         clips: list[GeneratedClip] = []
-        first_error: str | None = None
         try:
             for chunk_index, (start, count) in enumerate(chunks):
                 check_cancel(request.cancel)
@@ -266,20 +266,8 @@ class MusicGenProvider:
                 except CancelledError:
                     raise
                 except Exception as exc:
-                    if _torch.is_out_of_memory(exc):
-                        message = (
-                            f"{LABEL} ran out of memory on {loaded.device} generating {count} clips at once; "
-                            f"lower musicgen_max_batch (now {chunk_size}) or the clip length."
-                        )
-                    elif isinstance(exc, SessionLabError):
-                        message = str(exc)
-                    else:
-                        message = f"{LABEL} failed to generate clips: {_first_line(exc)}."
-                    log.warning("musicgen chunk %d failed: %s", chunk_index, exc, exc_info=True)
-                    first_error = first_error or message
-                    counter.skip_to_end_of(chunk_index)
-                    if _torch.is_out_of_memory(exc):
-                        break  # the next chunk is as large: it would run out of memory too
+                    if counter.failed(chunk_index, exc, device=loaded.device):
+                        break  # out of memory: the next chunk is as large
                     continue
                 write_started = time.perf_counter()
                 for row in range(count):
@@ -321,16 +309,11 @@ class MusicGenProvider:
                         request.on_clip(index, clip)
                 timings["write"] += time.perf_counter() - write_started
         except CancelledError:
-            for clip in clips:
-                with contextlib.suppress(OSError):
-                    clip.audio_path.unlink(missing_ok=True)
+            _runs.remove_clips(clips)
             raise
         finally:
             timings["total"] = time.perf_counter() - started
-        if not clips:
-            raise GenerationFailedError(first_error or f"{LABEL} produced no clip.")
-        if first_error is not None:
-            self.last_warning = f"{len(clips)} of {num_clips} clips were made. {first_error}"
+        self.last_warning = counter.outcome(len(clips))
         return clips
 
     def _generate_chunk(
@@ -467,8 +450,6 @@ class MusicGenProvider:
         decoding of the prompt, whose last ``overlap`` seconds are crossfaded with
         the clip's. Window ``w`` runs after ``torch.manual_seed(clip_seed(seed, w))``.
         """
-        from core.windowed import extend_windowed
-
         check_cancel(request.cancel)
         loaded = self.load(request.progress)
         rate, hop = loaded.sampling_rate, loaded.hop_length
@@ -480,7 +461,6 @@ class MusicGenProvider:
         source = samples[None, :] if samples.ndim == 1 else samples.T
         if source.shape[0] != loaded.channels:
             source = np.repeat(source.mean(axis=0, keepdims=True), loaded.channels, axis=0)
-        target = int(round(request.to_sec * rate))
         # One window: what the model makes in one call (its trained context, or fewer
         # positions in a small checkpoint), in whole codec frames.
         positions = int(getattr(loaded.model.decoder.config, "max_position_embeddings", 0) or 0)
@@ -511,43 +491,20 @@ class MusicGenProvider:
             )
             return audio[0, :, : kept + new]
 
-        extended = extend_windowed(
-            source,
-            target,
+        return _runs.extended_clip(
+            name=NAME,
+            who=LABEL,
+            model=self.location.model,
+            request=request,
+            source=source,
+            rate=rate,
             window=window,
             stride=stride,
             overlap=overlap,
             continue_fn=continue_window,
-            progress=request.progress,
-            cancel=request.cancel,
-        )
-        out_dir = (
-            Path(request.out_dir) if request.out_dir else Path(tempfile.mkdtemp(prefix="sessionlab-mg-"))
-        )
-        path = write_wav_atomic(
-            out_dir / f"musicgen-extend-{uuid.uuid4().hex[:8]}.wav",
-            extended.T if loaded.channels > 1 else extended[0],
-            rate,
-        )
-        return GeneratedClip(
-            audio_path=path,
-            duration_sec=audio_duration(path),
-            raw_prompt=request.prompt,
-            seed=request.seed,
-            recipe={
-                "engine": NAME,
-                "model": self.location.model,
-                "extended_from": str(request.source.audio_path),
-                "extend_seed": request.seed,
-                "to_sec": request.to_sec,
-                "window_sec": window / rate,
-                "stride_sec": min(stride, window - overlap) / rate,
-                "overlap_sec": overlap / rate,
-                "guidance_scale": self.settings.musicgen_guidance_scale,
-                "device": loaded.device,
-                "dtype": loaded.dtype,
-                "sampling_rate": rate,
-            },
+            device=loaded.device,
+            dtype=loaded.dtype,
+            recipe={"guidance_scale": self.settings.musicgen_guidance_scale},
         )
 
 
@@ -633,11 +590,6 @@ def loaded_from(model: Any, processor: Any, device: str, dtype: str) -> LoadedMu
         num_codebooks=int(model.config.decoder.num_codebooks),
         channels=int(getattr(model.config.decoder, "audio_channels", 1) or 1),
     )
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else type(exc).__name__)[:200].rstrip(".")
 
 
 def create(settings: Settings, model: str | None = None) -> MusicGenProvider:

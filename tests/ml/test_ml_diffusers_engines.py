@@ -13,7 +13,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from core.errors import CancelledError, GenerationFailedError, ProviderUnavailableError, ValidationError
+from core.errors import (
+    CancelledError,
+    OutOfMemoryError,
+    ProviderUnavailableError,
+    ValidationError,
+)
 from core.providers import registry
 from core.providers.base import (
     STAGE_GENERATING,
@@ -153,8 +158,16 @@ def test_cancel_at_a_step_writes_nothing(
     assert list(out.iterdir()) == []
 
 
+CPU_ALLOCATOR = "DefaultCPUAllocator: can't allocate memory: you tried to allocate 4294967296 bytes."
+
+
+@pytest.mark.parametrize("kind_of_error", ["cuda", "cpu"])
 def test_out_of_memory_is_one_sentence_of_advice(
-    settings: Settings, engine: tuple[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    settings: Settings,
+    engine: tuple[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    kind_of_error: str,
 ) -> None:
     import torch
 
@@ -163,17 +176,41 @@ def test_out_of_memory_is_one_sentence_of_advice(
     loaded = provider.load()
 
     def no_memory(*args: Any, **kwargs: Any) -> Any:
-        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        if kind_of_error == "cuda":
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        raise RuntimeError(CPU_ALLOCATOR)
 
     monkeypatch.setattr(loaded.pipe.transformer, "forward", no_memory)
-    with pytest.raises(GenerationFailedError) as err:
+    with pytest.raises(OutOfMemoryError) as err:
         provider.generate_batch(PROMPT, 3, 0.3, GenerationRequest(out_dir=tmp_path / "o"))
     label = "ACE-Step" if kind == "ace_step" else "Stable Audio"
     assert str(err.value) == (
-        f"{label} ran out of memory on cpu making 2 clips at once; "
-        "lower diffusers_max_batch (now 2) or the clip length."
+        f"{label} ran out of memory on cpu making 2 clips at once; try fewer clips at once "
+        "(lower diffusers_max_batch, now 2), a shorter clip or a smaller model."
     )
     assert list((tmp_path / "o").iterdir()) == []
+
+
+def test_out_of_memory_after_some_clips_keeps_them_and_says_why(
+    settings: Settings, tiny_stable_audio_3: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    provider = make(settings, "stable_audio_3", tiny_stable_audio_3, diffusers_max_batch=2)
+    loaded = provider.load()
+    forward = loaded.pipe.transformer.forward
+    calls: list[int] = []
+
+    def runs_out_in_the_second_chunk(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) > STEPS["stable_audio_3"]:
+            raise RuntimeError(CPU_ALLOCATOR)
+        return forward(*args, **kwargs)
+
+    monkeypatch.setattr(loaded.pipe.transformer, "forward", runs_out_in_the_second_chunk)
+    clips = provider.generate_batch(PROMPT, 3, 0.3, GenerationRequest(out_dir=tmp_path / "o"))
+    assert len(clips) == 2 and sorted(p.name for p in (tmp_path / "o").iterdir()) == sorted(
+        c.audio_path.name for c in clips
+    )
+    assert provider.last_warning.startswith("2 of 3 clips were made. Stable Audio ran out of memory on cpu")
 
 
 def two_references(provider: Any, tmp_path: Path) -> list[ReferenceClip]:
