@@ -206,6 +206,7 @@ class SessionLabApp(AuditionControls, App[None]):
         # and the configured providers' modules when they are the light embedded ones
         # (torch and friends wait until a batch asks for them).
         import core.service  # noqa: F401
+        import tui.screens.map  # noqa: F401  (plotext: ~80 ms, else on the UI thread when a session's map is first placed)
         import tui.waveform  # noqa: F401
         from core.providers import registry
 
