@@ -1,5 +1,5 @@
 """The curation commands of ``sessionlab``: keep, rate, discard, note, tag, prefer,
-rename-cluster, delete and dataset (core.cli adds them to its parser and runs them).
+rename-cluster, delete and dataset (core.cli.parser adds them, core.cli runs them).
 
 Clips, batches, sessions and clusters are named by their ids or unique prefixes,
 as everywhere in the CLI. Each command prints one line (or, with ``--json``, one
@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from core import curation
-from core.cli import _count, _emit, _has_sessions, _one_line
+from core.cli.common import _has_sessions
+from core.cli.documents import _emit
+from core.cli.printing import _count, _one_line
 from core.errors import NotFoundError, ValidationError
 from core.models import Curation, Deletion, Preference, validate_rating
 
