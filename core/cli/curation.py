@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from core import curation
 from core.cli.common import _has_sessions
-from core.cli.documents import _emit
-from core.cli.printing import _count, _one_line
+from core.cli.documents import _emit, _marks_document, deletion_document, preference_document
+from core.cli.printing import _count, _one_line, curation_line
 from core.errors import NotFoundError, ValidationError
-from core.models import Curation, Deletion, Preference, validate_rating
+from core.models import Deletion, validate_rating
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -117,58 +116,6 @@ def add_commands(commands: Any, common: list[argparse.ArgumentParser]) -> None:
         "--to", required=True, type=Path, help="the dataset folder (empty, or an earlier dataset)"
     )
     dataset.add_argument("--json", action="store_true")
-
-
-# ---------------------------------------------------------------- documents
-
-
-def curation_line(marks: Curation) -> str:
-    """The marks of a clip in a few characters: ★ 4/5 [discarded] #tag "note"."""
-    parts = []
-    if marks.kept:
-        parts.append("★")
-    if marks.rating is not None:
-        parts.append(f"{marks.rating}/5")
-    if marks.discarded:
-        parts.append("[discarded]")
-    parts.extend(f"#{_one_line(t, 40)}" for t in marks.tags)
-    if marks.note:
-        parts.append(f'"{_one_line(marks.note, 40)}"')
-    return " ".join(parts)
-
-
-def _marks_document(store: SessionStore, track_id: uuid.UUID, marks: Curation) -> dict[str, Any]:
-    return {
-        "track_id": str(track_id),
-        "session_id": str(store.track_session_id(track_id)),
-        "curation": marks.to_dict(),
-    }
-
-
-def preference_document(pref: Preference) -> dict[str, Any]:
-    return {
-        "id": str(pref.id),
-        "session_id": str(pref.session_id),
-        "track_a": str(pref.track_a),
-        "track_b": str(pref.track_b),
-        "choice": pref.choice,
-        "chosen": None if pref.chosen is None else str(pref.chosen),
-        "rejected": None if pref.rejected is None else str(pref.rejected),
-        "created_at": pref.created_at.isoformat(),
-        "brief_a": pref.brief_a,
-        "brief_b": pref.brief_b,
-    }
-
-
-def deletion_document(gone: Deletion) -> dict[str, Any]:
-    return {
-        "session_id": str(gone.session_id),
-        "session_removed": gone.session_removed,
-        "batch_ids": [str(b) for b in gone.batch_ids],
-        "cluster_ids": [str(c) for c in gone.cluster_ids],
-        "track_ids": [str(t) for t in gone.track_ids],
-        "files_left": list(gone.files_left),
-    }
 
 
 # ---------------------------------------------------------------- running

@@ -1,4 +1,5 @@
-"""The JSON documents the CLI prints with ``--json``: sessions, batches, clips and the session list."""
+"""The JSON documents the CLI prints with ``--json``: sessions, batches, clips, the session list,
+a clip's marks, a preference and a deletion."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ import json
 import re
 import uuid
 from datetime import datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from core.models import Batch, Curation, Session, SessionInfo, Track
+from core.models import Batch, Curation, Deletion, Preference, Session, SessionInfo, Track
+
+if TYPE_CHECKING:
+    from core.store import SessionStore
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -103,6 +107,40 @@ def _info_document(info: SessionInfo) -> dict[str, Any]:
         "updated_at": _iso(info.updated_at),
         "num_batches": info.num_batches,
         "num_tracks": info.num_tracks,
+    }
+
+
+def _marks_document(store: SessionStore, track_id: uuid.UUID, marks: Curation) -> dict[str, Any]:
+    return {
+        "track_id": str(track_id),
+        "session_id": str(store.track_session_id(track_id)),
+        "curation": marks.to_dict(),
+    }
+
+
+def preference_document(pref: Preference) -> dict[str, Any]:
+    return {
+        "id": str(pref.id),
+        "session_id": str(pref.session_id),
+        "track_a": str(pref.track_a),
+        "track_b": str(pref.track_b),
+        "choice": pref.choice,
+        "chosen": None if pref.chosen is None else str(pref.chosen),
+        "rejected": None if pref.rejected is None else str(pref.rejected),
+        "created_at": pref.created_at.isoformat(),
+        "brief_a": pref.brief_a,
+        "brief_b": pref.brief_b,
+    }
+
+
+def deletion_document(gone: Deletion) -> dict[str, Any]:
+    return {
+        "session_id": str(gone.session_id),
+        "session_removed": gone.session_removed,
+        "batch_ids": [str(b) for b in gone.batch_ids],
+        "cluster_ids": [str(c) for c in gone.cluster_ids],
+        "track_ids": [str(t) for t in gone.track_ids],
+        "files_left": list(gone.files_left),
     }
 
 

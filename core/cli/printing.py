@@ -33,6 +33,21 @@ def short_ids(ids: Sequence[uuid.UUID], minimum: int = SHORT_ID_CHARS) -> dict[u
     return {i: h[:width] for i, h in hexes.items()}
 
 
+def curation_line(marks: Curation) -> str:
+    """The marks of a clip in a few characters: ★ 4/5 [discarded] #tag "note"."""
+    parts = []
+    if marks.kept:
+        parts.append("★")
+    if marks.rating is not None:
+        parts.append(f"{marks.rating}/5")
+    if marks.discarded:
+        parts.append("[discarded]")
+    parts.extend(f"#{_one_line(t, 40)}" for t in marks.tags)
+    if marks.note:
+        parts.append(f'"{_one_line(marks.note, 40)}"')
+    return " ".join(parts)
+
+
 def _batch_kind(batch: Batch, labels: dict[uuid.UUID, str]) -> str:
     """What made the batch, in words: a blend names both parents, a more-like or an extension its one."""
 
@@ -61,7 +76,6 @@ def print_session(
     """The session's batches as text; ``labels`` names parent clusters of batches not in ``session``.
 
     Each clip shows its marks; discarded clips are left out (and counted) unless ``show_discarded``."""
-    from core.cli.curation import curation_line
     from core.clipcheck import clip_file_problem
 
     curations = curations or {}
