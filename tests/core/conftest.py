@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
+from core.store import SessionStore
 from tests.core.cli_helpers import run
 
 
@@ -26,3 +28,11 @@ def generated(data_dir):
     )
     assert code == 0, err
     return json.loads(out)
+
+
+@pytest.fixture
+def store(data_dir: Path):
+    """A SessionStore on the test's data dir (the SessionStore tests, test_store_*.py), closed after."""
+    store = SessionStore(data_dir)
+    yield store
+    store.close()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from core.cli import short_ids
+from core.cli.printing import short_ids
 from core.store import SessionStore
 from tests.core.cli_helpers import media_wavs, run
 

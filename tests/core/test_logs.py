@@ -80,12 +80,12 @@ def test_the_terminal_gets_one_line_only_for_errors_nobody_reported(tmp_path):
 
 
 def test_an_unexpected_error_is_one_line_with_the_traceback_in_the_log(data_dir, monkeypatch):
-    import core.cli
+    import core.cli.reading
 
     def broken(*args, **kwargs):
         raise RuntimeError("a bug\nover two lines")
 
-    monkeypatch.setattr(core.cli, "_info_document", broken)
+    monkeypatch.setattr(core.cli.reading, "_info_document", broken)
     code, out, err = run("generate", "--brief", "warm pad", "--clips", "1", "--duration", "0.3")
     assert code == 0, err
     code, out, err = run("sessions", "--json")

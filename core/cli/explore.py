@@ -22,7 +22,7 @@ COMMANDS = ("map", "search", "blend")
 
 
 def add_commands(commands: Any, common: list[argparse.ArgumentParser]) -> None:
-    from core.cli import _provider_flags
+    from core.cli.parser import _provider_flags
 
     drawn = commands.add_parser("map", help="draw the session's clips on a map (SVG or PNG)", parents=common)
     drawn.add_argument("session_id", help="session id (or a unique prefix)")
@@ -52,13 +52,13 @@ def add_commands(commands: Any, common: list[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
-    from core.cli import _has_sessions, _no_session
+    from core.cli.common import _has_sessions, _no_session
 
     if not _has_sessions(settings):
         raise _no_session(settings, args.session_id)
     if args.command == "blend":
         return _blend(args, settings, out, err)
-    from core.cli import _store
+    from core.cli.common import _store
 
     store = _store(settings)
     session = _read_session(store, args.session_id)
@@ -76,7 +76,7 @@ def _read_session(store: SessionStore, text: str) -> Session:
 
 
 def _map(args: argparse.Namespace, store: SessionStore, session: Session, out: TextIO) -> int:
-    from core.cli import _emit
+    from core.cli.documents import _emit
     from core.map_picture import check_out_path, write_map_picture
     from core.maps import session_map
 
@@ -113,7 +113,8 @@ def _search(
     out: TextIO,
     err: TextIO,
 ) -> int:
-    from core.cli import _emit, _one_line
+    from core.cli.documents import _emit
+    from core.cli.printing import _one_line
     from core.maps import session_space
     from core.search import embedder_for, search, validate_query
 
@@ -171,7 +172,9 @@ def _label(clusters: dict[uuid.UUID, Any], names: dict[uuid.UUID, str], cluster_
 
 
 def _blend(args: argparse.Namespace, settings: Settings, out: TextIO, err: TextIO) -> int:
-    from core.cli import _notices, _print_new_batch, _ProgressBar, _service
+    from core.cli.common import _notices, _service
+    from core.cli.making import _print_new_batch
+    from core.cli.printing import _ProgressBar
 
     service = _service(args, settings)
     session_id = service.store.resolve_session_id(args.session_id)

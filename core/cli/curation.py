@@ -1,5 +1,5 @@
 """The curation commands of ``sessionlab``: keep, rate, discard, note, tag, prefer,
-rename-cluster, delete and dataset (core.cli adds them to its parser and runs them).
+rename-cluster, delete and dataset (core.cli.parser adds them, core.cli runs them).
 
 Clips, batches, sessions and clusters are named by their ids or unique prefixes,
 as everywhere in the CLI. Each command prints one line (or, with ``--json``, one
@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from core import curation
-from core.cli import _count, _emit, _has_sessions, _one_line
+from core.cli.common import _has_sessions
+from core.cli.documents import _emit, _marks_document, deletion_document, preference_document
+from core.cli.printing import _count, _one_line, curation_line
 from core.errors import NotFoundError, ValidationError
-from core.models import Curation, Deletion, Preference, validate_rating
+from core.models import Deletion, validate_rating
 
 if TYPE_CHECKING:
     from core.settings import Settings
@@ -115,58 +116,6 @@ def add_commands(commands: Any, common: list[argparse.ArgumentParser]) -> None:
         "--to", required=True, type=Path, help="the dataset folder (empty, or an earlier dataset)"
     )
     dataset.add_argument("--json", action="store_true")
-
-
-# ---------------------------------------------------------------- documents
-
-
-def curation_line(marks: Curation) -> str:
-    """The marks of a clip in a few characters: ★ 4/5 [discarded] #tag "note"."""
-    parts = []
-    if marks.kept:
-        parts.append("★")
-    if marks.rating is not None:
-        parts.append(f"{marks.rating}/5")
-    if marks.discarded:
-        parts.append("[discarded]")
-    parts.extend(f"#{_one_line(t, 40)}" for t in marks.tags)
-    if marks.note:
-        parts.append(f'"{_one_line(marks.note, 40)}"')
-    return " ".join(parts)
-
-
-def _marks_document(store: SessionStore, track_id: uuid.UUID, marks: Curation) -> dict[str, Any]:
-    return {
-        "track_id": str(track_id),
-        "session_id": str(store.track_session_id(track_id)),
-        "curation": marks.to_dict(),
-    }
-
-
-def preference_document(pref: Preference) -> dict[str, Any]:
-    return {
-        "id": str(pref.id),
-        "session_id": str(pref.session_id),
-        "track_a": str(pref.track_a),
-        "track_b": str(pref.track_b),
-        "choice": pref.choice,
-        "chosen": None if pref.chosen is None else str(pref.chosen),
-        "rejected": None if pref.rejected is None else str(pref.rejected),
-        "created_at": pref.created_at.isoformat(),
-        "brief_a": pref.brief_a,
-        "brief_b": pref.brief_b,
-    }
-
-
-def deletion_document(gone: Deletion) -> dict[str, Any]:
-    return {
-        "session_id": str(gone.session_id),
-        "session_removed": gone.session_removed,
-        "batch_ids": [str(b) for b in gone.batch_ids],
-        "cluster_ids": [str(c) for c in gone.cluster_ids],
-        "track_ids": [str(t) for t in gone.track_ids],
-        "files_left": list(gone.files_left),
-    }
 
 
 # ---------------------------------------------------------------- running

@@ -1,7 +1,7 @@
 """``sessionlab export``: clips of a session as files for a DAW (``core.export.daw``).
 
-Kept apart from ``core.cli`` so the command's flags and output live in one place;
-``core.cli`` adds the parser and hands the command over.
+Its own module so the command's flags and output live in one place;
+``core.cli.parser`` adds the parser and ``core.cli`` hands the command over.
 """
 
 from __future__ import annotations
@@ -62,7 +62,9 @@ def choose_tracks(store: Any, session: Any, args: argparse.Namespace) -> list[uu
 
 
 def run_export(args: argparse.Namespace, settings: Any, out: TextIO, err: TextIO) -> int:
-    from core.cli import EXIT_CANCELLED, _count, _emit, _has_sessions, _no_session, _ProgressBar, _store
+    from core.cli.common import EXIT_CANCELLED, _has_sessions, _no_session, _store
+    from core.cli.documents import _emit
+    from core.cli.printing import _count, _ProgressBar
     from core.export.daw import ExportOptions, export_tracks
 
     options_to = args.to  # checked with the rest before anything is read or written
