@@ -14,12 +14,15 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from core import clustering
-from core.providers.base import STAGE_EMBEDDING, ProgressFn, check_cancel
+from core.providers.base import STAGE_EMBEDDING, EmbeddingProvider, ProgressFn, check_cancel
+
+if TYPE_CHECKING:
+    from core.store import SessionStore
 
 
 @dataclass
@@ -41,9 +44,9 @@ class ReembedResult:
 
 
 def reembed_session(
-    store: Any,
+    store: SessionStore,
     session_id: uuid.UUID,
-    embedder: Any,
+    embedder: EmbeddingProvider,
     *,
     progress: ProgressFn | None = None,
     cancel: threading.Event | None = None,

@@ -6,10 +6,13 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import ProviderUnavailableError, ValidationError
 from core.settings import Settings
+
+if TYPE_CHECKING:
+    from core.providers.base import ClusterNamingProvider, EmbeddingProvider, MusicProvider
 
 MUSIC = "music"
 EMBEDDING = "embedding"
@@ -83,13 +86,17 @@ def create(role: str, name: str, settings: Settings, model: str | None = None) -
     return factory(settings, model=model)
 
 
-def create_music(settings: Settings, name: str | None = None, model: str | None = None) -> Any:
+def create_music(settings: Settings, name: str | None = None, model: str | None = None) -> MusicProvider:
     return create(MUSIC, name or settings.engine, settings, model)
 
 
-def create_embedder(settings: Settings, name: str | None = None, model: str | None = None) -> Any:
+def create_embedder(
+    settings: Settings, name: str | None = None, model: str | None = None
+) -> EmbeddingProvider:
     return create(EMBEDDING, name or settings.embedder, settings, model)
 
 
-def create_namer(settings: Settings, name: str | None = None, model: str | None = None) -> Any:
+def create_namer(
+    settings: Settings, name: str | None = None, model: str | None = None
+) -> ClusterNamingProvider:
     return create(NAMING, name or settings.namer, settings, model)
