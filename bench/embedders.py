@@ -3,10 +3,14 @@
     .venv/bin/python bench/music_set.py      # once: fetch and cut the set (outside the repository)
     .venv/bin/python bench/embedders.py      # figures per embedder, tuning and held-out parts apart
     .venv/bin/python bench/embedders.py --calibrate v3   # the features-v3 constants, from the tuning part
+    .venv/bin/python bench/embedders.py --cv     # features-v2/-v3 cross-validated over the tuning tracks only
 
 The set (``bench/music_set.py``): excerpts of real game-music tracks, several per
 track, at varying start offsets and gains. The features-v2 and features-v3 constants
 were learned on the ``tuning`` part only; the ``held-out`` figures are the honest ones.
+``--cv`` chooses without looking at them: per split, half the tuning tracks of each
+package calibrate the space (``calibrate_raw``) and the other half are scored
+(6 seeded splits, both ways; P@1, mAP, plain k-means ARI over three-track subsets).
 
 Per embedder and part:
 
@@ -120,14 +124,19 @@ def calibrate(paths: list[Path], labels: np.ndarray, version: str = "v3") -> dic
     The weight is the square root of the descriptor's Fisher ratio (its spread over
     all excerpts over its mean spread within a track); in v3 each group's weighted
     scores are then scaled to unit mean-square norm over the part, times the
-    group's ``v3.GROUP_WEIGHTS``.
+    group's ``GROUP_WEIGHTS``.
     """
     import soundfile as sf
 
     from core.providers.features import v2, v3
 
-    module = v2 if version == "v2" else v3
+    module = {"v2": v2, "v3": v3}[version]
     raw = np.array([module.raw_features(*sf.read(str(p), dtype="float32")) for p in paths])
+    return calibrate_raw(raw, labels, module)
+
+
+def calibrate_raw(raw: np.ndarray, labels: np.ndarray, module) -> dict[str, list]:
+    """``calibrate`` on raw descriptor rows already computed (``module.raw_features``)."""
     centres = np.array([float(f"{c:.4g}") for c in np.median(raw, axis=0)])
     q75, q25 = np.percentile(raw, [75, 25], axis=0)
     scales = np.array([float(f"{s:.4g}") for s in np.maximum((q75 - q25) / 1.349, 1e-3)])
@@ -135,9 +144,9 @@ def calibrate(paths: list[Path], labels: np.ndarray, version: str = "v3") -> dic
     within = np.mean([z[labels == t].var(axis=0) for t in sorted(set(labels.tolist()))], axis=0)
     fisher = z.var(axis=0) / np.maximum(within, 1e-3)
     weights = np.sqrt(fisher)
-    if module is v3:
-        groups = np.array([v3.GROUP_OF[name] for name in v3.NAMES])
-        for group, factor in v3.GROUP_WEIGHTS.items():
+    if hasattr(module, "GROUP_WEIGHTS"):
+        groups = np.array([module.GROUP_OF[name] for name in module.NAMES])
+        for group, factor in module.GROUP_WEIGHTS.items():
             members = groups == group
             norm = float(np.sqrt(np.mean(np.sum((z[:, members] * weights[members]) ** 2, axis=1))))
             weights[members] *= factor / max(norm, 1e-9)
@@ -146,6 +155,73 @@ def calibrate(paths: list[Path], labels: np.ndarray, version: str = "v3") -> dic
         "centres": centres.tolist(),
         "scales": scales.tolist(),
         "weights": [float(f"{w:.3g}") for w in weights],
+    }
+
+
+def cv_splits(labels: np.ndarray, splits: int = 6, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(calibrate, score) row indices: half the tracks of each package against the other half, both ways."""
+    rng = np.random.default_rng(seed)
+    tracks = sorted(set(labels.tolist()))
+    by_package: dict[str, list[str]] = {}
+    for track in tracks:
+        by_package.setdefault(track.split("/")[0], []).append(track)
+    out = []
+    for _ in range(splits):
+        first = [
+            t for _, ts in sorted(by_package.items()) for t in rng.choice(ts, len(ts) // 2, replace=False)
+        ]
+        a = np.flatnonzero(np.isin(labels, first))
+        b = np.flatnonzero(~np.isin(labels, first))
+        out += [(a, b), (b, a)]
+    return out
+
+
+def cross_validate(paths: list[Path], labels: np.ndarray, version: str) -> dict[str, float]:
+    """Mean P@1, mAP and plain k-means ARI (mean, and worst subset) over ``cv_splits``."""
+    import soundfile as sf
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import adjusted_rand_score
+
+    from core import clustering as product
+    from core.providers.features import v2, v3
+
+    module = {"v2": v2, "v3": v3}[version]
+    raw = np.array([module.raw_features(*sf.read(str(p), dtype="float32")) for p in paths])
+    rows = []
+    for fit, score in cv_splits(labels):
+        found = calibrate_raw(raw[fit], labels[fit], module)
+        unit = np.array(
+            [
+                v2.unit_vector(
+                    v2.scores_against(r, np.array(found["centres"]), np.array(found["scales"])),
+                    np.array(found["weights"]),
+                )
+                for r in raw[score]
+            ],
+            dtype=np.float64,
+        )
+        part = labels[score]
+        aris = []
+        for subset in itertools.combinations(sorted(set(part.tolist())), 3):
+            members = np.flatnonzero(np.isin(part, subset))
+            model = KMeans(
+                n_clusters=3, random_state=product.KMEANS_RANDOM_STATE, n_init=product.KMEANS_N_INIT
+            )
+            with product._single_threaded():
+                aris.append(adjusted_rand_score(part[members], model.fit_predict(unit[members])))
+        found_retrieval = retrieval(unit, part)
+        rows.append(
+            [found_retrieval["p_at_1"], found_retrieval["map"], float(np.mean(aris)), float(np.min(aris))]
+        )
+    means = np.array(rows)
+    return {
+        "splits": len(rows),
+        "p_at_1": round(float(means[:, 0].mean()), 4),
+        "map": round(float(means[:, 1].mean()), 4),
+        "ari_kmeans3": {
+            "mean": round(float(means[:, 2].mean()), 4),
+            "worst": round(float(means[:, 3].min()), 4),
+        },
     }
 
 
@@ -187,6 +263,9 @@ def main() -> None:
         choices=("v2", "v3"),
         help="print that space's centres, scales and weights, learned on the tuning part",
     )
+    parser.add_argument(
+        "--cv", action="store_true", help="cross-validate v2 and v3 over the tuning tracks only"
+    )
     parser.add_argument("--no-speed", action="store_true", help="skip the timings")
     args = parser.parse_args()
 
@@ -200,16 +279,22 @@ def main() -> None:
     labels = np.array([row["track"] for row in rows])
     parts = {part: np.array([row["part"] == part for row in rows]) for part in ("tuning", "held-out")}
 
-    if args.calibrate:
+    if args.cv:
+        tuning = np.flatnonzero(parts["tuning"])
         print(
             json.dumps(
-                calibrate(
-                    [p for p, t in zip(paths, parts["tuning"], strict=True) if t],
-                    labels[parts["tuning"]],
-                    args.calibrate,
-                )
+                {v: cross_validate([paths[i] for i in tuning], labels[tuning], v) for v in ("v2", "v3")}
             )
         )
+        return
+
+    if args.calibrate:
+        found = calibrate(
+            [p for p, t in zip(paths, parts["tuning"], strict=True) if t],
+            labels[parts["tuning"]],
+            args.calibrate,
+        )
+        print(json.dumps(found))
         return
 
     vectors: dict[str, np.ndarray] = {}
