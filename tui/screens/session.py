@@ -149,6 +149,11 @@ class SessionScreen(
         self._fit_tree(self.app.size.width)
         self.watch(self.app, "now_playing", self._now_playing_changed, init=False)
         if self.session_id is not None:
+            # The first frame draws the screen without the tree and the list: they show in
+            # the frames that fill them (``_loaded``), and the screen's first frame (all of
+            # it drawn, 120 x 36) costs half as much without them.
+            self.query_one("#tree", ClusterTree).display = False
+            self.query_one("#tracks", TrackTable).display = False
             # Focused now, not in a frame that draws the session.
             self.query_one("#tree", ClusterTree).focus()
             self._title(None)
@@ -179,6 +184,8 @@ class SessionScreen(
             if event.state == WorkerState.SUCCESS:
                 self._loaded(worker.result)
             elif event.state == WorkerState.ERROR:
+                self.query_one("#tree", ClusterTree).display = True
+                self.query_one("#tracks", TrackTable).display = True
                 self.loaded = True
                 self._reselect()
                 self.settle()

@@ -138,6 +138,7 @@ class SessionLoad(Screen[uuid.UUID | None]):
         tree = self.query_one("#tree", ClusterTree)  # settling since on_mount
 
         def tree_step() -> None:
+            tree.display = True  # hidden in the screen's first frame (on_mount)
             self._title(session)
             tree.show_session(session, self.clip_problems, order=start.order)
             if self.generating and self.job is not None:
@@ -152,6 +153,7 @@ class SessionLoad(Screen[uuid.UUID | None]):
         def list_step() -> None:
             if self.generating and self.job is not None and "pending" not in tree.nodes_by_key:
                 self._show_pending(self.job)  # a batch started since the tree was drawn
+            self.query_one("#tracks", TrackTable).display = True
             self._show_scope(tree.highlighted, force=True)
             self.loaded = True
 
