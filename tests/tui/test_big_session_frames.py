@@ -1,5 +1,7 @@
-"""A big session opens without one long frame: the tree and the list show in the frames
-that fill them (not in the screen's first)."""
+"""A big session opens and grows without one long frame: the tree and the list show in
+the frames that fill them (not in the screen's first), and the map is placed again once
+a batch's end is drawn, not while the batch is made (a map being placed when it starts
+stops before it is drawn)."""
 
 from __future__ import annotations
 
@@ -10,9 +12,11 @@ from typing import Any
 
 import pytest
 
+import tui.screens.map as map_screen
 from core.models import BriefParams, Session
+from core.settings import Settings
 from core.store import SessionStore
-from tests.tui.scenes import wait_for
+from tests.tui.scenes import Gate, wait_for
 from tests.tui.test_big_session import big, big_session, open_big, stored  # noqa: F401  (fixtures)
 from tui.app import SessionLabApp
 from tui.jobs import GenerationJob
@@ -89,3 +93,80 @@ async def test_a_session_that_cannot_be_read_shows_the_empty_screen(
         assert screen.query_one(ClusterTree).display and screen.query_one(TrackTable).display
         empty = screen.query_one("#session-empty")
         assert empty.display and "Nothing was stored" in str(empty.render())
+
+
+async def test_the_map_is_placed_again_once_a_batch_is_drawn_not_while_it_is_made(
+    make_app: Callable[..., SessionLabApp],
+    settings: Settings,
+    big: Session,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asked: list[tuple[bool, int]] = []  # (a batch being made, clips) at each placing of the map
+    real = map_screen.prepare_map
+    app = make_app(check_audio=False)
+
+    def recorded(store: Any, session: Session, *args: Any, **kwargs: Any) -> Any:
+        asked.append((app.screen.generating, clips_of(session)))
+        return real(store, session, *args, **kwargs)
+
+    monkeypatch.setattr(map_screen, "prepare_map", recorded)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_big(pilot, app)
+        clips = clips_of(big)
+        await wait_for(
+            pilot, lambda: screen.prepared_map is not None and screen.prepared_map.count == clips, "the map"
+        )
+        asked.clear()
+        gate = Gate("generating", 1)
+        app.generation_observer = gate
+        screen.start_job(small_batch(big.id))
+        await wait_for(pilot, gate.reached.is_set, "the batch's first clip")
+        gate.release.set()
+        await wait_for(pilot, lambda: screen.last_job is not None and not screen.generating, "the batch made")
+        await wait_for(
+            pilot, lambda: screen.prepared_map.count == clips + 3, "the map of the session with the batch"
+        )
+        assert asked == [(False, clips + 3)]  # once, after the batch
+        assert not screen.map_stale
+        placed = screen.prepared_map.placed
+        assert set(placed.track_ids) == {t.id for t in stored(settings).tracks}
+
+
+async def test_a_map_being_placed_when_a_batch_starts_stops_and_is_placed_after_it(
+    make_app: Callable[..., SessionLabApp],
+    settings: Settings,
+    big: Session,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    drawn: list[int] = []  # clips of each map drawn
+    draw = map_screen.draw_canvas
+
+    def counted(placed: Any, *args: Any, **kwargs: Any) -> Any:
+        drawn.append(len(placed.track_ids))
+        return draw(placed, *args, **kwargs)
+
+    monkeypatch.setattr(map_screen, "draw_canvas", counted)
+    app = make_app(check_audio=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_big(pilot, app)
+        clips = clips_of(big)
+        await wait_for(
+            pilot, lambda: screen.prepared_map is not None and screen.prepared_map.count == clips, "the map"
+        )
+        first = screen.prepared_map
+        drawn.clear()
+        placing = Held(monkeypatch, map_screen, "session_map")
+        screen._prepare_current_map()  # as when the session has been read whole
+        await wait_for(pilot, placing.reached.is_set, "the map being placed")
+        gate = Gate("generating", 1)
+        app.generation_observer = gate
+        screen.start_job(small_batch(big.id))
+        await wait_for(pilot, gate.reached.is_set, "the batch's first clip")
+        assert screen.map_stale
+        placing.release.set()  # the placing goes on, and stops before it is drawn
+        gate.release.set()
+        await wait_for(pilot, lambda: screen.last_job is not None and not screen.generating, "the batch made")
+        await wait_for(pilot, lambda: screen.prepared_map.count == clips + 3, "the map with the batch")
+        assert screen.prepared_map is not first
+        assert drawn == [clips + 3]  # the one stopped was never drawn
+        assert not screen.map_stale
