@@ -15,7 +15,7 @@ import pytest
 from textual.widgets import Input
 from textual.widgets.tree import TreeNode
 
-import tui.screens.session as session_screen
+import tui.screens.session_load as session_load
 from core.models import Batch, BriefParams, Session
 from core.service import SessionService
 from core.settings import Settings
@@ -303,7 +303,7 @@ async def test_a_big_session_is_drawn_from_its_start_and_fills_in_as_it_is_read(
     big: Session,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(session_screen, "OLDER_CHUNK", 7)  # several chunks
+    monkeypatch.setattr(session_load, "OLDER_CHUNK", 7)  # several chunks
     held = HeldReads(monkeypatch)
     # The latest batch is a more-like one: the batch it came from is read with the start.
     latest = big.batches[-RECENT_BATCHES]

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 from textual.widgets import Input
 
-import tui.screens.session as session_screen
+import tui.screens.session_load as session_load
 from core.models import Curation, Session
 from core.settings import Settings
 from core.store import SessionStore
@@ -97,7 +97,7 @@ async def test_the_tree_is_the_store_after_marks_batches_more_like_and_deletes(
     big: Session,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(session_screen, "OLDER_CHUNK", 7)  # older batches come in several chunks
+    monkeypatch.setattr(session_load, "OLDER_CHUNK", 7)  # older batches come in several chunks
     older = big.batches[1:-RECENT_BATCHES]
     app = make_app(check_audio=False)
     app.auto_advance = False

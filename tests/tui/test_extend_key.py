@@ -10,8 +10,8 @@ from textual.widgets import Input, Static
 from core.models import BATCH_EXTEND
 from core.settings import Settings
 from core.store import SessionStore
+from tests.tui.helpers import make_session
 from tests.tui.scenes import wait_for
-from tests.tui.test_app import make_session
 from tui.app import SessionLabApp
 from tui.screens.extend import LengthScreen, check_length
 from tui.screens.session import SessionScreen

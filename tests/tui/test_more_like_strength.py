@@ -12,8 +12,8 @@ from core.models import BATCH_MORE
 from core.service import SessionService
 from core.settings import Settings
 from core.store import SessionStore
+from tests.tui.helpers import make_session
 from tests.tui.scenes import wait_for
-from tests.tui.test_app import make_session
 from tui.app import SessionLabApp
 from tui.screens.more_like import MoreLikeScreen
 from tui.screens.session import SessionScreen

@@ -12,8 +12,8 @@ from core import curation
 from core.service import SessionService
 from core.settings import Settings
 from core.store import SessionStore
+from tests.tui.helpers import make_split_session, open_only_session
 from tests.tui.scenes import wait_for
-from tests.tui.test_app import make_split_session, open_only_session
 from tui.app import SessionLabApp
 from tui.screens.map import MapScreen
 from tui.widgets.cluster_tree import ClusterTree

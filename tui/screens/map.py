@@ -38,6 +38,8 @@ from tui.widgets.session_map import (
 )
 
 if TYPE_CHECKING:
+    import threading
+
     from core.playback import PlayerState
     from tui.app import SessionLabApp
 
@@ -74,10 +76,16 @@ class PreparedMap:
     count: int  # the session's clips when it was made (a later batch makes it stale)
 
 
-def prepare_map(store: Any, session: Session, size: tuple[int, int], theme: str) -> PreparedMap:
-    """The map of ``session``, placed and drawn at ``size`` with plotext theme ``theme`` (in a worker)."""
+def prepare_map(
+    store: Any, session: Session, size: tuple[int, int], theme: str, stop: threading.Event | None = None
+) -> PreparedMap | None:
+    """The map of ``session``, placed and drawn at ``size`` with plotext theme ``theme`` (in a worker).
+    None if ``stop`` is set once the clips are placed (the placing is kept: asked again, it is not
+    done again), before they are drawn."""
     count = sum(len(b.tracks) for b in session.batches)
     placed = session_map(store, session).warm()
+    if stop is not None and stop.is_set():
+        return None
     names = store.get_cluster_names(session.id)
     labels = distinct_labels(session, names)
     clusters = session.clusters
@@ -162,7 +170,9 @@ class MapScreen(Screen[MapChoice]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="map")
     def _place(self, size: tuple[int, int], theme: str) -> PreparedMap:
-        return prepare_map(self.app.store, self.session, size, theme)
+        prepared = prepare_map(self.app.store, self.session, size, theme)
+        assert prepared is not None  # nothing stops it but the app's exit
+        return prepared
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:

@@ -181,6 +181,7 @@ class SessionBatches(Screen[uuid.UUID | None]):
             row.key: row for row in (self._pending_row(i, "rendering…") for i in range(job.num_clips))
         }
         self.generating = True
+        self.map_put_off()  # type: ignore[attr-defined]
         self.app.collector.batch_started()
         self.settling += 1
 
@@ -430,6 +431,8 @@ class SessionBatches(Screen[uuid.UUID | None]):
             # The young generation (all the batch made) collected in a frame of its own,
             # not in one that redraws the tree or the list.
             self.app.call_after_refresh(self.app.collector.batch_ended)
+            # The map put off while the batch was made: placed once the toasts are drawn.
+            self.in_frames(_nothing, _nothing, self.batch_settled)  # type: ignore[attr-defined]
 
         self.in_frames(panel, listed, tree, settled)
 

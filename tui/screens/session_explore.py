@@ -18,7 +18,7 @@ from textual.content import Content
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Input, Static
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from core.models import Batch, ClusterSummary, Session
 from core.text import shown_line
@@ -81,6 +81,7 @@ class SessionExplore(Screen[uuid.UUID | None]):
     # The map, placed and drawn in the background once the session is read whole (and
     # after each batch), so M shows it at once.
     prepared_map: PreparedMap | None = None
+    map_stale = False  # the map was due to be placed again while a batch was made
 
     # ------------------------------------------------------------------ map
 
@@ -116,10 +117,11 @@ class SessionExplore(Screen[uuid.UUID | None]):
         self.app.push_screen(MapScreen(self.session, selected, ready), chosen)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="map-prepare", description="place the map")
-    def _prepare_map(self, session: Session, size: tuple[int, int], theme: str) -> PreparedMap:
+    def _prepare_map(self, session: Session, size: tuple[int, int], theme: str) -> PreparedMap | None:
         from tui.screens.map import prepare_map
 
-        return prepare_map(self.app.store, session, size, theme)
+        # Cancelled (a batch starts, or a newer map is asked for): it stops before drawing.
+        return prepare_map(self.app.store, session, size, theme, stop=get_current_worker().cancelled_event)
 
     # --------------------------------------------------------------- search
 
@@ -168,6 +170,27 @@ class SessionExplore(Screen[uuid.UUID | None]):
             # After the screen has taken the session (its start, the rest of it, a new batch) in.
             self.call_after_refresh(self._prepare_current_map)
 
+    def map_put_off(self) -> None:
+        """A batch starts: a map being placed stops before it is drawn, and is placed again
+        once the batch's end is drawn (unless the map is open: it shows the session as it grows)."""
+        if self._map_open():
+            return
+        for worker in self.workers:
+            if worker.node is self and worker.group == "map-prepare" and not worker.is_finished:
+                worker.cancel()
+                self.map_stale = True
+
+    def batch_settled(self) -> None:
+        """A batch's end is drawn: the map is placed now if it was put off meanwhile."""
+        if self.map_stale:
+            self.map_stale = False
+            self._prepare_current_map()
+
+    def _map_open(self) -> bool:
+        from tui.screens.map import MapScreen
+
+        return any(isinstance(s, MapScreen) and s.session is self.session for s in self.app.screen_stack)
+
     def _update_open_map(self, prepared: PreparedMap) -> None:
         """The map screen open on this session (M pressed before it was read whole, or while a
         batch was made) shows the map of the session as it now is."""
@@ -181,6 +204,11 @@ class SessionExplore(Screen[uuid.UUID | None]):
         from tui.screens.map import plot_size
         from tui.widgets.session_map import plotext_theme
 
+        if self.generating and not self._map_open():
+            # Put off until the batch's end is drawn (``batch_settled``): placing thousands
+            # of clips holds the interpreter lock for much of the frames that draw a batch.
+            self.map_stale = True
+            return
         if self.session is not None and self.session.tracks:
             self._prepare_map(self.session, plot_size(*self.app.size), plotext_theme(self.app))
 

@@ -1,0 +1,172 @@
+"""A big session opens and grows without one long frame: the tree and the list show in
+the frames that fill them (not in the screen's first), and the map is placed again once
+a batch's end is drawn, not while the batch is made (a map being placed when it starts
+stops before it is drawn)."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+import tui.screens.map as map_screen
+from core.models import BriefParams, Session
+from core.settings import Settings
+from core.store import SessionStore
+from tests.tui.scenes import Gate, wait_for
+from tests.tui.test_big_session import big, big_session, open_big, stored  # noqa: F401  (fixtures)
+from tui.app import SessionLabApp
+from tui.jobs import GenerationJob
+from tui.screens.session import SessionScreen
+from tui.widgets.cluster_tree import ClusterTree
+from tui.widgets.track_table import TrackTable
+
+pytestmark = pytest.mark.asyncio
+
+
+class Held:
+    """Holds calls of ``owner.name`` (in whichever thread makes them) until released."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> None:
+        self.reached = threading.Event()
+        self.release = threading.Event()
+        real = getattr(owner, name)
+
+        def held(*args: Any, **kwargs: Any) -> Any:
+            self.reached.set()
+            self.release.wait(30)
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(owner, name, held)
+
+
+def clips_of(session: Session) -> int:
+    return sum(len(b.tracks) for b in session.batches)
+
+
+def small_batch(session_id: uuid.UUID) -> GenerationJob:
+    params = BriefParams(energy=0.5, density=0.5, duration_sec=0.1)
+    return GenerationJob(
+        kind="batch", num_clips=3, brief="three more", params=params, seed=5, session_id=session_id
+    )
+
+
+async def test_the_tree_and_list_show_in_the_frames_that_fill_them(
+    make_app: Callable[..., SessionLabApp],
+    big: Session,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    start = Held(monkeypatch, SessionStore, "get_session_start")
+    app = make_app(check_audio=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_for(pilot, lambda: bool(getattr(app.screen, "sessions", None)), "the list")
+        await pilot.press("enter")
+        await wait_for(pilot, start.reached.is_set, "the session's start asked for")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, SessionScreen) and not screen.loaded
+        tree, table = screen.query_one(ClusterTree), screen.query_one(TrackTable)
+        assert not tree.display and not table.display  # the screen's first frames go without them
+        assert "Loading" in str(screen.query_one("#session-title").render())
+
+        start.release.set()
+        await wait_for(pilot, lambda: screen.loaded, "the session drawn")
+        await pilot.pause()
+        assert tree.display and table.display
+        assert tree.has_focus
+        highlighted = tree.highlighted
+        assert highlighted is not None and table.scope == highlighted.key and table.row_count > 0
+
+
+async def test_a_session_that_cannot_be_read_shows_the_empty_screen(
+    make_app: Callable[..., SessionLabApp],
+) -> None:
+    app = make_app(check_audio=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = SessionScreen(session_id=uuid.uuid4())  # no such session
+        await app.push_screen(screen)
+        await wait_for(pilot, lambda: screen.loaded, "the read failed")
+        await pilot.pause()
+        assert screen.query_one(ClusterTree).display and screen.query_one(TrackTable).display
+        empty = screen.query_one("#session-empty")
+        assert empty.display and "Nothing was stored" in str(empty.render())
+
+
+async def test_the_map_is_placed_again_once_a_batch_is_drawn_not_while_it_is_made(
+    make_app: Callable[..., SessionLabApp],
+    settings: Settings,
+    big: Session,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asked: list[tuple[bool, int]] = []  # (a batch being made, clips) at each placing of the map
+    real = map_screen.prepare_map
+    app = make_app(check_audio=False)
+
+    def recorded(store: Any, session: Session, *args: Any, **kwargs: Any) -> Any:
+        asked.append((app.screen.generating, clips_of(session)))
+        return real(store, session, *args, **kwargs)
+
+    monkeypatch.setattr(map_screen, "prepare_map", recorded)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_big(pilot, app)
+        clips = clips_of(big)
+        await wait_for(
+            pilot, lambda: screen.prepared_map is not None and screen.prepared_map.count == clips, "the map"
+        )
+        asked.clear()
+        gate = Gate("generating", 1)
+        app.generation_observer = gate
+        screen.start_job(small_batch(big.id))
+        await wait_for(pilot, gate.reached.is_set, "the batch's first clip")
+        gate.release.set()
+        await wait_for(pilot, lambda: screen.last_job is not None and not screen.generating, "the batch made")
+        await wait_for(
+            pilot, lambda: screen.prepared_map.count == clips + 3, "the map of the session with the batch"
+        )
+        assert asked == [(False, clips + 3)]  # once, after the batch
+        assert not screen.map_stale
+        placed = screen.prepared_map.placed
+        assert set(placed.track_ids) == {t.id for t in stored(settings).tracks}
+
+
+async def test_a_map_being_placed_when_a_batch_starts_stops_and_is_placed_after_it(
+    make_app: Callable[..., SessionLabApp],
+    settings: Settings,
+    big: Session,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    drawn: list[int] = []  # clips of each map drawn
+    draw = map_screen.draw_canvas
+
+    def counted(placed: Any, *args: Any, **kwargs: Any) -> Any:
+        drawn.append(len(placed.track_ids))
+        return draw(placed, *args, **kwargs)
+
+    monkeypatch.setattr(map_screen, "draw_canvas", counted)
+    app = make_app(check_audio=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_big(pilot, app)
+        clips = clips_of(big)
+        await wait_for(
+            pilot, lambda: screen.prepared_map is not None and screen.prepared_map.count == clips, "the map"
+        )
+        first = screen.prepared_map
+        drawn.clear()
+        placing = Held(monkeypatch, map_screen, "session_map")
+        screen._prepare_current_map()  # as when the session has been read whole
+        await wait_for(pilot, placing.reached.is_set, "the map being placed")
+        gate = Gate("generating", 1)
+        app.generation_observer = gate
+        screen.start_job(small_batch(big.id))
+        await wait_for(pilot, gate.reached.is_set, "the batch's first clip")
+        assert screen.map_stale
+        placing.release.set()  # the placing goes on, and stops before it is drawn
+        gate.release.set()
+        await wait_for(pilot, lambda: screen.last_job is not None and not screen.generating, "the batch made")
+        await wait_for(pilot, lambda: screen.prepared_map.count == clips + 3, "the map with the batch")
+        assert screen.prepared_map is not first
+        assert drawn == [clips + 3]  # the one stopped was never drawn
+        assert not screen.map_stale
