@@ -29,6 +29,7 @@ from core.providers.sketch.variants import (
     BRIGHTNESS_OFFSETS,
     LOWPASS_OCTAVES,
     VARIANTS,
+    VOICING_CENTRES,
     arrange_layers,
     arrangement,
     brief_hash,
@@ -65,6 +66,16 @@ def _driven(names: Sequence[str]) -> Sequence[str]:
     """The distorted instruments among ``names`` (all of them if none is)."""
     driven = [name for name in names if INSTRUMENTS[name].drive > 0]
     return driven or names
+
+
+def _towards(asked: float, usual: float, low: float, high: float) -> tuple[float, float]:
+    """The range a brief's arrangements may take on one axis: all of [low, high] when it asks
+    nothing (``asked`` 0), else the side of the style's ``usual`` value it asks for."""
+    if asked < 0:
+        return low, max(low, usual)
+    if asked > 0:
+        return min(high, usual), high
+    return low, high
 
 
 def design_recipe(
@@ -106,8 +117,11 @@ def design_recipe(
         layers.append("drums")
     if not any(layer in layers for layer in ("chords", "pad")):
         layers.append("pad")
-    reach = BRIGHTNESS_OFFSETS[-1]
-    brightness = within(style.brightness + 0.25 * cues.brightness, plan["brightness"], reach, 0.0, 1.0)
+    # The arrangements' shades never cross the style's own towards what the brief turns from:
+    # a dark brief's three arrangements are all at most as bright as the style's usual.
+    low, high = _towards(cues.brightness, style.brightness, 0.0, 1.0)
+    brightness = style.brightness + 0.25 * cues.brightness
+    brightness = within(brightness, plan["brightness"], BRIGHTNESS_OFFSETS[-1], low, high)
     brightness = min(1.0, max(0.0, brightness + float(rng.uniform(-0.03, 0.03))))
     drive = min(1.0, max(0.0, style.drive + 0.5 * cues.drive + float(rng.uniform(-0.05, 0.05))))
     swing_lo, swing_hi = style.swing
@@ -117,8 +131,13 @@ def design_recipe(
     lowpass = style.lowpass_hz * 2 ** (cues.brightness * 0.8)
     if cues.brightness < 0 or cues.mood < 0:
         lowpass = min(lowpass, 5000.0 * 2 ** (cues.brightness * 0.5))
-    reach = LOWPASS_OCTAVES[-1]
-    lowpass = 2 ** within(math.log2(lowpass), plan["lowpass_octaves"], reach, 7.0, math.log2(16000.0))
+    dark = -1.0 if cues.brightness < 0 or cues.mood < 0 else cues.brightness
+    low, high = _towards(dark, math.log2(style.lowpass_hz), 7.0, math.log2(16000.0))
+    lowpass = 2 ** within(math.log2(lowpass), plan["lowpass_octaves"], LOWPASS_OCTAVES[-1], low, high)
+    # The register of the chords leans the same way: a bright brief's are never voiced low.
+    middle, reach = VOICING_CENTRES[1], VOICING_CENTRES[-1] - VOICING_CENTRES[1]
+    low, high = _towards(cues.brightness, middle, VOICING_CENTRES[0], VOICING_CENTRES[-1])
+    voicing = within(middle, plan["voicing_center"] - middle, reach, low, high)
     if bpm is not None:
         tempo = float(bpm)
     if wanted_key is not None:  # that tonic, in that plain major or minor scale
@@ -152,7 +171,7 @@ def design_recipe(
         "drive": round(drive, 3),
         "lowpass_hz": round(float(min(16000.0, lowpass)), 1),
         "echo": plan["echo"],
-        "voicing_center": int(plan["voicing_center"] + rng.integers(-1, 2)),
+        "voicing_center": int(round(voicing) + rng.integers(-1, 2)),
         "lead_octave": int(min(82, max(62, plan["lead_octave"] + rng.integers(-1, 2)))),
         "lead_grid": plan["lead_grid"],
         "melody_seed": int(rng.integers(2**31 - 1)),

@@ -165,8 +165,9 @@ def arrangement(style: Style, cues: Cues, brief: int, index: int) -> dict[str, A
 
 
 def within(base: float, offset: float, reach: float, low: float, high: float) -> float:
-    """``base + offset``, the levels ``base +- reach`` moved together to fit in [low, high]:
-    a dark brief's three arrangements are three shades of dark, not three clipped at black."""
+    """``base + offset``, the levels ``base +- reach`` moved together to fit in [low, high]
+    (and clipped there, where the range is narrower): a dark brief's three arrangements
+    are three shades of dark, not three clipped at black."""
     shift = max(0.0, low - (base - reach)) - max(0.0, base + reach - high)
     return min(high, max(low, base + shift + offset))
 
