@@ -82,6 +82,7 @@ MIX_FOCUS: tuple[tuple[float, float, float, float, float], ...] = (
     (-11.0, -2.0, 2.0, 3.0, -6.0),  # the keys in front, the beat far behind
     (-7.0, -4.0, -6.0, -6.0, 1.0),  # the lead in front
 )
+BEAT_FLOOR_DB = -5.0
 VOICING_CENTRES = (52, 59, 66)  # chords low, middle, high (vary_recipe keeps 52..66)
 LEAD_OFFSETS = (-7, 0, 7)  # semitones from the style's melody centre (kept in 62..82)
 BRIGHTNESS_OFFSETS = (-0.18, 0.0, 0.18)
@@ -90,6 +91,15 @@ TEMPO_OFFSETS = (-0.1, 0.0, 0.1)  # only where the brief gives no tempo
 SWING_THIRDS = (0.15, 0.5, 0.85)  # where in the style's swing range
 ECHO_FACTORS = (0.6, 1.0, 1.5)  # dry, as the style has it, roomy
 GRID_FACTORS = (0.5, 1.0, 2.0)  # the melody: twice as busy, as the style has it, half as busy
+
+
+def _mix(style: Style, focus: int) -> list[float]:
+    """The style's levels moved by ``MIX_FOCUS[focus]``; a style led by its beat (drums
+    first in its order: techno, lofi, pop) keeps it within ``BEAT_FLOOR_DB`` of its own level."""
+    offsets = list(MIX_FOCUS[focus])
+    if style.layer_order[0] == "drums":
+        offsets[0] = max(offsets[0], BEAT_FLOOR_DB)
+    return [round(a + b, 1) for a, b in zip(style.mix, offsets, strict=True)]
 
 
 def variant_of(seed: int) -> int:
@@ -159,7 +169,7 @@ def arrangement(style: Style, cues: Cues, brief: int, index: int) -> dict[str, A
         "echo": round(style.echo * ECHO_FACTORS[level["echo"]], 3),
         "lead_grid": max(1, min(8, round(style.lead_grid * GRID_FACTORS[level["grid"]]))),
         "tempo": TEMPO_OFFSETS[level["tempo"]],
-        "mix": [round(a + b, 1) for a, b in zip(style.mix, MIX_FOCUS[level["focus"]], strict=True)],
+        "mix": _mix(style, level["focus"]),
         "named": sorted(named),
     }
 
