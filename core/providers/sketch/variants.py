@@ -11,8 +11,7 @@ An arrangement fixes what the brief leaves open, on every axis at once:
 - the register of the chords and of the lead, the brightness and the low-pass;
 - the bass figure, the chord figure, the swing within the style's range, how busy
   the melody is, how much echo;
-- the balance of the mix (``MIX_FOCUS``: the beat, the keys or the lead in front;
-  a beat-led style keeps its beat within ``BEAT_FLOOR_DB``);
+- the balance of the mix (``MIX_FOCUS``: the beat, the keys or the lead in front);
 - where the brief says nothing of them: the style (no style word), key, mode and
   a tempo offset; the drum kit, chord length and sevenths.
 
@@ -87,7 +86,6 @@ MIX_FOCUS: tuple[tuple[float, float, float, float, float], ...] = (
     (-11.0, -2.0, 2.0, 3.0, -6.0),  # the keys in front, the beat far behind
     (-7.0, -4.0, -6.0, -6.0, 1.0),  # the lead in front
 )
-BEAT_FLOOR_DB = -5.0
 VOICING_CENTRES = (52, 59, 66)  # chords low, middle, high (vary_recipe keeps 52..66)
 LEAD_OFFSETS = (-7, 0, 7)  # semitones from the style's melody centre (kept in 62..82)
 BRIGHTNESS_OFFSETS = (-0.18, 0.0, 0.18)
@@ -99,12 +97,8 @@ GRID_FACTORS = (0.5, 1.0, 2.0)  # the melody: twice as busy, as the style has it
 
 
 def _mix(style: Style, focus: int) -> list[float]:
-    """The style's levels moved by ``MIX_FOCUS[focus]``; a style led by its beat (drums
-    first in its order: techno, lofi, pop) keeps it within ``BEAT_FLOOR_DB`` of its own level."""
-    offsets = list(MIX_FOCUS[focus])
-    if style.layer_order[0] == "drums":
-        offsets[0] = max(offsets[0], BEAT_FLOOR_DB)
-    return [round(a + b, 1) for a, b in zip(style.mix, offsets, strict=True)]
+    """The style's levels moved by ``MIX_FOCUS[focus]``."""
+    return [round(a + b, 1) for a, b in zip(style.mix, MIX_FOCUS[focus], strict=True)]
 
 
 def variant_of(seed: int) -> int:
