@@ -1,6 +1,6 @@
 """How many clusters a batch gets (``core.clustering``'s choice of k); prints one JSON object.
 
-    .venv/bin/python bench/clustering_k.py [--space features-v2]
+    .venv/bin/python bench/clustering_k.py [--space features-v2] [--sketch-only]
 
 In one embedding space (``features-v3``, the default, or ``--space``), on the
 real-music set (``bench/music_set.py``), per part (the same-sound spread
@@ -13,9 +13,13 @@ real-music set (``bench/music_set.py``), per part (the same-sound spread
   different tracks that come back as more than one cluster, and as exactly as
   many clusters as tracks.
 
-On the embedded engine (``sketch``, embedded in the same space): for a few
-batch seeds, six clips of one brief and two clips each of three briefs: their
-spread and how many clusters each gets.
+On the embedded engine (``sketch``, embedded in the same space; ``--sketch-only``
+skips the real-music set): for several briefs (one with its tempo and key stated)
+and five batch seeds, six clips of one brief, which play its three arrangements two
+clips each (``core.providers.sketch.variants``): how many clusters, the spread, the
+distances between clips of one arrangement (``twins``) and of two (``apart``), and
+whether a cluster ever splits an arrangement; and two clips of one arrangement each
+of three briefs: spread and clusters.
 """
 
 from __future__ import annotations
@@ -83,59 +87,91 @@ def music_set() -> dict:
     return result
 
 
-def sketch_batches(seeds: tuple[int, ...] = (1, 2, 3, 4, 5)) -> list[dict]:
+VARIETY_BRIEFS: tuple[tuple[str, dict], ...] = (
+    ("dusty boom bap with jazzy rhodes", {"bpm": 88.0, "key": "D minor"}),
+    ("dusty boom bap with jazzy rhodes", {}),
+    ("slow dark ambient pad", {}),
+    ("fast aggressive techno", {}),
+    ("bright acoustic folk strum", {}),
+    ("upbeat synthpop anthem", {}),
+    ("epic orchestral trailer", {}),
+    ("chill lofi study beat", {}),
+)
+
+
+def sketch_batches(seeds: tuple[int, ...] = (1, 2, 3, 4, 5)) -> dict:
+    """Six clips of one brief (its three arrangements, clips i and i + 3 alike), for each
+    of ``VARIETY_BRIEFS`` and batch seed: clusters, spread, distances between clips of one
+    arrangement (``twins``) and of two (``apart``), whether any cluster splits an
+    arrangement; and two clips of one arrangement each of three briefs."""
     from core.models import BriefParams
     from core.prompt import render_prompt
     from core.providers.base import GenerationRequest
     from core.providers.features import FeatureEmbedder
     from core.providers.sketch import SketchEngine
 
-    params = BriefParams(energy=0.5, density=0.5, duration_sec=10.0)
     engine, embedder = SketchEngine(), FeatureEmbedder(version=SPACE.removeprefix("features-"))
-    out = []
+    variety, three_briefs = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        for seed in seeds:
 
-            def render(brief: str, clips: int, sub: str, seed: int = seed) -> list[np.ndarray]:
-                request = GenerationRequest(params=params, seed=seed, out_dir=Path(tmp) / f"{seed}-{sub}")
-                made = engine.generate_batch(
-                    render_prompt(brief, params), clips, params.duration_sec, request
-                )
-                return [embedder.embed_audio(c.audio_path) for c in made]
+        def render(brief: str, clips: int, seed: int, sub: str, stated: dict | None = None) -> np.ndarray:
+            params = BriefParams(energy=0.5, density=0.5, duration_sec=10.0, **(stated or {}))
+            request = GenerationRequest(params=params, seed=seed, out_dir=Path(tmp) / sub)
+            made = engine.generate_batch(render_prompt(brief, params), clips, params.duration_sec, request)
+            return clustering.normalise_rows([embedder.embed_audio(c.audio_path) for c in made])
 
-            one = clustering.normalise_rows(render(BRIEFS[seed % 3], 6, "one"))
-            three = clustering.normalise_rows(
-                [v for k, brief in enumerate(BRIEFS) for v in render(brief, 2, f"three{k}")]
-            )
-            out.append(
+        for (brief, stated), seed in itertools.product(VARIETY_BRIEFS, seeds):
+            unit = render(brief, 6, seed, f"{brief[:12]}-{len(stated)}-{seed}", stated)
+            d = 1.0 - unit @ unit.T
+            twins = [float(d[i, i + 3]) for i in range(3)]
+            apart = [float(d[i, j]) for i in range(6) for j in range(i + 1, 6) if (j - i) % 3]
+            clusters = clustering.cluster_embeddings(list(unit), 3, space=SPACE)
+            variety.append(
                 {
+                    "brief": brief + "".join(f", {k} {v}" for k, v in stated.items()),
                     "seed": seed,
-                    "one_brief": {
-                        "brief": BRIEFS[seed % 3],
-                        "spread": round(clustering.spread(one), 3),
-                        "clusters": k_of(one),
-                    },
-                    "three_briefs": {"spread": round(clustering.spread(three), 3), "clusters": k_of(three)},
+                    "clusters": len(clusters),
+                    "spread": round(clustering.spread(unit), 3),
+                    "twins": {"mean": round(float(np.mean(twins)), 3), "max": round(max(twins), 3)},
+                    "apart": {"mean": round(float(np.mean(apart)), 3), "min": round(min(apart), 3)},
+                    "arrangement_split": any(not all(i + 3 in c or i - 3 in c for i in c) for c in clusters),
+                    "clusters_without_same_sound_limit": len(clustering.cluster_embeddings(list(unit), 3)),
                 }
             )
-    return out
+        for seed in seeds:
+            pairs = np.vstack(
+                [render(b, 4, seed * 10 + k, f"three{seed}-{k}")[::3] for k, b in enumerate(BRIEFS)]
+            )
+            three_briefs.append(
+                {"seed": seed, "spread": round(clustering.spread(pairs), 3), "clusters": k_of(pairs)}
+            )
+    counts = [row["clusters"] for row in variety]
+    return {
+        "one_brief": variety,
+        "one_brief_summary": {
+            "batches": len(counts),
+            "clusters": {str(k): counts.count(k) for k in (1, 2, 3)},
+            "spread": summary([row["spread"] for row in variety]),
+            "twins_mean": summary([row["twins"]["mean"] for row in variety]),
+            "apart_mean": summary([row["apart"]["mean"] for row in variety]),
+            "arrangement_split": sum(row["arrangement_split"] for row in variety),
+        },
+        "three_briefs": three_briefs,
+    }
 
 
 def main() -> None:
     global SPACE
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--space", default=SPACE, choices=tuple(clustering.SAME_SOUND_SPREAD))
-    SPACE = parser.parse_args().space
-    print(
-        json.dumps(
-            {
-                "space": SPACE,
-                "same_sound_spread": clustering.SAME_SOUND_SPREAD[SPACE],
-                "music_set": music_set(),
-                "sketch": sketch_batches(),
-            }
-        )
-    )
+    parser.add_argument("--sketch-only", action="store_true", help="skip the real-music set")
+    args = parser.parse_args()
+    SPACE = args.space
+    out = {"space": SPACE, "same_sound_spread": clustering.SAME_SOUND_SPREAD[SPACE]}
+    if not args.sketch_only:
+        out["music_set"] = music_set()
+    out["sketch"] = sketch_batches()
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":

@@ -29,14 +29,17 @@ def test_engine_values_come_from_the_sketch_recipe():
 
 @pytest.mark.parametrize("brief", ["driving techno", "four on the floor dance", "energetic folk"])
 def test_tempo_estimate_matches_the_engine_on_clips_with_a_clear_beat(brief):
+    """Three in four, over four clips of each of a brief's three arrangements (measured:
+    10-11 of 12; a rolling bass under a kick on every beat is sometimes heard at half or
+    four fifths of the tempo)."""
     hits = 0
-    for seed in range(4):
+    for seed in range(12):
         recipe = design_recipe(brief, 0.7, 0.7, seed)
         estimate = estimate_tempo_key(render_recipe(recipe, 10.0), RATE)
         assert estimate.source == "estimate"
         if estimate.bpm is not None and abs(estimate.bpm / recipe["tempo"] - 1) < 0.02:
             hits += 1
-    assert hits >= 3
+    assert hits >= 9
 
 
 def _scale(tonic: int, steps) -> set[int]:

@@ -1,6 +1,10 @@
 """End to end on the embedded providers: sketch renders, features embeds, k-means
 groups, describe names. Clips of clearly different briefs must come apart, seeds of
-one brief stay together, and "more like" lands near its cluster.
+one arrangement of a brief stay together, and "more like" lands near its cluster.
+
+A brief has three arrangements and the seed picks one (``sketch.variants``): clips 0
+and 3 of a batch play the same arrangement, clips 0 and 1 two different ones. The
+pairs here are clips 0 and 3; arrangements apart are in ``test_arrangement_variants.py``.
 
 In ``features-v1``: the space the sketch engine imitates references in and the only
 one with a text side. The default space's (``features-v3``) checks on sketch batches
@@ -35,13 +39,20 @@ def render(brief: str, out_dir: Path, seed: int, clips: int = 2, references=()) 
     return ENGINE.generate_batch(render_prompt(brief, PARAMS), clips, PARAMS.duration_sec, request)
 
 
+def same_arrangement(brief: str, out_dir: Path, seed: int) -> list:
+    """Two clips of one arrangement of ``brief``: clips 0 and 3 of a batch."""
+    clips = render(brief, out_dir, seed, clips=4)
+    assert clips[0].recipe["variant"] == clips[3].recipe["variant"]
+    return [clips[0], clips[3]]
+
+
 @pytest.fixture(scope="module", params=[1, 2, 3], ids=lambda s: f"batch-seed-{s}")
 def batch(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """Two clips of each brief (each brief its own batch seed), embedded."""
+    """Two clips of one arrangement of each brief (each brief its own batch seed), embedded."""
     root = tmp_path_factory.mktemp(f"batch{request.param}")
     clips = []
     for k, brief in enumerate(BRIEFS):
-        clips += render(brief, root / str(k), seed=request.param * 10 + k)
+        clips += same_arrangement(brief, root / str(k), seed=request.param * 10 + k)
     vectors = [EMBEDDER.embed_audio(c.audio_path) for c in clips]
     return {"root": root, "clips": clips, "vectors": vectors, "seed": request.param}
 

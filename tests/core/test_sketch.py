@@ -149,8 +149,38 @@ def test_no_clicks(engine, tmp_path: Path) -> None:
             assert np.max(np.abs(np.diff(start))) < 0.02 and np.max(np.abs(np.diff(end))) < 0.02
             assert np.max(np.abs(x[:edge])) < np.max(np.abs(x)) * 0.6
             assert np.max(np.abs(x[-edge:])) < np.max(np.abs(x)) * 0.6
-            # and no note starts or stops with a step anywhere in between
-            assert np.max(np.abs(np.diff(x))) < 0.3
+            # and nothing jumps anywhere in between. Bright plucks, strums and hats at energy 1
+            # step by up to ~0.5 from one sample to the next (measured over 84 clips: 0.43
+            # before arrangement variants, 0.50 with a lead or the keys in front): their own
+            # waveform, not a click. That notes and hits start and end on their ramps is
+            # checked note by note below.
+            assert np.max(np.abs(np.diff(x))) < 0.7
+
+
+@pytest.mark.parametrize("name", sorted(sketch.INSTRUMENTS))
+def test_every_note_starts_and_ends_on_a_ramp(name: str) -> None:
+    """What makes a click: a note that begins or ends at full level. Each instrument,
+    low and high, short and long, played as the renderer plays it."""
+    recipe = sketch.design_recipe("bright acoustic folk strum", 1.0, 0.5, 1)
+    renderer = sketch._Renderer(recipe, SR * 3, None)
+    for midi in (40, 64, 86):
+        for length in (int(0.05 * SR), int(0.6 * SR)):
+            bus = np.zeros(SR * 3, dtype=np.float32)
+            renderer.play(bus, 1000, name, midi, length, 1.0)
+            sounding = np.flatnonzero(bus)
+            note = bus[sounding[0] : sounding[-1] + 1]
+            peak = float(np.max(np.abs(note)))
+            assert peak > 0.0
+            assert np.max(np.abs(note[:4])) < 0.08 * peak, (name, midi, "onset")
+            assert np.max(np.abs(note[-4:])) < 0.08 * peak, (name, midi, "end")
+
+
+def test_every_drum_hit_starts_and_ends_near_silence() -> None:
+    for style in sketch.STYLES:
+        kit = sketch.make_kit(style, 3, 0.5)
+        for part, sound in zip(sketch.Kit.__dataclass_fields__, vars(kit).values(), strict=True):
+            peak = float(np.max(np.abs(sound)))
+            assert abs(float(sound[0])) < 0.05 * peak and abs(float(sound[-1])) < 0.05 * peak, (style, part)
 
 
 def test_music_not_noise(engine, tmp_path: Path) -> None:
@@ -172,7 +202,8 @@ def test_words_of_the_brief_choose_style_mode_tempo_and_groove() -> None:
     folk = sketch.design_recipe("bright acoustic folk strum", 0.5, 0.5, 1)
     lofi = sketch.design_recipe("lofi jazz beat", 0.5, 0.5, 1)
     assert ambient["style"] == "ambient" and ambient["mode"] in sketch.MINOR_MODES
-    assert techno["style"] == "techno" and techno["timbre"]["drums"] == "four_floor"
+    kicks = {step for step, _ in sketch.GROOVES[techno["timbre"]["drums"]]["kick"]}
+    assert techno["style"] == "techno" and {0, 4, 8, 12} <= kicks  # four on the floor, in every arrangement
     for seed in range(8):  # "aggressive" asks for a distorted bass, whatever the seed
         bass = sketch.design_recipe("fast aggressive techno", 0.5, 0.5, seed)["timbre"]["bass"]
         assert sketch.INSTRUMENTS[bass].drive > 0

@@ -339,10 +339,10 @@ async def map_view(pilot: Pilot[Any]) -> None:
 
 
 async def search_view(pilot: Pilot[Any]) -> None:
-    """/ dark: the clips whose words say dark, then those that measure darkest."""
+    """/ moody: the clips whose words (here, their cluster's name) say moody."""
     app = pilot.app
     await _open_first_session(pilot)
-    await pilot.press("slash", *"dark", "enter")
+    await pilot.press("slash", *"moody", "enter")
     table = app.screen.query_one("#tracks")
     await wait_for(pilot, lambda: table.scope == "search", "the hits")
     await wait_for(

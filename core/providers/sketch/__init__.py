@@ -9,10 +9,14 @@ first one:
    brightness, drive, the seeds of the melody and of the pattern variations).
    It comes from the words of the brief (see ``STYLES`` and the ``_CUE_*``
    tables), from energy (tempo, loudness) and density (number of layers, note
-   density), and from the clip's own seed (key, progression, instruments,
-   groove variation, melody). More-like *varies* a reference's recipe instead:
-   same style, tempo, key, mode and timbre family; new melody, a little new
-   pattern and voicing. A reference with no recipe of ours (an imported clip,
+   density), and from the clip's own seed: the seed picks one of the brief's
+   three *arrangements* (``variants``: beat, instruments, register, figures,
+   mix, and what else the brief leaves open), so that a batch offers real
+   alternatives, and gives the clip its own details (progression, melody,
+   groove variation). More-like *varies* a reference's recipe instead:
+   same style, tempo, key, mode, arrangement and timbre family; new melody, a
+   little new pattern and voicing (loose: half the children take another
+   arrangement of the brief). A reference with no recipe of ours (an imported clip,
    another engine's) gets one by analysis by synthesis: the style whose
    prototype embedding is nearest, its measured tempo, key, mode and
    brightness, and of a few such recipes the one whose short render embeds
@@ -38,7 +42,8 @@ function of (recipe, duration): the same recipe always gives the same samples.
 The package, along those seams: ``theory`` (keys, modes, progressions, the grid,
 bass and chord figures, seeded choices), ``cues`` (styles and the words of a
 brief), ``recipe`` (design, check, vary, blend), ``imitate`` (analysis by
-synthesis), ``synth`` (wavetables, envelopes, filters, pads), ``instruments``,
+synthesis), ``variants`` (a brief's arrangements), ``synth`` (wavetables,
+envelopes, filters, pads), ``instruments``,
 ``drums`` (kits and grooves), ``render`` and ``engine`` (``SketchEngine``,
 ``create``). Every name is importable from ``core.providers.sketch`` itself.
 """
@@ -160,5 +165,13 @@ from core.providers.sketch.theory import (  # noqa: F401
     STEPS_PER_BAR,
     _choose,
     _rng,
+)
+from core.providers.sketch.variants import (  # noqa: F401
+    GROOVE_FAMILIES,
+    MIX_FOCUS,
+    VARIANTS,
+    arrangement,
+    rearrange,
+    variant_of,
 )
 from core.settings import Settings  # noqa: F401

@@ -150,6 +150,26 @@ _CUE_SPARSE = _words("sparse minimal minimalist empty quiet simple bare spacious
 _CUE_BUSY = _words("busy dense complex layered full rich lush wall")
 _CUE_SWING = _words("swing swung shuffle jazz jazzy lofi boombap groovy")
 
+# Words that name an instrument or a beat: every clip of such a brief plays it (part -> name).
+_NAMED_PARTS: dict[str, tuple[str, str]] = {
+    **{w: ("chords", "epiano") for w in _words("rhodes epiano wurlitzer")},
+    "piano": ("chords", "piano"),
+    **{w: ("chords", "strum") for w in _words("guitar strum strumming ukulele banjo")},
+    "harp": ("chords", "harp"),
+    **{w: ("pad", "strings") for w in _words("strings string violin violins cello")},
+    "choir": ("pad", "choir_pad"),
+    "organ": ("pad", "organ_pad"),
+    "flute": ("lead", "flute"),
+    "whistle": ("lead", "whistle"),
+    **{w: ("lead", "bell") for w in _words("bell bells")},
+    **{w: ("lead", "horn") for w in _words("horn horns brass")},
+    **{w: ("bass", "acid_bass") for w in _words("acid 303")},
+    **{w: ("bass", "sub") for w in _words("808 sub")},
+    "fourfloor": ("drums", "four_floor"),
+    "taiko": ("drums", "taiko"),
+    "disco": ("drums", "disco"),
+}
+
 _TOKEN = re.compile(r"[a-z0-9]+")
 _PARAM = re.compile(r"\b(energy|density|duration)=([0-9]*\.?[0-9]+)")
 
@@ -165,6 +185,7 @@ class Cues:
     drive: float  # 0 .. 1
     busy: float  # -1 sparse .. +1 busy
     swing: bool
+    named: tuple[tuple[str, str], ...] = ()  # (part, instrument or groove) the words name, part by part
 
 
 def params_of(prompt: str, request: GenerationRequest | None, duration_sec: float) -> BriefParams:
@@ -216,4 +237,5 @@ def read_cues(brief: str) -> Cues:
         drive=min(1.0, 0.5 * count(_CUE_DRIVE)),
         busy=balance(_CUE_BUSY, _CUE_SPARSE),
         swing=count(_CUE_SWING) > 0,
+        named=tuple(sorted({_NAMED_PARTS[w] for w in words if w in _NAMED_PARTS})),
     )

@@ -136,6 +136,69 @@ GROOVES: dict[str, dict[str, list[tuple[int, float]]]] = {
         "kick": [(0, 0.8)],
     },
 }
+# Each style's other groove families (``core.providers.sketch.variants``): another feel
+# over the same tempo, so that arrangement variants of one brief differ in their beat.
+GROOVES.update(
+    {
+        "boom_bap_half": {
+            "kick": [(0, 1.0), (10, 0.85)],
+            "snare": [(8, 0.95)],
+            "hat": [(s, 0.4 if s % 4 else 0.55) for s in range(0, 16, 4)],
+        },
+        "boom_bap_rim": {
+            "kick": [(0, 0.9), (6, 0.6), (11, 0.75)],
+            "rim": [(4, 0.8), (12, 0.85)],
+            "shaker": [(s, 0.3 if s % 2 else 0.45) for s in range(16)],
+        },
+        "four_rolling": {
+            "kick": [(0, 1.0), (4, 0.95), (8, 1.0), (12, 0.95)],
+            "hat": [(s, 0.4 if s % 2 else 0.6) for s in range(16)],
+            "rim": [(2, 0.6), (6, 0.5), (10, 0.6), (14, 0.5)],
+        },
+        "four_tribal": {
+            "kick": [(0, 1.0), (4, 0.95), (8, 1.0), (12, 0.95)],
+            "tom": [(3, 0.5), (7, 0.45), (11, 0.55), (14, 0.4)],
+            "shaker": [(s, 0.35 if s % 4 else 0.5) for s in range(0, 16, 2)],
+        },
+        "disco": {
+            "kick": [(0, 1.0), (4, 0.9), (8, 1.0), (12, 0.9)],
+            "snare": [(4, 0.85), (12, 0.9)],
+            "open_hat": [(2, 0.6), (6, 0.55), (10, 0.6), (14, 0.55)],
+        },
+        "half_time_pop": {
+            "kick": [(0, 1.0), (7, 0.7)],
+            "snare": [(8, 0.95)],
+            "hat": [(s, 0.45 if s % 4 else 0.6) for s in range(0, 16, 2)],
+        },
+        "train": {
+            "kick": [(0, 0.6), (8, 0.55)],
+            "snare": [(s, 0.6 if s % 8 == 4 else 0.3) for s in range(0, 16, 2)],
+        },
+        "stomp": {
+            "kick": [(0, 0.8), (4, 0.6), (8, 0.8), (12, 0.6)],
+            "clap": [(4, 0.7), (12, 0.75)],
+        },
+        "heartbeat": {
+            "kick": [(0, 0.45), (3, 0.3)],
+            "rim": [(12, 0.25)],
+        },
+        "brush_pulse": {
+            "shaker": [(s, 0.25 if s % 4 else 0.35) for s in range(0, 16, 2)],
+            "kick": [(8, 0.3)],
+        },
+        "march": {
+            "kick": [(0, 0.8), (8, 0.7)],
+            "snare": [(s, 0.55 if s % 4 == 0 else 0.3) for s in range(16)],
+        },
+        "toms_pulse": {
+            "tom": [(s, 0.8 if s % 4 == 0 else 0.5) for s in range(0, 16, 2)],
+            "kick": [(0, 0.8)],
+        },
+    }
+)
+# Grooves that take a steady closed hat when the clip is dense, and those whose fill is on toms.
+HAT_FILLED = ("four_floor", "backbeat", "boom_bap", "boom_bap_half", "disco", "half_time_pop")
+TOM_FILLS = ("taiko", "toms_pulse")
 _GROOVE_EXTRAS: dict[str, dict[str, list[int]]] = {
     "four_floor": {"kick": [14, 15, 7], "rim": [3, 11, 7, 13], "clap": [15, 10]},
     "backbeat": {"kick": [6, 10, 11, 3], "snare": [15, 7], "open_hat": [14, 6]},
@@ -143,4 +206,16 @@ _GROOVE_EXTRAS: dict[str, dict[str, list[int]]] = {
     "folk": {"kick": [6, 10, 14], "snare": [14]},
     "soft_pulse": {"kick": [10, 8], "rim": [6, 14]},
     "taiko": {"tom": [14, 15, 12], "snare": [13, 14, 15]},
+    "boom_bap_half": {"kick": [3, 14, 7], "rim": [6, 12]},
+    "boom_bap_rim": {"kick": [9, 14], "snare": [15], "rim": [7]},
+    "four_rolling": {"rim": [3, 11], "open_hat": [14]},
+    "four_tribal": {"tom": [5, 13], "rim": [10]},
+    "disco": {"snare": [15, 7], "kick": [14]},
+    "half_time_pop": {"kick": [3, 14], "snare": [15], "open_hat": [14]},
+    "train": {"kick": [6, 14], "snare": [15, 13]},
+    "stomp": {"kick": [14, 10], "clap": [15]},
+    "heartbeat": {"kick": [8, 11], "rim": [4]},
+    "brush_pulse": {"rim": [12, 4], "kick": [0]},
+    "march": {"kick": [14, 4], "tom": [12]},
+    "toms_pulse": {"tom": [15, 7], "kick": [8]},
 }

@@ -14,17 +14,20 @@ from core.providers.sketch.cues import STYLES
 from core.providers.sketch.recipe import design_recipe
 from core.providers.sketch.render import render_recipe
 from core.providers.sketch.theory import KEY_NAMES, PROGRESSIONS, _choose, _rng
+from core.providers.sketch.variants import VARIANTS
 
 
 @functools.lru_cache(maxsize=1)
 def style_prototypes() -> dict[str, np.ndarray]:
-    """Each style's place in the features-v1 space: the mean embedding of two short
-    renders of it. Made once per process, when a foreign clip is first imitated."""
+    """Each style's place in the features-v1 space: the mean embedding of short renders
+    of it, one per arrangement (seeds 1, 2, 3: variants 1, 2, 0). Made once per process,
+    when a foreign clip is first imitated."""
     from core.providers.features import embed_samples
 
     prototypes = {}
     for name in STYLES:
-        vectors = [embed_samples(render_recipe(design_recipe(name, 0.5, 0.5, seed), 6.0)) for seed in (1, 2)]
+        seeds = range(1, VARIANTS + 1)
+        vectors = [embed_samples(render_recipe(design_recipe(name, 0.5, 0.5, seed), 6.0)) for seed in seeds]
         mean = np.mean(vectors, axis=0)
         prototypes[name] = mean / (float(np.linalg.norm(mean)) or 1.0)
     return prototypes

@@ -25,6 +25,19 @@ from core.providers.sketch.theory import (
     _choose,
     _rng,
 )
+from core.providers.sketch.variants import (
+    BRIGHTNESS_OFFSETS,
+    LOWPASS_OCTAVES,
+    VARIANTS,
+    VOICING_CENTRES,
+    arrange_layers,
+    arrangement,
+    brief_hash,
+    rearrange,
+    variant_of,
+    variant_rng,
+    within,
+)
 
 
 def _pick_style(cues: Cues, energy: float, rng: np.random.Generator) -> str:
@@ -55,48 +68,76 @@ def _driven(names: Sequence[str]) -> Sequence[str]:
     return driven or names
 
 
+def _towards(asked: float, usual: float, low: float, high: float) -> tuple[float, float]:
+    """The range a brief's arrangements may take on one axis: all of [low, high] when it asks
+    nothing (``asked`` 0), else the side of the style's ``usual`` value it asks for."""
+    if asked < 0:
+        return low, max(low, usual)
+    if asked > 0:
+        return min(high, usual), high
+    return low, high
+
+
 def design_recipe(
     brief: str, energy: float, density: float, seed: int, *, bpm: float | None = None, key: str | None = None
 ) -> dict[str, Any]:
     """A fresh recipe for ``brief`` from its words, energy, density and ``seed``; a given
-    tempo (``bpm``) and key (``"A minor"``, as ``core.models.validate_key`` writes it) exactly."""
+    tempo (``bpm``) and key (``"A minor"``, as ``core.models.validate_key`` writes it) exactly.
+
+    The seed picks one of the brief's arrangements (``variants``), which fixes what the
+    brief leaves open; the clip's own details (progression, melody, pattern variations,
+    a little tempo, register and brightness) come from the seed itself."""
     wanted_key = key
     cues = read_cues(brief)
-    rng = _rng(seed, brief.strip().lower())
-    style = STYLES[_pick_style(cues, energy, rng)]
+    hashed = brief_hash(brief)
+    index = variant_of(seed)
+    shared = variant_rng(hashed, index)  # this arrangement's choices: every clip of it shares them
+    rng = _rng(seed, brief.strip().lower())  # this clip's own
+    style = STYLES[_pick_style(cues, energy, shared)]
+    plan = arrangement(style, cues, hashed, index)
     tempo_lo, tempo_hi = style.tempo
     tempo = tempo_lo + (tempo_hi - tempo_lo) * energy
-    tempo *= 1.0 + 0.12 * cues.tempo + float(rng.uniform(-0.05, 0.05))
+    tempo *= 1.0 + 0.12 * cues.tempo + plan["tempo"] + float(rng.uniform(-0.015, 0.015))
     if cues.mood < 0:
         minor = True
     elif cues.mood > 0:
         minor = False
     else:
-        minor = bool(rng.random() < style.minor_prob)
-    mode = _choose(rng, style.modes_minor if minor else style.modes_major)
-    key = int(rng.integers(12))
+        minor = bool(shared.random() < style.minor_prob)
+    mode = _choose(shared, style.modes_minor if minor else style.modes_major)
+    key = int(shared.integers(12))
     progression = [int(d) for d in _choose(rng, PROGRESSIONS[mode])]
     if rng.random() < 0.3:  # rotate: same chords, another starting point
         shift = int(rng.integers(1, len(progression)))
         progression = progression[shift:] + progression[:shift]
     note_density = min(1.0, max(0.0, density + 0.2 * cues.busy))
     n_layers = int(2 + note_density * 3 + 0.5)
-    layers = list(style.layer_order[:n_layers])
+    layers = arrange_layers(style, n_layers, plan["top"], plan["named"])
     if style.name == "ambient" and note_density > 0.85 and "drums" not in layers:
         layers.append("drums")
     if not any(layer in layers for layer in ("chords", "pad")):
         layers.append("pad")
-    brightness = min(
-        1.0, max(0.0, style.brightness + 0.25 * cues.brightness + float(rng.uniform(-0.08, 0.08)))
-    )
+    # The arrangements' shades never cross the style's own towards what the brief turns from:
+    # a dark brief's three arrangements are all at most as bright as the style's usual.
+    low, high = _towards(cues.brightness, style.brightness, 0.0, 1.0)
+    brightness = style.brightness + 0.25 * cues.brightness
+    brightness = within(brightness, plan["brightness"], BRIGHTNESS_OFFSETS[-1], low, high)
+    brightness = min(1.0, max(0.0, brightness + float(rng.uniform(-0.03, 0.03))))
     drive = min(1.0, max(0.0, style.drive + 0.5 * cues.drive + float(rng.uniform(-0.05, 0.05))))
     swing_lo, swing_hi = style.swing
-    swing = float(rng.uniform(swing_lo, swing_hi)) if swing_hi > 0 else 0.0
+    swing = swing_lo + (swing_hi - swing_lo) * plan["swing"] if swing_hi > 0 else 0.0
     if cues.swing and swing < 0.2:
-        swing = float(rng.uniform(0.22, 0.33))
+        swing = 0.22 + 0.11 * plan["swing"]
     lowpass = style.lowpass_hz * 2 ** (cues.brightness * 0.8)
     if cues.brightness < 0 or cues.mood < 0:
         lowpass = min(lowpass, 5000.0 * 2 ** (cues.brightness * 0.5))
+    dark = -1.0 if cues.brightness < 0 or cues.mood < 0 else cues.brightness
+    low, high = _towards(dark, math.log2(style.lowpass_hz), 7.0, math.log2(16000.0))
+    lowpass = 2 ** within(math.log2(lowpass), plan["lowpass_octaves"], LOWPASS_OCTAVES[-1], low, high)
+    # The register of the chords leans the same way: a bright brief's are never voiced low.
+    middle, reach = VOICING_CENTRES[1], VOICING_CENTRES[-1] - VOICING_CENTRES[1]
+    low, high = _towards(cues.brightness, middle, VOICING_CENTRES[0], VOICING_CENTRES[-1])
+    voicing = within(middle, plan["voicing_center"] - middle, reach, low, high)
     if bpm is not None:
         tempo = float(bpm)
     if wanted_key is not None:  # that tonic, in that plain major or minor scale
@@ -114,20 +155,13 @@ def design_recipe(
         "key_name": KEY_NAMES[key],
         "mode": mode,
         "progression": progression,
-        "chord_bars": int(_choose(rng, style.chord_bars)),
-        "sevenths": bool(rng.random() < style.sevenths),
+        "chord_bars": int(_choose(shared, style.chord_bars)),
+        "sevenths": bool(shared.random() < style.sevenths),
         "layers": layers,
-        "timbre": {
-            "drums": _choose(rng, style.drums),
-            "bass": _choose(rng, _driven(style.bass) if cues.drive > 0 else style.bass),
-            "chords": _choose(rng, style.chords),
-            "pad": _choose(rng, style.pads),
-            "lead": _choose(rng, style.leads),
-            "kit": int(rng.integers(1 << 16)),
-        },
+        "timbre": {**plan["timbre"], "kit": int(shared.integers(1 << 16))},
         "groove": {
-            "bass_pattern": _choose(rng, style.bass_patterns),
-            "chord_pattern": _choose(rng, style.chord_patterns),
+            "bass_pattern": plan["bass_pattern"],
+            "chord_pattern": plan["chord_pattern"],
             "swing": round(swing, 3),
             "hat_division": 1 if note_density > 0.55 else 2,
         },
@@ -136,12 +170,16 @@ def design_recipe(
         "brightness": round(brightness, 3),
         "drive": round(drive, 3),
         "lowpass_hz": round(float(min(16000.0, lowpass)), 1),
-        "echo": style.echo,
-        "voicing_center": int(58 + rng.integers(-3, 5)),
-        "lead_octave": int(style.lead_octave + rng.integers(-2, 3)),
-        "lead_grid": style.lead_grid,
+        "echo": plan["echo"],
+        "voicing_center": int(round(voicing) + rng.integers(-1, 2)),
+        "lead_octave": int(min(82, max(62, plan["lead_octave"] + rng.integers(-1, 2)))),
+        "lead_grid": plan["lead_grid"],
         "melody_seed": int(rng.integers(2**31 - 1)),
         "pattern_seed": int(rng.integers(2**31 - 1)),
+        "mix": plan["mix"],
+        "variant": index,
+        "arrangement_of": hashed,
+        "named": plan["named"],
     }
     return recipe
 
@@ -184,9 +222,27 @@ def is_sketch_recipe(recipe: object) -> bool:
             and int(recipe["chord_bars"]) >= 1
             and int(groove["hat_division"]) >= 1
         )
-        return bool(style and names_ok and numbers_ok and shape_ok)
+        return bool(style and names_ok and numbers_ok and shape_ok and _arrangement_ok(recipe))
     except (KeyError, TypeError, ValueError):
         return False
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _arrangement_ok(recipe: dict[str, Any]) -> bool:
+    """The fields an arrangement variant adds (recipes made before variants have none)."""
+    mix = recipe.get("mix", [0.0] * len(LAYERS))
+    named = recipe.get("named", [])
+    return (
+        isinstance(mix, list)
+        and len(mix) == len(LAYERS)
+        and all(_finite(db) and -60.0 <= db <= 24.0 for db in mix)
+        and all(_finite(recipe.get(k, 0)) for k in ("variant", "arrangement_of"))
+        and isinstance(named, list)
+        and set(named) <= set(LAYERS)
+    )
 
 
 _NUMERIC_FIELDS = (
@@ -236,6 +292,12 @@ def vary_recipe(parent: dict[str, Any], seed: int, strength: str = "balanced") -
     style = STYLES[parent["style"]]
     if rng.random() < min(1.0, 0.3 * scale) and len(style.chord_patterns) > 1:
         child["groove"]["chord_pattern"] = _choose(rng, style.chord_patterns)
+    # Loose: half the children play another arrangement of the parent's brief (drawn
+    # apart from the steps above, so that closer strengths vary exactly as before).
+    if strength_fraction(strength) >= 1.0 and "variant" in parent and "arrangement_of" in parent:
+        turn = _rng(seed, "rearrange", int(parent.get("seed") or 0))
+        if turn.random() < 0.5:
+            child = rearrange(child, (int(parent["variant"]) + int(turn.integers(1, VARIANTS))) % VARIANTS)
     return child
 
 
@@ -265,5 +327,8 @@ def blend_recipes(a: dict[str, Any], b: dict[str, Any], seed: int) -> dict[str, 
     child["groove"]["swing"] = round(
         (1 - t) * float(a["groove"]["swing"]) + t * float(b["groove"]["swing"]), 3
     )
+    if "mix" in a or "mix" in b:  # the balance of the mix, part way too (a style's own if none)
+        mixes = [r.get("mix", STYLES[r["style"]].mix) for r in (a, b)]
+        child["mix"] = [round((1 - t) * float(x) + t * float(y), 1) for x, y in zip(*mixes, strict=True)]
     child["blend_of"] = [a.get("seed"), b.get("seed")]
     return child

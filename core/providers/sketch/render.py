@@ -13,7 +13,7 @@ import numpy as np
 from core.audio import fade_edges, limit_peak
 from core.providers.base import check_cancel
 from core.providers.sketch.cues import STYLES
-from core.providers.sketch.drums import _GROOVE_EXTRAS, GROOVES, _band_noise, make_kit
+from core.providers.sketch.drums import _GROOVE_EXTRAS, GROOVES, HAT_FILLED, TOM_FILLS, _band_noise, make_kit
 from core.providers.sketch.instruments import INSTRUMENTS, _quantise_cutoff, _render_note
 from core.providers.sketch.synth import _MAX_SAMPLES, _PHASE_RAMP, PAD_LOOP, _envelope, _pad_loop, _ramp
 from core.providers.sketch.theory import (
@@ -47,6 +47,8 @@ class _Renderer:
         self.ran_out: dict[tuple[str, float], bool] = {}
         self.cutoff_cap = float(recipe["lowpass_hz"])
         self.phase_seed = int(recipe["melody_seed"]) ^ int(recipe["pattern_seed"])
+        # The level of each layer (dB): the variant's balance where it has one, else the style's.
+        self.mix = tuple(float(db) for db in recipe.get("mix", self.style.mix))
 
     # -- time -----------------------------------------------------------
     def position(self, step: float) -> int:
@@ -136,7 +138,7 @@ class _Renderer:
             for step in steps:
                 if rng.random() < 0.25 + 0.35 * self.density:
                     groove.setdefault(part, []).append((step, float(rng.uniform(0.35, 0.7))))
-        if self.density > 0.55 and name in ("four_floor", "backbeat", "boom_bap"):
+        if self.density > 0.55 and name in HAT_FILLED:
             division = int(recipe["groove"]["hat_division"])
             present = {s for s, _ in groove.get("hat", [])}
             groove.setdefault("hat", []).extend(
@@ -178,7 +180,7 @@ class _Renderer:
                     )
             if fill:
                 for step in (12, 13, 14, 15):
-                    part = "tom" if name == "taiko" else "snare"
+                    part = "tom" if name in TOM_FILLS else "snare"
                     self.add(
                         bus,
                         self.position(bar * 16 + step),
@@ -317,7 +319,7 @@ class _Renderer:
                 bus += self.crackle()
             level = float(np.sqrt(np.dot(bus, bus) / n))
             if level > 1e-9:  # each layer at its style's level, whatever its instrument
-                bus *= np.float32(10 ** (self.style.mix[LAYERS.index(layer)] / 20) * 0.1 / level)
+                bus *= np.float32(10 ** (self.mix[LAYERS.index(layer)] / 20) * 0.1 / level)
             mix += bus
             if layer in ("pad", "lead", "chords"):
                 send += bus

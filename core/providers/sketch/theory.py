@@ -92,6 +92,7 @@ CHORD_PATTERNS: dict[str, list[tuple[int, int, float, int]]] = {
     ],
     "arp_up": [(s, 4, 0.7, 2) for s in range(0, 16, 2)],
     "arp_wide": [(s, 6, 0.65, 2) for s in range(0, 16, 4)],
+    "pulse": [(s, 2, 0.8 if s % 8 == 0 else 0.6, 0) for s in range(0, 16, 2)],
 }
 
 LAYERS = ("drums", "bass", "chords", "pad", "lead")
