@@ -31,6 +31,8 @@ Per embedder and part:
 - ``bootstrap_95`` (held-out parts): 95 % intervals of ``p_at_1`` and of both mean ARIs
   over seeded resamples of the part's tracks (``bootstrap``): how much the figure
   would move with other tracks of the same kind;
+- ``p_at_1_among_16`` (``held-out-all``): P@1 within seeded draws of 16 of its tracks,
+  the figure at the gallery size of ``held-out``;
 - ``ms_per_10s_clip``: embedding time of one 10 s excerpt from its file (read
   included), median and min wall-clock (noisy on a shared machine);
   ``first_call_ms``: a fresh process importing the embedder and embedding one
@@ -102,6 +104,30 @@ def nearest_hits(unit: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.n
 def retrieval(unit: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     hits, precisions = nearest_hits(unit, labels)
     return {"p_at_1": round(float(hits.mean()), 4), "map": round(float(precisions.mean()), 4)}
+
+
+def p_at_1_among(
+    unit: np.ndarray, labels: np.ndarray, tracks: int = 16, draws: int = 500, seed: int = 0
+) -> dict:
+    """P@1 within seeded draws of ``tracks`` tracks of a bigger part (each excerpt's nearest
+    neighbour sought among those tracks only): the big part's figure at the gallery
+    size of the 16-track parts, mean and the middle 95 % of the draws."""
+    sims = unit @ unit.T
+    np.fill_diagonal(sims, -np.inf)
+    names = sorted(set(labels.tolist()))
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(draws):
+        chosen = [names[i] for i in rng.choice(len(names), tracks, replace=False)]
+        rows = np.flatnonzero(np.isin(labels, chosen))
+        nearest = rows[np.argmax(sims[np.ix_(rows, rows)], axis=1)]
+        values.append(float(np.mean(labels[nearest] == labels[rows])))
+    return {
+        "tracks": tracks,
+        "draws": draws,
+        "mean": round(float(np.mean(values)), 4),
+        "middle_95": [round(float(v), 4) for v in np.percentile(values, [2.5, 97.5])],
+    }
 
 
 # Three-track subsets scored per part: all of them up to this many, else this many drawn
@@ -435,6 +461,8 @@ def main() -> None:
             }
             if part != TUNING:
                 entry[part]["bootstrap_95"] = bootstrap(part_labels, hits, scores)
+            if entry[part]["tracks"] > 16:
+                entry[part]["p_at_1_among_16"] = p_at_1_among(unit, part_labels)
         if not args.no_speed:
             entry["ms_per_10s_clip"] = {
                 "median": round(statistics.median(timings[name]), 1),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.embedders import bootstrap, three_track_subsets
+from bench.embedders import bootstrap, p_at_1_among, retrieval, three_track_subsets
 from bench.music_set import Source, compositions, distinct, more_held_out
 
 
@@ -97,3 +97,15 @@ def test_bootstrap_interval_narrows_with_more_tracks_and_brackets_the_figure():
 
     small, big = interval(16), interval(120)
     assert big[1] - big[0] < small[1] - small[0]
+
+
+def test_p_at_1_among_all_the_tracks_is_the_parts_p_at_1():
+    rng = np.random.default_rng(5)
+    labels = np.repeat([f"t{i:02d}" for i in range(16)], 5)
+    unit = rng.normal(size=(16, 8))[np.repeat(np.arange(16), 5)] + rng.normal(size=(80, 8))
+    unit /= np.linalg.norm(unit, axis=1, keepdims=True)
+    found = p_at_1_among(unit, labels, tracks=16, draws=3)
+    assert (
+        found["middle_95"][0] == found["mean"] == found["middle_95"][1] == retrieval(unit, labels)["p_at_1"]
+    )
+    assert 0.0 < found["mean"] < 1.0
