@@ -16,13 +16,21 @@ The cut is deterministic:
 - the picked tracks alternate between the ``tuning`` part (even positions) and the
   ``held-out`` part (odd positions): the embedder's constants are learned on the
   first only, its figures are reported on the second;
+- every other composition of the four packages that is long enough goes to a second
+  held-out group, part ``held-out-2`` (``more_held_out``: one version of each
+  composition across all the packages, by the stricter rule of ``compositions``),
+  so that held-out figures can be given over many more tracks; the picks above, and
+  so the ``tuning`` part, are exactly what they were before this group existed;
 - ``EXCERPTS_PER_TRACK`` excerpts of ``EXCERPT_SEC`` seconds per track, at start
   offsets drawn evenly across the track with a seeded jitter, each at its own
   gain (-24..0 dB below the track's level, seeded), mono, at the track's own rate,
   16-bit WAV.
 
 ``manifest.json`` beside the excerpts lists them (path, package, track, part,
-start, gain). ``load_manifest()`` is what ``bench/embedders.py`` reads.
+start, gain), the picked tracks first in the order above, then the second held-out
+group. ``load_manifest()`` is what ``bench/embedders.py`` reads. Each excerpt is written
+to a temporary name and renamed, so a bench reading the set while it is rebuilt never
+sees half a file (the rebuilt picked excerpts are the same bytes as before).
 """
 
 from __future__ import annotations
@@ -45,6 +53,8 @@ EXCERPTS_PER_TRACK = 5
 EXCERPT_SEC = 10.0
 MIN_TRACK_SEC = 60.0
 SET_VERSION = 2
+# Parts of the set: the picks alternate between the first two; the rest is the third.
+TUNING, HELD_OUT, HELD_OUT_2 = "tuning", "held-out", "held-out-2"
 
 
 def cache_root() -> Path:
@@ -133,7 +143,13 @@ VARIANT_SUFFIXES = ("_enhanced", "-epic", "-old", "2")
 
 def distinct(candidates: list[Source]) -> list[Source]:
     """Leave out another version of a track that is there too (``battle-epic`` of ``battle``,
-    ``track3_enhanced`` of ``track3``, ``victory2`` of ``victory``): one composition, one label."""
+    ``track3_enhanced`` of ``track3``, ``victory2`` of ``victory``): one composition, one label.
+
+    The rule ``pick`` has always used, kept as it is so the picks stay the same. It
+    looks for the base name in every folder of the package, so it also leaves out
+    Warzone's ``legacy_soundtrack/track12`` ("New Dawn") and
+    ``aftermath_soundtrack/track22`` ("Aftershocks") for the original soundtrack's
+    ``track1``/``track2``; ``compositions`` does not."""
     bases = {source.name.split("/")[-1] for source in candidates}
     kept = []
     for source in candidates:
@@ -144,10 +160,46 @@ def distinct(candidates: list[Source]) -> list[Source]:
     return kept
 
 
-def pick(candidates: list[Source]) -> list[tuple[Source, float, int]]:
-    """``TRACKS_PER_PACKAGE`` long enough tracks, evenly through the sorted list: (source, seconds, rate)."""
+VERSION_WORDS = ("_enhanced", "-epic", "-old", "revisited")
+
+
+def compositions(candidates: list[Source]) -> list[Source]:
+    """One version of each composition over all the packages given: the stricter rule of the
+    second held-out group.
+
+    A name that ends in one of ``VERSION_WORDS`` is another version when its base is
+    anywhere among the candidates (``aftermath_soundtrack/track3_enhanced`` of
+    ``original_soundtrack/track3``, ``sixtyfour_revisited`` of ``sixtyfour_``); a name
+    that ends in ``2`` only when its base is in the same folder of the same package
+    (``van_mission2`` of ``van_mission`` is left out, as ``distinct`` does, while
+    ``aftermath_soundtrack/track22`` and ``legacy_soundtrack/track12`` are compositions of
+    their own, not ``original_soundtrack/track2``/``track1``). The same file name in two
+    packages or folders (the same piece in two formats) is kept once, the first in order.
+    """
+
+    def folder(source: Source) -> tuple[str, str]:
+        return source.package, source.name.rpartition("/")[0]
+
+    stems = {source.name.split("/")[-1] for source in candidates}
+    in_folder = {(folder(source), source.name.split("/")[-1]) for source in candidates}
+    kept, seen = [], set()
+    for source in candidates:
+        stem = source.name.split("/")[-1]
+        if any(stem.endswith(w) and stem.removesuffix(w) in stems for w in VERSION_WORDS):
+            continue
+        if stem.endswith("2") and (folder(source), stem.removesuffix("2")) in in_folder:
+            continue
+        if stem.lower() in seen:
+            continue
+        seen.add(stem.lower())
+        kept.append(source)
+    return kept
+
+
+def measured(candidates: list[Source]) -> list[tuple[Source, float, int]]:
+    """The long enough tracks among ``candidates`` that libsndfile can read: (source, seconds, rate)."""
     long_enough = []
-    for source in distinct(candidates):
+    for source in candidates:
         try:
             with source.open() as handle:
                 seconds = handle.frames / handle.samplerate
@@ -156,10 +208,28 @@ def pick(candidates: list[Source]) -> list[tuple[Source, float, int]]:
             continue
         if seconds >= MIN_TRACK_SEC:
             long_enough.append((source, seconds, rate))
+    return long_enough
+
+
+def pick(candidates: list[Source]) -> list[tuple[Source, float, int]]:
+    """``TRACKS_PER_PACKAGE`` long enough tracks, evenly through the sorted list: (source, seconds, rate)."""
+    long_enough = measured(distinct(candidates))
     if len(long_enough) <= TRACKS_PER_PACKAGE:
         return long_enough
     positions = np.linspace(0, len(long_enough) - 1, TRACKS_PER_PACKAGE).round().astype(int)
     return [long_enough[i] for i in positions]
+
+
+def more_held_out(candidates: list[Source], picked: list[Source]) -> list[tuple[Source, float, int]]:
+    """The second held-out group: every long enough composition of ``candidates`` (all the
+    packages, in order) that ``pick`` did not take, one version each (``compositions``)."""
+    kept = compositions(candidates)
+    key = {(source.package, source.name) for source in kept}
+    missing = [source.name for source in picked if (source.package, source.name) not in key]
+    if missing:
+        raise SystemExit(f"compositions() leaves out picked tracks {missing}: the two rules disagree.")
+    taken = {(source.package, source.name) for source in picked}
+    return measured([source for source in kept if (source.package, source.name) not in taken])
 
 
 def cut(source: Source, seconds: float, rate: int, out_dir: Path) -> list[dict]:
@@ -179,7 +249,9 @@ def cut(source: Source, seconds: float, rate: int, out_dir: Path) -> list[dict]:
             audio = handle.read(int(EXCERPT_SEC * rate), dtype="float32", always_2d=True).mean(axis=1)
             audio = audio * np.float32(10 ** (gain_db / 20))
             name = f"{source.package}--{source.name.replace('/', '--')}--{k}.wav"
-            sf.write(out_dir / name, np.clip(audio, -1, 1), rate, subtype="PCM_16")
+            partial = out_dir / f".{name}.partial"
+            sf.write(partial, np.clip(audio, -1, 1), rate, subtype="PCM_16", format="WAV")
+            os.replace(partial, out_dir / name)
             rows.append({"path": name, "start_sec": round(start, 3), "gain_db": round(gain_db, 2)})
     return rows
 
@@ -191,13 +263,23 @@ def build() -> dict:
     out_dir = set_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
     excerpts = []
+    everything: list[Source] = []
+    picked: list[Source] = []
+
+    def add(source: Source, seconds: float, rate: int, part: str) -> None:
+        track = f"{source.package}/{source.name}"
+        for row in cut(source, seconds, rate, out_dir):
+            row.update(package=source.package, track=track, part=part, track_sec=round(seconds, 1), rate=rate)
+            excerpts.append(row)
+
     for package in packages:
-        for position, (source, seconds, rate) in enumerate(pick(sources(unpacked, package))):
-            part = "tuning" if position % 2 == 0 else "held-out"
-            track = f"{package}/{source.name}"
-            for row in cut(source, seconds, rate, out_dir):
-                row.update(package=package, track=track, part=part, track_sec=round(seconds, 1), rate=rate)
-                excerpts.append(row)
+        found = sources(unpacked, package)
+        everything += found
+        for position, (source, seconds, rate) in enumerate(pick(found)):
+            add(source, seconds, rate, TUNING if position % 2 == 0 else HELD_OUT)
+            picked.append(source)
+    for source, seconds, rate in more_held_out(everything, picked):
+        add(source, seconds, rate, HELD_OUT_2)
     manifest = {
         "version": SET_VERSION,
         "excerpt_sec": EXCERPT_SEC,
@@ -208,15 +290,34 @@ def build() -> dict:
     return manifest
 
 
+QUIET_DBFS = -45.0
+
+
 def summary(manifest: dict) -> dict:
-    parts: dict[str, set[str]] = {}
+    """Tracks and excerpts per part and package, and the excerpts that are nearly silent
+    (RMS below ``QUIET_DBFS`` before their gain: a pause or a fade in the track)."""
+    import soundfile as sf
+
+    parts: dict[str, dict[str, set[str]]] = {}
+    excerpts: dict[str, int] = {}
+    quiet = []
     for row in manifest["excerpts"]:
-        parts.setdefault(row["part"], set()).add(row["track"])
+        parts.setdefault(row["part"], {}).setdefault(row["package"], set()).add(row["track"])
+        excerpts[row["part"]] = excerpts.get(row["part"], 0) + 1
+        audio, _ = sf.read(str(set_dir() / row["path"]), dtype="float64")
+        level = 10 * np.log10(float(np.mean(audio**2)) + 1e-20) - row["gain_db"]
+        if level < QUIET_DBFS:
+            quiet.append({"path": row["path"], "part": row["part"], "dbfs_before_gain": round(level, 1)})
     return {
         "dir": str(set_dir()),
         "packages": manifest["packages"],
         "excerpts": len(manifest["excerpts"]),
-        "tracks": {part: len(tracks) for part, tracks in sorted(parts.items())},
+        "tracks": {part: sum(len(t) for t in by.values()) for part, by in sorted(parts.items())},
+        "excerpts_per_part": dict(sorted(excerpts.items())),
+        "tracks_per_package": {
+            part: {package: len(t) for package, t in sorted(by.items())} for part, by in sorted(parts.items())
+        },
+        "quiet_excerpts": quiet,
     }
 
 
