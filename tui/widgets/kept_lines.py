@@ -7,7 +7,8 @@ lands far below them, when the batch being made gets its node, or when a chunk o
 older batches is read in above them. Here a drawn line is also kept by what it shows:
 the nodes on its path (each with its own count of changes, and whether it is the last
 of its siblings, which decides its guides), whether it is the line under the cursor
-or the mouse, the widget's width, style and focus. A line shown again with the same
+or the mouse, the widget's width (and the width lines are padded to: the widest line's
+when that is wider), style and focus. A line shown again with the same
 look is not drawn again; moved to another line number, it only gets the new number
 in its mouse meta (what a click reads to find the line).
 """
@@ -63,7 +64,7 @@ class KeptLines(_Base):
             self.cursor_line == y,
             self.has_focus,
             self.size.width,
-            self.virtual_size.width,
+            max(self.virtual_size.width, self.size.width),  # the width lines are padded to
             self.show_guides,
             self.guide_depth,
             self._pseudo_class_state,
