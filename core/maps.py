@@ -20,6 +20,12 @@ the last few maps it placed with the basis in force (``session_map``): the same
 session asked again (a reopened session, the map screen after the session screen)
 costs nothing, and a session grown by batches that bring no refit reads and
 projects only the new clips, exactly as placing it whole would.
+
+Placing thousands of clips takes a while (most of it reading the vectors), in a worker
+that shares the interpreter with the screen: ``session_map`` takes a ``stop`` event,
+looked at between chunks of the read and between the fit's epochs, and raises
+CancelledError once it is set. A placing stopped keeps nothing; the next one starts
+afresh and gives the same map.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from core.errors import CancelledError
 from core.models import Session
 
 if TYPE_CHECKING:
@@ -133,12 +140,14 @@ def forget_placed() -> None:
         _placed.clear()
 
 
-def session_map(store: SessionStore, session: Session, space: str | None = None) -> SessionMap:
+def session_map(
+    store: SessionStore, session: Session, space: str | None = None, *, stop: threading.Event | None = None
+) -> SessionMap:
     """Every clip of ``session`` that has a vector in ``space`` (the session's own by default), placed.
 
     Kept per (data dir, session, space): asked again for the same batches, the same map;
     for the same batches and more, with no refit due, the old map and the new clips
-    projected onto its basis."""
+    projected onto its basis. ``stop`` set: CancelledError, soon, and nothing kept."""
     space = space if space is not None else session_space(session)
     count = sum(len(b.tracks) for b in session.batches)
     if space is None or not count:
@@ -151,8 +160,8 @@ def session_map(store: SessionStore, session: Session, space: str | None = None)
         return kept.placed
     grown = None
     if kept is not None and batches[: len(kept.batches)] == kept.batches:
-        grown = _grown(store, session, space, kept, batches, count)
-    placed = grown or _place(store, session, space, batches, count)
+        grown = _grown(store, session, space, kept, batches, count, stop)
+    placed = grown or _place(store, session, space, batches, count, stop)
     if placed is not None:
         with _placed_lock:
             _placed[key] = placed
@@ -163,10 +172,21 @@ def session_map(store: SessionStore, session: Session, space: str | None = None)
     return SessionMap(space, [], [], np.zeros((0, 2)), count)
 
 
+def _stop_if_set(stop: threading.Event | None) -> None:
+    if stop is not None and stop.is_set():
+        raise CancelledError("The map's placing was stopped.")
+
+
 def _place(
-    store: SessionStore, session: Session, space: str, batches: tuple[tuple[uuid.UUID, int], ...], count: int
+    store: SessionStore,
+    session: Session,
+    space: str,
+    batches: tuple[tuple[uuid.UUID, int], ...],
+    count: int,
+    stop: threading.Event | None = None,
 ) -> _Placed | None:
-    ids, matrix = store.get_session_vectors(session.id, space)  # in batch order, as the epochs need
+    # In batch order, as the epochs need.
+    ids, matrix = store.get_session_vectors(session.id, space, stop=stop)
     held = {b.id for b in session.batches}
     if any(batch_id not in held for _, _, batch_id in ids):  # the store has batches this copy has not
         rows = [i for i, (_, _, batch_id) in enumerate(ids) if batch_id in held]
@@ -184,9 +204,10 @@ def _place(
 
     # Small products (d x d): BLAS threads only spin against each other (measured here,
     # 2 busy cores: 0.1 s per eigh threaded, under 1 ms on one thread).
+    _stop_if_set(stop)
     with _single_threaded("blas"):
         rows64 = matrix.astype(np.float64)
-        basis = fit(rows64, batch_sizes)
+        basis = fit(rows64, batch_sizes, stop=stop)
         xy = _apply(rows64, basis)
     track_ids = [t for t, _, _ in ids]
     placed = SessionMap(space, track_ids, [c for _, c, _ in ids], xy, count - len(track_ids))
@@ -200,12 +221,15 @@ def _grown(
     kept: _Placed,
     batches: tuple[tuple[uuid.UUID, int], ...],
     count: int,
+    stop: threading.Event | None = None,
 ) -> _Placed | None:
     """``kept`` and the clips of the batches after it, projected onto its basis; None when
     those batches bring a refit (the whole session is then placed again)."""
     new = session.batches[len(kept.batches) :]
     tracks = [t for b in new for t in b.tracks]
+    _stop_if_set(stop)
     vectors = store.get_embeddings([t.id for t in tracks], space)
+    _stop_if_set(stop)
     dim = kept.basis[1].shape[0]
     rows = [t for t in tracks if t.id in vectors and len(vectors[t.id]) == dim]
     sizes = list(kept.sizes)
@@ -253,9 +277,11 @@ def _apply(matrix: np.ndarray, fitted: tuple[np.ndarray, np.ndarray, np.ndarray]
     return (matrix - mean) @ basis + shift
 
 
-def fit(matrix: np.ndarray, batch_sizes: Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def fit(
+    matrix: np.ndarray, batch_sizes: Sequence[int], *, stop: threading.Event | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The basis in force after the last epoch: (mean, (d, 2) basis, shift); a row r sits at
-    ``(r - mean) @ basis + shift``."""
+    ``(r - mean) @ basis + shift``. ``stop`` set: CancelledError between epochs."""
     matrix = np.asarray(matrix, dtype=np.float64)
     if sum(batch_sizes) != len(matrix):
         raise ValueError("batch sizes must add up to the number of rows")
@@ -270,6 +296,7 @@ def fit(matrix: np.ndarray, batch_sizes: Sequence[int]) -> tuple[np.ndarray, np.
     mean, basis = _pca(*moments[0])
     shift = np.zeros(2)
     for prefix_total, prefix_gram, prefix in moments[1:]:
+        _stop_if_set(stop)
         fitted = matrix[:prefix]
         before = (fitted - mean) @ basis + shift
         new_mean, new_basis = _pca(prefix_total, prefix_gram, prefix)

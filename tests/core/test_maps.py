@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 
 from core import clustering
+from core.errors import CancelledError
 from core.maps import (
     MapPoint,
     fit_prefixes,
@@ -22,6 +24,7 @@ from core.models import BriefParams
 from core.service import SessionService
 from core.settings import Settings
 from core.store import SessionStore
+from core.store import clips as clips_module
 from tests.core.fakes import FakeEmbedder, FakeMusic, FakeNamer
 
 PARAMS = BriefParams(duration_sec=0.2)
@@ -162,9 +165,9 @@ def test_a_session_asked_again_is_not_placed_again_and_a_grown_one_projects_only
     reads: list[object] = []
     read = SessionStore.get_session_vectors
 
-    def counted(self: SessionStore, *args: object) -> object:
+    def counted(self: SessionStore, *args: object, **kwargs: object) -> object:
         reads.append(args)
-        return read(self, *args)  # type: ignore[arg-type]
+        return read(self, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(SessionStore, "get_session_vectors", counted)
     # Reopened (a new copy of the same batches): the same map, nothing read again.
@@ -188,3 +191,87 @@ def test_a_session_asked_again_is_not_placed_again_and_a_grown_one_projects_only
     assert len(reads) == 2 and len(refit) == 14
     forget_placed()
     np.testing.assert_array_equal(session_map(store, refit_session).xy, refit.xy)
+
+
+class StopAfter(threading.Event):
+    """An event that sets itself at its ``looks``-th look: a placing stopped at each
+    point where it looks, in turn."""
+
+    def __init__(self, looks: int) -> None:
+        super().__init__()
+        self.looks_left = looks
+        self.looked = 0
+
+    def is_set(self) -> bool:
+        self.looked += 1
+        if self.looks_left <= 0:
+            self.set()
+        self.looks_left -= 1
+        return super().is_set()
+
+
+def test_a_placing_stopped_anywhere_keeps_nothing_and_the_next_is_the_same_map(
+    service: SessionService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = service.store
+    session = service.create_initial_batch("dusty keys", PARAMS, 6, seed=1)
+    service.add_brief_batch(session.id, "bright bells", PARAMS, 2, seed=2)
+    service.add_brief_batch(session.id, "low drone", PARAMS, 6, seed=3)  # 14 >= 2 * 6: two epochs
+    stored = store.require_session(session.id)
+    never = session_map(store, stored)  # never stopped
+    forget_placed()
+    monkeypatch.setattr(clips_module, "VECTOR_CHUNK", 4)  # 14 clips: four chunks, a look before each
+    monkeypatch.setattr(clips_module, "PROGRESS_STEPS", 300)  # and looks from SQLite while it sorts
+    counting = StopAfter(10**6)
+    assert session_map(store, stored, stop=counting).xy.shape == (14, 2)
+    looks = counting.looked
+    # Five in the read (four chunks and the end), one before the fit, one per refit, and SQLite's.
+    assert looks > 7, looks
+    reads: list[object] = []
+    read = SessionStore.get_session_vectors
+
+    def counted(self: SessionStore, *args: object, **kwargs: object) -> object:
+        reads.append(args)
+        return read(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    stopped = 0
+    for stop_at in range(looks):
+        forget_placed()
+        stop = StopAfter(stop_at)
+        try:
+            whole = session_map(store, stored, stop=stop)
+        except CancelledError:
+            stopped += 1
+        else:  # SQLite's looks are not always as many from one read to the next: never set
+            assert stop.looked <= stop_at, stop_at
+            np.testing.assert_array_equal(whole.xy, never.xy)
+            continue
+        # Nothing half made was kept, the read's transaction and the store's lock are let go.
+        reads.clear()
+        with monkeypatch.context() as patched:
+            patched.setattr(SessionStore, "get_session_vectors", counted)
+            again = session_map(store, stored, stop=threading.Event())
+        assert len(reads) == 1, stop_at
+        assert (again.track_ids, again.cluster_ids) == (never.track_ids, never.cluster_ids)
+        np.testing.assert_array_equal(again.xy, never.xy)
+    assert stopped >= looks - 2
+    # The store still writes (no read left open).
+    service.add_brief_batch(session.id, "soft pads", PARAMS, 2, seed=4)
+
+
+def test_a_grown_placing_stopped_keeps_the_map_before_it(service: SessionService) -> None:
+    store = service.store
+    session = service.create_initial_batch("dusty keys", PARAMS, 6, seed=1)
+    first = session_map(store, store.require_session(session.id))
+    service.add_brief_batch(session.id, "bright bells", PARAMS, 2, seed=2)  # 8 < 12: projected, no refit
+    grown = store.require_session(session.id)
+    for stop_at in range(2):  # before the new clips' vectors are read, and after
+        with pytest.raises(CancelledError):
+            session_map(store, grown, stop=StopAfter(stop_at))
+        before = store.require_session(session.id)
+        before.batches = before.batches[:1]
+        assert session_map(store, before) is first  # still kept, untouched
+    placed = session_map(store, grown, stop=threading.Event())
+    assert placed.track_ids[:6] == first.track_ids and np.array_equal(placed.xy[:6], first.xy)
+    forget_placed()
+    np.testing.assert_allclose(session_map(store, grown).xy, placed.xy, rtol=0, atol=1e-12)

@@ -20,6 +20,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
+from core.errors import CancelledError
 from core.maps import MapPoint, SessionMap, cluster_styles, session_map
 from core.models import Session, Track
 from core.text import shown_line
@@ -80,10 +81,14 @@ def prepare_map(
     store: Any, session: Session, size: tuple[int, int], theme: str, stop: threading.Event | None = None
 ) -> PreparedMap | None:
     """The map of ``session``, placed and drawn at ``size`` with plotext theme ``theme`` (in a worker).
-    None if ``stop`` is set once the clips are placed (the placing is kept: asked again, it is not
-    done again), before they are drawn."""
+    None once ``stop`` is set: the placing stops soon (between chunks of its read, or of its fit)
+    and keeps nothing; set once the clips are placed, the placing is kept (asked again, it is not
+    done again) and they are not drawn."""
     count = sum(len(b.tracks) for b in session.batches)
-    placed = session_map(store, session).warm()
+    try:
+        placed = session_map(store, session, stop=stop).warm()
+    except CancelledError:
+        return None
     if stop is not None and stop.is_set():
         return None
     names = store.get_cluster_names(session.id)

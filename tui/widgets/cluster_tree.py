@@ -18,6 +18,7 @@ from core.models import BATCH_EXTEND, BATCH_IMPORT, BATCH_MORE, Batch, ClusterSu
 from core.text import shown_line
 from tui.formatting import duration, plural, shorten, similarity
 from tui.widgets.audition_keys import AUDITION_BINDINGS
+from tui.widgets.kept_lines import KeptLines
 from tui.widgets.paint import StylePerPaint
 
 
@@ -129,7 +130,7 @@ def track_title(track: Track, problem: str | None = None) -> Text:
 RECENT_BATCHES = 5  # a session opens with its latest batches open; older ones open on demand
 
 
-class ClusterTree(StylePerPaint, Tree[NodeData]):
+class ClusterTree(StylePerPaint, KeptLines, Tree[NodeData]):
     """The lineage of a session's ideas.
 
     Batches come in the order they were made; a more-like batch hangs under the
