@@ -11,7 +11,10 @@ real-music set (``bench/music_set.py``), per part (the same-sound spread
 - ``one_track``: share of tracks whose five excerpts come back as one cluster;
 - ``two_tracks`` / ``three_tracks``: share of 3+3 / 2+2+2 excerpt batches of
   different tracks that come back as more than one cluster, and as exactly as
-  many clusters as tracks.
+  many clusters as tracks; ``three_tracks_ari``: their mean adjusted Rand index;
+- ``within_spread``: for the batches within the spread whose k-means split (no
+  same-sound rule) has two clusters or more, that split's silhouette and nearest
+  centroid distance (``CLEAR_SPLIT[space]`` was chosen from the tuning figures).
 
 On the embedded engine (``sketch``, embedded in the same space; ``--sketch-only``
 skips the real-music set): for several briefs (one with its tempo and key stated)
@@ -45,6 +48,29 @@ def k_of(vectors: np.ndarray) -> int:
     return len(clustering.cluster_embeddings(list(vectors), 3, space=SPACE))
 
 
+def clustering_labels(vectors: np.ndarray) -> list[int]:
+    labels = [0] * len(vectors)
+    for label, members in enumerate(clustering.cluster_embeddings(list(vectors), 3, space=SPACE)):
+        for i in members:
+            labels[i] = label
+    return labels
+
+
+def split_figures(batches: list[np.ndarray]) -> list[list[float]]:
+    """[silhouette, nearest centroid distance] of the k-means split of each batch within the spread."""
+    limit, out = clustering.SAME_SOUND_SPREAD[SPACE], []
+    for unit in batches:
+        clusters = clustering.cluster_embeddings(list(unit), 3)
+        if clustering.spread(unit) <= limit and len(clusters) > 1:
+            labels = np.zeros(len(unit), dtype=int)
+            for label, members in enumerate(clusters):
+                labels[members] = label
+            centroids = clustering.normalise_rows([unit[m].mean(axis=0) for m in clusters])
+            apart = (1.0 - centroids @ centroids.T)[np.triu_indices(len(clusters), 1)].min()
+            out.append([round(clustering._silhouette(unit, labels), 3), round(float(apart), 3)])
+    return sorted(out)
+
+
 def summary(values: list[float]) -> dict[str, float]:
     return {
         "min": round(float(np.min(values)), 3),
@@ -54,6 +80,8 @@ def summary(values: list[float]) -> dict[str, float]:
 
 
 def music_set() -> dict:
+    from sklearn.metrics import adjusted_rand_score
+
     from bench.music_set import HELD_OUT, TUNING, load_manifest, set_dir
     from core.providers.features import FeatureEmbedder
 
@@ -83,6 +111,13 @@ def music_set() -> dict:
             "two_tracks_two_clusters": round(float(np.mean([k == 2 for k in k_two])), 3),
             "three_tracks_split": round(float(np.mean([k > 1 for k in k_three])), 3),
             "three_tracks_three_clusters": round(float(np.mean([k == 3 for k in k_three])), 3),
+            "three_tracks_ari": round(
+                float(
+                    np.mean([adjusted_rand_score([0, 0, 1, 1, 2, 2], clustering_labels(v)) for v in three])
+                ),
+                3,
+            ),
+            "within_spread": {"one_track": split_figures(one), "two_tracks": split_figures(two)},
             "batches": {"one": len(one), "two": len(two), "three": len(three)},
         }
     return result
@@ -168,7 +203,11 @@ def main() -> None:
     parser.add_argument("--sketch-only", action="store_true", help="skip the real-music set")
     args = parser.parse_args()
     SPACE = args.space
-    out = {"space": SPACE, "same_sound_spread": clustering.SAME_SOUND_SPREAD[SPACE]}
+    out = {
+        "space": SPACE,
+        "same_sound_spread": clustering.SAME_SOUND_SPREAD[SPACE],
+        "clear_split": clustering.CLEAR_SPLIT.get(SPACE),
+    }
     if not args.sketch_only:
         out["music_set"] = music_set()
     out["sketch"] = sketch_batches()

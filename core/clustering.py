@@ -6,12 +6,20 @@ Rules, in order:
    least ``NEAR_IDENTICAL`` are grouped first, and k never exceeds the number of
    such groups: three copies of one clip are one cluster, not three.
 2. k is at most min(max_k, n, distinct groups) (the seed's ``max_k`` is a cap):
-   - k = 1 when the clips sound the same: in a space with a measured
-     ``SAME_SOUND_SPREAD`` (their mean cosine distance to their centroid is
-     within what excerpts of one real track show there), one cluster;
-   - otherwise the k in 2..cap whose k-means grouping has the best mean
-     silhouette (cosine), the smaller k on a tie: six similar clips are not cut
-     into three pairs just because three is allowed.
+   - the k in 2..cap whose k-means grouping has the best mean silhouette
+     (cosine), the smaller k on a tie: six similar clips are not cut into three
+     pairs just because three is allowed;
+   - but k = 1 when the clips sound the same: in a space with a measured
+     ``SAME_SOUND_SPREAD``, when their mean cosine distance to their centroid is
+     within what excerpts of one real track show there, one cluster, unless
+     that grouping (after rule 3) is a clear split (``CLEAR_SPLIT``, where the
+     space has one measured): at least two clusters (so every cluster has two
+     clips or more), a mean silhouette of at least ``min_silhouette`` (every
+     clip much nearer its own cluster than any other) and the two nearest
+     cluster centroids at least ``min_apart`` apart (cosine distance, so that
+     tight groups a hair apart, as one track's excerpts can be, stay one). The
+     spread alone is blind to structure: three tight groups far apart spread no
+     more than one loose group.
    KMeans with the seed's constants (random_state 42, n_init 10, max_iter 300)
    on L2-normalised vectors, so that Euclidean k-means follows cosine distance.
 3. Singletons are merged into the nearest other cluster (by centroid cosine),
@@ -45,6 +53,18 @@ NEAR_IDENTICAL = 0.999
 # Tied to the space: a space without a measured value never gets k = 1 this way
 # (features-v1's one-track and two-track spreads overlap too much to say).
 SAME_SOUND_SPREAD: dict[str, float] = {"features-v2": 0.32, "features-v3": 0.35}
+
+# Per embedding space: (min_silhouette, min_apart) of a split that overrides the
+# same-sound spread (rule 2). Learned on the same tuning part (bench/clustering_k.py
+# prints the figures). features-v3, batches within the spread: 8 of the 14 such
+# one-track sets get a 3 + 2 split from k-means, silhouette 0.08-0.54 with centroids
+# 0.21-0.76 apart, or silhouette 0.76 with centroids 0.21 apart (a track whose
+# excerpts are all alike, spread 0.07); the 17 two-track sets' splits score
+# silhouette 0.45-0.86, centroids 0.40-0.97 apart (the next above 0.54: 0.57).
+# 0.55 and 0.30 sit in those gaps: one-track sets kept whole 94 % (as before),
+# two-track sets split 98 % (86 % before), three-track ARI 0.79 (0.78 before).
+# A space without measured values keeps the spread rule alone.
+CLEAR_SPLIT: dict[str, tuple[float, float]] = {"features-v3": (0.55, 0.30)}
 
 _warm_lock = threading.Lock()
 _warm_thread: threading.Thread | None = None
@@ -177,8 +197,9 @@ def cluster_embeddings(
 ) -> list[list[int]]:
     """KMeans plus singleton merge; returns lists of indices into ``embeddings``.
 
-    ``space`` names the embedding space (``SAME_SOUND_SPREAD``): where it has a
-    measured spread, clips within it are one cluster.
+    ``space`` names the embedding space (``SAME_SOUND_SPREAD``, ``CLEAR_SPLIT``):
+    where it has a measured spread, clips within it are one cluster unless they
+    split clearly.
     """
     n = len(embeddings)
     if n == 0:
@@ -193,7 +214,8 @@ def cluster_embeddings(
     if cap == 1:
         return [list(range(n))]
     limit = SAME_SOUND_SPREAD.get(space) if space else None
-    if limit is not None and spread(unit) <= limit:
+    same_sound = limit is not None and spread(unit) <= limit
+    if same_sound and CLEAR_SPLIT.get(space) is None:
         return [list(range(n))]
     # Fit on one representative per group so duplicates cannot pull k-means apart,
     # then give every member its representative's label.
@@ -213,4 +235,23 @@ def cluster_embeddings(
     _, k, labels = best
     clusters = [sorted(np.flatnonzero(labels == c).tolist()) for c in range(k)]
     clusters = _merge_singletons(unit, clusters)
+    if same_sound and not is_clear_split(unit, clusters, space):
+        return [list(range(n))]
     return sorted(clusters, key=lambda c: c[0])
+
+
+def is_clear_split(unit: np.ndarray, clusters: list[list[int]], space: str | None) -> bool:
+    """Whether ``clusters`` of the unit rows are a clear split in ``space`` (``CLEAR_SPLIT``):
+    two clusters or more, a mean silhouette of at least its minimum and the two nearest
+    centroids at least its distance apart. Never in a space without measured values."""
+    clear = CLEAR_SPLIT.get(space) if space else None
+    if clear is None or len(clusters) < 2:
+        return False
+    min_silhouette, min_apart = clear
+    labels = np.empty(len(unit), dtype=int)
+    for label, members in enumerate(clusters):
+        labels[members] = label
+    centroids = normalise_rows([unit[members].mean(axis=0) for members in clusters])
+    apart = 1.0 - centroids @ centroids.T
+    nearest = float(np.min(apart[np.triu_indices(len(clusters), 1)]))
+    return nearest >= min_apart and _silhouette(unit, labels) >= min_silhouette

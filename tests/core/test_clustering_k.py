@@ -1,6 +1,7 @@
 """core.clustering's choice of k: one cluster for clips that sound the same (in a
-space with a measured same-sound spread), the best-separated k <= max_k otherwise.
-Every assertion keeps a margin: the points sit far from the thresholds they test."""
+space with a measured same-sound spread) unless they fall into clearly separated
+groups, the best-separated k <= max_k otherwise. Every assertion keeps a margin: the
+points sit far from the thresholds they test."""
 
 from __future__ import annotations
 
@@ -10,7 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.clustering import SAME_SOUND_SPREAD, cluster_embeddings, normalise_rows, spread
+from core.clustering import (
+    CLEAR_SPLIT,
+    SAME_SOUND_SPREAD,
+    _silhouette,
+    cluster_embeddings,
+    is_clear_split,
+    normalise_rows,
+    spread,
+)
 from core.models import BriefParams
 from core.prompt import render_prompt
 from core.providers.base import GenerationRequest
@@ -19,6 +28,7 @@ from core.providers.sketch import SketchEngine
 
 SPACE = "features-v3"
 LIMIT = SAME_SOUND_SPREAD[SPACE]
+MIN_SILHOUETTE, MIN_APART = CLEAR_SPLIT[SPACE]
 
 
 def around(centre: np.ndarray, count: int, distance: float, seed: int) -> list[np.ndarray]:
@@ -42,6 +52,55 @@ def test_clips_within_the_same_sound_spread_are_one_cluster() -> None:
     # the same points in a space with no measured spread are not forced together
     assert len(cluster_embeddings(points, 3)) > 1
     assert len(cluster_embeddings(points, 3, space="features-v1")) > 1
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_one_loose_group_within_the_spread_has_no_clear_split(seed: int) -> None:
+    """Clips scattered around one sound (no structure) are one cluster: whatever split
+    k-means finds in them scores a silhouette far under the clear-split minimum."""
+    points = around(np.eye(32)[0], 6, 0.8 * LIMIT, seed=seed)
+    unit = normalise_rows(points)
+    assert spread(unit) < 0.9 * LIMIT
+    split = cluster_embeddings(points, 3)
+    labels = np.zeros(6, dtype=int)
+    for label, members in enumerate(split):
+        labels[members] = label
+    assert len(split) > 1 and _silhouette(unit, labels) < 0.75 * MIN_SILHOUETTE
+    assert not is_clear_split(unit, split, SPACE)
+    assert cluster_embeddings(points, 3, space=SPACE) == [list(range(6))]
+
+
+def three_groups(pairwise: float, within: float, seed: int) -> list[np.ndarray]:
+    """Three groups of two unit vectors, ``within`` (cosine distance) from their centres,
+    which are ``pairwise`` apart from one another."""
+    cos = 1.0 - pairwise
+    centres = [np.sqrt(cos) * np.eye(32)[0] + np.sqrt(1.0 - cos) * np.eye(32)[axis] for axis in (1, 2, 3)]
+    return [p for g, c in enumerate(centres) for p in around(c, 2, within, seed=seed * 10 + g)]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_tight_groups_far_apart_are_split_though_their_spread_is_small(seed: int) -> None:
+    """Three tight groups 0.7 apart spread no more than one loose group (0.27 < 0.35):
+    the spread cannot tell them from one sound, their structure can."""
+    points = three_groups(0.7, 0.03, seed)
+    unit = normalise_rows(points)
+    assert spread(unit) < 0.9 * LIMIT
+    assert is_clear_split(unit, [[0, 1], [2, 3], [4, 5]], SPACE)
+    assert cluster_embeddings(points, 3, space=SPACE) == [[0, 1], [2, 3], [4, 5]]
+    # a space without a measured clear split keeps the spread rule alone
+    assert cluster_embeddings(points, 3, space="features-v2") == [list(range(6))]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_tight_groups_a_hair_apart_stay_one(seed: int) -> None:
+    """Groups that are tight but close (like the excerpts of one track that all sound
+    alike) score a high silhouette, yet their centroids are too near to count."""
+    points = three_groups(MIN_APART / 3, 0.005, seed)
+    unit = normalise_rows(points)
+    labels = np.repeat([0, 1, 2], 2)
+    assert _silhouette(unit, labels) > MIN_SILHOUETTE + 0.2
+    assert not is_clear_split(unit, [[0, 1], [2, 3], [4, 5]], SPACE)
+    assert cluster_embeddings(points, 3, space=SPACE) == [list(range(6))]
 
 
 def test_clips_beyond_it_are_split() -> None:
