@@ -61,8 +61,9 @@ NO_FULL_COLLECTION = 1 << 30  # a third threshold the count of young collections
 
 
 class QuietCollector:
-    """No automatic full collection while a batch is made; the young generations are
-    collected as usual, a millisecond at a time, in whichever thread is allocating.
+    """No automatic full collection while a batch is made or a session is opened (until
+    it is read whole); the young generations are collected as usual, a millisecond at a
+    time, in whichever thread is allocating. ``hold`` and ``release`` nest.
 
     A full collection scans every object the batch and the screens created: tens of
     milliseconds during which the UI cannot draw. Turning the collector off for the
@@ -73,29 +74,29 @@ class QuietCollector:
     """
 
     def __init__(self) -> None:
-        self._batches = 0
+        self._holds = 0
         self._thresholds = gc.get_threshold()
 
-    def batch_started(self) -> None:
-        if self._batches == 0:
+    def hold(self) -> None:
+        if self._holds == 0:
             self._thresholds = gc.get_threshold()
             young, middle, _full = self._thresholds
             gc.set_threshold(young, middle, NO_FULL_COLLECTION)
-        self._batches += 1
+        self._holds += 1
 
     def settle(self) -> None:
         """Something big and lasting was just built (a chunk of a session read after it
         was drawn): out of the collector's sight (``settle_memory``), so no full
-        collection scans it again. Not while a batch is made: then the young generations
-        hold what the batch made, and are collected when it ends."""
-        if self._batches == 0:
+        collection scans it again. Not while held: then the young generations hold what
+        the batch or the opening made, and are collected when it is released."""
+        if self._holds == 0:
             settle_memory()
 
-    def batch_ended(self) -> None:
-        if self._batches == 0:
+    def release(self) -> None:
+        if self._holds == 0:
             return
-        self._batches -= 1
-        if self._batches == 0:
+        self._holds -= 1
+        if self._holds == 0:
             gc.set_threshold(*self._thresholds)
             gc.collect(1)
 

@@ -5,6 +5,7 @@ stops before it is drawn)."""
 
 from __future__ import annotations
 
+import gc
 import threading
 import uuid
 from collections.abc import Callable
@@ -17,8 +18,8 @@ from core.models import BriefParams, Session
 from core.settings import Settings
 from core.store import SessionStore
 from tests.tui.scenes import Gate, wait_for
-from tests.tui.test_big_session import big, big_session, open_big, stored  # noqa: F401  (fixtures)
-from tui.app import SessionLabApp
+from tests.tui.test_big_session import HeldReads, big, big_session, open_big, stored  # noqa: F401  (fixtures)
+from tui.app import NO_FULL_COLLECTION, SessionLabApp
 from tui.jobs import GenerationJob
 from tui.screens.session import SessionScreen
 from tui.widgets.cluster_tree import ClusterTree
@@ -93,6 +94,7 @@ async def test_a_session_that_cannot_be_read_shows_the_empty_screen(
         assert screen.query_one(ClusterTree).display and screen.query_one(TrackTable).display
         empty = screen.query_one("#session-empty")
         assert empty.display and "Nothing was stored" in str(empty.render())
+        assert not screen.opening_held and gc.get_threshold()[2] != NO_FULL_COLLECTION
 
 
 async def test_the_map_is_placed_again_once_a_batch_is_drawn_not_while_it_is_made(
@@ -170,3 +172,33 @@ async def test_a_map_being_placed_when_a_batch_starts_stops_and_is_placed_after_
         assert screen.prepared_map is not first
         assert drawn == [clips + 3]  # the one stopped was never drawn
         assert not screen.map_stale
+
+
+@pytest.mark.parametrize("leave", [False, True])
+async def test_no_full_collection_until_a_big_session_is_read_whole(
+    make_app: Callable[..., SessionLabApp],
+    big: Session,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    leave: bool,
+) -> None:
+    """A full collection while a big session is being read would scan all it builds, in
+    whichever thread: held off until it is read whole (or the screen is left), then back."""
+    usual = gc.get_threshold()
+    held = HeldReads(monkeypatch)
+    app = make_app(check_audio=False)
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+            screen = await open_big(pilot, app, whole=False)
+            await wait_for(pilot, lambda: bool(held.calls), "the older batches asked for")
+            assert gc.get_threshold()[2] == NO_FULL_COLLECTION and screen.opening_held
+            if leave:
+                await pilot.press("q")
+                await wait_for(pilot, lambda: app.screen is not screen, "back on the list")
+                await pilot.pause()
+            else:
+                held.release.set()
+                await wait_for(pilot, lambda: screen.counts is None, "every batch read")
+            assert gc.get_threshold() == usual and not screen.opening_held
+    finally:
+        held.release.set()
+        gc.set_threshold(*usual)

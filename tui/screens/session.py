@@ -124,6 +124,7 @@ class SessionScreen(
         # (the node highlighted when the session was last left, the one highlighted
         # instead): the first is highlighted when its batch is read, unless the cursor moved.
         self._select_later: tuple[str, str | None] | None = None
+        self.opening_held = False  # the collector held until the session is read whole
         self._binding_state: tuple[bool | None, ...] = ()
         if self.session_id is not None:
             # Settling from the start: the footer's keys are made once the session is
@@ -157,6 +158,10 @@ class SessionScreen(
             # Focused now, not in a frame that draws the session.
             self.query_one("#tree", ClusterTree).focus()
             self._title(None)
+            # No full collection until the session is read whole (``opening_done``): it
+            # would scan what the reading builds, holding the interpreter lock for 40-60 ms.
+            self.app.collector.hold()
+            self.opening_held = True
             self._load(self.session_id)
         else:
             self.loaded = True
@@ -184,11 +189,15 @@ class SessionScreen(
             if event.state == WorkerState.SUCCESS:
                 self._loaded(worker.result)
             elif event.state == WorkerState.ERROR:
+                self.opening_done()
                 self.query_one("#tree", ClusterTree).display = True
                 self.query_one("#tracks", TrackTable).display = True
                 self.loaded = True
                 self._reselect()
                 self.settle()
+        elif worker.group == "older":
+            if event.state in (WorkerState.ERROR, WorkerState.CANCELLED):
+                self.opening_done()
         elif worker.group == "files":
             if event.state == WorkerState.SUCCESS:
                 self._files_checked(worker.result)
@@ -239,7 +248,8 @@ class SessionScreen(
 
     def on_unmount(self) -> None:
         if self.generating:  # left mid-batch: its worker is cancelled with the screen
-            self.app.collector.batch_ended()
+            self.app.collector.release()
+        self.opening_done()  # left before the session was read whole
 
     def action_back(self) -> None:
         self._remember_selection()

@@ -182,7 +182,7 @@ class SessionBatches(Screen[uuid.UUID | None]):
         }
         self.generating = True
         self.map_put_off()  # type: ignore[attr-defined]
-        self.app.collector.batch_started()
+        self.app.collector.hold()
         self.settling += 1
 
         def panel() -> None:
@@ -430,7 +430,7 @@ class SessionBatches(Screen[uuid.UUID | None]):
                 self.call_after_refresh(self.notify, message, title=title, markup=False)
             # The young generation (all the batch made) collected in a frame of its own,
             # not in one that redraws the tree or the list.
-            self.app.call_after_refresh(self.app.collector.batch_ended)
+            self.app.call_after_refresh(self.app.collector.release)
             # The map put off while the batch was made: placed once the toasts are drawn.
             self.in_frames(_nothing, _nothing, self.batch_settled)  # type: ignore[attr-defined]
 

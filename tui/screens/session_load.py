@@ -58,6 +58,7 @@ class SessionLoad(Screen[uuid.UUID | None]):
     generating: bool
     job: GenerationJob | None
     settling: int
+    opening_held: bool
     _select_later: tuple[str, str | None] | None
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="load")
@@ -109,6 +110,7 @@ class SessionLoad(Screen[uuid.UUID | None]):
         if event.last:
             self.counts = None
             self._title(session)
+            self.opening_done()
 
     # A description given: Textual would otherwise repr every argument (thousands of tracks).
     @work(thread=True, exclusive=True, exit_on_error=False, group="files", description="check clip files")
@@ -167,8 +169,19 @@ class SessionLoad(Screen[uuid.UUID | None]):
         self._check_files(list(session.tracks))
         if older:
             self._load_older(session.id, older)
+        else:
+            self.opening_done()
         self.curation_shown(session)
         self.call_after_refresh(self._premount_panel)  # in a frame of its own, before a batch needs it
+
+    def opening_done(self) -> None:
+        """The session is read whole, could not be read, or the screen is leaving: full
+        collections may run again, and what the opening built is settled out of their
+        sight (``QuietCollector``). Once per opening."""
+        if self.opening_held:
+            self.opening_held = False
+            self.app.collector.release()
+            self.app.collector.settle()
 
     def _title(self, session: Session | None) -> None:
         title = self.query_one("#session-title", Static)
