@@ -20,13 +20,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from textual import on, work
 from textual.containers import Vertical
 from textual.css.query import NoMatches
 from textual.reactive import reactive
-from textual.screen import Screen
 from textual.widgets import Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
@@ -35,13 +34,11 @@ from tui.formatting import plural
 from tui.jobs import GenerationJob, NowPlaying
 from tui.messages import ClipRendered, GenerationProgress, WaveformReady
 from tui.screens.extend import run_extend
+from tui.screens.session_state import SessionState
 from tui.waveform import file_key
 from tui.widgets.cluster_tree import ClusterNode, ClusterTree, PendingNode
 from tui.widgets.generation_panel import GenerationPanel
 from tui.widgets.track_table import TrackRow, TrackTable
-
-if TYPE_CHECKING:
-    from tui.app import SessionLabApp
 
 _tokens = itertools.count(1)
 FRAME_SEC = 1 / 60  # Textual redraws at most this often
@@ -77,17 +74,10 @@ def _nothing() -> None:
     """A step of in_frames that only waits for a frame."""
 
 
-class SessionBatches(Screen[uuid.UUID | None]):
+class SessionBatches(SessionState):
     # Nothing the screen draws itself reads it (repaint=True would repaint the whole
     # screen); the footer follows it when a change is settled (``_sync_bindings``).
     generating: reactive[bool] = reactive(False, repaint=False)
-
-    app: SessionLabApp  # type: ignore[assignment]
-    session: Session | None
-    loaded: bool
-    clip_problems: dict[str, str]
-    counts: tuple[int, int] | None
-    session_id: uuid.UUID | None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

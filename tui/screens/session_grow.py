@@ -7,34 +7,16 @@ A base class of SessionScreen (see ``session.py``); it relies on the scope's
 
 from __future__ import annotations
 
-import uuid
-from typing import TYPE_CHECKING
-
-from textual.screen import Screen
-
-from core.models import Batch, Session
+from core.models import Batch
 from core.providers.registry import names as provider_names
 from core.text import shown_line
 from tui.jobs import GenerationJob
+from tui.screens.session_state import SessionState
 from tui.widgets.cluster_tree import BatchNode, ClusterTree
 from tui.widgets.track_table import TrackTable
 
-if TYPE_CHECKING:
-    from tui.app import SessionLabApp
 
-
-class SessionGrow(Screen[uuid.UUID | None]):
-    app: SessionLabApp  # type: ignore[assignment]
-    session: Session | None
-    session_id: uuid.UUID | None
-    loaded: bool
-    clip_problems: dict[str, str]
-    counts: tuple[int, int] | None
-    generating: bool
-    job: GenerationJob | None
-    settling: int
-    last_job: GenerationJob | None
-
+class SessionGrow(SessionState):
     def _batch_without_choice(self) -> Batch | None:
         """The highlighted batch, when it has several clusters and none is chosen."""
         if self.session is None or self.query_one("#tracks", TrackTable).has_focus:

@@ -10,12 +10,10 @@ other bases' hooks (``older_shown``, ``curation_shown``, ``_premount_panel``).
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.content import Content
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
@@ -23,13 +21,10 @@ from core.errors import NotFoundError
 from core.models import Batch, Session, Track
 from core.store.reads import SessionStart
 from tui.formatting import plural, shorten
-from tui.jobs import GenerationJob
 from tui.screens.session_batch import file_problems
+from tui.screens.session_state import SessionState
 from tui.widgets.cluster_tree import RECENT_BATCHES, ClusterTree
 from tui.widgets.track_table import TrackTable
-
-if TYPE_CHECKING:
-    from tui.app import SessionLabApp
 
 OLDER_CHUNK = 50  # batches read per step, after a big session is drawn (each put in place between frames)
 
@@ -48,19 +43,7 @@ class OlderBatchesRead(Message):
         self.last = last
 
 
-class SessionLoad(Screen[uuid.UUID | None]):
-    app: SessionLabApp  # type: ignore[assignment]
-    session: Session | None
-    session_id: uuid.UUID | None
-    loaded: bool
-    clip_problems: dict[str, str]
-    counts: tuple[int, int] | None
-    generating: bool
-    job: GenerationJob | None
-    settling: int
-    opening_held: bool
-    _select_later: tuple[str, str | None] | None
-
+class SessionLoad(SessionState):
     @work(thread=True, exclusive=True, exit_on_error=False, group="load")
     def _load(self, session_id: uuid.UUID) -> SessionStart:
         # Its start only (the first and latest batches, the order of all): drawn at once,

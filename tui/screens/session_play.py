@@ -8,32 +8,15 @@ A base class of SessionScreen (see ``session.py``); it relies on the scope's hel
 
 from __future__ import annotations
 
-import uuid
-from typing import TYPE_CHECKING
-
-from textual.screen import Screen
 from textual.widgets import DataTable, Tree
 
-from core.models import Session
-from tui.jobs import GenerationJob, NowPlaying
+from tui.jobs import NowPlaying
+from tui.screens.session_state import SessionState
 from tui.widgets.cluster_tree import ClusterTree
 from tui.widgets.track_table import TrackRow, TrackTable
 
-if TYPE_CHECKING:
-    from tui.app import SessionLabApp
 
-
-class SessionPlayback(Screen[uuid.UUID | None]):
-    app: SessionLabApp  # type: ignore[assignment]
-    session: Session | None
-    session_id: uuid.UUID | None
-    loaded: bool
-    clip_problems: dict[str, str]
-    counts: tuple[int, int] | None
-    generating: bool
-    job: GenerationJob | None
-    settling: int
-
+class SessionPlayback(SessionState):
     def action_play(self) -> None:
         self._play_current()
 

@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from textual import on, work
 from textual.content import Content
-from textual.screen import Screen
 from textual.widgets import DataTable, Static, Tree
 from textual.worker import get_current_worker
 
-from core.models import Batch, Session, Track
+from core.models import Batch, Track
 from core.text import shown_line
 from tui.formatting import plural, shorten
 from tui.jobs import GenerationJob
 from tui.messages import WaveformReady
+from tui.screens.session_state import SessionState
 from tui.widgets.cluster_tree import (
     BatchNode,
     ClusterNode,
@@ -35,23 +35,8 @@ from tui.widgets.cluster_tree import (
 )
 from tui.widgets.track_table import TrackRow, TrackTable
 
-if TYPE_CHECKING:
-    from tui.app import SessionLabApp
 
-
-class SessionScope(Screen[uuid.UUID | None]):
-    app: SessionLabApp  # type: ignore[assignment]
-    session: Session | None
-    session_id: uuid.UUID | None
-    loaded: bool
-    clip_problems: dict[str, str]
-    counts: tuple[int, int] | None
-    generating: bool
-    job: GenerationJob | None
-    settling: int
-    pending_rows: dict[str, TrackRow]
-    waveforms_later: list[tuple[str, str]]
-
+class SessionScope(SessionState):
     def _show_pending(self, job: GenerationJob) -> None:
         """The batch being made: one node (under its parent cluster for more-like)."""
         under = f"cluster:{job.cluster_id}" if job.kind in ("more", "extend") else None
