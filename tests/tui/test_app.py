@@ -19,6 +19,7 @@ from core.store import SessionStore
 from tests.tui.helpers import (
     BRIEF,
     make_session,
+    open_only_session,
     text_of,
     tree_labels,
     type_text,
@@ -250,14 +251,7 @@ async def test_b_adds_a_batch_from_a_new_brief_to_the_session(
     session = make_session(settings, clips=2)
     app = make_app(check_audio=False)
     async with app.run_test(size=(120, 36)) as pilot:
-        await wait_for(pilot, lambda: bool(app.screen.sessions), "the list")
-        await pilot.press("enter")
-        await wait_for(
-            pilot,
-            lambda: isinstance(app.screen, SessionScreen) and app.screen.session is not None,
-            "the session opens",
-        )
-        screen = app.screen
+        screen = await open_only_session(pilot, app)
         await pilot.press("b")
         await wait_for(pilot, lambda: isinstance(app.screen, BriefScreen), "the brief form")
         form = app.screen

@@ -71,14 +71,7 @@ async def test_a_device_lost_mid_play_is_one_line_and_the_app_goes_on(
     make_session(settings, clips=2)
     app = make_app(audio_device="sessionlab_broken")
     async with app.run_test(size=(120, 36)) as pilot:
-        await wait_for(pilot, lambda: bool(app.screen.sessions), "the list")
-        await pilot.press("enter")
-        await wait_for(
-            pilot,
-            lambda: isinstance(app.screen, SessionScreen) and app.screen.session is not None,
-            "the session opens",
-        )
-        screen = app.screen
+        screen = await open_only_session(pilot, app)
         await pilot.press("l", "enter")  # loop: it plays until the device breaks
         await wait_for(pilot, lambda: bool(app.audio_problem), "the device fails")
         bar = screen.query_one(PlayerBar)

@@ -15,6 +15,7 @@ from core.store import SessionStore
 from tests.tui.helpers import (
     BRIEF,
     make_session,
+    open_only_session,
     text_of,
     tree_labels,
     write_brief,
@@ -103,14 +104,7 @@ async def test_a_failing_engine_is_one_message_and_the_app_goes_on(
     app = make_app(check_audio=False)
     seen: list[object] = []
     async with app.run_test(size=(120, 36), message_hook=seen.append) as pilot:
-        await wait_for(pilot, lambda: bool(app.screen.sessions), "the list")
-        await pilot.press("enter")
-        await wait_for(
-            pilot,
-            lambda: isinstance(app.screen, SessionScreen) and app.screen.session is not None,
-            "the session opens",
-        )
-        screen = app.screen
+        screen = await open_only_session(pilot, app)
         # hf-endpoint without a URL cannot run: the core says so in one sentence.
         from tui.jobs import GenerationJob
 

@@ -10,11 +10,10 @@ from textual.widgets import Input, Static
 from core.models import BATCH_EXTEND
 from core.settings import Settings
 from core.store import SessionStore
-from tests.tui.helpers import make_session
+from tests.tui.helpers import make_session, open_only_session
 from tests.tui.scenes import wait_for
 from tui.app import SessionLabApp
 from tui.screens.extend import LengthScreen, check_length
-from tui.screens.session import SessionScreen
 from tui.widgets.cluster_tree import ClusterTree, TrackNode
 
 pytestmark = pytest.mark.asyncio
@@ -41,14 +40,7 @@ async def test_e_extends_the_highlighted_clip_beside_its_cluster(
     session = make_session(settings, clips=2)
     app = make_app(check_audio=False)
     async with app.run_test(size=(120, 36)) as pilot:
-        await wait_for(pilot, lambda: bool(app.screen.sessions), "the list")
-        await pilot.press("enter")
-        await wait_for(
-            pilot,
-            lambda: isinstance(app.screen, SessionScreen) and app.screen.session is not None,
-            "the session opens",
-        )
-        screen = app.screen
+        screen = await open_only_session(pilot, app)
         tree = screen.query_one("#tree", ClusterTree)
         source = session.batches[0].tracks[0]
         assert tree.select_key(f"track:{source.id}")
