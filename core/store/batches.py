@@ -24,7 +24,7 @@ from core.errors import NotFoundError, StorageError, ValidationError
 from core.models import BATCH_KINDS, Batch, Session
 from core.safekeeping import fsync_dir
 from core.store.connection import _os_error
-from core.store.locks import _acquire, _fsync_file, _release
+from core.store.locks import _acquire_within, _fsync_file, _release
 from core.store.rows import (
     _json_default,
     _params_json,
@@ -40,6 +40,8 @@ if TYPE_CHECKING:
     import numpy as np
 
     from core.store import SessionStore
+
+STAGING_LOCK_WAIT_SEC = 2.0  # how long a batch waits for its new staging lock (a sweep's moment)
 
 
 class BatchStore:
@@ -351,7 +353,10 @@ class BatchStore:
         tmp = paths.tmp_root(self.root)
         lock_path = tmp / f"{batch_id}.lock"
         try:
-            fd = _acquire(lock_path, blocking=False)
+            # A sweep (this process's or another's, e.g. a store being opened) may hold a
+            # new batch's lock for a moment: it can lock the file between our creating it
+            # and locking it. A maker of the same batch would hold it for the whole batch.
+            fd = _acquire_within(lock_path, STAGING_LOCK_WAIT_SEC)
         except OSError as exc:
             raise _os_error(f"create a staging area in {tmp}", exc) from None
         if fd is None:

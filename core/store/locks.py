@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,6 +41,18 @@ def _acquire(path: Path, *, blocking: bool) -> int | None:
         if (on_disk.st_dev, on_disk.st_ino) == (mine.st_dev, mine.st_ino):
             return fd
         os.close(fd)
+
+
+def _acquire_within(path: Path, seconds: float) -> int | None:
+    """flock ``path`` as ``_acquire`` does without blocking, trying again for up to
+    ``seconds`` while someone holds it for a moment (a sweep looking at it); None if it
+    is still held then."""
+    deadline = time.monotonic() + seconds
+    while True:
+        fd = _acquire(path, blocking=False)
+        if fd is not None or time.monotonic() >= deadline:
+            return fd
+        time.sleep(0.01)
 
 
 def _release(fd: int, path: Path | None = None) -> None:

@@ -8,19 +8,22 @@ import uuid
 
 import pytest
 
+import core.store.batches as store_batches
 from core import paths
 from core.errors import StorageError
 from core.models import (
     Session,
 )
 from core.store import SessionStore
+from core.store.locks import _acquire, _release
 from tests.core.store_child import add_one, write_wav
 from tests.core.store_helpers import PARAMS, add_simple_batch, assert_consistent
 
 # --------------------------------------------------------------------------- staging and sweeping
 
 
-def test_staging_dir_is_locked_while_in_use_and_removed_after(store):
+def test_staging_dir_is_locked_while_in_use_and_removed_after(store, monkeypatch):
+    monkeypatch.setattr(store_batches, "STAGING_LOCK_WAIT_SEC", 0.05)
     batch_id = uuid.uuid4()
     with store.staging_dir(batch_id) as staging:
         assert staging == paths.tmp_root(store.root) / str(batch_id)
@@ -34,6 +37,25 @@ def test_staging_dir_is_locked_while_in_use_and_removed_after(store):
     with pytest.raises(RuntimeError), store.staging_dir(batch_id) as staging:
         write_wav(staging / "clip.wav", 330.0)
         raise RuntimeError("cancelled")
+    assert list(paths.tmp_root(store.root).iterdir()) == []
+
+
+def test_a_new_batch_waits_out_a_sweep_that_holds_its_lock_a_moment(store):
+    """A sweep (here, or in a process opening the store) can lock a new batch's lock file
+    between the batch creating it and locking it: the batch waits for it to let go
+    instead of failing as if another process were making it."""
+    batch_id = uuid.uuid4()
+    lock_path = paths.tmp_root(store.root) / f"{batch_id}.lock"
+    held = _acquire(lock_path, blocking=False)  # as sweep_staging does, then unlinks it
+    assert held is not None
+    sweep = threading.Timer(0.2, _release, args=(held, lock_path))
+    sweep.start()
+    try:
+        with store.staging_dir(batch_id) as staging:
+            assert staging.is_dir()
+            assert _acquire(lock_path, blocking=False) is None  # ours now
+    finally:
+        sweep.join()
     assert list(paths.tmp_root(store.root).iterdir()) == []
 
 
