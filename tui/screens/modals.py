@@ -105,10 +105,15 @@ class CountScreen(ModalScreen[int | None]):
                 yield Label("Clips", classes="field-label")
                 yield Input(value=str(self.default), id="count-input", type="integer", compact=True)
             yield Static("", id="count-error", classes="field-error")
+            yield from self.more_fields()
             yield Static(
                 f"1 to {self.max_batch_size}. Enter generates, Esc cancels.",
                 classes="dialog-detail",
             )
+
+    def more_fields(self) -> ComposeResult:
+        """Fields below the count (a subclass adds its own; ``result_for`` reads them)."""
+        yield from ()
 
     def on_mount(self) -> None:
         self.app.settle_inputs(self)  # type: ignore[attr-defined]

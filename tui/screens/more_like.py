@@ -6,10 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
-from textual.widgets import Input, Label, Select, Static
+from textual.containers import Horizontal
+from textual.widgets import Label, Select, Static
 
-from core.text import shown_line
 from tui.screens.modals import CountScreen
 
 
@@ -39,30 +38,20 @@ class MoreLikeScreen(CountScreen):
         super().__init__(title, default, max_batch_size)
         self.strength = strength
 
-    def compose(self) -> ComposeResult:
+    def more_fields(self) -> ComposeResult:
         from core.providers.capabilities import VARIATION_STRENGTHS
 
-        with Vertical(classes="dialog"):
-            yield Static(shown_line(self.prompt_title), classes="dialog-title", markup=False)
+        if self.strength is not None:
             with Horizontal(classes="field-row"):
-                yield Label("Clips", classes="field-label")
-                yield Input(value=str(self.default), id="count-input", type="integer", compact=True)
-            yield Static("", id="count-error", classes="field-error")
-            if self.strength is not None:
-                with Horizontal(classes="field-row"):
-                    yield Label("Strength", classes="field-label")
-                    yield Select(
-                        [(name, name) for name in VARIATION_STRENGTHS],
-                        value=self.strength,
-                        allow_blank=False,
-                        compact=True,
-                        id="more-strength",
-                    )
-                    yield Static("how far from the cluster", classes="field-hint")
-            yield Static(
-                f"1 to {self.max_batch_size}. Enter generates, Esc cancels.",
-                classes="dialog-detail",
-            )
+                yield Label("Strength", classes="field-label")
+                yield Select(
+                    [(name, name) for name in VARIATION_STRENGTHS],
+                    value=self.strength,
+                    allow_blank=False,
+                    compact=True,
+                    id="more-strength",
+                )
+                yield Static("how far from the cluster", classes="field-hint")
 
     def result_for(self, count: int) -> MoreLikeChoice:
         strength = None
