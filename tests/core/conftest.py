@@ -9,6 +9,7 @@ import pytest
 
 from core.store import SessionStore
 from tests.core.cli_helpers import run
+from tests.core.feature_clips import render_briefs
 
 
 @pytest.fixture
@@ -36,3 +37,9 @@ def store(data_dir: Path):
     store = SessionStore(data_dir)
     yield store
     store.close()
+
+
+@pytest.fixture(scope="module")
+def renders():
+    """16 s of sketch clips of three briefs, two seeds each (``feature_clips``)."""
+    return render_briefs()

@@ -19,18 +19,7 @@ from core.service import SessionService
 from core.settings import Settings
 from core.similarity import cosine_similarity
 from core.store import SessionStore
-
-SR = 32_000
-BRIEFS = ("slow dark ambient pad", "fast aggressive techno", "bright acoustic folk strum")
-
-
-@pytest.fixture(scope="module")
-def renders() -> dict[str, list[np.ndarray]]:
-    """16 s of each brief, two seeds each."""
-    return {
-        brief: [sketch.render_recipe(sketch.design_recipe(brief, 0.5, 0.5, seed), 16.0) for seed in (3, 4)]
-        for brief in BRIEFS
-    }
+from tests.core.feature_clips import BRIEFS, SR
 
 
 def test_versions_are_chosen_by_model_name(tmp_path: Path) -> None:
@@ -55,27 +44,6 @@ def test_vectors_are_unit_float32_deterministic_and_cached_per_file(tmp_path: Pa
     vector[0] = 99.0  # a caller's change does not reach the cache
     assert np.array_equal(embedder.embed_audio(path), embedder.embed_audio(path))
     assert embedder.embed_audio(path)[0] != 99.0
-
-
-def test_level_does_not_move_a_clip(renders) -> None:
-    clip = renders[BRIEFS[2]][0][: 10 * SR]
-    loud = v2.embed_samples(clip)
-    for gain_db in (-30.0, -12.0, 6.0):
-        quiet = v2.embed_samples(np.clip(clip * 10 ** (gain_db / 20), -1, 1))
-        assert cosine_similarity(loud, quiet) > 0.995, gain_db
-
-
-def test_where_an_excerpt_starts_moves_it_less_than_another_brief(renders) -> None:
-    """Two 10 s excerpts of one render, 3.3 s apart, are nearer each other than to any
-    excerpt of another brief, by a clear margin."""
-    vectors = {
-        brief: [v2.embed_samples(audio[int(start * SR) : int((start + 10) * SR)]) for start in (0.0, 3.3)]
-        for brief, (audio, _) in renders.items()
-    }
-    for brief, (a, b) in vectors.items():
-        same = cosine_similarity(a, b)
-        others = [cosine_similarity(a, v) for other, pair in vectors.items() if other != brief for v in pair]
-        assert same > max(others) + 0.15, (brief, same, max(others))
 
 
 def test_rates_and_channels_do_not_change_the_space(renders) -> None:

@@ -1,5 +1,5 @@
-"""Space ``features-v3`` of the embedded embedder (the default): level-free, start-free,
-its own space; its modulation spectrum hears the rate a sound pulses at."""
+"""Space ``features-v3`` of the embedded embedder (the default): level-free, start-free
+(as v2 is: both tested here), its own space; its modulation spectrum hears the rate a sound pulses at."""
 
 from __future__ import annotations
 
@@ -20,18 +20,7 @@ from core.service import SessionService
 from core.settings import Settings
 from core.similarity import cosine_similarity
 from core.store import SessionStore
-
-SR = 32_000
-BRIEFS = ("slow dark ambient pad", "fast aggressive techno", "bright acoustic folk strum")
-
-
-@pytest.fixture(scope="module")
-def renders() -> dict[str, list[np.ndarray]]:
-    """16 s of each brief, two seeds each."""
-    return {
-        brief: [sketch.render_recipe(sketch.design_recipe(brief, 0.5, 0.5, seed), 16.0) for seed in (3, 4)]
-        for brief in BRIEFS
-    }
+from tests.core.feature_clips import BRIEFS, SR
 
 
 def test_v3_is_the_default_and_every_space_is_chosen_by_name(tmp_path: Path) -> None:
@@ -71,19 +60,21 @@ def test_vectors_are_unit_float32_deterministic_and_cached_per_file(tmp_path: Pa
     assert embedder.embed_audio(path).shape == (v3.DIMENSION,)
 
 
-def test_level_does_not_move_a_clip(renders) -> None:
+@pytest.mark.parametrize("space", [v2, v3], ids=["v2", "v3"])
+def test_level_does_not_move_a_clip(renders, space) -> None:
     clip = renders[BRIEFS[2]][0][: 10 * SR]
-    loud = v3.embed_samples(clip)
+    loud = space.embed_samples(clip)
     for gain_db in (-30.0, -12.0, 6.0):
-        quiet = v3.embed_samples(np.clip(clip * 10 ** (gain_db / 20), -1, 1))
+        quiet = space.embed_samples(np.clip(clip * 10 ** (gain_db / 20), -1, 1))
         assert cosine_similarity(loud, quiet) > 0.995, gain_db
 
 
-def test_where_an_excerpt_starts_moves_it_less_than_another_brief(renders) -> None:
+@pytest.mark.parametrize("space", [v2, v3], ids=["v2", "v3"])
+def test_where_an_excerpt_starts_moves_it_less_than_another_brief(renders, space) -> None:
     """Two 10 s excerpts of one render, 3.3 s apart, are nearer each other than to any
     excerpt of another brief, by a clear margin."""
     vectors = {
-        brief: [v3.embed_samples(audio[int(start * SR) : int((start + 10) * SR)]) for start in (0.0, 3.3)]
+        brief: [space.embed_samples(audio[int(start * SR) : int((start + 10) * SR)]) for start in (0.0, 3.3)]
         for brief, (audio, _) in renders.items()
     }
     for brief, (a, b) in vectors.items():
