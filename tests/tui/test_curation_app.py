@@ -17,6 +17,7 @@ from core.service import SessionService
 from core.settings import Settings, load_settings
 from core.store import SessionStore
 from tests.tui import scenes
+from tests.tui.helpers import open_only_session, text_of
 from tests.tui.scenes import SEED, wait_for
 from tui.app import SessionLabApp
 from tui.screens.curation_dialogs import PreferenceScreen
@@ -46,24 +47,15 @@ def make_session(settings: Settings, clips: int = 4, seconds: float = 4.0):  # t
 
 
 async def open_session(pilot, app: SessionLabApp) -> SessionScreen:  # type: ignore[no-untyped-def]
-    await wait_for(pilot, lambda: bool(getattr(app.screen, "sessions", None)), "the list")
-    await pilot.press("enter")
-    await wait_for(
-        pilot,
-        lambda: isinstance(app.screen, SessionScreen) and app.screen.session is not None,
-        "the session opens",
-    )
+    """The only session opened, and its work in the background done."""
+    screen = await open_only_session(pilot, app)
     await app.workers.wait_for_complete()
     await pilot.pause()
-    return app.screen
+    return screen
 
 
 def stored(settings: Settings):  # type: ignore[no-untyped-def]
     return SessionStore(settings.data_dir)
-
-
-def text_of(widget: Static) -> str:
-    return str(widget.render())
 
 
 def cell(table: TrackTable, key: str, column: str) -> str:
