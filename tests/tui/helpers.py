@@ -134,3 +134,14 @@ async def open_only_session(pilot, app: SessionLabApp) -> SessionScreen:  # type
     )
     await pilot.pause()
     return app.screen
+
+
+def make_named_session(settings: Settings, name: str = "Lazy Sunday"):  # type: ignore[no-untyped-def]
+    """``make_split_session`` of 4 clips whose first cluster the musician named ``name``."""
+    from core import curation
+    from core.store import SessionStore
+
+    session = make_split_session(settings, clips=4)
+    with SessionStore(settings.data_dir) as store:
+        curation.rename_cluster(store, session.id, session.batches[0].clusters[0].id, name)
+    return session

@@ -10,7 +10,7 @@ import pytest
 from core.maps import nearest_in_direction
 from core.settings import Settings
 from core.store import SessionStore
-from tests.tui.helpers import make_split_session, open_only_session
+from tests.tui.helpers import make_named_session, make_split_session, open_only_session
 from tests.tui.scenes import wait_for
 from tui.app import SessionLabApp
 from tui.screens.map import MapScreen
@@ -150,12 +150,7 @@ async def test_escape_on_the_hits_closes_the_search_as_its_title_says(
 ) -> None:
     """After Enter the bar keeps the focus and ↓ moves into the hits; esc there brings the
     tree's clips back too."""
-    session = make_split_session(settings, clips=4)
-    first = session.batches[0].clusters[0]
-    with SessionStore(settings.data_dir) as store:
-        from core import curation
-
-        curation.rename_cluster(store, session.id, first.id, "Lazy Sunday")
+    make_named_session(settings)
     app = make_app(check_audio=False)
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_only_session(pilot, app)

@@ -12,7 +12,7 @@ from core import curation
 from core.service import SessionService
 from core.settings import Settings
 from core.store import SessionStore
-from tests.tui.helpers import make_split_session, open_only_session
+from tests.tui.helpers import make_named_session, make_split_session, open_only_session
 from tests.tui.scenes import wait_for
 from tui.app import SessionLabApp
 from tui.screens.map import MapScreen
@@ -73,10 +73,7 @@ async def test_after_enter_the_search_keeps_the_keys_and_tab_moves_into_the_hits
     make_app: Callable[..., SessionLabApp], settings: Settings
 ) -> None:
     """Letters typed after Enter are words in the bar, never keys on the hits (x discards)."""
-    session = make_split_session(settings, clips=4)
-    first = session.batches[0].clusters[0]
-    with SessionStore(settings.data_dir) as store:
-        curation.rename_cluster(store, session.id, first.id, "Lazy Sunday")
+    session = make_named_session(settings)
     app = make_app(check_audio=False)
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_only_session(pilot, app)
@@ -100,11 +97,10 @@ async def test_after_enter_the_search_keeps_the_keys_and_tab_moves_into_the_hits
 async def test_search_hits_follow_the_filter(
     make_app: Callable[..., SessionLabApp], settings: Settings
 ) -> None:
-    session = make_split_session(settings, clips=4)
+    session = make_named_session(settings)
     first = session.batches[0].clusters[0]
     gone, kept = first.track_ids[0], first.track_ids[1]
     with SessionStore(settings.data_dir) as store:
-        curation.rename_cluster(store, session.id, first.id, "Lazy Sunday")
         curation.discard(store, gone, True)
         curation.keep(store, kept, True)
     app = make_app(check_audio=False)
