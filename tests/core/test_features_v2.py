@@ -13,12 +13,9 @@ from core.models import BriefParams
 from core.prompt import render_prompt
 from core.providers import features, registry, sketch
 from core.providers.base import EmbeddingProvider, GenerationRequest
-from core.providers.describe import DescribeNamer
 from core.providers.features import v2
-from core.service import SessionService
 from core.settings import Settings
 from core.similarity import cosine_similarity
-from core.store import SessionStore
 from tests.core.feature_clips import BRIEFS, SR
 
 
@@ -60,38 +57,6 @@ def test_silence_and_short_clips_give_finite_vectors() -> None:
         vector = v2.embed_samples(samples)
         assert vector.shape == (v2.DIMENSION,) and np.all(np.isfinite(vector))
     assert not np.any(features.FeatureEmbedder(version="v2").embed_text("fast aggressive techno"))
-
-
-def test_a_v1_session_goes_on_in_v2_in_its_own_space(tmp_path: Path) -> None:
-    """A session made with features-v1 opens and grows with features-v2: more-like
-    embeds the parent's clips anew in v2 and leaves the stored v1 vectors as they were."""
-    settings = Settings(data_dir=tmp_path)
-    params = BriefParams(energy=0.5, density=0.5, duration_sec=3.0)
-    store = SessionStore(tmp_path)
-    try:
-
-        def service(version: str) -> SessionService:
-            return SessionService(
-                store,
-                sketch.SketchEngine(),
-                features.FeatureEmbedder(settings, version),
-                DescribeNamer(),
-                settings=settings,
-            )
-
-        session = service("v1").create_initial_batch(render_prompt(BRIEFS[1], params), params, 4)
-        track_ids = [t.id for t in session.tracks]
-        before = store.get_embeddings(track_ids, "features-v1")
-        assert set(before) == set(track_ids) and not store.get_embeddings(track_ids, "features-v2")
-        parent = session.batches[0].clusters[0]
-        batch = service("v2").more_like_cluster(session.id, parent.id, 2)
-        assert batch.embedder == "features-v2"
-        assert store.get_centroid(session.id, parent.id, "features-v2") is not None
-        after = store.get_embeddings(track_ids, "features-v1")
-        assert all(np.array_equal(before[i], after[i]) for i in track_ids)
-        assert set(store.get_embeddings(parent.track_ids, "features-v2")) == set(parent.track_ids)
-    finally:
-        store.close()
 
 
 def test_three_briefs_in_one_batch_come_apart(tmp_path: Path) -> None:

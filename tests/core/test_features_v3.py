@@ -119,9 +119,17 @@ def test_silence_and_short_clips_give_finite_vectors_and_no_text_side() -> None:
     assert not embedder.text_side and not np.any(embedder.embed_text("fast aggressive techno"))
 
 
-def test_a_v2_session_goes_on_in_v3_in_its_own_space(tmp_path: Path) -> None:
-    """A session made with features-v2 opens and grows with the default (v3): more-like
-    embeds the parent's clips anew in v3 and leaves the stored v2 vectors as they were."""
+@pytest.mark.parametrize(
+    ("old", "new", "space"),
+    [("v1", "v2", "features-v2"), ("v2", None, "features-v3")],
+    ids=["v1-to-v2", "v2-to-default-v3"],
+)
+def test_an_older_session_goes_on_in_a_newer_space_its_own(
+    tmp_path: Path, old: str, new: str | None, space: str
+) -> None:
+    """A session made in an older space opens and grows with a newer one (None: the
+    default, v3): more-like embeds the parent's clips anew in the new space and leaves
+    the stored vectors of the old one as they were."""
     settings = Settings(data_dir=tmp_path)
     params = BriefParams(energy=0.5, density=0.5, duration_sec=3.0)
     store = SessionStore(tmp_path)
@@ -136,16 +144,16 @@ def test_a_v2_session_goes_on_in_v3_in_its_own_space(tmp_path: Path) -> None:
                 settings=settings,
             )
 
-        session = service("v2").create_initial_batch(render_prompt(BRIEFS[1], params), params, 4)
+        session = service(old).create_initial_batch(render_prompt(BRIEFS[1], params), params, 4)
         track_ids = [t.id for t in session.tracks]
-        before = store.get_embeddings(track_ids, "features-v2")
-        assert set(before) == set(track_ids) and not store.get_embeddings(track_ids, "features-v3")
+        before = store.get_embeddings(track_ids, f"features-{old}")
+        assert set(before) == set(track_ids) and not store.get_embeddings(track_ids, space)
         parent = session.batches[0].clusters[0]
-        batch = service(None).more_like_cluster(session.id, parent.id, 2)
-        assert batch.embedder == "features-v3"
-        assert store.get_centroid(session.id, parent.id, "features-v3") is not None
-        after = store.get_embeddings(track_ids, "features-v2")
+        batch = service(new).more_like_cluster(session.id, parent.id, 2)
+        assert batch.embedder == space
+        assert store.get_centroid(session.id, parent.id, space) is not None
+        after = store.get_embeddings(track_ids, f"features-{old}")
         assert all(np.array_equal(before[i], after[i]) for i in track_ids)
-        assert set(store.get_embeddings(parent.track_ids, "features-v3")) == set(parent.track_ids)
+        assert set(store.get_embeddings(parent.track_ids, space)) == set(parent.track_ids)
     finally:
         store.close()
