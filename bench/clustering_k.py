@@ -1,6 +1,7 @@
 """How many clusters a batch gets (``core.clustering``'s choice of k); prints one JSON object.
 
     .venv/bin/python bench/clustering_k.py [--space features-v2] [--sketch-only]
+    .venv/bin/python bench/clustering_k.py --gate    # only the clear-split gate, refitted
 
 In one embedding space (``features-v3``, the default, or ``--space``), on the
 real-music set (``bench/music_set.py``), per part (the same-sound spread
@@ -15,6 +16,11 @@ real-music set (``bench/music_set.py``), per part (the same-sound spread
 - ``within_spread``: for the batches within the spread whose k-means split (no
   same-sound rule) has two clusters or more, that split's silhouette and nearest
   centroid distance (``CLEAR_SPLIT[space]`` was chosen from the tuning figures).
+
+``--gate`` (``bench/clear_split_fit.py``): ``CLEAR_SPLIT[space]`` fitted again on a bigger
+pool, ``gate-fit`` (the ``tuning`` part and a seeded half, by package, of ``held-out-2``),
+and every rate given on ``gate-report`` (``held-out`` and the other half) with the spread
+rule alone, the current gate and the refitted ones.
 
 On the embedded engine (``sketch``, embedded in the same space; ``--sketch-only``
 skips the real-music set): for several briefs (one with its tempo and key stated)
@@ -58,16 +64,13 @@ def clustering_labels(vectors: np.ndarray) -> list[int]:
 
 def split_figures(batches: list[np.ndarray]) -> list[list[float]]:
     """[silhouette, nearest centroid distance] of the k-means split of each batch within the spread."""
+    from bench.clear_split_fit import split_scores
+
     limit, out = clustering.SAME_SOUND_SPREAD[SPACE], []
     for unit in batches:
         clusters = clustering.cluster_embeddings(list(unit), 3)
         if clustering.spread(unit) <= limit and len(clusters) > 1:
-            labels = np.zeros(len(unit), dtype=int)
-            for label, members in enumerate(clusters):
-                labels[members] = label
-            centroids = clustering.normalise_rows([unit[m].mean(axis=0) for m in clusters])
-            apart = (1.0 - centroids @ centroids.T)[np.triu_indices(len(clusters), 1)].min()
-            out.append([round(clustering._silhouette(unit, labels), 3), round(float(apart), 3)])
+            out.append([round(v, 3) for v in split_scores(unit, clusters)])
     return sorted(out)
 
 
@@ -79,16 +82,32 @@ def summary(values: list[float]) -> dict[str, float]:
     }
 
 
+def embedded(rows: list[dict]) -> np.ndarray:
+    """The unit vectors of the set's excerpts ``rows`` in ``SPACE``."""
+    from bench.music_set import set_dir
+    from core.providers.features import FeatureEmbedder
+
+    embedder = FeatureEmbedder(version=SPACE.removeprefix("features-"))
+    return clustering.normalise_rows([embedder.embed_audio(set_dir() / row["path"]) for row in rows])
+
+
+def gate() -> dict:
+    """``CLEAR_SPLIT`` refitted on ``gate-fit`` and reported on ``gate-report`` (``bench/clear_split_fit.py``)."""
+    from bench.clear_split_fit import gate_report
+    from bench.music_set import load_manifest
+
+    rows = load_manifest()["excerpts"]
+    return gate_report(embedded(rows), np.array([row["track"] for row in rows]), rows, SPACE)
+
+
 def music_set() -> dict:
     from sklearn.metrics import adjusted_rand_score
 
-    from bench.music_set import HELD_OUT, TUNING, load_manifest, set_dir
-    from core.providers.features import FeatureEmbedder
+    from bench.music_set import HELD_OUT, TUNING, load_manifest
 
     # The two parts of the picked tracks only: the second held-out group is not scored here.
     rows = [row for row in load_manifest()["excerpts"] if row["part"] in (TUNING, HELD_OUT)]
-    embedder = FeatureEmbedder(version=SPACE.removeprefix("features-"))
-    unit = clustering.normalise_rows([embedder.embed_audio(set_dir() / row["path"]) for row in rows])
+    unit = embedded(rows)
     tracks = np.array([row["track"] for row in rows])
     parts = np.array([row["part"] for row in rows])
     result = {}
@@ -201,6 +220,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--space", default=SPACE, choices=tuple(clustering.SAME_SOUND_SPREAD))
     parser.add_argument("--sketch-only", action="store_true", help="skip the real-music set")
+    parser.add_argument(
+        "--gate", action="store_true", help="only the clear-split gate refitted on a bigger pool (see --help)"
+    )
     args = parser.parse_args()
     SPACE = args.space
     out = {
@@ -208,6 +230,10 @@ def main() -> None:
         "same_sound_spread": clustering.SAME_SOUND_SPREAD[SPACE],
         "clear_split": clustering.CLEAR_SPLIT.get(SPACE),
     }
+    if args.gate:
+        out["gate"] = gate()
+        print(json.dumps(out))
+        return
     if not args.sketch_only:
         out["music_set"] = music_set()
     out["sketch"] = sketch_batches()

@@ -267,18 +267,23 @@ def calibrate_raw(raw: np.ndarray, labels: np.ndarray, module) -> dict[str, list
     }
 
 
+def half_of_each_package(tracks: list[str], rng: np.random.Generator) -> list[str]:
+    """Half (rounded down) of the tracks (``package/name``) of each package, drawn with ``rng``."""
+    by_package: dict[str, list[str]] = {}
+    for track in sorted(tracks):
+        by_package.setdefault(track.split("/")[0], []).append(track)
+    return [
+        str(t) for _, ts in sorted(by_package.items()) for t in rng.choice(ts, len(ts) // 2, replace=False)
+    ]
+
+
 def cv_splits(labels: np.ndarray, splits: int = 6, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
     """(calibrate, score) row indices: half the tracks of each package against the other half, both ways."""
     rng = np.random.default_rng(seed)
     tracks = sorted(set(labels.tolist()))
-    by_package: dict[str, list[str]] = {}
-    for track in tracks:
-        by_package.setdefault(track.split("/")[0], []).append(track)
     out = []
     for _ in range(splits):
-        first = [
-            t for _, ts in sorted(by_package.items()) for t in rng.choice(ts, len(ts) // 2, replace=False)
-        ]
+        first = half_of_each_package(tracks, rng)
         a = np.flatnonzero(np.isin(labels, first))
         b = np.flatnonzero(~np.isin(labels, first))
         out += [(a, b), (b, a)]
