@@ -17,17 +17,10 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from core.curation_models import PREFERENCE_CHOICES, Curation, Deletion, Preference
 from core.errors import ValidationError
-from core.models import (
-    PREFERENCE_CHOICES,
-    ClusterSummary,
-    Curation,
-    Deletion,
-    Preference,
-    validate_note,
-    validate_rating,
-    validate_tags,
-)
+from core.models import ClusterSummary
+from core.validation import validate_note, validate_rating, validate_tags
 
 if TYPE_CHECKING:
     from core.store import SessionStore

@@ -31,9 +31,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from core.curation_models import Curation
 from core.errors import SessionLabError, ValidationError
 from core.maps import session_space
-from core.models import Curation, Session
+from core.models import Session
 
 if TYPE_CHECKING:
     from core.providers.base import EmbeddingProvider

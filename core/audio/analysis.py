@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from core.models import ClipAnalysis
+from core.curation_models import ClipAnalysis
 
 KEY_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 MINOR_MODES = frozenset({"minor", "aeolian", "dorian", "phrygian", "locrian", "min", "m"})

@@ -18,8 +18,9 @@ from core import curation
 from core.cli.common import _has_sessions
 from core.cli.documents import _emit, _marks_document, deletion_document, preference_document
 from core.cli.printing import _count, _one_line, curation_line
+from core.curation_models import Deletion
 from core.errors import NotFoundError, ValidationError
-from core.models import Deletion, validate_rating
+from core.validation import validate_rating
 
 if TYPE_CHECKING:
     from core.settings import Settings

@@ -9,7 +9,8 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
-from core.models import Batch, Curation, Deletion, Preference, Session, SessionInfo, Track
+from core.curation_models import Curation, Deletion, Preference
+from core.models import Batch, Session, SessionInfo, Track
 
 if TYPE_CHECKING:
     from core.store import SessionStore

@@ -11,7 +11,8 @@ from core.cli.common import _has_sessions, _no_session, _notices, _service
 from core.cli.documents import _emit, session_document
 from core.cli.printing import _one_line, _ProgressBar, print_session
 from core.errors import NotFoundError, ValidationError
-from core.models import Batch, BriefParams, parse_length, validate_brief, validate_num_clips
+from core.models import Batch, BriefParams
+from core.validation import parse_length, validate_brief, validate_num_clips
 
 if TYPE_CHECKING:
     from core.settings import Settings

@@ -7,7 +7,8 @@ import uuid
 from collections.abc import Sequence
 from typing import TextIO
 
-from core.models import BATCH_EXTEND, Batch, Curation, Session
+from core.curation_models import Curation
+from core.models import BATCH_EXTEND, Batch, Session
 from core.text import shown_line
 
 

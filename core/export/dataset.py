@@ -39,8 +39,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core import paths
+from core.curation_models import Curation, Preference
 from core.errors import ValidationError, storage_error
-from core.models import Curation, Preference, Session
+from core.models import Session
 from core.safekeeping import write_atomic
 
 if TYPE_CHECKING:

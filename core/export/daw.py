@@ -100,7 +100,7 @@ class ExportResult:
 
 
 def _curation_document(curation: Any) -> dict[str, Any]:
-    from core.models import Curation
+    from core.curation_models import Curation
 
     return (curation or Curation()).to_dict()
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from core import clustering
 from core.errors import NotFoundError, ValidationError
-from core.models import BATCH_MORE, Batch, BriefParams, Session, new_id, validate_num_clips
+from core.models import BATCH_MORE, Batch, BriefParams, Session, new_id
 from core.pipeline import rounds
 from core.pipeline.generate import random_seed
 from core.pipeline.more_like import _centroid, _params, _prompt
@@ -33,6 +33,7 @@ from core.pipeline.tools import Tools
 from core.prompt import render_prompt
 from core.providers.base import STAGE_CLUSTERING, STAGE_NAMING, ReferenceClip
 from core.similarity import cosine_similarity
+from core.validation import validate_num_clips
 
 
 def blend_margin(vector: np.ndarray, first: np.ndarray, second: np.ndarray, midpoint: np.ndarray) -> float:

@@ -7,11 +7,12 @@ import uuid
 
 from core import clustering
 from core.errors import ValidationError
-from core.models import BATCH_INITIAL, Batch, BriefParams, Session, new_id, validate_brief, validate_num_clips
+from core.models import BATCH_INITIAL, Batch, BriefParams, Session, new_id
 from core.pipeline import naming, steps
 from core.pipeline.run import Run
 from core.pipeline.tools import Tools
 from core.prompt import render_prompt
+from core.validation import validate_brief, validate_num_clips
 
 SEED_LIMIT = 2**31 - 1
 

@@ -13,20 +13,13 @@ import numpy as np
 from core import clustering
 from core.audio import read_audio, read_import
 from core.errors import GenerationFailedError, ValidationError, storage_error
-from core.models import (
-    BATCH_IMPORT,
-    MAX_DURATION_SEC,
-    MIN_DURATION_SEC,
-    Batch,
-    BriefParams,
-    new_id,
-    validate_brief,
-)
+from core.models import BATCH_IMPORT, MAX_DURATION_SEC, MIN_DURATION_SEC, Batch, BriefParams, new_id
 from core.pipeline import naming, steps
 from core.pipeline.run import Run
 from core.pipeline.tools import Tools
 from core.prompt import render_prompt
 from core.providers.base import GeneratedClip
+from core.validation import validate_brief
 
 
 def import_clips(tools: Tools, run: Run, session_id: uuid.UUID | None, files: Sequence[Path | str]) -> Batch:

@@ -10,17 +10,7 @@ import numpy as np
 
 from core import clustering
 from core.errors import NotFoundError
-from core.models import (
-    BATCH_IMPORT,
-    BATCH_MORE,
-    Batch,
-    BriefParams,
-    ClusterSummary,
-    Session,
-    Track,
-    new_id,
-    validate_num_clips,
-)
+from core.models import BATCH_IMPORT, BATCH_MORE, Batch, BriefParams, ClusterSummary, Session, Track, new_id
 from core.pipeline import rounds, steps
 from core.pipeline.generate import random_seed
 from core.pipeline.run import Run
@@ -28,6 +18,7 @@ from core.pipeline.tools import Tools
 from core.prompt import render_prompt
 from core.providers.base import STAGE_CLUSTERING, STAGE_EMBEDDING, ReferenceClip
 from core.similarity import cosine_similarity, filter_by_similarity
+from core.validation import validate_num_clips
 
 
 def more_like(

@@ -33,7 +33,9 @@ Step cost
   one position in place; attention runs over the cache's full (masked) length,
   the same cost at every step (about a sixth of a step for a 6 x 10 s batch on
   a CPU: bench/musicgen_steps.py). ``provider.kv_cache = "dynamic"`` restores
-  transformers' default (bench/engines.py --compare-dynamic runs both).
+  transformers' default (bench/engines.py --compare-dynamic runs both). The
+  per-step watch, the static cache and the prefill-once patch are in
+  ``core.providers.musicgen_decoding``.
 
 Progress semantics
 - ``(STAGE_LOADING, 0, 1)`` then ``(STAGE_LOADING, 1, 1)`` around the load
@@ -46,18 +48,19 @@ Progress semantics
   ``core.errors.CancelledError`` (returning True from a StoppingCriteria
   mid-way crashes generate), and any clip already written by this call is
   deleted.
+
+Where the code is: loading and the loaded checkpoint's numbers in
+``musicgen_loading``, the decoder-step plumbing in ``musicgen_decoding``,
+extend in ``musicgen_extend``; batches and continuation here.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import tempfile
-import threading
 import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -68,84 +71,39 @@ from core.errors import (
     AudioFileError,
     CancelledError,
     GenerationFailedError,
-    ProviderUnavailableError,
 )
 from core.providers import _runs, _torch
 from core.providers.base import (
-    STAGE_LOADING,
-    ExtendRequest,
     GeneratedClip,
     GenerationRequest,
-    ProgressFn,
     ReferenceClip,
     check_batch_args,
     check_cancel,
     clip_seed,
 )
-from core.providers.capabilities import MUSICGEN, Capabilities
+from core.providers.musicgen_decoding import _as_criteria, _prefill_once, _static_cache, _StepWatch
+from core.providers.musicgen_extend import MusicGenExtend
+
+# loaded_from is re-exported: bench/engines.py takes it from here.
+from core.providers.musicgen_loading import (  # noqa: F401
+    LABEL,
+    MODEL_TYPES,
+    NAME,
+    REQUIRED_PACKAGES,
+    LoadedMusicgen,
+    MusicGenLoading,
+    capabilities_of,
+    loaded_from,
+)
 from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
-NAME = "musicgen"
-LABEL = "MusicGen"
-MODEL_TYPES = ("musicgen",)
-REQUIRED_PACKAGES = ("torch", "transformers", "huggingface_hub")
 # Seconds of each reference given to the model as the start to continue from.
 CONTINUATION_PROMPT_SEC = 3.0
 
 
-@dataclass
-class LoadedMusicgen:
-    model: Any
-    processor: Any
-    device: str
-    dtype: str  # "float16" | "float32"
-    sampling_rate: int
-    frame_rate: float
-    hop_length: int  # audio samples per codec frame
-    num_codebooks: int
-    channels: int
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-class _StepWatch:
-    """A transformers StoppingCriteria: progress and cancel, once per decoder step."""
-
-    def __init__(
-        self,
-        cancel: threading.Event | None,
-        on_step: Any,
-    ) -> None:
-        self.cancel = cancel
-        self.on_step = on_step
-        self.steps = 0
-        self.last_step_at: float | None = None
-        self.step_ends: list[float] = []  # perf_counter() at the end of each step
-
-    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-        import torch
-
-        self.steps += 1
-        self.last_step_at = time.perf_counter()
-        self.step_ends.append(self.last_step_at)
-        if self.cancel is not None and self.cancel.is_set():
-            raise CancelledError("Generation was cancelled.")
-        self.on_step()
-        return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
-
-
-def _as_criteria(watch: _StepWatch) -> Any:
-    from transformers import StoppingCriteria, StoppingCriteriaList
-
-    class _Criteria(StoppingCriteria):
-        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-            return watch(input_ids, scores, **kwargs)
-
-    return StoppingCriteriaList([_Criteria()])
-
-
-class MusicGenProvider:
+class MusicGenProvider(MusicGenLoading, MusicGenExtend):
     """MusicProvider over transformers' MusicgenForConditionalGeneration."""
 
     name = NAME
@@ -167,47 +125,6 @@ class MusicGenProvider:
         self.kv_cache = "static"
         # Seconds of each decoder step of the last generate call (the first step includes the prompt's pass).
         self.last_step_sec: list[float] = []
-
-    # -- loading -----------------------------------------------------------------
-
-    def _load_key(self, device: str, dtype: str) -> tuple[Any, ...]:
-        return (NAME, self.location.ref, device, dtype)
-
-    def load(self, progress: ProgressFn | None = None, *, dtype: str | None = None) -> LoadedMusicgen:
-        """Load (or fetch the already loaded) model and processor, with STAGE_LOADING progress."""
-        if progress is not None:
-            progress(STAGE_LOADING, 0, 1)
-        device = _torch.resolve_device(self.device_setting)
-        if dtype is None:
-            dtype = self.dtype or ("float16" if device.startswith("cuda") else "float32")
-            if dtype == "float16" and self._half_failed:
-                dtype = "float32"
-        loaded, _ = _torch.load_once(self._load_key(device, dtype), lambda: self._load(device, dtype))
-        if progress is not None:
-            progress(STAGE_LOADING, 1, 1)
-        return loaded
-
-    def _load(self, device: str, dtype: str) -> LoadedMusicgen:
-        import torch
-        from transformers import AutoProcessor, MusicgenForConditionalGeneration
-
-        _torch.quiet_transformers()
-        kwargs = self.location.pretrained_kwargs()
-        try:
-            model = MusicgenForConditionalGeneration.from_pretrained(
-                self.location.ref, **kwargs, **_torch.dtype_kwargs(getattr(torch, dtype))
-            )
-            processor = AutoProcessor.from_pretrained(self.location.ref, **kwargs)
-        except (OSError, ValueError, KeyError) as exc:
-            raise ProviderUnavailableError(
-                f"{LABEL} model {self.location.model} could not be loaded ({_torch.first_line(exc)}); "
-                "download it again or pass another --model."
-            ) from None
-        try:
-            model.to(device)
-        except (RuntimeError, MemoryError) as exc:
-            raise _torch.load_failure(exc, LABEL, self.location.model, device, "musicgen_device") from None
-        return loaded_from(model, processor, device, dtype)
 
     # -- generating --------------------------------------------------------------
 
@@ -438,158 +355,6 @@ class MusicGenProvider:
             log.warning("reference clips are too short to continue; generating from the prompt alone")
             return []
         return [(reference, c[:, -length:]) for reference, c in clips]
-
-    # -- extend (windowed continuation) --------------------------------------------
-
-    def extend_clip(self, request: ExtendRequest) -> GeneratedClip:
-        """The source continued to ``request.to_sec`` window by window (``core.windowed``).
-
-        Like audiocraft's extend stride: each window is prompted with the end of
-        what is made so far (``window - stride`` seconds of it, in whole codec
-        frames) and adds ``stride`` seconds; MusicGen's output starts with its own
-        decoding of the prompt, whose last ``overlap`` seconds are crossfaded with
-        the clip's. Window ``w`` runs after ``torch.manual_seed(clip_seed(seed, w))``.
-        """
-        check_cancel(request.cancel)
-        loaded = self.load(request.progress)
-        rate, hop = loaded.sampling_rate, loaded.hop_length
-        try:
-            samples, source_rate = read_audio(request.source.audio_path, mono=loaded.channels == 1)
-        except AudioFileError as exc:
-            raise GenerationFailedError(f"{LABEL} cannot read the clip to extend: {exc}") from None
-        samples = resample(samples, source_rate, rate)
-        source = samples[None, :] if samples.ndim == 1 else samples.T
-        if source.shape[0] != loaded.channels:
-            source = np.repeat(source.mean(axis=0, keepdims=True), loaded.channels, axis=0)
-        # One window: what the model makes in one call (its trained context, or fewer
-        # positions in a small checkpoint), in whole codec frames.
-        positions = int(getattr(loaded.model.decoder.config, "max_position_embeddings", 0) or 0)
-        frames = int(self.capabilities.longest_sec * loaded.frame_rate)
-        if positions:
-            frames = min(frames, positions - loaded.num_codebooks - 2)
-        window = frames * hop
-        stride = int(round(request.stride_sec * rate))
-        overlap = int(round(request.overlap_sec * rate))
-        timings: dict[str, float] = {"prepare": 0.0, "generate": 0.0, "decode": 0.0}
-        quiet = GenerationRequest(cancel=request.cancel)
-
-        def continue_window(context: np.ndarray, new: int, index: int) -> np.ndarray:
-            kept = context.shape[-1] - context.shape[-1] % hop  # whole frames, from the end
-            prompts = [context[:, context.shape[-1] - kept :]] if kept else []
-            max_new_tokens = math.ceil(new / hop) + 1 + loaded.num_codebooks - 1
-            audio, _ = self._generate_chunk(
-                loaded,
-                request.prompt,
-                1,
-                0,
-                clip_seed(request.seed, index),
-                max_new_tokens,
-                prompts,
-                quiet,
-                lambda: check_cancel(request.cancel),
-                timings,
-            )
-            return audio[0, :, : kept + new]
-
-        return _runs.extended_clip(
-            name=NAME,
-            who=LABEL,
-            model=self.location.model,
-            request=request,
-            source=source,
-            rate=rate,
-            window=window,
-            stride=stride,
-            overlap=overlap,
-            continue_fn=continue_window,
-            device=loaded.device,
-            dtype=loaded.dtype,
-            recipe={"guidance_scale": self.settings.musicgen_guidance_scale},
-        )
-
-
-def capabilities_of(config: dict[str, Any]) -> Capabilities:
-    """MusicGen's declaration, with the rate and channels of this checkpoint's config.json."""
-    audio = config.get("audio_encoder") or {}
-    decoder = config.get("decoder") or {}
-    rate = audio.get("sampling_rate")
-    channels = decoder.get("audio_channels")
-    return MUSICGEN.with_changes(
-        sample_rate=int(rate) if isinstance(rate, int) and rate > 0 else MUSICGEN.sample_rate,
-        channels=int(channels) if isinstance(channels, int) and channels > 0 else MUSICGEN.channels,
-    )
-
-
-@contextlib.contextmanager
-def _prefill_once(model: Any) -> Any:
-    """Run the decoder's prefill once per generate call.
-
-    transformers 5.x's ``MusicgenForConditionalGeneration.generate`` runs
-    ``_prefill`` itself, drops the result, and then ``_sample`` runs it again on
-    the same inputs. With the decoder's own throw-away cache that only wastes a
-    pass over the prompt; with a cache passed in, the second pass would append
-    the prompt to it a second time. Here the second call on the same inputs and
-    cache gets the first call's outputs. Where a transformers release prefills
-    once, nothing is ever reused.
-    """
-    real = getattr(type(model), "_prefill", None)
-    if real is None:
-        yield
-        return
-    last: list[Any] = []  # [(inputs' id, cache's id), outputs] of the prefill just run, once
-
-    def prefill(input_ids: Any, generation_config: Any, model_kwargs: Any, *args: Any, **kwargs: Any) -> Any:
-        key = (id(input_ids), id(model_kwargs.get("cache")))
-        if last and last[0] == key:
-            outputs = last[1]
-            last.clear()  # reused once only
-            return outputs
-        outputs = real(model, input_ids, generation_config, model_kwargs, *args, **kwargs)
-        last[:] = [key, outputs]
-        return outputs
-
-    model._prefill = prefill
-    try:
-        yield
-    finally:
-        del model._prefill
-
-
-def _static_cache(loaded: LoadedMusicgen, prompt_frames: int, max_new_tokens: int) -> Any:
-    """A key/value cache for one generate call, preallocated to the positions the call fills.
-
-    The decoder sees the start token and ``prompt_frames`` codes of audio prompt,
-    then feeds back every new token but the last: ``1 + prompt_frames +
-    max_new_tokens - 1`` positions, the prefill run once (``_prefill_once``).
-    The cross-attention cache (the text, computed once) stays dynamic.
-    """
-    from transformers.cache_utils import DynamicCache, EncoderDecoderCache, StaticCache
-
-    config = loaded.model.config.decoder
-    return EncoderDecoderCache(
-        StaticCache(config=config, max_cache_len=prompt_frames + max_new_tokens),
-        DynamicCache(config=config),
-    )
-
-
-def loaded_from(model: Any, processor: Any, device: str, dtype: str) -> LoadedMusicgen:
-    """Wrap a MusicGen model already on ``device`` (put in eval mode) with the numbers the provider uses."""
-    model.eval()
-    audio_config = model.config.audio_encoder
-    sampling_rate = int(audio_config.sampling_rate)
-    hop_length = int(np.prod(audio_config.upsampling_ratios))
-    frame_rate = float(getattr(audio_config, "frame_rate", None) or sampling_rate / hop_length)
-    return LoadedMusicgen(
-        model=model,
-        processor=processor,
-        device=device,
-        dtype=dtype,
-        sampling_rate=sampling_rate,
-        frame_rate=frame_rate,
-        hop_length=hop_length,
-        num_codebooks=int(model.config.decoder.num_codebooks),
-        channels=int(getattr(model.config.decoder, "audio_channels", 1) or 1),
-    )
 
 
 def create(settings: Settings, model: str | None = None) -> MusicGenProvider:

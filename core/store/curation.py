@@ -21,15 +21,9 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from core import curation_file
+from core.curation_models import PREFERENCE_CHOICES, ClipAnalysis, Curation, Preference
 from core.errors import NotFoundError, ValidationError
-from core.models import (
-    PREFERENCE_CHOICES,
-    ClipAnalysis,
-    Curation,
-    Preference,
-    new_id,
-    utcnow,
-)
+from core.models import new_id, utcnow
 from core.store.deletion import DeletionStore, _chunks
 from core.store.locks import _release
 from core.store.rows import MAX_NAME_CHARS, _dt, _ts

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core import curation_file
+from core.curation_models import Curation, Preference
 from core.errors import ValidationError, storage_error
-from core.models import Curation, Preference
 from core.safekeeping import keep_aside
 from core.store.curation import _clip_entry, _preference_entry, clean_cluster_name
 from core.store.locks import _release

@@ -28,8 +28,9 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from core import manifest, paths
+from core.curation_models import Deletion
 from core.errors import NotFoundError, StorageError
-from core.models import Deletion, utcnow
+from core.models import utcnow
 from core.safekeeping import fsync_dir
 from core.store.locks import _release
 from core.store.rows import _ts

@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any
 import core.store as package  # the package: tests fix its clock and ids through it
 from core import manifest, paths
 from core.errors import NotFoundError, ValidationError
-from core.models import Batch, BriefParams, ClusterSummary, Session, SessionInfo, Track, validate_brief
+from core.models import Batch, BriefParams, ClusterSummary, Session, SessionInfo, Track
 from core.store.connection import _os_error, _sql_error
 from core.store.locks import _release
 from core.store.rows import _clean_name, _dt, _Ids, _params_json, _ts, session_from_row
+from core.validation import validate_brief
 
 if TYPE_CHECKING:
     from core.store import SessionStore

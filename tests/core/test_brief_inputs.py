@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 
 from core.errors import ValidationError
-from core.models import BriefParams, validate_key
+from core.models import BriefParams
 from core.prompt import render_prompt
 from core.providers.capabilities import ACE_STEP, MUSICGEN, SKETCH
 from core.providers.sketch import MODES, SR, design_recipe, render_recipe
+from core.validation import validate_key
 
 
 @pytest.mark.parametrize(
@@ -91,7 +92,7 @@ def pitch_class_energy(samples: np.ndarray) -> np.ndarray:
     ],
 )
 def test_the_sketch_engine_honours_tempo_and_key_exactly(brief, bpm, key):
-    from core.models import key_pitch_class
+    from core.validation import key_pitch_class
 
     tonic, mode = key_pitch_class(validate_key(key))
     for seed in (1, 2):

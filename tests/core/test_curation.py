@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from core import curation, curation_file, manifest, paths
+from core.curation_models import ClipAnalysis, Curation, Preference
 from core.errors import NotFoundError, StorageError, ValidationError
-from core.models import ClipAnalysis, Curation, Preference, new_id, utcnow
+from core.models import new_id, utcnow
 from core.store import SessionStore
 from core.store.schema import MIGRATIONS, migrate
 from tests.core.store_child import add_one

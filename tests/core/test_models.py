@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 
 from core.errors import ValidationError
-from core.models import Batch, BriefParams, Session, Track, validate_brief, validate_num_clips
+from core.models import Batch, BriefParams, Session, Track
 from core.prompt import render_prompt
+from core.validation import validate_brief, validate_num_clips
 
 
 def test_brief_params_defaults_and_coercion():

@@ -33,23 +33,24 @@ import numpy as np
 from core.audio import read_audio
 from core.providers.features import v1, v2, v3
 from core.providers.features.v1 import (
-    CONTRAST_EDGES_HZ,
-    DIMENSION,
-    FEATURE_NAMES,
-    FEATURES,
-    GROUP_WEIGHTS,
-    TEXT_CUES,
-    VECTOR_WEIGHTS,
-    Z_CLIP,
     analyse,
     describe_audio,
     descriptor_scores,
     embed_samples,
     standard_scores,
-    text_scores,
-    tune_allocator,
     vector_from_scores,
 )
+from core.providers.features.v1_bank import tune_allocator
+from core.providers.features.v1_constants import (
+    CONTRAST_EDGES_HZ,
+    DIMENSION,
+    FEATURE_NAMES,
+    FEATURES,
+    GROUP_WEIGHTS,
+    VECTOR_WEIGHTS,
+    Z_CLIP,
+)
+from core.providers.features.v1_text import TEXT_CUES, text_scores
 from core.settings import Settings
 
 __all__ = [

@@ -48,225 +48,49 @@ The whole is L2-normalised. Silence gives a valid vector (every spectral score
 onset rate, "minor" lowers the major-minor tendency...), plus energy and
 density when the text is a rendered prompt; a text with no cue at all maps to
 the zero vector, which is similar to nothing.
+
+The constants are in ``v1_constants.py``, the fixed analysis matrices in
+``v1_bank.py`` and the text side (``TEXT_CUES``, ``text_scores``) in ``v1_text.py``.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import re
-import sys
 import threading
 from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 
-from core.audio import SAMPLE_RATE, moving_average, read_audio, resample
+from core.audio import moving_average, read_audio, resample
 
-SPACE = "features-v1"
-SR = SAMPLE_RATE
-FRAME = 2048
-BLOCK = 256
-BLOCK_RATE = SR / BLOCK  # 125 onset frames per second
-ONSET_DB = 1.5  # mean rise over the three bands, in dB per block, for a peak to count as an onset
-ONSET_HALF_WINDOW = 5  # blocks (40 ms)
-SILENCE_PEAK = 10 ** (-90 / 20)  # below -90 dBFS a clip counts as silence
-_EPS = 1e-12
-
-# name -> (group, centre, scale); standard score = (value - centre) / scale. Centres are
-# medians and scales robust spreads (IQR / 1.349) over 216 sketch clips (bench/embedded.py
-# --calibrate --repeats 4), rounded, with floors on the scales of contrast (1 dB), cepstra (1.5)
-# and chroma entropy (0.01) so that near-constant descriptors do not amplify noise.
-FEATURES: dict[str, tuple[str, float, float]] = {
-    "centroid": ("spectral", 0.222, 1.1),
-    "bandwidth": ("spectral", 0.872, 0.86),
-    "rolloff": ("spectral", -1.14, 0.84),
-    "flatness": ("spectral", -3.7, 1.3),
-    "centroid_spread": ("spectral", 0.357, 0.2),
-    "contrast_0": ("contrast", 7.33, 1.0),
-    "contrast_1": ("contrast", 6.88, 1.0),
-    "contrast_2": ("contrast", 10.1, 1.2),
-    "contrast_3": ("contrast", 11.8, 1.1),
-    "contrast_4": ("contrast", 13.0, 2.1),
-    "contrast_5": ("contrast", 13.7, 2.4),
-    "contrast_6": ("contrast", 15.7, 4.0),
-    "mfcc_1": ("timbre", 89.4, 30.0),
-    "mfcc_2": ("timbre", 2.72, 13.0),
-    "mfcc_3": ("timbre", 13.6, 7.1),
-    "mfcc_4": ("timbre", 1.92, 6.6),
-    "mfcc_5": ("timbre", 5.1, 3.6),
-    "mfcc_6": ("timbre", -0.167, 4.4),
-    "mfcc_7": ("timbre", 1.63, 2.7),
-    "mfcc_8": ("timbre", -0.952, 3.4),
-    "mfcc_9": ("timbre", 0.295, 2.2),
-    "mfcc_10": ("timbre", -1.1, 2.6),
-    "mfcc_11": ("timbre", 0.209, 2.3),
-    "mfcc_12": ("timbre", -1.35, 2.5),
-    "mfcc_spread_1": ("timbre", 10.0, 3.5),
-    "mfcc_spread_2": ("timbre", 8.3, 4.7),
-    "mfcc_spread_3": ("timbre", 5.26, 2.4),
-    "mfcc_spread_4": ("timbre", 4.06, 1.6),
-    "onset_strength": ("rhythm", 0.408, 0.088),
-    "onset_variation": ("rhythm", 1.59, 0.4),
-    "onset_rate": ("rhythm", 2.31, 0.9),
-    "tempo": ("rhythm", 0.112, 0.5),
-    "pulse_clarity": ("rhythm", 0.241, 0.21),
-    "low_pulse_clarity": ("rhythm", 0.179, 0.14),
-    "majorness": ("tonality", 0.0662, 0.15),
-    "key_clarity": ("tonality", 0.744, 0.13),
-    "chroma_entropy": ("tonality", 0.987, 0.01),
-    "chroma_0": ("chroma", 0.116, 0.022),
-    "chroma_1": ("chroma", 0.0697, 0.014),
-    "chroma_2": ("chroma", 0.0722, 0.012),
-    "chroma_3": ("chroma", 0.0763, 0.024),
-    "chroma_4": ("chroma", 0.0926, 0.022),
-    "chroma_5": ("chroma", 0.0893, 0.018),
-    "chroma_6": ("chroma", 0.0702, 0.015),
-    "chroma_7": ("chroma", 0.098, 0.015),
-    "chroma_8": ("chroma", 0.0724, 0.017),
-    "chroma_9": ("chroma", 0.078, 0.017),
-    "chroma_10": ("chroma", 0.0706, 0.014),
-    "chroma_11": ("chroma", 0.077, 0.013),
-    "level": ("dynamics", -18.0, 4.7),
-    "level_spread": ("dynamics", 2.1, 0.74),
-    "level_range": ("dynamics", 5.7, 2.6),
-    "crest": ("dynamics", 12.9, 1.3),
-}
-FEATURE_NAMES: tuple[str, ...] = tuple(FEATURES)
-_INDEX = {name: i for i, name in enumerate(FEATURE_NAMES)}
-GROUP_WEIGHTS: dict[str, float] = {
-    # Chosen on how well a group tells briefs apart rather than seeds of one brief
-    # (between-brief over within-brief variance on the calibration corpus): the
-    # spectral shape is the most reliable, key-dependent chroma the least.
-    "spectral": 1.5,
-    "contrast": 0.5,
-    "timbre": 1.0,
-    "rhythm": 0.8,
-    "tonality": 0.3,
-    "chroma": 0.2,
-    "dynamics": 0.8,
-}
-DIMENSION = len(FEATURE_NAMES)
-Z_CLIP = 4.0
-CLEAR_PULSE = 0.4
-TEMPO_CLIP = 2.0
-
-_CENTRES = np.array([FEATURES[n][1] for n in FEATURE_NAMES], dtype=np.float64)
-_SCALES = np.array([FEATURES[n][2] for n in FEATURE_NAMES], dtype=np.float64)
-
-
-def _group_weights() -> np.ndarray:
-    sizes: dict[str, int] = {}
-    for group, _, _ in FEATURES.values():
-        sizes[group] = sizes.get(group, 0) + 1
-    return np.array(
-        [GROUP_WEIGHTS[FEATURES[n][0]] / math.sqrt(sizes[FEATURES[n][0]]) for n in FEATURE_NAMES],
-        dtype=np.float64,
-    )
-
-
-VECTOR_WEIGHTS = _group_weights()  # per component: group weight / sqrt(group size)
-
-# Krumhansl-Kessler key profiles (C major, C minor).
-_MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
-_MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
-CONTRAST_EDGES_HZ = (0.0, 200.0, 400.0, 800.0, 1600.0, 3200.0, 6400.0, 16000.0)
-
-
-_allocator_tuned = False
-
-
-def tune_allocator() -> None:
-    """Keep large numpy temporaries in the heap instead of fresh mmap'd pages (glibc only).
-
-    glibc serves allocations above 128 KiB - every 10 s clip buffer - with mmap
-    and unmaps them on free, so each new temporary page-faults on first touch:
-    on this 2-core VM that was 3-5 ms per FFT step, more than the FFT itself.
-    Raising the mmap and trim thresholds keeps such blocks for reuse. Called on
-    the first analysis or render; a no-op elsewhere (musl, macOS, Windows).
-    """
-    global _allocator_tuned
-    if _allocator_tuned:
-        return
-    _allocator_tuned = True
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-        m_trim_threshold, m_mmap_threshold = -1, -3
-        libc.mallopt(m_mmap_threshold, 64 << 20)
-        libc.mallopt(m_trim_threshold, 128 << 20)
-    except (OSError, AttributeError):
-        pass
-
-
-# ---------------------------------------------------------------------------
-# Fixed analysis matrices, built once
-# ---------------------------------------------------------------------------
-
-
-class _Bank:
-    def __init__(self) -> None:
-        freqs = np.fft.rfftfreq(FRAME, 1.0 / SR)
-        self.freqs = freqs
-        self.freqs_sq = freqs**2
-        self.window = np.sin(np.pi * (np.arange(FRAME) + 0.5) / FRAME)
-        self.flat_bins = slice(2, int(15_000 / (SR / FRAME)))
-        edges = [max(1, int(hz / (SR / FRAME))) for hz in CONTRAST_EDGES_HZ]
-        self.contrast_first, self.contrast_last = edges[0], edges[-1]
-        self.contrast_starts = np.array(edges[:-1]) - edges[0]
-        self.contrast_sizes = np.diff(edges).astype(np.float64)
-        self.mel = self._mel_matrix(freqs, 32, 30.0, 15_000.0)
-        n_mel = self.mel.shape[1]
-        k = np.arange(n_mel)
-        dct = np.cos(np.pi / n_mel * (k[:, None] + 0.5) * np.arange(13)[None, :]) * math.sqrt(2.0 / n_mel)
-        self.dct = dct
-        self.chroma = self._chroma_matrix(freqs)
-
-    @staticmethod
-    def _mel_matrix(freqs: np.ndarray, bands: int, low: float, high: float) -> np.ndarray:
-        def mel(f: np.ndarray | float) -> np.ndarray:
-            return 2595.0 * np.log10(1.0 + np.asarray(f) / 700.0)
-
-        edges = 700.0 * (10 ** (np.linspace(mel(low), mel(high), bands + 2) / 2595.0) - 1.0)
-        matrix = np.zeros((freqs.shape[0], bands))
-        for b in range(bands):
-            lo, mid, hi = edges[b], edges[b + 1], edges[b + 2]
-            rise = (freqs - lo) / max(mid - lo, 1e-9)
-            fall = (hi - freqs) / max(hi - mid, 1e-9)
-            matrix[:, b] = np.clip(np.minimum(rise, fall), 0.0, None)
-            if matrix[:, b].sum() == 0.0:  # narrow low bands: take the nearest bin
-                matrix[int(np.argmin(np.abs(freqs - mid))), b] = 1.0
-            matrix[:, b] /= matrix[:, b].sum()
-        return matrix
-
-    @staticmethod
-    def _chroma_matrix(freqs: np.ndarray) -> np.ndarray:
-        matrix = np.zeros((freqs.shape[0], 12))
-        usable = (freqs >= 100.0) & (freqs <= 4000.0)
-        midi = 69.0 + 12.0 * np.log2(np.maximum(freqs, 1.0) / 440.0)
-        for pc in range(12):
-            distance = np.abs(((midi - pc + 6.0) % 12.0) - 6.0)
-            matrix[:, pc] = np.where(usable, np.exp(-0.5 * (distance / 0.5) ** 2), 0.0)
-        return matrix
-
-
-_bank: _Bank | None = None
-_bank_lock = threading.Lock()
-
-
-def _get_bank() -> _Bank:
-    global _bank
-    if _bank is None:
-        tune_allocator()
-        with _bank_lock:
-            if _bank is None:
-                _bank = _Bank()
-    return _bank
-
+# SPACE and DIMENSION are re-exported as this space's, as v2 and v3 have them (FeatureEmbedder
+# reads them from the module); _Bank for bench/embedders.py.
+from core.providers.features.v1_bank import _Bank, _get_bank  # noqa: F401
+from core.providers.features.v1_constants import (  # noqa: F401
+    _CENTRES,
+    _EPS,
+    _INDEX,
+    _MAJOR_PROFILE,
+    _MINOR_PROFILE,
+    _SCALES,
+    BLOCK,
+    BLOCK_RATE,
+    CLEAR_PULSE,
+    DIMENSION,
+    FEATURE_NAMES,
+    FEATURES,
+    FRAME,
+    ONSET_DB,
+    ONSET_HALF_WINDOW,
+    SILENCE_PEAK,
+    SPACE,
+    SR,
+    TEMPO_CLIP,
+    VECTOR_WEIGHTS,
+    Z_CLIP,
+)
 
 # ---------------------------------------------------------------------------
 # Analysis
@@ -598,88 +422,3 @@ def descriptor_scores(path: Path | str) -> dict[str, float]:
     """Standard scores of every descriptor in ``FEATURE_NAMES`` (0 = typical)."""
     raw, _ = _analyse_file(path)
     return dict(zip(FEATURE_NAMES, standard_scores(raw).tolist(), strict=True))
-
-
-# ---------------------------------------------------------------------------
-# Text
-# ---------------------------------------------------------------------------
-
-# word -> standard-score offsets it implies. Words are matched after
-# lower-casing; "lo-fi", "hip hop" and plurals are folded as the sketch engine does.
-TEXT_CUES: dict[str, dict[str, float]] = {}
-
-
-def _cue(words: str, **offsets: float) -> None:
-    for word in words.split():
-        merged = TEXT_CUES.setdefault(word, {})
-        for name, value in offsets.items():
-            merged[name] = merged.get(name, 0.0) + value
-
-
-_cue(
-    "dark murky muffled gloomy night deep underwater",
-    centroid=-1.5,
-    rolloff=-1.5,
-    bandwidth=-1.0,
-    majorness=-0.5,
-)
-_cue(
-    "bright crisp shiny sparkling airy glassy shimmering",
-    centroid=1.5,
-    rolloff=1.5,
-    bandwidth=0.8,
-    majorness=0.4,
-)
-_cue("warm mellow soft gentle", centroid=-0.8, rolloff=-0.8, onset_strength=-0.6, crest=-0.3)
-_cue("sad melancholic melancholy minor moody sombre somber sinister eerie haunting brooding ominous",
-     majorness=-1.5, tempo=-0.4)  # fmt: skip
-_cue("happy sunny uplifting cheerful joyful major playful hopeful triumphant", majorness=1.5, tempo=0.3)
-_cue("fast upbeat energetic driving frantic rapid hyper pumping racing",
-     tempo=1.5, onset_rate=1.0, onset_strength=0.8)  # fmt: skip
-_cue("slow lazy relaxed calm peaceful sleepy downtempo laidback chill", tempo=-1.5, onset_rate=-1.0)
-_cue("aggressive distorted heavy industrial gritty dirty harsh noisy angry raw pounding",
-     flatness=1.2, onset_strength=1.0, level=0.8, crest=-0.5)  # fmt: skip
-_cue("ambient drone pad pads atmospheric ethereal dreamy spacey meditative soundscape floating",
-     onset_rate=-1.8, onset_strength=-1.5, pulse_clarity=-1.5, low_pulse_clarity=-1.2, tempo=-1.0,
-     level_spread=-0.8, centroid=-0.6)  # fmt: skip
-_cue("techno house edm club rave dance trance electro",
-     tempo=1.4, pulse_clarity=1.5, low_pulse_clarity=1.8, onset_rate=1.0, flatness=0.8, onset_strength=1.0)  # fmt: skip
-_cue("folk acoustic guitar strum strumming country campfire banjo ukulele",
-     majorness=1.0, centroid=0.8, rolloff=0.8, onset_rate=0.6, flatness=-0.4)  # fmt: skip
-_cue(
-    "lofi jazz jazzy hiphop boombap chillhop rhodes", centroid=-0.8, rolloff=-1.0, tempo=-0.8, key_clarity=0.3
-)
-_cue(
-    "cinematic orchestral epic film score strings soundtrack",
-    onset_rate=-0.6,
-    pulse_clarity=-0.5,
-    level_range=0.6,
-)
-_cue("pop synthpop catchy disco funk retro", pulse_clarity=0.8, onset_rate=0.6, majorness=0.6)
-_cue("sparse minimal empty quiet bare", onset_rate=-1.2, level=-0.8)
-_cue("busy dense complex layered full lush", onset_rate=1.2, chroma_entropy=0.6)
-_cue("loud", level=1.2)
-_cue("quiet", level=-1.2)
-
-_TOKEN = re.compile(r"[a-z0-9]+")
-_PARAM = re.compile(r"\b(energy|density)=([0-9]*\.?[0-9]+)")
-
-
-def text_scores(text: str) -> np.ndarray:
-    """Standard-score offsets a text implies (zeros when it implies nothing)."""
-    from core.providers.sketch import words_of
-
-    scores = np.zeros(DIMENSION, dtype=np.float64)
-    for word in sorted(words_of(text)):
-        for name, value in TEXT_CUES.get(word, {}).items():
-            scores[_INDEX[name]] += value
-    params = {name: float(value) for name, value in _PARAM.findall(text.lower())}
-    if "energy" in params:  # the engines map energy to tempo, level and attack
-        push = 2.0 * (min(1.0, max(0.0, params["energy"])) - 0.5)
-        for name, weight in (("tempo", 1.0), ("level", 1.0), ("onset_strength", 0.8)):
-            scores[_INDEX[name]] += weight * push
-    if "density" in params:
-        push = 2.0 * (min(1.0, max(0.0, params["density"])) - 0.5)
-        for name, weight in (("onset_rate", 1.0), ("chroma_entropy", 0.4)):
-            scores[_INDEX[name]] += weight * push
-    return np.clip(scores, -Z_CLIP, Z_CLIP)

@@ -47,7 +47,7 @@ import threading
 import numpy as np
 
 from core.audio import SAMPLE_RATE, moving_average, resample
-from core.providers.features import v1
+from core.providers.features import v1, v1_bank, v1_constants
 
 SPACE = "features-v2"
 SR = SAMPLE_RATE
@@ -112,14 +112,14 @@ class _Bank:
         self.freqs = freqs
         self.log_freqs = np.log2(np.maximum(freqs, 20.0) / 1000.0)
         self.window = np.hanning(FRAME + 2)[1:-1]
-        self.mel = v1._Bank._mel_matrix(freqs, MEL_BANDS, 30.0, 15_000.0)
+        self.mel = v1_bank._Bank._mel_matrix(freqs, MEL_BANDS, 30.0, 15_000.0)
         k = np.arange(MEL_BANDS)
         self.dct = np.cos(
             np.pi / MEL_BANDS * (k[:, None] + 0.5) * np.arange(1, CEPSTRA + 1)[None, :]
         ) * math.sqrt(2.0 / MEL_BANDS)
-        self.chroma = v1._Bank._chroma_matrix(freqs)
+        self.chroma = v1_bank._Bank._chroma_matrix(freqs)
         self.flat_bins = slice(2, int(15_000 / (SR / FRAME)))
-        edges = [max(1, int(hz / (SR / FRAME))) for hz in v1.CONTRAST_EDGES_HZ]
+        edges = [max(1, int(hz / (SR / FRAME))) for hz in v1_constants.CONTRAST_EDGES_HZ]
         self.contrast_first, self.contrast_last = edges[0], edges[-1]
         self.contrast_starts = np.array(edges[:-1]) - edges[0]
         self.contrast_sizes = np.diff(edges).astype(np.float64)
@@ -134,7 +134,7 @@ _bank_lock = threading.Lock()
 def _get_bank() -> _Bank:
     global _bank
     if _bank is None:
-        v1.tune_allocator()
+        v1_bank.tune_allocator()
         with _bank_lock:
             if _bank is None:
                 _bank = _Bank()
@@ -189,7 +189,7 @@ def analysis(samples: np.ndarray, rate: int = SR) -> tuple[dict[str, float], np.
         return None
     x = x - np.float32(x.mean())
     peak = float(np.max(np.abs(x)))
-    if peak < v1.SILENCE_PEAK:
+    if peak < v1_constants.SILENCE_PEAK:
         return None
     x = x / np.float32(peak)  # level-free from here on
     bank = _get_bank()
@@ -268,10 +268,10 @@ def analysis(samples: np.ndarray, rate: int = SR) -> tuple[dict[str, float], np.
     strength = float(envelope.mean())
     values["onset_strength"] = strength
     values["onset_variation"] = float(envelope.std() / (strength + 1e-3))
-    half = v1.ONSET_HALF_WINDOW
+    half = v1_constants.ONSET_HALF_WINDOW
     padded_env = np.pad(envelope, half)
     local_max = np.lib.stride_tricks.sliding_window_view(padded_env, 2 * half + 1).max(axis=1)
-    onsets = float(((envelope >= local_max) & (envelope > v1.ONSET_DB)).sum()) / (n / SR)
+    onsets = float(((envelope >= local_max) & (envelope > v1_constants.ONSET_DB)).sum()) / (n / SR)
     values["onset_rate"] = math.log2(1.0 + onsets)
     for prefix, signal in (("", envelope), ("low_", rises[1]), ("high_", rises[2])):
         for k, value in enumerate(_periodicities(signal, bank.rhythm_lags)):

@@ -82,7 +82,7 @@ def design_recipe(
     brief: str, energy: float, density: float, seed: int, *, bpm: float | None = None, key: str | None = None
 ) -> dict[str, Any]:
     """A fresh recipe for ``brief`` from its words, energy, density and ``seed``; a given
-    tempo (``bpm``) and key (``"A minor"``, as ``core.models.validate_key`` writes it) exactly.
+    tempo (``bpm``) and key (``"A minor"``, as ``core.validation.validate_key`` writes it) exactly.
 
     The seed picks one of the brief's arrangements (``variants``), which fixes what the
     brief leaves open; the clip's own details (progression, melody, pattern variations,
@@ -141,7 +141,7 @@ def design_recipe(
     if bpm is not None:
         tempo = float(bpm)
     if wanted_key is not None:  # that tonic, in that plain major or minor scale
-        from core.models import key_pitch_class
+        from core.validation import key_pitch_class
 
         key, mode = key_pitch_class(wanted_key)
         progression = [int(d) for d in _choose(rng, PROGRESSIONS[mode])]
