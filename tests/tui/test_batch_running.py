@@ -7,9 +7,12 @@ import uuid
 from collections.abc import Callable
 
 import pytest
+from textual.app import App, ComposeResult
 from textual.widgets import Static, TextArea
 
+import tui.widgets.generation_panel as generation_panel
 from core.models import BriefParams
+from core.providers.base import STAGE_EMBEDDING, STAGE_GENERATING
 from core.settings import Settings
 from core.store import SessionStore
 from tests.tui.helpers import (
@@ -25,6 +28,7 @@ from tui.app import SessionLabApp
 from tui.screens.brief import BriefScreen
 from tui.screens.session import SessionScreen
 from tui.widgets.cluster_tree import ClusterTree, PendingNode
+from tui.widgets.generation_panel import DRAW_INTERVAL_SEC, GenerationPanel
 from tui.widgets.track_table import TrackTable
 
 pytestmark = pytest.mark.asyncio
@@ -47,8 +51,10 @@ async def test_clips_play_before_the_batch_is_clustered_and_esc_cancels(
         )
         assert table.row_count == 4  # a slot per clip from the start
         assert isinstance(screen.query_one(ClusterTree).highlighted, PendingNode)
-        stage = text_of(screen.query_one("#generation-stage", Static))
-        assert "Generating clip 3 of 4" in stage and "s left" in stage
+        # Drawn at most every DRAW_INTERVAL_SEC: the state reported shows within that.
+        stage_widget = screen.query_one("#generation-stage", Static)
+        await wait_for(pilot, lambda: "Generating clip 3 of 4" in text_of(stage_widget), "the stage drawn")
+        assert "s left" in text_of(stage_widget)
         # A rendered clip plays now, before clustering.
         table.focus()
         await pilot.press("enter")
@@ -128,3 +134,47 @@ async def test_a_failing_engine_is_one_message_and_the_app_goes_on(
         assert tree_labels(app)[0].startswith("Batch 1")
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.now_playing is not None, "a clip still plays")
+
+
+async def test_progress_is_drawn_at_most_every_interval_and_its_last_state_always(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [100.0]  # the panel's clock, moved by hand: what is drawn does not hang on real time
+    monkeypatch.setattr(generation_panel, "_now", lambda: now[0])
+    drawn: list[str] = []
+    draw = GenerationPanel._draw
+
+    def counted(panel: GenerationPanel) -> None:
+        drawn.append(panel.stage_text())
+        draw(panel)
+
+    monkeypatch.setattr(GenerationPanel, "_draw", counted)
+
+    class Host(App[None]):
+        def compose(self) -> ComposeResult:
+            yield GenerationPanel(id="generation")
+
+    app = Host()
+    async with app.run_test(size=(100, 12)) as pilot:
+        panel = app.query_one(GenerationPanel)
+        stage = panel.query_one("#generation-stage", Static)
+        panel.start("four clips", 4)
+        await pilot.pause()
+        assert drawn == ["Loading model · estimating time left"]  # a batch's start is drawn at once
+        for done in range(4):
+            panel.progress(STAGE_GENERATING, done, 4, at=now[0], stage_started=now[0])
+            await pilot.pause()
+        panel.progress(STAGE_EMBEDDING, 1, 4, at=now[0], stage_started=now[0])
+        await pilot.pause(0.3)
+        # Within the interval: none of those updates drawn, however long they took here.
+        assert len(drawn) == 1 and "Loading model" in text_of(stage)
+        now[0] += DRAW_INTERVAL_SEC
+        # The state last reported is drawn once the interval is over, in one redraw.
+        await wait_for(pilot, lambda: len(drawn) == 2, "the last state drawn")
+        assert "Embedding 2 of 4" in text_of(stage)
+        await pilot.pause(0.3)
+        assert len(drawn) == 2
+        # The next batch's start is drawn at once, whatever the clock says.
+        panel.start("two clips", 2)
+        await pilot.pause()
+        assert len(drawn) == 3 and "Loading model" in text_of(stage)

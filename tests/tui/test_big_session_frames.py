@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 import tui.screens.map as map_screen
+import tui.screens.session_load as session_load
 from core.models import BriefParams, Session
 from core.settings import Settings
 from core.store import SessionStore
@@ -95,6 +96,47 @@ async def test_a_session_that_cannot_be_read_shows_the_empty_screen(
         empty = screen.query_one("#session-empty")
         assert empty.display and "Nothing was stored" in str(empty.render())
         assert not screen.opening_held and gc.get_threshold()[2] != NO_FULL_COLLECTION
+
+
+async def test_older_batches_are_read_a_chunk_at_a_time_each_once_the_one_before_is_drawn(
+    make_app: Callable[..., SessionLabApp],
+    big: Session,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(session_load, "OLDER_CHUNK", 7)  # several chunks
+    monkeypatch.setattr(session_load, "PLACED_WAIT_SEC", 30.0)  # the bound never reached here
+    steps: list[str] = []  # "read" (the worker's thread) and "placed" (the screen), in order
+    read, add_older = SessionStore.get_batches, ClusterTree.add_older
+
+    def reading(store: SessionStore, *args: Any, **kwargs: Any) -> Any:
+        steps.append("read")
+        return read(store, *args, **kwargs)
+
+    def placing(tree: ClusterTree, *args: Any, **kwargs: Any) -> None:
+        steps.append("placed")
+        add_older(tree, *args, **kwargs)
+
+    monkeypatch.setattr(SessionStore, "get_batches", reading)
+    monkeypatch.setattr(ClusterTree, "add_older", placing)
+    placed_maps: list[int] = []  # clips of the session at each placing of the map
+    prepare = map_screen.prepare_map
+
+    def recorded(store: Any, session: Session, *args: Any, **kwargs: Any) -> Any:
+        placed_maps.append(clips_of(session))
+        return prepare(store, session, *args, **kwargs)
+
+    monkeypatch.setattr(map_screen, "prepare_map", recorded)
+    app = make_app(check_audio=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_big(pilot, app)
+        await wait_for(pilot, lambda: screen.prepared_map is not None, "the map placed")
+        chunks = steps.count("read")
+        assert chunks >= 3
+        # Each chunk read once the one before was put in place (and drawn): never two ahead.
+        assert steps == ["read", "placed"] * chunks
+        assert clips_of(screen.session) == clips_of(big)
+        # The map placed once, of the whole session: not of its start while the rest was read.
+        assert placed_maps == [clips_of(big)]
 
 
 async def test_the_map_is_placed_again_once_a_batch_is_drawn_not_while_it_is_made(

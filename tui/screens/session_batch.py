@@ -192,12 +192,14 @@ class SessionBatches(SessionState):
                 tree.select_key("pending")
                 tree.focus()
 
-        def settled() -> None:
-            self.settle()
-            # The worker starts once the screen is redrawn: the redraws do not compete
-            # with the engine for the interpreter.
+        def generate() -> None:
             if token == self.token and self.generating:
                 self._generate(job, token)
+
+        def settled() -> None:
+            # The worker starts once the screen is redrawn, the footer's keys too (settle's
+            # ``then``): the redraws do not compete with the engine for the interpreter.
+            self.settle(then=generate)
 
         self.in_frames(panel, slots, tree, settled)
 

@@ -209,6 +209,12 @@ class SessionExplore(Screen[uuid.UUID | None]):
             # of clips holds the interpreter lock for much of the frames that draw a batch.
             self.map_stale = True
             return
+        if self.counts is not None and not self._map_open():  # type: ignore[attr-defined]
+            # Older batches are still being read: placed once they are all in (the older
+            # reading's end asks again); a map of the first few batches would be placed in
+            # vain, competing with the frames that draw the opening (0.25 s of the
+            # interpreter at 10k clips).
+            return
         if self.session is not None and self.session.tracks:
             self._prepare_map(self.session, plot_size(*self.app.size), plotext_theme(self.app))
 

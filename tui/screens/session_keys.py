@@ -390,7 +390,10 @@ class SessionKeys(Screen[uuid.UUID | None]):
     def play_next_after(self, ended: NowPlaying) -> None:
         """The app's auto-advance: the clip after ``ended`` in the cluster listed, if any
         (a batch being made, or a whole batch, is auditioned clip by clip)."""
-        table = self.query_one("#tracks", TrackTable)
+        try:
+            table = self.query_one("#tracks", TrackTable)
+        except NoMatches:  # a clip ended as the screen is taken down (the app closing)
+            return
         if not (table.scope or "").startswith("cluster:") or ended.key not in table.rows_by_key:
             return
         index = table.get_row_index(ended.key)

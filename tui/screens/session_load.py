@@ -9,6 +9,7 @@ other bases' hooks (``older_shown``, ``curation_shown``, ``_premount_panel``).
 
 from __future__ import annotations
 
+import threading
 import uuid
 
 from textual import on, work
@@ -21,17 +22,21 @@ from core.errors import NotFoundError
 from core.models import Batch, Session, Track
 from core.store.reads import SessionStart
 from tui.formatting import plural, shorten
-from tui.screens.session_batch import file_problems
+from tui.screens.session_batch import _nothing, file_problems
 from tui.screens.session_state import SessionState
 from tui.widgets.cluster_tree import RECENT_BATCHES, ClusterTree
 from tui.widgets.track_table import TrackTable
 
 OLDER_CHUNK = 50  # batches read per step, after a big session is drawn (each put in place between frames)
+# How long the reading waits for a chunk to be put in place and drawn before it reads the
+# next anyway (the screen is covered, or slow): a bound, not a pace.
+PLACED_WAIT_SEC = 0.5
 
 
 class OlderBatchesRead(Message):
     """Batches of the open session read after it was drawn (a chunk of them), with
-    their clips' file problems; ``last`` on the final chunk."""
+    their clips' file problems; ``last`` on the final chunk. ``placed`` is set once the
+    chunk is put in place and drawn."""
 
     def __init__(
         self, session_id: uuid.UUID, batches: list[Batch], problems: dict[str, str], *, last: bool
@@ -41,6 +46,7 @@ class OlderBatchesRead(Message):
         self.batches = batches
         self.problems = problems
         self.last = last
+        self.placed = threading.Event()
 
 
 class SessionLoad(SessionState):
@@ -56,7 +62,10 @@ class SessionLoad(SessionState):
     @work(thread=True, exclusive=True, exit_on_error=False, group="older", description="read older batches")
     def _load_older(self, session_id: uuid.UUID, batch_ids: list[uuid.UUID]) -> None:
         """The batches not read yet, a chunk at a time, each with its clips' files
-        checked: the screen puts each chunk in place between frames."""
+        checked: the screen puts each chunk in place between frames. The next chunk is
+        read once the one before is drawn: reading (Python objects built here) and
+        drawing do not take turns at the interpreter within one frame, which made its
+        stall twice as long."""
         worker = get_current_worker()
         store = self.app.store
         for start in range(0, len(batch_ids), OLDER_CHUNK):
@@ -65,13 +74,19 @@ class SessionLoad(SessionState):
             batches = store.get_batches(session_id, batch_ids[start : start + OLDER_CHUNK])
             problems = file_problems(t for b in batches for t in b.tracks)
             last = start + OLDER_CHUNK >= len(batch_ids)
-            self.post_message(OlderBatchesRead(session_id, batches, problems, last=last))
+            read = OlderBatchesRead(session_id, batches, problems, last=last)
+            self.post_message(read)
+            if not last:
+                read.placed.wait(PLACED_WAIT_SEC)
 
     @on(OlderBatchesRead)
     def _older_read(self, event: OlderBatchesRead) -> None:
         session = self.session
         if session is None or session.id != event.session_id:
+            event.placed.set()
             return
+        # The reading goes on once this chunk is drawn (in_frames: after the redraw it asks for).
+        self.in_frames(_nothing, event.placed.set)
         held = {b.id for b in session.batches}
         older = [b for b in event.batches if b.id not in held]
         session.batches[:] = sorted([*session.batches, *older], key=lambda b: b.position)
@@ -112,8 +127,9 @@ class SessionLoad(SessionState):
             self._show_scope(self.query_one("#tree", ClusterTree).highlighted, force=True)
 
     def _loaded(self, start: SessionStart) -> None:
-        """The session's start is read: the tree is drawn in this frame, the highlighted
-        node's clips listed in the next (``loaded`` then), the footer and the rest after."""
+        """The session's start is read: the tree and list shown (empty) in this frame, the
+        tree drawn in the next, the highlighted node's clips listed in the one after
+        (``loaded`` then), the footer and the rest after."""
         session = start.session
         self.session = session
         session.index_tracks(session.batches)  # the start's few batches
@@ -122,9 +138,15 @@ class SessionLoad(SessionState):
         self.counts = (len(start.order), start.clips) if older else None
         tree = self.query_one("#tree", ClusterTree)  # settling since on_mount
 
-        def tree_step() -> None:
-            tree.display = True  # hidden in the screen's first frame (on_mount)
+        def show_step() -> None:
+            # Hidden in the screen's first frame (on_mount): shown empty in a frame of their
+            # own, so the frames that fill them redraw only what they fill, not the screen
+            # laid out again around them.
+            tree.display = True
+            self.query_one("#tracks", TrackTable).display = True
             self._title(session)
+
+        def tree_step() -> None:
             tree.show_session(session, self.clip_problems, order=start.order)
             if self.generating and self.job is not None:
                 self._show_pending(self.job)
@@ -138,7 +160,6 @@ class SessionLoad(SessionState):
         def list_step() -> None:
             if self.generating and self.job is not None and "pending" not in tree.nodes_by_key:
                 self._show_pending(self.job)  # a batch started since the tree was drawn
-            self.query_one("#tracks", TrackTable).display = True
             self._show_scope(tree.highlighted, force=True)
             self.loaded = True
 
@@ -146,7 +167,7 @@ class SessionLoad(SessionState):
             # The tree, list and footer drawn before anything else runs.
             self.settle(then=lambda: self._after_drawn(session, older))
 
-        self.in_frames(tree_step, list_step, settled)
+        self.in_frames(show_step, tree_step, list_step, settled)
 
     def _after_drawn(self, session: Session, older: list[uuid.UUID]) -> None:
         self._check_files(list(session.tracks))

@@ -7,6 +7,9 @@ embedding so far, times what is left. Until one clip has been timed it says
 
 from __future__ import annotations
 
+import math
+import time
+
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
@@ -29,6 +32,11 @@ _TAIL_STAGES = (STAGE_CLUSTERING, STAGE_NAMING, STAGE_SAVING)
 
 CLIP_BAR_WIDTH = 8
 CLIPS_PER_ROW = 4
+# At most ten redraws a second while a batch is made: each competes with the engine for
+# the interpreter (a frame drawn then takes two to four times as long). The state last
+# reported is always drawn, at most this long after it came.
+DRAW_INTERVAL_SEC = 0.1
+_now = time.monotonic  # looked up at each call (tests move it)
 
 
 def clip_bars(fractions: list[float], ready: set[int]) -> Content:
@@ -70,6 +78,7 @@ class GenerationPanel(Vertical):
         self._timing: dict[str, tuple[float, float, int]] = {}
         self._clip_fraction = 0.0  # sub-clip progress reported by step-wise engines
         self._redraw_pending = False
+        self._drawn_at = -math.inf
 
     def compose(self) -> ComposeResult:
         yield Static(id="generation-title")
@@ -94,6 +103,9 @@ class GenerationPanel(Vertical):
         self.cancelling = False
         self._timing = {}
         self._clip_fraction = 0.0
+        # A new batch is drawn now, whatever was drawn of the one before.
+        self._drawn_at = -math.inf
+        self._redraw_pending = False
         self._redraw()
 
     def progress(
@@ -194,15 +206,26 @@ class GenerationPanel(Vertical):
         return text
 
     def _redraw(self) -> None:
-        """Coalesce a burst of updates into one redraw, after the messages already queued."""
+        """Coalesce a burst of updates into one redraw, after the messages already queued,
+        and no sooner than DRAW_INTERVAL_SEC after the one before."""
         if not self._redraw_pending:
             self._redraw_pending = True
-            self.call_later(self._draw)
+            self.call_later(self._draw_when_due)
+
+    def _draw_when_due(self) -> None:
+        if not self._redraw_pending:
+            return  # drawn meanwhile (a new batch's start)
+        wait = self._drawn_at + DRAW_INTERVAL_SEC - _now()
+        if wait > 0 and self.is_mounted:
+            self.set_timer(wait, self._draw_when_due)
+            return
+        self._draw()
 
     def _draw(self) -> None:
         self._redraw_pending = False
         if not self.is_mounted:
             return
+        self._drawn_at = _now()
         # Fixed heights: repaint the lines without a layout pass.
         self.query_one("#generation-title", Static).update(
             Content.assemble((shown_line(self.title), "bold"), ("   Esc cancels", "dim")), layout=False
