@@ -15,19 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-# ClipAnalysis, Curation, parse_length, validate_brief, validate_note and validate_num_clips are
-# re-exported: the tui still imports them from here (their homes are core.curation_models and
-# core.validation).
-from core.curation_models import ClipAnalysis, Curation  # noqa: F401
 from core.errors import ValidationError
-from core.validation import (  # noqa: F401
-    _number,
-    parse_length,
-    validate_brief,
-    validate_key,
-    validate_note,
-    validate_num_clips,
-)
+from core.validation import _number, validate_key
 
 # The longest clip any engine may be asked for (ten minutes); each engine's own limit,
 # from its capabilities, is checked where it generates (core.pipeline.generate).

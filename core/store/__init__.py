@@ -137,7 +137,6 @@ from core.store.rows import (  # noqa: F401
 from core.store.schema import MIGRATIONS, SCHEMA_VERSION, _user_version, migrate  # noqa: F401
 from core.store.sessions import _HEX, MIN_PREFIX_CHARS, SessionsStore  # noqa: F401
 from core.store.sweep import sweep_media, sweep_staging, sweep_stale_locks  # noqa: F401
-from core.validation import validate_brief  # noqa: F401
 
 # Names other modules and tests take from core.store itself.
 __all__ = [

@@ -12,7 +12,8 @@ import pytest
 from textual.widgets import Input
 
 import tui.screens.session_load as session_load
-from core.models import Curation, Session
+from core.curation_models import Curation
+from core.models import Session
 from core.settings import Settings
 from core.store import SessionStore
 from tests.tui.scenes import wait_for

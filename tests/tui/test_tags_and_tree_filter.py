@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 from textual.widgets import Input, Static
 
-from core.models import Curation
+from core.curation_models import Curation
 from core.settings import Settings
 from tests.tui.scenes import wait_for
 from tests.tui.test_curation_app import make_session, open_session, settle, stored

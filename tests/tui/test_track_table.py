@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from textual.app import App, ComposeResult
 
-from core.models import Curation
+from core.curation_models import Curation
 from tui.waveform import Waveform
 from tui.widgets.track_table import TrackRow, TrackTable
 

@@ -21,8 +21,9 @@ from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
 from textual.worker import Worker, WorkerState
 
 from core.errors import ValidationError
-from core.models import BriefParams, validate_brief, validate_key, validate_num_clips
+from core.models import BriefParams
 from core.text import shown_line
+from core.validation import validate_brief, validate_key, validate_num_clips
 from tui.formatting import shown_lines
 from tui.jobs import GenerationJob
 

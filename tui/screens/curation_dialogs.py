@@ -118,7 +118,7 @@ class TagsNoteScreen(ModalScreen[tuple[tuple[str, ...], str] | None]):
 
     def action_save(self) -> None:
         from core.curation import parse_tags
-        from core.models import validate_note
+        from core.validation import validate_note
 
         error = self.query_one("#tags-error", Static)
         note_text = self.query_one("#note-input", Input).value

@@ -21,7 +21,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, ProgressBar, RadioButton, RadioSet, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from core.models import ClusterSummary, Curation, Session
+from core.curation_models import Curation
+from core.models import ClusterSummary, Session
 from core.text import shown_line
 from tui.formatting import plural, shorten, shown_lines
 

@@ -37,7 +37,7 @@ def extend_limit(engine: str) -> float:
 def check_length(text: str, source_sec: float, limit: float) -> float:
     """The typed length in seconds (``90`` or ``1:30``), or ValueError with one sentence."""
     from core.errors import ValidationError
-    from core.models import parse_length
+    from core.validation import parse_length
 
     try:
         length = parse_length(text)

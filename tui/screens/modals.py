@@ -11,8 +11,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from core.errors import ValidationError
-from core.models import validate_num_clips
 from core.text import shown_line
+from core.validation import validate_num_clips
 from tui.formatting import shown_lines
 
 

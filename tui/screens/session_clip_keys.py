@@ -22,7 +22,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Tree
 from textual.worker import Worker, WorkerState
 
-from core.models import Batch, Curation, Session, Track
+from core.curation_models import Curation
+from core.models import Batch, Session, Track
 from tui.audition import ABPair
 from tui.jobs import NowPlaying
 from tui.widgets.cluster_tree import BatchNode, ClusterTree

@@ -22,7 +22,8 @@ from textual import events, on, work
 from textual.binding import Binding
 from textual.worker import Worker, WorkerState
 
-from core.models import Batch, Curation, Session
+from core.curation_models import Curation
+from core.models import Batch, Session
 from core.text import shown_line
 from tui.screens.session_clip_keys import UNTOUCHED, SessionClipKeys
 from tui.widgets.cluster_tree import ClusterTree

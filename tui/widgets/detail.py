@@ -15,7 +15,8 @@ from typing import Any
 from textual.content import Content
 from textual.widgets import Static
 
-from core.models import Batch, ClipAnalysis, Curation, Track
+from core.curation_models import ClipAnalysis, Curation
+from core.models import Batch, Track
 from core.prompt import brief_of
 from core.text import shown_line
 from tui.formatting import duration, shorten

@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist, RowKey
 
-from core.models import Curation
+from core.curation_models import Curation
 from core.text import shown_line
 from tui.formatting import WAVEFORM_WIDTH, duration, similarity
 from tui.widgets.audition_keys import AUDITION_BINDINGS
