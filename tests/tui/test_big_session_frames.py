@@ -249,6 +249,33 @@ async def test_a_batch_s_panel_waits_until_a_stopped_map_placing_has_ended(
         assert clips_of(screen.session) == clips + 3
 
 
+async def test_no_full_collection_while_the_map_is_placed_and_what_it_keeps_frozen(
+    make_app: Callable[..., SessionLabApp],
+    big: Session,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Its ids and rows would set one off in its thread, holding the interpreter."""
+    usual = gc.get_threshold()
+    app = make_app(check_audio=False)
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+            screen = await open_big(pilot, app)
+            await wait_for(pilot, lambda: screen.prepared_map is not None, "the map")
+            assert gc.get_threshold() == usual
+            first = screen.prepared_map
+            placing = Held(monkeypatch, map_screen, "session_map")
+            screen._prepare_current_map()
+            await wait_for(pilot, placing.reached.is_set, "the map being placed")
+            assert gc.get_threshold()[2] == NO_FULL_COLLECTION
+            frozen = gc.get_freeze_count()
+            placing.release.set()
+            await wait_for(pilot, lambda: screen.prepared_map is not first, "the map placed again")
+            assert gc.get_threshold() == usual and not screen.map_holds
+            assert gc.get_freeze_count() > frozen
+    finally:
+        gc.set_threshold(*usual)
+
+
 @pytest.mark.parametrize("leave", [False, True])
 async def test_no_full_collection_until_a_big_session_is_read_whole(
     make_app: Callable[..., SessionLabApp],
@@ -273,6 +300,8 @@ async def test_no_full_collection_until_a_big_session_is_read_whole(
             else:
                 held.release.set()
                 await wait_for(pilot, lambda: screen.counts is None, "every batch read")
+                # Then the map is placed, held off too (its ids would set one off).
+                await wait_for(pilot, lambda: screen.prepared_map is not None, "the map placed")
             assert gc.get_threshold() == usual and not screen.opening_held
     finally:
         held.release.set()

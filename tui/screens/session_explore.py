@@ -105,6 +105,7 @@ class SessionExplore(Screen[uuid.UUID | None]):
     prepared_map: PreparedMap | None = None
     map_stale = False  # the map was due to be placed again while a batch was made
     placings: tuple[Placing, ...] = ()  # those whose thread may not have ended yet
+    map_holds: frozenset[Worker[Any]] = frozenset()  # placings holding off full collections
 
     # ------------------------------------------------------------------ map
 
@@ -189,6 +190,8 @@ class SessionExplore(Screen[uuid.UUID | None]):
 
     @on(Worker.StateChanged)
     def _explore_worker_done(self, event: Worker.StateChanged) -> None:
+        if event.worker in self.map_holds and event.worker.is_finished:
+            self._map_hold_ended(event.worker, placed=event.state == WorkerState.SUCCESS)
         if event.state != WorkerState.SUCCESS:
             return
         group = event.worker.group
@@ -264,6 +267,22 @@ class SessionExplore(Screen[uuid.UUID | None]):
             placing.worker = self._prepare_map(
                 self.session, plot_size(*self.app.size), plotext_theme(self.app), placing
             )
+            # No full collection while it is placed: its 10,000 ids and rows would set one
+            # off in its thread, scanning all that is not frozen with the interpreter held
+            # (29 ms at 10k, right after a batch). Once placed, what it keeps is frozen.
+            self.app.collector.hold()
+            self.map_holds = self.map_holds | {placing.worker}
+
+    def _map_hold_ended(self, worker: Worker[Any], *, placed: bool) -> None:
+        self.map_holds = self.map_holds - {worker}
+        self.app.collector.release()
+        if placed:
+            self.app.collector.settle()
+
+    def release_map_holds(self) -> None:
+        """The screen is left: the placings' holds let go (their end is not heard of)."""
+        for worker in self.map_holds:
+            self._map_hold_ended(worker, placed=False)
 
     def show_search(self, result: SearchResult, *, again: bool = False) -> None:
         """The hits in the track list (text matches first), with what they matched on; only
