@@ -57,6 +57,21 @@ def settle_memory() -> None:
     gc.freeze()
 
 
+def one_blas_thread() -> None:
+    """numpy's and scipy's BLAS on one thread for the rest of the app's life (those loaded by now).
+
+    Their products here are small (a clip's spectrum times a filter bank, the map's d x d
+    fit), and an OpenBLAS thread spins for a while after each: while a batch's clips were
+    embedded it kept the second core busy beside the engine's thread, and the UI thread
+    waited for a core (measured at 10k clips: 20-60 ms of each frame runnable but not
+    running; frames of 13-23 ms of work took 60-110 ms, on a machine others loaded too).
+    Called in the warm-up's thread: threadpoolctl lets one live thread at a time set
+    OpenBLAS's process-wide count (``core.clustering._single_threaded`` then finds it at one)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+
+
 NO_FULL_COLLECTION = 1 << 30  # a third threshold the count of young collections never reaches
 
 
@@ -247,6 +262,7 @@ class SessionLabApp(AuditionControls, App[None]):
             if worker.is_cancelled:  # the app is closing
                 return
             time.sleep(0.1)
+        one_blas_thread()  # numpy's and (with scikit-learn) scipy's are loaded now
         # The session screen's styles, parsed now rather than while its first one is built.
         from tui.styles import preload_default_css, session_screen_classes
 

@@ -50,6 +50,34 @@ async def test_empty_data_dir_says_press_n(make_app: Callable[..., SessionLabApp
         assert not screen.query_one("#sessions-table", DataTable).display
 
 
+async def test_numpy_s_blas_runs_on_one_thread_once_the_app_is_warm(
+    make_app: Callable[..., SessionLabApp],
+) -> None:
+    """A second OpenBLAS thread spins on the core the UI thread needs while a batch is embedded."""
+    import threading
+
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas_threads() -> set[int]:
+        return {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+
+    def set_in_a_thread_of_its_own(count: int) -> None:
+        # threadpoolctl lets one live thread at a time set OpenBLAS's (process-wide) count.
+        thread = threading.Thread(target=threadpool_limits, kwargs={"limits": count, "user_api": "blas"})
+        thread.start()
+        thread.join()
+
+    before = max(blas_threads())
+    set_in_a_thread_of_its_own(2)  # as a process starts on this machine
+    try:
+        assert blas_threads() == {2}
+        app = make_app(check_audio=False)
+        async with app.run_test() as pilot:
+            await wait_for(pilot, lambda: blas_threads() == {1}, "BLAS on one thread")
+    finally:
+        set_in_a_thread_of_its_own(before)
+
+
 async def test_the_whole_loop(make_app: Callable[..., SessionLabApp], settings: Settings) -> None:
     """New session, brief, generate, tree, play, pause, more-like, back, quit, reopen."""
     app = make_app()

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 import tui.screens.map as map_screen
+import tui.screens.session_explore as session_explore
 import tui.screens.session_load as session_load
 from core.models import BriefParams, Session
 from core.settings import Settings
@@ -216,6 +217,65 @@ async def test_a_map_being_placed_when_a_batch_starts_stops_and_is_placed_after_
         assert not screen.map_stale
 
 
+async def test_a_batch_s_panel_waits_until_a_stopped_map_placing_has_ended(
+    make_app: Callable[..., SessionLabApp],
+    big: Session,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Its thread stops at its next look at ``stop``; until then the panel's frame would
+    share the interpreter with it."""
+    monkeypatch.setattr(session_explore, "PLACING_END_WAIT_SEC", 60.0)  # no deadline in the way
+    app = make_app(check_audio=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await open_big(pilot, app)
+        clips = clips_of(big)
+        await wait_for(
+            pilot, lambda: screen.prepared_map is not None and screen.prepared_map.count == clips, "the map"
+        )
+        placing = Held(monkeypatch, map_screen, "session_map")
+        screen._prepare_current_map()
+        await wait_for(pilot, placing.reached.is_set, "the map being placed")
+
+        def panel_shown() -> bool:
+            return any(panel.display for panel in screen.query("#generation"))
+
+        screen.start_job(small_batch(big.id))
+        for _ in range(10):
+            await pilot.pause()
+        assert screen.generating and not panel_shown()  # the placing's thread has not ended
+        placing.release.set()
+        await wait_for(pilot, panel_shown, "the panel, once the placing has ended")
+        await wait_for(pilot, lambda: screen.last_job is not None and not screen.generating, "the batch made")
+        assert clips_of(screen.session) == clips + 3
+
+
+async def test_no_full_collection_while_the_map_is_placed_and_what_it_keeps_frozen(
+    make_app: Callable[..., SessionLabApp],
+    big: Session,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Its ids and rows would set one off in its thread, holding the interpreter."""
+    usual = gc.get_threshold()
+    app = make_app(check_audio=False)
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+            screen = await open_big(pilot, app)
+            await wait_for(pilot, lambda: screen.prepared_map is not None, "the map")
+            assert gc.get_threshold() == usual
+            first = screen.prepared_map
+            placing = Held(monkeypatch, map_screen, "session_map")
+            screen._prepare_current_map()
+            await wait_for(pilot, placing.reached.is_set, "the map being placed")
+            assert gc.get_threshold()[2] == NO_FULL_COLLECTION
+            frozen = gc.get_freeze_count()
+            placing.release.set()
+            await wait_for(pilot, lambda: screen.prepared_map is not first, "the map placed again")
+            assert gc.get_threshold() == usual and not screen.map_holds
+            assert gc.get_freeze_count() > frozen
+    finally:
+        gc.set_threshold(*usual)
+
+
 @pytest.mark.parametrize("leave", [False, True])
 async def test_no_full_collection_until_a_big_session_is_read_whole(
     make_app: Callable[..., SessionLabApp],
@@ -240,6 +300,8 @@ async def test_no_full_collection_until_a_big_session_is_read_whole(
             else:
                 held.release.set()
                 await wait_for(pilot, lambda: screen.counts is None, "every batch read")
+                # Then the map is placed, held off too (its ids would set one off).
+                await wait_for(pilot, lambda: screen.prepared_map is not None, "the map placed")
             assert gc.get_threshold() == usual and not screen.opening_held
     finally:
         held.release.set()

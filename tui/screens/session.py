@@ -261,6 +261,7 @@ class SessionScreen(
         if self.generating:  # left mid-batch: its worker is cancelled with the screen
             self.app.collector.release()
         self.opening_done()  # left before the session was read whole
+        self.release_map_holds()
 
     def action_back(self) -> None:
         self._remember_selection()

@@ -171,7 +171,6 @@ class SessionBatches(SessionState):
             row.key: row for row in (self._pending_row(i, "rendering…") for i in range(job.num_clips))
         }
         self.generating = True
-        self.map_put_off()  # type: ignore[attr-defined]
         self.app.collector.hold()
         self.settling += 1
 
@@ -201,7 +200,8 @@ class SessionBatches(SessionState):
             # ``then``): the redraws do not compete with the engine for the interpreter.
             self.settle(then=generate)
 
-        self.in_frames(panel, slots, tree, settled)
+        # A map being placed stops; the panel's frame waits for its thread to end.
+        self.map_put_off(partial(self.in_frames, panel, slots, tree, settled))  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------ making
 

@@ -9,7 +9,10 @@ screen's own helpers (``_current_row``, ``_current_cluster``, ``_row``,
 from __future__ import annotations
 
 import contextlib
+import time
 import uuid
+from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from textual import events, on, work
@@ -32,6 +35,25 @@ if TYPE_CHECKING:
     from tui.widgets.track_table import TrackRow
 
 SEARCH_SCOPE = "search"
+# A batch's first frame waits for a stopped map placing to end (see ``map_put_off``), at most
+# this long, looking every PLACING_POLL_SEC.
+PLACING_END_WAIT_SEC = 0.25
+PLACING_POLL_SEC = 0.005
+
+
+class Placing:
+    """One placing of the map, as its thread sees it: begun, ended. (Textual's worker is
+    finished the moment it is cancelled; its thread goes on until it looks at ``stop``.)"""
+
+    def __init__(self) -> None:
+        self.begun = False
+        self.ended = False
+        self.worker: Worker[PreparedMap | None] | None = None
+
+    @property
+    def stopping(self) -> bool:
+        """Cancelled, and its thread still running."""
+        return self.worker is not None and self.worker.is_cancelled and self.begun and not self.ended
 
 
 class SearchBar(Input):
@@ -82,6 +104,8 @@ class SessionExplore(Screen[uuid.UUID | None]):
     # after each batch), so M shows it at once.
     prepared_map: PreparedMap | None = None
     map_stale = False  # the map was due to be placed again while a batch was made
+    placings: tuple[Placing, ...] = ()  # those whose thread may not have ended yet
+    map_holds: frozenset[Worker[Any]] = frozenset()  # placings holding off full collections
 
     # ------------------------------------------------------------------ map
 
@@ -117,11 +141,19 @@ class SessionExplore(Screen[uuid.UUID | None]):
         self.app.push_screen(MapScreen(self.session, selected, ready), chosen)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="map-prepare", description="place the map")
-    def _prepare_map(self, session: Session, size: tuple[int, int], theme: str) -> PreparedMap | None:
+    def _prepare_map(
+        self, session: Session, size: tuple[int, int], theme: str, placing: Placing
+    ) -> PreparedMap | None:
         from tui.screens.map import prepare_map
 
-        # Cancelled (a batch starts, or a newer map is asked for): it stops before drawing.
-        return prepare_map(self.app.store, session, size, theme, stop=get_current_worker().cancelled_event)
+        placing.begun = True
+        try:
+            # Cancelled (a batch starts, or a newer map is asked for): it stops before drawing.
+            return prepare_map(
+                self.app.store, session, size, theme, stop=get_current_worker().cancelled_event
+            )
+        finally:
+            placing.ended = True
 
     # --------------------------------------------------------------- search
 
@@ -158,6 +190,8 @@ class SessionExplore(Screen[uuid.UUID | None]):
 
     @on(Worker.StateChanged)
     def _explore_worker_done(self, event: Worker.StateChanged) -> None:
+        if event.worker in self.map_holds and event.worker.is_finished:
+            self._map_hold_ended(event.worker, placed=event.state == WorkerState.SUCCESS)
         if event.state != WorkerState.SUCCESS:
             return
         group = event.worker.group
@@ -170,15 +204,27 @@ class SessionExplore(Screen[uuid.UUID | None]):
             # After the screen has taken the session (its start, the rest of it, a new batch) in.
             self.call_after_refresh(self._prepare_current_map)
 
-    def map_put_off(self) -> None:
+    def map_put_off(self, then: Callable[[], object]) -> None:
         """A batch starts: a map being placed stops before it is drawn, and is placed again
-        once the batch's end is drawn (unless the map is open: it shows the session as it grows)."""
-        if self._map_open():
-            return
-        for worker in self.workers:
-            if worker.node is self and worker.group == "map-prepare" and not worker.is_finished:
-                worker.cancel()
-                self.map_stale = True
+        once the batch's end is drawn (unless the map is open: it shows the session as it grows).
+
+        ``then`` (the batch's first frame) runs once a stopped placing's thread has ended:
+        it looks at its stop between chunks of its read and fit, and until then it shares the
+        interpreter with that frame (at 10k clips: 5-15 ms of it beside the frame's 30-45).
+        At once when none is stopping; at most PLACING_END_WAIT_SEC later."""
+        if not self._map_open():
+            for worker in self.workers:
+                if worker.node is self and worker.group == "map-prepare" and not worker.is_finished:
+                    worker.cancel()
+                    self.map_stale = True
+        self._when_placings_ended(then, time.monotonic() + PLACING_END_WAIT_SEC)
+
+    def _when_placings_ended(self, then: Callable[[], object], deadline: float) -> None:
+        self.placings = tuple(p for p in self.placings if not p.ended)
+        if self.is_attached and time.monotonic() < deadline and any(p.stopping for p in self.placings):
+            self.set_timer(PLACING_POLL_SEC, partial(self._when_placings_ended, then, deadline))
+        else:
+            then()
 
     def batch_settled(self) -> None:
         """A batch's end is drawn: the map is placed now if it was put off meanwhile."""
@@ -216,7 +262,27 @@ class SessionExplore(Screen[uuid.UUID | None]):
             # interpreter at 10k clips).
             return
         if self.session is not None and self.session.tracks:
-            self._prepare_map(self.session, plot_size(*self.app.size), plotext_theme(self.app))
+            placing = Placing()
+            self.placings = (*(p for p in self.placings if not p.ended), placing)
+            placing.worker = self._prepare_map(
+                self.session, plot_size(*self.app.size), plotext_theme(self.app), placing
+            )
+            # No full collection while it is placed: its 10,000 ids and rows would set one
+            # off in its thread, scanning all that is not frozen with the interpreter held
+            # (29 ms at 10k, right after a batch). Once placed, what it keeps is frozen.
+            self.app.collector.hold()
+            self.map_holds = self.map_holds | {placing.worker}
+
+    def _map_hold_ended(self, worker: Worker[Any], *, placed: bool) -> None:
+        self.map_holds = self.map_holds - {worker}
+        self.app.collector.release()
+        if placed:
+            self.app.collector.settle()
+
+    def release_map_holds(self) -> None:
+        """The screen is left: the placings' holds let go (their end is not heard of)."""
+        for worker in self.map_holds:
+            self._map_hold_ended(worker, placed=False)
 
     def show_search(self, result: SearchResult, *, again: bool = False) -> None:
         """The hits in the track list (text matches first), with what they matched on; only
