@@ -64,3 +64,47 @@ async def test_cells_changed_in_place_show_what_a_fresh_list_shows() -> None:
         after = shown(changed)
         assert after != before
         assert after == shown(fresh)
+
+
+class ListAndPanel(App[None]):
+    CSS = "#changed { height: 1fr; } #panel { height: 4; display: none; }"
+
+    def compose(self) -> ComposeResult:
+        from textual.widgets import Static
+
+        yield TrackTable(id="changed")
+        yield Static("batch panel", id="panel")
+
+
+async def test_a_change_of_height_alone_keeps_the_rows_rendered_and_shows_what_a_fresh_list_shows() -> None:
+    app = ListAndPanel()
+    async with app.run_test(size=(100, 20)) as pilot:
+        table = app.query_one("#changed", TrackTable)
+        table.show(rows(), "cluster:x", NoWaveforms())
+        await pilot.pause()
+        tall = shown(table)
+        rendered: list[object] = []
+        render_lines = app.console.render_lines
+
+        def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+            rendered.append(args[0])
+            return render_lines(*args, **kwargs)
+
+        app.console.render_lines = counted  # type: ignore[method-assign]
+        app.query_one("#panel").display = True  # the batch panel appears below the list
+        await pilot.pause()
+        short = shown(table)
+        assert table.size.height == 20 - 4 and len(short) < len(tall)
+        assert not rendered  # no row was rendered again through Rich
+        assert short == tall[: len(short)]
+
+        table._clear_caches()  # what DataTable's own resize does: every row rendered afresh
+        table._update_count += 1
+        assert shown(table) == short and rendered
+
+        rendered.clear()
+        await pilot.resize_terminal(80, 20)  # a new width: rows rendered again, cut to it
+        await pilot.pause()
+        narrow = shown(table)
+        assert rendered
+        assert all(len(line) <= 80 for line in narrow) and narrow != short

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
+from textual import events
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist, RowKey
 
@@ -70,6 +71,18 @@ class TrackTable(StylePerPaint, DataTable[Text | str]):
         self.rows_by_key: dict[str, TrackRow] = {}
         self.scope: str | None = None  # which tree node the rows belong to
         self.playing_key: str | None = None
+        self._rendered_width: int | None = None
+
+    def _on_resize(self, event: events.Resize) -> None:
+        """A change of height alone (the batch panel shown or hidden below the list)
+        keeps the rows rendered: DataTable's own drops every render at any resize,
+        and the frame that shows the panel drew the whole list again through Rich
+        (10-15 ms of the UI thread). The columns have fixed widths, so a row's
+        render depends on the width only; a new width goes to DataTable's handler."""
+        if event.size.width == self._rendered_width:
+            event.prevent_default()
+            return
+        self._rendered_width = event.size.width
 
     def on_mount(self) -> None:
         for key, title, width in COLUMNS:
