@@ -37,6 +37,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from core import heavy_imports
+
 DEFAULT_MAX_K = 3
 KMEANS_RANDOM_STATE = 42
 KMEANS_N_INIT = 10
@@ -84,9 +86,7 @@ def warm_up() -> None:
 
 
 def _import_kmeans():
-    from sklearn.cluster import KMeans
-
-    return KMeans
+    return heavy_imports.module("sklearn.cluster").KMeans
 
 
 _controller = None

@@ -10,12 +10,14 @@ from fractions import Fraction
 
 import numpy as np
 
+from core import heavy_imports
+
 
 def resample(samples: np.ndarray, rate_from: int, rate_to: int) -> np.ndarray:
     """Band-limited polyphase resampling (scipy.signal.resample_poly)."""
     if rate_from == rate_to:
         return np.asarray(samples, dtype=np.float32)
-    from scipy.signal import resample_poly
+    resample_poly = heavy_imports.module("scipy.signal").resample_poly
 
     ratio = Fraction(rate_to, rate_from).limit_denominator(1000)
     out = resample_poly(np.asarray(samples, dtype=np.float64), ratio.numerator, ratio.denominator, axis=0)

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core import heavy_imports
+
 SILENCE_LUFS = -70.0
 OVERSAMPLING = 4  # true peak per BS.1770-4 Annex 2
 TRUE_PEAK_CEILING_DBTP = -1.0  # seed 004: limiter to -1.0 dBTP
@@ -68,7 +70,7 @@ def _as_frames(samples: np.ndarray) -> np.ndarray:
 
 def _k_weighted(samples: np.ndarray, rate: int, min_sec: float) -> np.ndarray:
     """The K-weighted signal as (frames, channels), zero-padded to ``min_sec`` (silence is gated out)."""
-    from scipy.signal import sosfilt
+    sosfilt = heavy_imports.module("scipy.signal").sosfilt
 
     hop = _hop(rate)
     x = _as_frames(samples)
