@@ -57,6 +57,16 @@ def small_batch(session_id: uuid.UUID) -> GenerationJob:
     )
 
 
+async def placing_held(pilot: Any, screen: Any, monkeypatch: pytest.MonkeyPatch) -> Held:
+    """The session's map placed whole, then placed again (as when the session has been
+    read whole) and held inside ``session_map`` until ``release`` is set."""
+    await wait_for(pilot, lambda: screen.prepared_map is not None, "the map")
+    placing = Held(monkeypatch, map_screen, "session_map")
+    screen._prepare_current_map()
+    await wait_for(pilot, placing.reached.is_set, "the map being placed")
+    return placing
+
+
 async def test_the_tree_and_list_show_in_the_frames_that_fill_them(
     make_app: Callable[..., SessionLabApp],
     big: Session,  # noqa: F811
@@ -200,9 +210,7 @@ async def test_a_map_being_placed_when_a_batch_starts_stops_and_is_placed_after_
         )
         first = screen.prepared_map
         drawn.clear()
-        placing = Held(monkeypatch, map_screen, "session_map")
-        screen._prepare_current_map()  # as when the session has been read whole
-        await wait_for(pilot, placing.reached.is_set, "the map being placed")
+        placing = await placing_held(pilot, screen, monkeypatch)
         gate = Gate("generating", 1)
         app.generation_observer = gate
         screen.start_job(small_batch(big.id))
@@ -232,9 +240,7 @@ async def test_a_batch_s_panel_waits_until_a_stopped_map_placing_has_ended(
         await wait_for(
             pilot, lambda: screen.prepared_map is not None and screen.prepared_map.count == clips, "the map"
         )
-        placing = Held(monkeypatch, map_screen, "session_map")
-        screen._prepare_current_map()
-        await wait_for(pilot, placing.reached.is_set, "the map being placed")
+        placing = await placing_held(pilot, screen, monkeypatch)
 
         def panel_shown() -> bool:
             return any(panel.display for panel in screen.query("#generation"))
@@ -263,9 +269,7 @@ async def test_no_full_collection_while_the_map_is_placed_and_what_it_keeps_froz
             await wait_for(pilot, lambda: screen.prepared_map is not None, "the map")
             assert gc.get_threshold() == usual
             first = screen.prepared_map
-            placing = Held(monkeypatch, map_screen, "session_map")
-            screen._prepare_current_map()
-            await wait_for(pilot, placing.reached.is_set, "the map being placed")
+            placing = await placing_held(pilot, screen, monkeypatch)
             assert gc.get_threshold()[2] == NO_FULL_COLLECTION
             frozen = gc.get_freeze_count()
             placing.release.set()
