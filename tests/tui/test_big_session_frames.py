@@ -57,10 +57,19 @@ def small_batch(session_id: uuid.UUID) -> GenerationJob:
     )
 
 
+async def whole_map(pilot: Any, screen: Any) -> Any:
+    """The session's map, once placed with every clip of the session."""
+    clips = clips_of(screen.session)
+    await wait_for(
+        pilot, lambda: screen.prepared_map is not None and screen.prepared_map.count == clips, "the map"
+    )
+    return screen.prepared_map
+
+
 async def placing_held(pilot: Any, screen: Any, monkeypatch: pytest.MonkeyPatch) -> Held:
     """The session's map placed whole, then placed again (as when the session has been
     read whole) and held inside ``session_map`` until ``release`` is set."""
-    await wait_for(pilot, lambda: screen.prepared_map is not None, "the map")
+    await whole_map(pilot, screen)
     placing = Held(monkeypatch, map_screen, "session_map")
     screen._prepare_current_map()
     await wait_for(pilot, placing.reached.is_set, "the map being placed")
@@ -168,9 +177,7 @@ async def test_the_map_is_placed_again_once_a_batch_is_drawn_not_while_it_is_mad
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_big(pilot, app)
         clips = clips_of(big)
-        await wait_for(
-            pilot, lambda: screen.prepared_map is not None and screen.prepared_map.count == clips, "the map"
-        )
+        await whole_map(pilot, screen)
         asked.clear()
         gate = Gate("generating", 1)
         app.generation_observer = gate
@@ -205,10 +212,7 @@ async def test_a_map_being_placed_when_a_batch_starts_stops_and_is_placed_after_
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_big(pilot, app)
         clips = clips_of(big)
-        await wait_for(
-            pilot, lambda: screen.prepared_map is not None and screen.prepared_map.count == clips, "the map"
-        )
-        first = screen.prepared_map
+        first = await whole_map(pilot, screen)
         drawn.clear()
         placing = await placing_held(pilot, screen, monkeypatch)
         gate = Gate("generating", 1)
@@ -237,9 +241,6 @@ async def test_a_batch_s_panel_waits_until_a_stopped_map_placing_has_ended(
     async with app.run_test(size=(120, 36)) as pilot:
         screen = await open_big(pilot, app)
         clips = clips_of(big)
-        await wait_for(
-            pilot, lambda: screen.prepared_map is not None and screen.prepared_map.count == clips, "the map"
-        )
         placing = await placing_held(pilot, screen, monkeypatch)
 
         def panel_shown() -> bool:
