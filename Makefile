@@ -14,12 +14,16 @@ TORCH  ?= torch==2.13.0
 
 .PHONY: run test test-latest lock lint bench bench-scale screenshots clean
 
-$(BIN)/python:
+# A stamp, not bin/python: a set-up stopped half way (Ctrl-C while pip upgrades itself
+# leaves a venv without pip) is made again from scratch by the next run.
+$(VENV)/.created:
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	touch $@
 
 # The stamps depend on the lock: a changed lock reinstalls (pip -c moves each package to its pin).
-$(VENV)/.base: $(BIN)/python pyproject.toml $(LOCK)
+$(VENV)/.base: $(VENV)/.created pyproject.toml $(LOCK)
 	$(BIN)/pip install --quiet -c $(LOCK) -e .
 	touch $@
 
