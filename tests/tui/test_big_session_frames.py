@@ -91,13 +91,18 @@ async def test_the_tree_and_list_show_in_the_frames_that_fill_them(
         screen = app.screen
         assert isinstance(screen, SessionScreen) and not screen.loaded
         tree, table = screen.query_one(ClusterTree), screen.query_one(TrackTable)
-        assert not tree.display and not table.display  # the screen's first frames go without them
+        # The screen's first frames draw them not (their places laid out already: showing
+        # them moves nothing else on the screen).
+        assert not tree.visible and not table.visible
+        right = screen.query_one("#right")
+        beside = right.region
+        assert 0 < beside.width < 120 - 20  # the tree's place kept beside it
         assert "Loading" in str(screen.query_one("#session-title").render())
 
         start.release.set()
         await wait_for(pilot, lambda: screen.loaded, "the session drawn")
         await pilot.pause()
-        assert tree.display and table.display
+        assert tree.visible and table.visible and right.region == beside
         assert tree.has_focus
         highlighted = tree.highlighted
         assert highlighted is not None and table.scope == highlighted.key and table.row_count > 0
@@ -112,7 +117,7 @@ async def test_a_session_that_cannot_be_read_shows_the_empty_screen(
         await app.push_screen(screen)
         await wait_for(pilot, lambda: screen.loaded, "the read failed")
         await pilot.pause()
-        assert screen.query_one(ClusterTree).display and screen.query_one(TrackTable).display
+        assert screen.query_one(ClusterTree).visible and screen.query_one(TrackTable).visible
         empty = screen.query_one("#session-empty")
         assert empty.display and "Nothing was stored" in str(empty.render())
         assert not screen.opening_held and gc.get_threshold()[2] != NO_FULL_COLLECTION

@@ -119,3 +119,33 @@ async def test_lines_are_drawn_again_only_where_they_changed(drawn: list[int]) -
         blurred = shown(tree)
         assert sorted(set(drawn)) == list(range(10, 10 + height))
         assert blurred == drawn_afresh(tree)
+
+
+async def test_an_empty_tree_is_not_laid_out_again_when_resized(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shown empty while a session is read, a resize asks nothing of the screen (Tree's
+    own handler asks for a second layout right after the one that resized it); a tree
+    with lines is laid out again as Tree does."""
+    invalidated: list[int] = []
+    real = Tree._invalidate
+
+    def counted(self: Tree[object]) -> None:
+        invalidated.append(len(self.root.children))
+        real(self)
+
+    monkeypatch.setattr(Tree, "_invalidate", counted)
+    app = One()
+    async with app.run_test(size=(50, 12)) as pilot:
+        tree = app.query_one(ClusterTree)
+        await pilot.pause()
+        invalidated.clear()
+        await pilot.resize_terminal(60, 14)
+        await pilot.pause()
+        assert tree.size.height == 14 and invalidated == []
+
+        tree.root.add_leaf(Text("a clip"))
+        await pilot.pause()
+        invalidated.clear()
+        await pilot.resize_terminal(50, 12)
+        await pilot.pause()
+        assert tree.size.height == 12 and invalidated and set(invalidated) == {1}
+        assert [s.text for s in shown(tree)[0]] == [s.text for s in drawn_afresh(tree)[0]]

@@ -153,9 +153,11 @@ class SessionScreen(
         if self.session_id is not None:
             # The first frame draws the screen without the tree and the list: they show in
             # the frames that fill them (``_loaded``), and the screen's first frame (all of
-            # it drawn, 120 x 36) costs half as much without them.
-            self.query_one("#tree", ClusterTree).display = False
-            self.query_one("#tracks", TrackTable).display = False
+            # it drawn, 120 x 36) costs half as much without them. Hidden, not taken out of
+            # the layout: showing them then moves nothing, where a change of layout asked
+            # for a second one (and a wait for the next frame) in the frame that showed them.
+            self.query_one("#tree", ClusterTree).visible = False
+            self.query_one("#tracks", TrackTable).visible = False
             # Focused now, not in a frame that draws the session.
             self.query_one("#tree", ClusterTree).focus()
             self._title(None)
@@ -201,8 +203,8 @@ class SessionScreen(
                 self._loaded(worker.result)
             elif event.state == WorkerState.ERROR:
                 self.opening_done()
-                self.query_one("#tree", ClusterTree).display = True
-                self.query_one("#tracks", TrackTable).display = True
+                self.query_one("#tree", ClusterTree).visible = True
+                self.query_one("#tracks", TrackTable).visible = True
                 self.loaded = True
                 self._reselect()
                 self.settle()

@@ -139,11 +139,10 @@ class SessionLoad(SessionState):
         tree = self.query_one("#tree", ClusterTree)  # settling since on_mount
 
         def show_step() -> None:
-            # Hidden in the screen's first frame (on_mount): shown empty in a frame of their
-            # own, so the frames that fill them redraw only what they fill, not the screen
-            # laid out again around them.
-            tree.display = True
-            self.query_one("#tracks", TrackTable).display = True
+            # Hidden in the screen's first frame (on_mount), in their places: shown empty in a
+            # frame of their own, so the frames that fill them redraw only what they fill.
+            tree.visible = True
+            self.query_one("#tracks", TrackTable).visible = True
             self._title(session)
 
         def tree_step() -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from rich.cells import cell_len
 from rich.text import Text
+from textual import events
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
@@ -185,6 +186,15 @@ class ClusterTree(StylePerPaint, KeptLines, Tree[NodeData]):
     def _invalidate(self) -> None:
         if not self._quiet:
             super()._invalidate()
+
+    def _on_resize(self, event: events.Resize) -> None:
+        """An empty tree (shown while a session is read) keeps still when resized: Tree's
+        own handler lays it out again, which asks the screen for a second layout just
+        after the frame that resized it (drawn already at its new size), and that frame
+        waits for the next free frame slot: 30-40 ms of opening a session for nothing."""
+        if not self.root.children:
+            self._line_cache.grow(event.size.height)
+            event.prevent_default()
 
     def get_label_width(self, node: TreeNode[NodeData]) -> int:
         # Measured without rendering (Tree renders every label to measure it, each layout),
