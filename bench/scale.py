@@ -12,6 +12,10 @@ Measured for each size, each in the copy:
   the process has made a batch before, so imports are warm); work_sec is the
   same batch's own stage times (render, embed, cluster, name, save).
 - more_sec: SessionService.more_like_cluster, 6 clips, on a cluster of the first batch.
+- import_sec: SessionService.import_clips of 6 WAV files into the session;
+  extend_sec: SessionService.extend_track of a clip of the first batch to
+  EXTEND_TO_SEC; curate_sec: one round of curation on two clips of the first
+  batch (keep, rate, note, tag, which is better, delete the other).
 - get_session_sec: SessionStore.get_session of the whole session.
 - show_json: `sessionlab show SID --json` in a fresh process, stdout to a file
   (wall seconds and bytes); more_cli_sec: `sessionlab more SID CLUSTER --clips 6 --json` likewise.
@@ -29,7 +33,8 @@ Measured for each size, each in the copy:
   --no-app leaves these out.
 
 Targets (issue 8, this 2-core machine): at 10k, adding a batch and more-like
-within 20% of the same at 1k; the app opens in under 0.3 s with no stall over 50 ms.
+(and import, extend and curation, which cost the same by the same design) within
+20% of the same at 1k; the app opens in under 0.3 s with no stall over 50 ms.
 
 --app-only measures only the app, --repeat times each (one working copy per size).
 
@@ -48,7 +53,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.store import SessionStore
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -56,6 +67,7 @@ sys.path.insert(0, str(REPO))
 BUILD_RECIPE = 1  # bump when the way sessions are built changes
 CLIP_SEC = 0.5
 CLIPS_PER_BATCH = 6
+EXTEND_TO_SEC = 2 * CLIP_SEC
 MORE_EVERY = 4  # every fourth batch is a more-like of a cluster of the batch before
 BRIEFS = (
     "warm lofi piano with soft drums",
@@ -154,15 +166,32 @@ def _median(values: list[float]) -> float:
     return round(statistics.median(values), 4)
 
 
-def measure_core(data: Path, session_id: str, repeat: int) -> dict[str, object]:
-    import uuid
+def _timed(call: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started
 
+
+def _curate(store: SessionStore, track_id: uuid.UUID, other_id: uuid.UUID) -> None:
+    """One round of a musician's curation on two clips: keep, rate, note, tag, which is better, delete."""
+    from core import curation
+
+    curation.keep(store, track_id)
+    curation.rate(store, track_id, 4)
+    curation.set_note(store, track_id, "bench: the one")
+    curation.add_tag(store, track_id, "bench")
+    curation.prefer(store, track_id, other_id, "a")
+    curation.delete_track(store, other_id)
+
+
+def measure_core(data: Path, session_id: str, repeat: int) -> dict[str, object]:
     from core.models import BriefParams
 
     service = _service(data)
     params = BriefParams(energy=0.6, density=0.4, duration_sec=CLIP_SEC)
     # Warm: imports, caches and the first-batch costs, in a session of its own.
-    service.create_initial_batch("warm-up", params, CLIPS_PER_BATCH, seed=999)
+    warm = service.create_initial_batch("warm-up", params, CLIPS_PER_BATCH, seed=999)
+    files = [track.path for track in warm.tracks]  # what the import below brings in
     sid = uuid.UUID(session_id)
     started = time.perf_counter()
     session = service.store.get_session(sid)
@@ -172,6 +201,7 @@ def measure_core(data: Path, session_id: str, repeat: int) -> dict[str, object]:
     batches = len(session.batches)
     clusters = len(session.clusters)
     cluster_id = session.batches[0].clusters[0].id
+    first_batches = [b.id for b in session.batches[:2]]
     del session
     reads = [first_read]
     for _ in range(repeat - 1):
@@ -190,6 +220,18 @@ def measure_core(data: Path, session_id: str, repeat: int) -> dict[str, object]:
         started = time.perf_counter()
         service.more_like_cluster(sid, cluster_id, CLIPS_PER_BATCH, seed=2000 + i)
         mores.append(time.perf_counter() - started)
+    # Clips of the first two batches: extended and curated (kept, ...) from the first,
+    # deleted from the second (a different one each time).
+    first, second = (b.tracks for b in service.store.get_batches(sid, first_batches))
+    imports = [_timed(lambda: service.import_clips(sid, files)) for _ in range(repeat)]
+    extends = [
+        _timed(lambda i=i: service.extend_track(first[i % len(first)].id, EXTEND_TO_SEC, seed=3000 + i))
+        for i in range(repeat)
+    ]
+    curations = [
+        _timed(lambda i=i: _curate(service.store, first[i % len(first)].id, second[i].id))
+        for i in range(len(second))  # six rounds, whatever --repeat: each is a few ms
+    ]
     service.store.close()
     return {
         "clips": clips,
@@ -199,6 +241,9 @@ def measure_core(data: Path, session_id: str, repeat: int) -> dict[str, object]:
         "add_batch_sec": _median(adds),
         "add_batch_work_sec": _median(works),
         "more_sec": _median(mores),
+        "import_sec": _median(imports),
+        "extend_sec": _median(extends),
+        "curate_sec": _median(curations),
         "get_session_sec": _median(reads),
     }
 
@@ -410,8 +455,8 @@ def main() -> None:
         small, big = results[str(min(sizes))], results[str(max(sizes))]
         assert isinstance(small, dict) and isinstance(big, dict)
         ratios = {
-            "add_batch": round(big["add_batch_sec"] / small["add_batch_sec"], 3),
-            "more": round(big["more_sec"] / small["more_sec"], 3),
+            name: round(big[f"{name}_sec"] / small[f"{name}_sec"], 3)
+            for name in ("add_batch", "more", "import", "extend", "curate")
         }
         summary["ratio_big_to_small"] = ratios
         summary["target_ratio"] = TARGET_RATIO
