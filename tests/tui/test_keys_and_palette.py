@@ -27,7 +27,8 @@ from tui.screens.help import HelpScreen
 from tui.screens.modals import ConfirmScreen, CountScreen
 from tui.screens.session import SessionScreen
 from tui.screens.sessions import SessionsScreen
-from tui.widgets.cluster_tree import ClusterTree, cluster_tracks
+from tui.widgets.cluster_tree import ClusterTree
+from tui.widgets.cluster_tree_nodes import cluster_tracks
 from tui.widgets.track_table import TrackTable
 
 pytestmark = pytest.mark.asyncio
