@@ -150,7 +150,7 @@ def _ace_step() -> Any:
 
 def _provider(engine: str, pipe: Any, settings: Any) -> Any:
     """Our provider over ``pipe``, placed in the process's model cache as if loaded from disk."""
-    from core.providers import _diffusers, _torch, ace_step, stable_audio
+    from core.providers import _torch, ace_step, diffusers_loading, stable_audio
 
     if engine == "stable-audio":
         index = {"_class_name": "StableAudio3Pipeline"}
@@ -162,9 +162,9 @@ def _provider(engine: str, pipe: Any, settings: Any) -> Any:
         module = ace_step
         provider_class = ace_step.AceStepProvider
         rate, channels = int(pipe.sample_rate), int(pipe.vae.config.audio_channels)
-    location = _diffusers.PipelineLocation(f"random:{engine}", f"random:{engine}", True, index)
+    location = diffusers_loading.PipelineLocation(f"random:{engine}", f"random:{engine}", True, index)
     pipe.set_progress_bar_config(disable=True)
-    loaded = _diffusers.LoadedPipeline(pipe, location, "cpu", "float32", rate, channels)
+    loaded = diffusers_loading.LoadedPipeline(pipe, location, "cpu", "float32", rate, channels)
     _torch.load_once(("diffusers", location.ref, location.class_name, "cpu", "float32"), lambda: loaded)
     provider = provider_class(settings, location, "cpu")
     provider.capabilities = provider.capabilities.with_changes(needs_cuda=False)  # measuring the CPU here

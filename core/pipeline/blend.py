@@ -3,7 +3,7 @@
 The engine gets references from both clusters. One that blends (``blends`` true,
 the sketch engine: it blends the two recipes) or makes audio-to-audio variations
 (``capabilities.variation``: Stable Audio 3, ACE-Step: it varies a loudness-matched
-mix of the two clips, core.providers._diffusers.blended_references) starts each
+mix of the two clips, core.providers.diffusers_references.blended_references) starts each
 clip from one clip of each, paired in turn (the first cluster's clips as
 ``references``, the second's as ``blend_with``); any other gets the two clusters'
 clips as plain references, taken in turn from one and the other. The filter keeps a clip when it is nearer (by cosine) to the

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from core.providers import _diffusers, _torch
+from core.providers import _diffusers, _torch, diffusers_loading
 from core.providers.base import (
     ExtendRequest,
     GeneratedClip,
@@ -42,7 +42,7 @@ COVER_CLOSE, COVER_LOOSE = 1.0, 0.2
 DEFAULT_STEPS = 8  # the turbo checkpoints' schedule
 
 
-def capabilities_of(location: _diffusers.PipelineLocation) -> Capabilities:
+def capabilities_of(location: diffusers_loading.PipelineLocation) -> Capabilities:
     vae = location.config("vae")
     components = location.components()
     can_cover = "audio_tokenizer" in components and "audio_token_detokenizer" in components
@@ -82,7 +82,7 @@ class AceStepProvider:
 
     name = NAME
 
-    def __init__(self, settings: Settings, location: _diffusers.PipelineLocation, device: str) -> None:
+    def __init__(self, settings: Settings, location: diffusers_loading.PipelineLocation, device: str) -> None:
         self.settings = settings
         self.location = location
         self.model: str | None = location.model
@@ -92,8 +92,8 @@ class AceStepProvider:
         self.last_timings: dict[str, float] = {}
         self.last_warning: str | None = None
 
-    def load(self, progress: ProgressFn | None = None) -> _diffusers.LoadedPipeline:
-        return _diffusers.load_pipeline(
+    def load(self, progress: ProgressFn | None = None) -> diffusers_loading.LoadedPipeline:
+        return diffusers_loading.load_pipeline(
             LABEL,
             self.location,
             self.device_setting,
@@ -190,7 +190,7 @@ class AceStepProvider:
 
 def create(settings: Settings, model: str | None = None) -> AceStepProvider:
     """Check, offline and without importing torch, that ACE-Step can run here; load nothing yet."""
-    _torch.require_packages(NAME, *_diffusers.REQUIRED_PACKAGES)
+    _torch.require_packages(NAME, *diffusers_loading.REQUIRED_PACKAGES)
     device = _torch.check_device("diffusers_device", settings.diffusers_device)
-    location = _diffusers.locate_pipeline(LABEL, model or settings.ace_step_model, CLASSES)
+    location = diffusers_loading.locate_pipeline(LABEL, model or settings.ace_step_model, CLASSES)
     return AceStepProvider(settings, location, device)

@@ -17,13 +17,13 @@ import numpy as np
 
 from core.audio import audio_duration
 from core.errors import AudioFileError, GenerationFailedError
-from core.providers import _diffusers, _runs
+from core.providers import _diffusers, _runs, diffusers_loading, diffusers_references
 from core.providers.base import ExtendRequest, GeneratedClip, check_cancel, clip_seed
 
 # (loaded pipeline, audio (channels, n): context then silence, seconds where the new part
 # starts, total seconds, seed, step watch) -> the pipeline's audio (channels, >= n)
 WindowCall = Callable[
-    [_diffusers.LoadedPipeline, np.ndarray, float, float, int, _diffusers.StepWatch], np.ndarray
+    [diffusers_loading.LoadedPipeline, np.ndarray, float, float, int, _diffusers.StepWatch], np.ndarray
 ]
 
 
@@ -36,7 +36,7 @@ def extend_clip(
     rate, channels = loaded.sample_rate, loaded.channels
     try:
         length = int(round(audio_duration(request.source.audio_path) * rate))
-        source = _diffusers.reference_audio(request.source, rate, channels, length)
+        source = diffusers_references.reference_audio(request.source, rate, channels, length)
     except (AudioFileError, RuntimeError, OSError) as exc:
         raise GenerationFailedError(f"{label} cannot read the clip to extend: {exc}") from None
     window = int(provider.capabilities.longest_sec * rate)

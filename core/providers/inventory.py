@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.providers import _diffusers, _torch
+from core.providers import _torch, diffusers_loading
 from core.providers.registry import EMBEDDING, MUSIC, NAMING, SPECS, ProviderSpec
 from core.settings import Settings
 
@@ -21,8 +21,8 @@ PACKAGES: dict[str, tuple[str, ...]] = {
     "clap": ("torch", "transformers", "huggingface_hub"),
     "openai": ("openai",),
     "hf-endpoint": ("soundfile",),
-    "stable-audio": _diffusers.REQUIRED_PACKAGES,
-    "ace-step": _diffusers.REQUIRED_PACKAGES,
+    "stable-audio": diffusers_loading.REQUIRED_PACKAGES,
+    "ace-step": diffusers_loading.REQUIRED_PACKAGES,
 }
 
 
@@ -57,7 +57,7 @@ def _default_stable_audio(settings: Settings) -> str:
     from core.providers.stable_audio import default_models
 
     candidates = default_models(settings.diffusers_device)
-    return next((m for m in candidates if _diffusers.find_pipeline(m) is not None), candidates[0])
+    return next((m for m in candidates if diffusers_loading.find_pipeline(m) is not None), candidates[0])
 
 
 def _status(spec: ProviderSpec, settings: Settings, model: str | None) -> ProviderStatus:
@@ -88,7 +88,7 @@ def _status(spec: ProviderSpec, settings: Settings, model: str | None) -> Provid
             else:
                 detail = f"In the Hugging Face cache ({_torch.hub_cache_dir()})."
     elif spec.name in ("stable-audio", "ace-step"):
-        location = _diffusers.find_pipeline(model or "") if installed else None
+        location = diffusers_loading.find_pipeline(model or "") if installed else None
         present = location is not None
         if installed:
             if location is None:

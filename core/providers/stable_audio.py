@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import ProviderUnavailableError, ValidationError
-from core.providers import _diffusers, _torch
+from core.providers import _diffusers, _torch, diffusers_loading
 from core.providers.base import (
     ExtendRequest,
     GeneratedClip,
@@ -58,7 +58,7 @@ CUDA_ONLY = ("stabilityai/stable-audio-3-medium", "stabilityai/stable-audio-3-me
 NOISE_CLOSE, NOISE_LOOSE = 0.3, 0.9
 
 
-def capabilities_of(location: _diffusers.PipelineLocation) -> Capabilities:
+def capabilities_of(location: diffusers_loading.PipelineLocation) -> Capabilities:
     """What this checkpoint can do, from its JSON files (offline)."""
     vae = location.config("vae")
     rate = int(vae.get("sampling_rate") or 44_100)
@@ -93,7 +93,7 @@ class StableAudioProvider:
 
     name = NAME
 
-    def __init__(self, settings: Settings, location: _diffusers.PipelineLocation, device: str) -> None:
+    def __init__(self, settings: Settings, location: diffusers_loading.PipelineLocation, device: str) -> None:
         self.settings = settings
         self.location = location
         self.model: str | None = location.model
@@ -104,14 +104,14 @@ class StableAudioProvider:
         self.last_timings: dict[str, float] = {}
         self.last_warning: str | None = None
 
-    def load(self, progress: ProgressFn | None = None) -> _diffusers.LoadedPipeline:
+    def load(self, progress: ProgressFn | None = None) -> diffusers_loading.LoadedPipeline:
         device = _torch.resolve_device(self.device_setting)
         if self.capabilities.needs_cuda and not device.startswith("cuda"):
             raise ProviderUnavailableError(
                 f"{self.location.model} needs a CUDA GPU and this machine runs on {device}; set "
                 f"stable_audio_model to {OPEN_SMALL} here."
             )
-        return _diffusers.load_pipeline(
+        return diffusers_loading.load_pipeline(
             LABEL,
             self.location,
             self.device_setting,
@@ -241,19 +241,23 @@ class StableAudioProvider:
 
 def default_models(device_setting: str) -> list[str]:
     """The models to try when none is set, best first for this machine."""
-    cuda = device_setting.startswith("cuda") or (device_setting == "auto" and _diffusers.nvidia_visible())
+    cuda = device_setting.startswith("cuda") or (
+        device_setting == "auto" and diffusers_loading.nvidia_visible()
+    )
     return [SA3_MEDIUM, OPEN_SMALL] if cuda else [OPEN_SMALL]
 
 
 def create(settings: Settings, model: str | None = None) -> StableAudioProvider:
     """Check, offline and without importing torch, that Stable Audio can run here; load nothing yet."""
-    _torch.require_packages(NAME, *_diffusers.REQUIRED_PACKAGES)
+    _torch.require_packages(NAME, *diffusers_loading.REQUIRED_PACKAGES)
     device = _torch.check_device("diffusers_device", settings.diffusers_device)
     chosen = (model or settings.stable_audio_model or "").strip()
     if not chosen:
         candidates = default_models(device)
-        chosen = next((m for m in candidates if _diffusers.find_pipeline(m) is not None), candidates[0])
-    location = _diffusers.locate_pipeline(LABEL, chosen, SA3_CLASSES + OPEN_CLASSES)
+        chosen = next(
+            (m for m in candidates if diffusers_loading.find_pipeline(m) is not None), candidates[0]
+        )
+    location = diffusers_loading.locate_pipeline(LABEL, chosen, SA3_CLASSES + OPEN_CLASSES)
     scheduler = location.components().get("scheduler", ("", ""))[1]
     if scheduler == "CosineDPMSolverMultistepScheduler":  # Stable Audio Open's own sampler
         _torch.require_packages(NAME, "torchsde")

@@ -69,7 +69,7 @@ def test_a_blend_varies_a_loudness_matched_mix_of_one_clip_of_each_parent(
     request: pytest.FixtureRequest,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from core.providers._diffusers import reference_audio
+    from core.providers.diffusers_references import reference_audio
 
     provider = make(settings, kind, request.getfixturevalue(f"tiny_{kind}"), diffusers_max_batch=4)
     rate = RATES[kind]

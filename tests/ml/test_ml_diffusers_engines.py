@@ -239,7 +239,7 @@ def test_variation_is_made_from_each_reference(
     """
     from diffusers import AceStepPipeline, StableAudio3AudioToAudioPipeline
 
-    from core.providers._diffusers import reference_audio
+    from core.providers.diffusers_references import reference_audio
 
     model = request.getfixturevalue(f"tiny_{kind}")
     provider = make(settings, kind, model, diffusers_max_batch=4, variation_strength="close")

@@ -32,7 +32,8 @@ from tui.screens.brief import BriefScreen
 from tui.screens.modals import ConfirmScreen, CountScreen, TextPromptScreen
 from tui.screens.session import SessionScreen
 from tui.screens.sessions import SessionsScreen
-from tui.widgets.cluster_tree import ClusterNode, ClusterTree
+from tui.widgets.cluster_tree import ClusterTree
+from tui.widgets.cluster_tree_nodes import ClusterNode
 from tui.widgets.player_bar import PlayerBar
 from tui.widgets.track_table import TrackTable
 

@@ -27,7 +27,8 @@ from tests.tui.scenes import Gate, wait_for
 from tui.app import SessionLabApp
 from tui.screens.brief import BriefScreen
 from tui.screens.session import SessionScreen
-from tui.widgets.cluster_tree import ClusterTree, PendingNode
+from tui.widgets.cluster_tree import ClusterTree
+from tui.widgets.cluster_tree_nodes import PendingNode
 from tui.widgets.generation_panel import DRAW_INTERVAL_SEC, GenerationPanel
 from tui.widgets.track_table import TrackTable
 

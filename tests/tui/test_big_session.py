@@ -25,7 +25,9 @@ from tui.app import SessionLabApp
 from tui.screens.brief import BriefScreen
 from tui.screens.modals import CountScreen
 from tui.screens.session import SessionScreen
-from tui.widgets.cluster_tree import RECENT_BATCHES, ClusterTree, cluster_tracks
+from tui.widgets.cluster_tree import ClusterTree
+from tui.widgets.cluster_tree_build import RECENT_BATCHES
+from tui.widgets.cluster_tree_nodes import cluster_tracks
 from tui.widgets.track_table import TrackTable
 
 pytestmark = pytest.mark.asyncio

@@ -21,8 +21,9 @@ from core.settings import Settings
 from core.store import SessionStore
 from tests.tui.scenes import Gate, wait_for
 from tests.tui.test_big_session import HeldReads, big, big_session, open_big, stored  # noqa: F401  (fixtures)
-from tui.app import NO_FULL_COLLECTION, SessionLabApp
+from tui.app import SessionLabApp
 from tui.jobs import GenerationJob
+from tui.memory import NO_FULL_COLLECTION
 from tui.screens.session import SessionScreen
 from tui.widgets.cluster_tree import ClusterTree
 from tui.widgets.track_table import TrackTable

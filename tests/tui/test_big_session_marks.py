@@ -22,7 +22,9 @@ from tui.app import SessionLabApp
 from tui.screens.brief import BriefScreen
 from tui.screens.modals import ConfirmScreen, CountScreen, TextPromptScreen
 from tui.screens.session import SessionScreen
-from tui.widgets.cluster_tree import RECENT_BATCHES, ClusterNode, ClusterTree, cluster_tracks
+from tui.widgets.cluster_tree import ClusterTree
+from tui.widgets.cluster_tree_build import RECENT_BATCHES
+from tui.widgets.cluster_tree_nodes import ClusterNode, cluster_tracks
 
 pytestmark = pytest.mark.asyncio
 

@@ -14,7 +14,8 @@ from tests.tui.helpers import make_session, open_only_session
 from tests.tui.scenes import wait_for
 from tui.app import SessionLabApp
 from tui.screens.extend import LengthScreen, check_length
-from tui.widgets.cluster_tree import ClusterTree, TrackNode
+from tui.widgets.cluster_tree import ClusterTree
+from tui.widgets.cluster_tree_nodes import TrackNode
 
 pytestmark = pytest.mark.asyncio
 

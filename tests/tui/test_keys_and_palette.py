@@ -27,7 +27,8 @@ from tui.screens.help import HelpScreen
 from tui.screens.modals import ConfirmScreen, CountScreen
 from tui.screens.session import SessionScreen
 from tui.screens.sessions import SessionsScreen
-from tui.widgets.cluster_tree import ClusterTree, cluster_tracks
+from tui.widgets.cluster_tree import ClusterTree
+from tui.widgets.cluster_tree_nodes import cluster_tracks
 from tui.widgets.track_table import TrackTable
 
 pytestmark = pytest.mark.asyncio
@@ -209,7 +210,7 @@ async def test_screenshots_go_to_the_data_dir_when_the_current_folder_is_gone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # async like the rest of the module, so its one pytestmark (anyio or asyncio) fits it
-    from tui.app import screenshot_folder
+    from tui.screenshots import screenshot_folder
 
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.delenv("XDG_PICTURES_DIR", raising=False)

@@ -17,7 +17,8 @@ from tests.tui.scenes import wait_for
 from tui.app import SessionLabApp
 from tui.screens.more_like import MoreLikeScreen
 from tui.screens.session import SessionScreen
-from tui.widgets.cluster_tree import ClusterNode, ClusterTree
+from tui.widgets.cluster_tree import ClusterTree
+from tui.widgets.cluster_tree_nodes import ClusterNode
 
 pytestmark = pytest.mark.asyncio
 

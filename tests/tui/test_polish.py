@@ -129,7 +129,7 @@ async def test_a_cluster_says_how_many_of_its_clips_are_shown_in_one_wording() -
     from datetime import UTC, datetime
 
     from core.models import ClusterSummary
-    from tui.widgets.cluster_tree import cluster_title
+    from tui.widgets.cluster_tree_nodes import cluster_title
 
     ids = [uuid.uuid4(), uuid.uuid4()]
     cluster = ClusterSummary(uuid.uuid4(), uuid.uuid4(), "Dusty Keys", ids, datetime.now(UTC))

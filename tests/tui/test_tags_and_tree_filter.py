@@ -15,7 +15,8 @@ from tests.tui.scenes import wait_for
 from tests.tui.test_curation_app import make_session, open_session, settle, stored
 from tui.app import SessionLabApp
 from tui.screens.curation_dialogs import TagsNoteScreen
-from tui.widgets.cluster_tree import ClusterTree, TrackNode
+from tui.widgets.cluster_tree import ClusterTree
+from tui.widgets.cluster_tree_nodes import TrackNode
 from tui.widgets.detail import ClipDetail
 from tui.widgets.track_table import TrackTable
 

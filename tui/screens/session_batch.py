@@ -36,7 +36,8 @@ from tui.messages import ClipRendered, GenerationProgress, WaveformReady
 from tui.screens.extend import run_extend
 from tui.screens.session_state import SessionState
 from tui.waveform import file_key
-from tui.widgets.cluster_tree import ClusterNode, ClusterTree, PendingNode
+from tui.widgets.cluster_tree import ClusterTree
+from tui.widgets.cluster_tree_nodes import ClusterNode, PendingNode
 from tui.widgets.generation_panel import GenerationPanel
 from tui.widgets.track_table import TrackRow, TrackTable
 

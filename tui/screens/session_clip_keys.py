@@ -26,7 +26,8 @@ from core.curation_models import Curation
 from core.models import Batch, Session, Track
 from tui.audition import ABPair
 from tui.jobs import NowPlaying
-from tui.widgets.cluster_tree import BatchNode, ClusterTree
+from tui.widgets.cluster_tree import ClusterTree
+from tui.widgets.cluster_tree_nodes import BatchNode
 from tui.widgets.detail import ClipDetail, ClipFacts
 from tui.widgets.track_table import TrackRow, TrackTable
 

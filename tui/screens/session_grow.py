@@ -12,7 +12,8 @@ from core.providers.registry import names as provider_names
 from core.text import shown_line
 from tui.jobs import GenerationJob
 from tui.screens.session_state import SessionState
-from tui.widgets.cluster_tree import BatchNode, ClusterTree
+from tui.widgets.cluster_tree import ClusterTree
+from tui.widgets.cluster_tree_nodes import BatchNode
 from tui.widgets.track_table import TrackTable
 
 

@@ -24,7 +24,8 @@ from core.store.reads import SessionStart
 from tui.formatting import plural, shorten
 from tui.screens.session_batch import _nothing, file_problems
 from tui.screens.session_state import SessionState
-from tui.widgets.cluster_tree import RECENT_BATCHES, ClusterTree
+from tui.widgets.cluster_tree import ClusterTree
+from tui.widgets.cluster_tree_build import RECENT_BATCHES
 from tui.widgets.track_table import TrackTable
 
 OLDER_CHUNK = 50  # batches read per step, after a big session is drawn (each put in place between frames)

@@ -23,10 +23,10 @@ from tui.formatting import plural, shorten
 from tui.jobs import GenerationJob
 from tui.messages import WaveformReady
 from tui.screens.session_state import SessionState
-from tui.widgets.cluster_tree import (
+from tui.widgets.cluster_tree import ClusterTree
+from tui.widgets.cluster_tree_nodes import (
     BatchNode,
     ClusterNode,
-    ClusterTree,
     NodeData,
     PendingNode,
     TrackNode,
