@@ -9,7 +9,7 @@ ships long enough ogg/opus/flac/wav/mp3 music, none of the four of ``bench/music
 ``music_set.fetch`` into ``~/.cache/sessionlab-bench/train/pkgs/<package>``.
 
 Tracks (``corpus``): the audio files of at least ``MIN_TRACK_SEC`` seconds that
-libsndfile reads, outside folders of sound effects and ambience (``NOT_MUSIC``), one
+libsndfile reads, not in a folder of sound effects or ambience (``NOT_MUSIC``), one
 version each: within a package a name whose base (less one of ``VARIANT_SUFFIXES``)
 is there too is left out, and so is a name seen before in the package (the same track
 per language); across packages, a file of the same length (to 0.01 s) as one kept
@@ -71,7 +71,7 @@ TRAIN_PACKAGES = (
     "xmoto-data",
 )
 AUDIO = (".ogg", ".opus", ".flac", ".wav", ".mp3")
-NOT_MUSIC = {"sfx", "ambient", "sounds", "maps"}
+NOT_MUSIC = {"sfx", "ambient", "ambience", "sounds", "maps"}
 VARIANT_SUFFIXES = ("_fast", "_f", "_2", "2", "_sd", "_remix")
 
 SR = 16_000
@@ -133,9 +133,7 @@ def corpus(evaluation: list[tuple[Source, float, int]]) -> tuple[list[tuple[Sour
         files = sorted(
             p
             for p in root.rglob("*")
-            if p.is_file()
-            and p.suffix.lower() in AUDIO
-            and not NOT_MUSIC.intersection(p.relative_to(root).parts)
+            if p.is_file() and p.suffix.lower() in AUDIO and p.parent.name.lower() not in NOT_MUSIC
         )
         stems = {p.stem.lower() for p in files}
         in_package: set[str] = set()

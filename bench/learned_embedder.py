@@ -295,19 +295,28 @@ def baselines(rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def speed(net, rows: list[dict], clips: int = 20) -> dict:
-    """One thread: ms per 10 s excerpt from its file (read, resample, log-mel, net), median and min."""
+    """One thread: ms per 10 s excerpt from its file (read, resample, log-mel, net), median and
+    min; features-v3 (read, embed) on the same excerpts beside it."""
     import soundfile as sf
     import torch
 
+    from core.providers.features import v3
+
     torch.set_num_threads(1)
     bank = mel_matrix()
-    times = []
+    times: dict[str, list[float]] = {"learned": [], "features-v3": []}
     for row in rows[:clips]:
         started = time.perf_counter()
         audio, rate = sf.read(str(set_dir() / row["path"]), dtype="float32")
         embed_clips(net, [log_mel(audio, rate, bank)])
-        times.append((time.perf_counter() - started) * 1000)
-    return {"median": round(statistics.median(times), 1), "min": round(min(times), 1), "clips": clips}
+        times["learned"].append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        v3.embed_samples(*sf.read(str(set_dir() / row["path"]), dtype="float32"))
+        times["features-v3"].append((time.perf_counter() - started) * 1000)
+    return {
+        name: {"median": round(statistics.median(t), 1), "min": round(min(t), 1), "clips": clips}
+        for name, t in times.items()
+    }
 
 
 def main() -> None:
