@@ -80,12 +80,12 @@ def load_manifest() -> dict:
     return data
 
 
-def fetch(debs: Path, unpacked: Path) -> list[str]:
-    """Download and unpack whichever of the packages apt can get; the names it got."""
+def fetch(debs: Path, unpacked: Path, packages: tuple[str, ...] = PACKAGES) -> list[str]:
+    """Download and unpack whichever of ``packages`` apt can get; the names it got."""
     debs.mkdir(parents=True, exist_ok=True)
     unpacked.mkdir(parents=True, exist_ok=True)
     got = []
-    for package in PACKAGES:
+    for package in packages:
         existing = sorted(debs.glob(f"{package}_*.deb"))
         if not existing:
             subprocess.run(["apt-get", "download", package], cwd=debs, check=False)
