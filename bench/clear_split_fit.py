@@ -53,6 +53,18 @@ def gate_pools(rows: list[dict], seed: int = GATE_SEED) -> dict[str, list[str]]:
     }
 
 
+def gate_masks(rows: list[dict]) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Per excerpt: its track, whether it is in ``gate-fit``, and the parts figures are
+    reported on (``gate-report``, and ``held-out`` alone), as boolean masks over ``rows``."""
+    labels = np.array([row["track"] for row in rows])
+    pools = gate_pools(rows)
+    parts = {
+        GATE_REPORT: np.isin(labels, pools[GATE_REPORT]),
+        HELD_OUT: np.array([row["part"] == HELD_OUT for row in rows]),
+    }
+    return labels, np.isin(labels, pools[GATE_FIT]), parts
+
+
 def split_scores(unit: np.ndarray, clusters: list[list[int]]) -> tuple[float, float]:
     """(mean silhouette, nearest centroid distance) of ``clusters`` of the unit rows, as
     ``core.clustering.is_clear_split`` scores them."""

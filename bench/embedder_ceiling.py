@@ -30,9 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from bench.clear_split_fit import GATE_FIT, GATE_REPORT, gate_pools  # noqa: E402
+from bench.clear_split_fit import gate_masks  # noqa: E402
 from bench.embedders import clustering, cv_splits, retrieval  # noqa: E402
-from bench.music_set import HELD_OUT, load_manifest, set_dir  # noqa: E402
+from bench.music_set import load_manifest, set_dir  # noqa: E402
 
 SHRINKS = (0.1, 0.3, 0.5, 0.7, 0.9)
 LDA_DIMS = (32, 64, 128)
@@ -101,20 +101,14 @@ def main() -> None:
     from core.providers.features import v3
 
     rows = load_manifest()["excerpts"]
-    labels = np.array([row["track"] for row in rows])
-    pools = gate_pools(rows)
-    fit = np.isin(labels, pools[GATE_FIT])
-    parts = {
-        GATE_REPORT: np.isin(labels, pools[GATE_REPORT]),
-        HELD_OUT: np.array([r["part"] == HELD_OUT for r in rows]),
-    }
+    labels, fit, parts = gate_masks(rows)
     raw = np.array([v3.raw_features(*sf.read(str(set_dir() / row["path"]), dtype="float32")) for row in rows])
     z = robust_z(raw, fit, v3.Z_CLIP)
     best = chosen_on_fit_pool(z, labels, fit)
     spaces = {"features-v3": unit(np.array([v3.vector_from_raw(r) for r in raw]))}
     for kind, found in best.items():
         spaces[kind] = project(z, fit, labels, found["shrink"], found["dims"])
-    result: dict = {"fit_tracks": len(pools[GATE_FIT]), "chosen_on_fit_pool": best, "report": {}}
+    result: dict = {"fit_tracks": len(set(labels[fit].tolist())), "chosen_on_fit_pool": best, "report": {}}
     for name, vectors in spaces.items():
         result["report"][name] = {
             part: {

@@ -55,7 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from bench.clear_split_fit import GATE_FIT, GATE_REPORT, gate_pools  # noqa: E402
+from bench.clear_split_fit import gate_masks  # noqa: E402
 from bench.embedders import (  # noqa: E402
     bootstrap,
     clustering,
@@ -72,7 +72,7 @@ from bench.learned_corpus import (  # noqa: E402
     mel_matrix,
     train_root,
 )
-from bench.music_set import HELD_OUT, load_manifest, set_dir  # noqa: E402
+from bench.music_set import load_manifest, set_dir  # noqa: E402
 
 PATCH = 96
 EVAL_HOP = 48
@@ -344,13 +344,7 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     rows, eval_mels = load_eval()
-    labels = np.array([row["track"] for row in rows])
-    pools = gate_pools(rows)
-    fit = np.isin(labels, pools[GATE_FIT])
-    parts = {
-        GATE_REPORT: np.isin(labels, pools[GATE_REPORT]),
-        HELD_OUT: np.array([row["part"] == HELD_OUT for row in rows]),
-    }
+    labels, fit, parts = gate_masks(rows)
     result: dict = {}
     log_path = model_path(args.seed, args.train_on_fit).with_suffix(".json")
     if args.train:
